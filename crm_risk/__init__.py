@@ -1,0 +1,1 @@
+"""crm-risk: the relationship-risk pipeline (CLI, settings and the error tree shared by all packages)."""

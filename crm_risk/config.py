@@ -1,0 +1,116 @@
+"""Settings: one object, read from `CRM_RISK_*` environment variables (or `.env`), resolved at run time.
+
+Secrets are `SecretStr`: they print as `**********` in logs, reprs and artifacts.
+A simulator's `connection.json` (`CRM_RISK_SF_CONNECTION_FILE`) fills every `sf_*` setting not given explicitly.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from crm_risk.errors import ConfigError
+
+__all__ = ["AuthMode", "Settings", "load_settings"]
+
+AuthMode = Literal["client_credentials", "jwt", "refresh_token", "password", "soap", "session"]
+
+
+class Settings(BaseSettings):
+    """Every knob of the pipeline. Environment variable = `CRM_RISK_` + the upper-cased name."""
+
+    model_config = SettingsConfigDict(env_prefix="CRM_RISK_", env_file=".env", extra="ignore")
+
+    # --- warehouse -------------------------------------------------------------------------------
+    warehouse_path: str = Field("warehouse.duckdb", description="DuckDB file (or connection string)")
+    landing_dir: str = Field("landing", description="where extracts land as Parquet before loading")
+
+    # --- Salesforce connection -------------------------------------------------------------------
+    sf_connection_file: Path | None = Field(None, description="a simulator's connection.json: fills the sf_* settings")
+    sf_auth: AuthMode = "client_credentials"
+    sf_login_url: str = Field("https://login.salesforce.com", description="token host: My Domain, sandbox or simulator")
+    sf_instance_url: str | None = Field(None, description="needed for auth=session; learned from the token otherwise")
+    sf_api_version: str = "62.0"
+    sf_client_id: str | None = None
+    sf_client_secret: SecretStr | None = None
+    sf_username: str | None = None
+    sf_password: SecretStr | None = None
+    sf_security_token: SecretStr | None = None
+    sf_private_key_file: Path | None = Field(None, description="PEM key for auth=jwt")
+    sf_refresh_token: SecretStr | None = None
+    sf_session_id: SecretStr | None = None
+    sf_ca_bundle: Path | None = Field(None, description="CA bundle to verify the CRM's TLS certificate")
+    sf_token_store: Path | None = Field(None, description="where a rotated refresh token is persisted")
+    sf_timeout_seconds: float = 60.0
+    sf_max_retries: int = 5
+    sf_session_refresh_seconds: int = Field(3600, description="refresh the session proactively after this long")
+
+    # --- extract ---------------------------------------------------------------------------------
+    extract_objects: list[str] | None = Field(None, description="limit the run to these objects (default: registry)")
+    extract_lookback_seconds: int = 600
+    extract_safety_seconds: int = 0
+    extract_bulk_threshold: int = Field(2000, description="objects with more changed records than this use Bulk 2.0")
+    extract_page_size: int = 2000
+    extract_chunk_rows: int = Field(50_000, description="rows per landing Parquet file")
+    api_call_budget: int | None = Field(None, description="stop the run cleanly after this many API calls")
+
+    # --- push ------------------------------------------------------------------------------------
+    push_enabled: bool = True
+    push_bulk_threshold: int = 2000
+    push_reject_threshold: float = Field(0.05, ge=0, le=1, description="fail the run above this rejected share")
+    push_fields: dict[str, str] = Field(
+        default_factory=lambda: {
+            "level": "Risk_Level__c",
+            "score": "Risk_Score__c",
+            "reasons": "Risk_Reasons__c",
+            "trend": "Risk_Trend__c",
+            "computed_at": "Risk_Computed_At__c",
+            "model_version": "Risk_Model_Version__c",
+        },
+        description="pipeline value -> Account field it is written to",
+    )
+
+    # --- schedule --------------------------------------------------------------------------------
+    schedule_timezone: str = "UTC"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_from_connection_file(cls, data: Any) -> Any:
+        path = data.get("sf_connection_file") if isinstance(data, dict) else None
+        if not path:
+            return data
+        try:
+            conn = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"sf_connection_file {path}: cannot read it ({exc})") from exc
+        mapping = {
+            "sf_login_url": conn.get("login_url") or conn.get("instance_url"),
+            "sf_instance_url": conn.get("instance_url"),
+            "sf_api_version": conn.get("api_version"),
+            "sf_client_id": conn.get("client_id"),
+            "sf_client_secret": conn.get("client_secret"),
+            "sf_username": conn.get("username"),
+            "sf_password": conn.get("password"),
+            "sf_security_token": conn.get("security_token"),
+            "sf_refresh_token": conn.get("refresh_token"),
+            "sf_ca_bundle": conn.get("ca_bundle"),
+        }
+        return {**{k: v for k, v in mapping.items() if v is not None}, **data}
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings; a bad value raises ConfigError naming the variable and how to fix it."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            name = ".".join(str(p) for p in err["loc"]) or "settings"
+            secret = any(w in name for w in ("secret", "password", "token", "session"))
+            shown = "***" if secret else f"{err.get('input')!r:.60}"
+            lines.append(f"CRM_RISK_{name.upper()}: {err['msg']} (got {shown})")
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from None
