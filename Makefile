@@ -1,0 +1,44 @@
+# The README's commands. `make setup` builds .venv from uv.lock; every other target calls it first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export UV_PYTHON_DOWNLOADS := never
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export PREFECT_LOGGING_LEVEL ?= WARNING
+ACCOUNTS ?= 2000
+
+.PHONY: setup demo test test-fast bench lint format clean
+
+# uv is bootstrapped from PyPI when the machine lacks it (only Python 3.11 + pip are assumed).
+$(BIN)/crm-risk: pyproject.toml uv.lock
+	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --user uv || $(PYTHON) -m pip install --quiet uv
+	@if command -v uv >/dev/null 2>&1; then uv sync --frozen --python $(PYTHON); else $(PYTHON) -m uv sync --frozen --python $(PYTHON); fi
+	@touch $(BIN)/crm-risk
+
+setup: $(BIN)/crm-risk
+
+demo: setup
+	$(BIN)/crm-risk demo --accounts $(ACCOUNTS)
+
+test: setup
+	$(BIN)/pytest -q
+
+test-fast: setup
+	$(BIN)/pytest -q -m "not e2e and not slow"
+
+bench: setup
+	$(BIN)/python bench/simulator.py
+	@if [ -f bench/pipeline.py ]; then $(BIN)/python bench/pipeline.py; fi
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf .demo .pytest_cache .mypy_cache .ruff_cache landing
