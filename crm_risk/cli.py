@@ -1,0 +1,102 @@
+"""`crm-risk`: the command line (demo, sync, flags, simulate). Heavy imports happen inside each command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+__all__ = ["main"]
+
+
+def _prefect_env(state_dir: Path | None = None) -> None:
+    """Quiet, offline-friendly Prefect defaults; the demo keeps Prefect's database in its state dir."""
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    if state_dir is not None:
+        os.environ.setdefault("PREFECT_HOME", str((state_dir / "prefect").resolve()))
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    state_dir = Path(args.state_dir)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    _prefect_env(state_dir)
+    from crm_risk.demo import run_demo
+
+    return run_demo(state_dir, accounts=args.accounts, seed=args.seed, dirty=args.dirty)
+
+
+def _cmd_sync(args: argparse.Namespace) -> int:
+    _prefect_env()
+    from flows.nightly import nightly_sync
+
+    result = nightly_sync(objects=args.objects or None, push=not args.no_push)
+    print(json.dumps(result, indent=2, default=str))
+    return 0 if result.get("status") == "success" else 1
+
+
+def _cmd_flags(args: argparse.Namespace) -> int:
+    from crm_risk.config import load_settings
+    from flows.explain import explain_account, list_flags
+
+    settings = load_settings()
+    if args.account:
+        print(explain_account(settings, args.account))
+    else:
+        print(list_flags(settings, level=args.level, limit=args.limit))
+    return 0
+
+
+def _cmd_simulate(args: argparse.Namespace, rest: list[str]) -> int:
+    from simulator.cli import main as simulate_main
+
+    return int(simulate_main(rest) or 0)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for tests and docs)."""
+    p = argparse.ArgumentParser(prog="crm-risk", description="Relationship-risk flags from your CRM, back into your CRM.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("demo", help="run the whole loop against the embedded CRM simulator")
+    d.add_argument("--state-dir", default=".demo", help="where the org, warehouse and run state live (default .demo/)")
+    d.add_argument("--accounts", type=int, default=2000, help="size of the simulated org (default 2000)")
+    d.add_argument("--seed", type=int, default=42)
+    d.add_argument("--dirty", action="store_true", help="simulate an org with dirty data")
+    d.set_defaults(func=_cmd_demo)
+
+    s = sub.add_parser("sync", help="run the nightly sync once (settings from CRM_RISK_* variables or .env)")
+    s.add_argument("--objects", nargs="*", help="only these objects")
+    s.add_argument("--no-push", action="store_true", help="compute flags but write nothing to the CRM")
+    s.set_defaults(func=_cmd_sync)
+
+    f = sub.add_parser("flags", help="show risk flags from the warehouse")
+    f.add_argument("--account", help="explain one account: level, score, signals with evidence, history")
+    f.add_argument("--level", choices=["Red", "Amber", "Green"], default=None)
+    f.add_argument("--limit", type=int, default=20)
+    f.set_defaults(func=_cmd_flags)
+
+    sub.add_parser("simulate", help="run the Salesforce-compatible simulator (see `crm-risk simulate --help`)",
+                   add_help=False)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `crm-risk` script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "simulate":
+        return _cmd_simulate(argparse.Namespace(), argv[1:])
+    args = build_parser().parse_args(argv)
+    from crm_risk.errors import CrmRiskError
+
+    try:
+        return int(args.func(args))
+    except CrmRiskError as exc:
+        print(f"crm-risk: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""The nightly sync flow: extract -> load -> transform -> push -> summary artifact."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+
+from connectors.salesforce.client import CrmClient, connect
+from crm_risk.config import Settings, load_settings
+from flows import steps
+from flows.report import summary_markdown
+
+__all__ = ["nightly_sync"]
+
+_task = task(cache_policy=NO_CACHE)
+connect_task = _task(connect, name="connect")
+extract_task = _task(steps.extract_all, name="extract")
+load_task = _task(steps.load_all, name="load")
+transform_task = _task(steps.transform, name="transform")
+push_task = _task(steps.push_flags, name="push")
+
+
+@flow(name="nightly-sync", log_prints=False)
+def nightly_sync(
+    objects: list[str] | None = None,
+    push: bool = True,
+    settings: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Pull what changed in the CRM, rebuild account history and risk, write changed flags back."""
+    logger = get_run_logger()
+    cfg: Settings = load_settings(**(settings or {}))
+    ctx = steps.begin_run(cfg, "nightly_sync")
+    client: CrmClient = connect_task(cfg)
+    status, message, loaded, levels, outcome = "failed", "", {}, {}, None
+    extracted = steps.ExtractOutcome()
+    try:
+        extracted = extract_task(ctx, client, objects)
+        loaded = load_task(ctx, extracted.manifests)
+        levels = transform_task(ctx)
+        if push and not extracted.quota_stopped:
+            outcome = push_task(ctx, client)
+        status = "stopped_quota" if extracted.quota_stopped or (outcome and outcome.quota_stopped) else "success"
+    except Exception as exc:
+        message = f"{type(exc).__name__}: {exc}"
+        raise
+    finally:
+        md = summary_markdown(ctx.run_id, extracted.rows, loaded, levels, outcome, client.api_calls,
+                              [message] if message else None)
+        create_markdown_artifact(md, key="crm-risk-sync", description=f"run {ctx.run_id}")
+        steps.finish_run(ctx, status, {"extracted": extracted.rows, "levels": levels}, client.api_calls, message)
+    logger.info("run %s %s: %d API calls", ctx.run_id, status, client.api_calls)
+    return {"run_id": ctx.run_id, "status": status, "extracted": extracted.rows, "loaded": loaded,
+            "levels": levels, "push": outcome.__dict__ if outcome else None, "api_calls": client.api_calls}
