@@ -1,0 +1,43 @@
+"""End-to-end fixtures: Prefect's test harness, a simulator per module, a fresh warehouse per test."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    """One temporary Prefect server for the whole session (about 9 s to start)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture(scope="module")
+def e2e_sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A small simulated org of its own for each test module (tests here change the org)."""
+    from simulator.server import Simulator
+
+    with Simulator(tmp_path_factory.mktemp("org"), accounts=80, seed=7) as sim:
+        yield sim
+
+
+@pytest.fixture
+def settings_for(tmp_path: Path, e2e_sim: Any) -> dict[str, Any]:
+    """Settings overrides pointing the pipeline at the module's simulator and a fresh warehouse."""
+    return {
+        "sf_connection_file": str(Path(e2e_sim.state_dir) / "connection.json"),
+        "sf_auth": "client_credentials",
+        "warehouse_path": str(tmp_path / "warehouse.duckdb"),
+        "landing_dir": str(tmp_path / "landing"),
+        "extract_lookback_seconds": 600,
+    }

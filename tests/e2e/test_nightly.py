@@ -1,0 +1,121 @@
+"""The nightly sync end to end: simulator over HTTPS, real simple-salesforce, real DuckDB file, Prefect harness."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+import pytest
+
+from crm_risk.config import load_settings
+from crm_risk.errors import PushRejectedError
+from flows import steps
+from flows.nightly import nightly_sync
+
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_harness")]
+
+
+def _wh(settings: dict[str, Any]) -> duckdb.DuckDBPyConnection:
+    return duckdb.connect(settings["warehouse_path"], read_only=True)
+
+
+def _crm_count(sim: Any, soql: str) -> int:
+    return int(sim.org.query(soql).total_size)
+
+
+def test_first_run_loads_everything_and_pushes_flags_that_read_back(e2e_sim: Any, settings_for: dict) -> None:
+    result = nightly_sync(settings=settings_for)
+    assert result["status"] == "success"
+    with _wh(settings_for) as con:
+        for obj, table in (("Account", "account"), ("Case", "case"), ("Contact", "contact"), ("Task", "task")):
+            raw = con.execute(f"select count(*) from raw.{table} where not _deleted").fetchone()[0]
+            assert raw == _crm_count(e2e_sim, f"SELECT COUNT() FROM {obj}"), obj
+        red = {r[0] for r in con.execute("select account_id from marts.account_risk where level = 'Red'").fetchall()}
+        ok = con.execute("select count(*) from sync.push_log where status = 'updated'").fetchone()[0]
+    assert red, "the planted scenarios make some accounts Red"
+    assert ok == result["push"]["updated"] > 0
+    crm_red = {r["Id"] for r in e2e_sim.org.query(
+        "SELECT Id FROM Account WHERE Risk_Level__c = 'Red'").records(0, 10_000)}
+    assert crm_red == red
+
+
+def test_second_run_without_change_pushes_nothing_and_costs_few_calls(e2e_sim: Any, settings_for: dict) -> None:
+    first = nightly_sync(settings=settings_for)
+    assert first["status"] == "success"
+    second = nightly_sync(settings=settings_for)
+    assert second["status"] == "success"
+    assert second["push"] is None or second["push"]["updated"] == 0
+    objects = len(first["extracted"])
+    # COUNT() + deleted() per object, a describe, a token; the push pages pulled back once.
+    assert second["api_calls"] <= 4 * objects + 4, second["api_calls"]
+    assert second["api_calls"] < first["api_calls"]
+
+
+def test_change_after_watermark_is_picked_up_and_deletes_become_tombstones(e2e_sim: Any, settings_for: dict) -> None:
+    assert nightly_sync(settings=settings_for)["status"] == "success"
+    org = e2e_sim.org
+    changed, soft, hard = (r["Id"] for r in org.query("SELECT Id FROM Case ORDER BY Id LIMIT 3").records(0, 3))
+    org.update("Case", changed, {"Subject": "Pump failed again after the fix"})
+    org.delete("Case", soft)
+    org.hard_delete("Case", hard)
+    assert nightly_sync(settings=settings_for)["status"] == "success"
+    with _wh(settings_for) as con:
+        row = con.execute("select Subject, _deleted from raw.case where Id = ?", [changed]).fetchone()
+        assert row == ("Pump failed again after the fix", False)
+        for rid in (soft, hard):
+            assert con.execute("select _deleted from raw.case where Id = ?", [rid]).fetchone() == (True,), rid
+        dupes = con.execute("select count(*) - count(distinct Id) from raw.case").fetchone()[0]
+    assert dupes == 0
+
+
+def test_crash_between_extract_and_load_keeps_watermark_and_rerun_loads_once(e2e_sim: Any, settings_for: dict) -> None:
+    from connectors import warehouse
+    from connectors.salesforce.client import connect
+
+    settings = load_settings(**settings_for)
+    ctx = steps.begin_run(settings, "nightly_sync")
+    extracted = steps.extract_all(ctx, connect(settings))
+    assert extracted.manifests  # landed on disk, then the process "dies" before loading
+    with warehouse.connect(settings.warehouse_path) as con:
+        assert warehouse.get_watermark(con, "Case") is None
+        assert con.execute("select count(*) from meta.watermarks").fetchone()[0] == 0
+    assert nightly_sync(settings=settings_for)["status"] == "success"
+    with _wh(settings_for) as con:
+        n, distinct = con.execute("select count(*), count(distinct Id) from raw.case").fetchone()
+    assert n == distinct == e2e_sim.org.query("SELECT COUNT() FROM Case", include_deleted=True).total_size
+
+
+def test_push_failure_is_logged_and_retried_next_run(e2e_sim: Any, settings_for: dict) -> None:
+    first_red = e2e_sim.org.query(
+        "SELECT Id FROM Account WHERE Type LIKE 'Customer%' ORDER BY Id LIMIT 1").records(0, 1)[0]["Id"]
+    e2e_sim.faults.add(f"lock:{first_red}:count=50")
+    try:
+        result = nightly_sync(settings={**settings_for, "push_reject_threshold": 1.0})
+    finally:
+        e2e_sim.faults.clear()
+    assert result["status"] == "success"
+    with _wh(settings_for) as con:
+        logged = con.execute(
+            "select status, error_code from sync.push_log where record_id = ? order by at", [first_red]
+        ).fetchall()
+    assert logged and logged[-1][1] == "UNABLE_TO_LOCK_ROW"
+    second = nightly_sync(settings=settings_for)
+    with _wh(settings_for) as con:
+        last = con.execute(
+            "select status from sync.push_log where record_id = ? order by at desc limit 1", [first_red]
+        ).fetchone()
+    assert second["status"] == "success" and last == ("updated",)
+
+
+def test_run_with_every_push_rejected_fails(e2e_sim: Any, settings_for: dict) -> None:
+    e2e_sim.faults.add("reject:Account:FIELD_CUSTOM_VALIDATION_EXCEPTION")
+    try:
+        with pytest.raises(PushRejectedError, match="rejected"):
+            nightly_sync(settings=settings_for)
+    finally:
+        e2e_sim.faults.clear()
+    with _wh(settings_for) as con:
+        statuses = {r[0] for r in con.execute("select status from sync.push_log").fetchall()}
+        run = con.execute("select status from meta.runs order by started_at desc limit 1").fetchone()
+    assert statuses == {"rejected"}
+    assert run == ("failed",)
