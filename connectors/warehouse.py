@@ -1,0 +1,235 @@
+"""The DuckDB warehouse: connection, schemas, run bookkeeping, quarantine and push-result logging.
+
+Loading extracts lives in `connectors.warehouse_load` (re-exported here as `load_manifest`).
+Layout (DESIGN.md): `raw` (current state of every record, tombstones kept), `meta` (watermarks, runs, quarantine,
+rules), `staging`, `marts`, `sync` (push state and the append-only push log).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from connectors.warehouse_load import TABLES, LoadResult, load_manifest, table_for
+
+__all__ = [
+    "SCHEMAS",
+    "TABLES",
+    "LoadResult",
+    "connect",
+    "ensure_schemas",
+    "finish_run",
+    "get_watermark",
+    "load_manifest",
+    "payload_hash",
+    "quarantine_rows",
+    "record_push_results",
+    "start_run",
+    "table_for",
+]
+
+SCHEMAS = ("raw", "meta", "staging", "marts", "sync")
+
+# Fields whose values make up the pushed payload's hash. Risk_Computed_At__c is left out on purpose:
+# an unchanged risk must not be re-pushed every night just because it was recomputed.
+HASHED_FIELDS = ("Risk_Level__c", "Risk_Score__c", "Risk_Reasons__c", "Risk_Trend__c", "Risk_Model_Version__c")
+
+_META_DDL = """
+create table if not exists meta.watermarks (
+    object varchar primary key, cursor_field varchar, watermark timestamptz, updated_at timestamptz, run_id varchar
+);
+create table if not exists meta.runs (
+    run_id varchar primary key, flow varchar, started_at timestamptz, finished_at timestamptz, status varchar,
+    counts json, api_calls bigint, message varchar
+);
+create table if not exists meta.quarantine (
+    run_id varchar, object varchar, record_id varchar, failed json, record json, quarantined_at timestamptz
+);
+create table if not exists sync.push_log (
+    run_id varchar, object varchar, record_id varchar, operation varchar, payload json, payload_hash varchar,
+    status varchar, error_code varchar, message varchar, "at" timestamptz
+);
+create table if not exists sync.account_push_state (
+    account_id varchar primary key, payload json, payload_hash varchar, pushed_at timestamptz, run_id varchar,
+    dead_hash varchar, dead_error_code varchar, dead_message varchar, dead_at timestamptz
+);
+"""
+
+
+def connect(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse (a file path, ':memory:' or a DuckDB connection string) with UTC as the session zone."""
+    target = str(path)
+    if target != ":memory:" and "://" not in target and not target.startswith("md:"):
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(target, read_only=read_only)
+    con.execute("set TimeZone = 'UTC'")
+    if not read_only:
+        ensure_schemas(con)
+    return con
+
+
+def ensure_schemas(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the five schemas and the meta/sync bookkeeping tables if they are missing (idempotent)."""
+    for schema in SCHEMAS:
+        con.execute(f"create schema if not exists {schema}")
+    con.execute(_META_DDL)
+
+
+def get_watermark(con: duckdb.DuckDBPyConnection, object_name: str) -> datetime | None:
+    """The object's committed watermark (UTC), or None when it was never loaded."""
+    rows = con.execute("select watermark from meta.watermarks where object = ?", [object_name]).fetchall()
+    return rows[0][0] if rows else None
+
+
+def start_run(con: duckdb.DuckDBPyConnection, run_id: str, flow: str, started_at: datetime | None = None) -> None:
+    """Record a run as `running` in meta.runs (a rerun of the same run_id restarts its row)."""
+    con.execute(
+        "insert or replace into meta.runs (run_id, flow, started_at, status) values (?, ?, ?, 'running')",
+        [run_id, flow, started_at or datetime.now(UTC)],
+    )
+
+
+def finish_run(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    status: str,
+    counts: Mapping[str, Any] | None = None,
+    api_calls: int | None = None,
+    message: str | None = None,
+    finished_at: datetime | None = None,
+) -> None:
+    """Close a run in meta.runs with its status (`completed`, `failed`, ...), counts, API calls and message."""
+    con.execute(
+        "update meta.runs set finished_at = ?, status = ?, counts = ?, api_calls = ?, message = ? where run_id = ?",
+        [finished_at or datetime.now(UTC), status, json.dumps(counts or {}, default=str), api_calls, message, run_id],
+    )
+
+
+def quarantine_rows(
+    con: duckdb.DuckDBPyConnection, run_id: str, object_name: str, rows: Iterable[Mapping[str, Any]]
+) -> int:
+    """Append rows to meta.quarantine; each row is `{"record_id", "failed": {check: detail}, "record": {...}}`."""
+    now = datetime.now(UTC)
+    batch = [
+        {
+            "run_id": run_id,
+            "object": object_name,
+            "record_id": r.get("record_id") or (r.get("record") or {}).get("Id"),
+            "failed": json.dumps(r.get("failed") or {}, default=str),
+            "record": json.dumps(r.get("record") or {}, default=str),
+            "quarantined_at": now,
+        }
+        for r in rows
+    ]
+    if not batch:
+        return 0
+    _append(con, "meta.quarantine", batch)
+    return len(batch)
+
+
+def payload_hash(values: Mapping[str, Any]) -> str:
+    """Hash of the pushed Account values, identical to the SQL macro `risk_payload_hash` in transforms/sync."""
+    parts = []
+    for name in HASHED_FIELDS:
+        value = values.get(name)
+        if value is None:
+            parts.append("")
+        elif name == "Risk_Score__c":
+            parts.append(str(round(float(value))))
+        else:
+            parts.append(str(value))
+    return hashlib.md5("|".join(parts).encode()).hexdigest()
+
+
+def _result_field(result: Any, name: str) -> Any:
+    return result.get(name) if isinstance(result, Mapping) else getattr(result, name, None)
+
+
+def record_push_results(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    object_name: str,
+    results: Iterable[Any],
+    payloads: Mapping[str, Mapping[str, Any]] | Iterable[Mapping[str, Any]],
+    operation: str = "update",
+) -> dict[str, int]:
+    """Log push results to sync.push_log and, for Accounts, move sync.account_push_state; returns counts by status.
+
+    `results` are PushResult objects or dicts (record_id, ok, status, error_code, message); `payloads` maps record
+    id -> the row sent (or is a list of rows with `Id`), optionally carrying `payload_hash`. Successes become the
+    last pushed values; rejections dead-letter their hash (not retried until the value changes); `retry` results
+    are only logged, so the record stays pending.
+    """
+    by_id = payloads if isinstance(payloads, Mapping) else {p["Id"]: p for p in payloads}
+    now = datetime.now(UTC)
+    rows = []
+    for res in results:
+        rid = _result_field(res, "record_id")
+        payload = {k: v for k, v in (by_id.get(rid) or {}).items() if k != "payload_hash"}
+        sent_hash = (by_id.get(rid) or {}).get("payload_hash") or (payload_hash(payload) if payload else None)
+        ok = bool(_result_field(res, "ok"))
+        status = _result_field(res, "status") or ("updated" if ok else "rejected")
+        rows.append({
+            "run_id": run_id, "object": object_name, "record_id": rid, "operation": operation,
+            "payload": json.dumps(payload, default=str), "payload_hash": sent_hash, "status": status,
+            "error_code": _result_field(res, "error_code"), "message": _result_field(res, "message"), "at": now,
+        })
+    if not rows:
+        return {}
+    con.execute("begin")
+    try:
+        _append(con, "sync.push_log", rows)
+        if object_name == "Account":
+            _move_push_state(con, run_id, now)
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r["status"]] = counts.get(r["status"], 0) + 1
+    return counts
+
+
+def _move_push_state(con: duckdb.DuckDBPyConnection, run_id: str, now: datetime) -> None:
+    """Fold this run's Account push_log rows into sync.account_push_state (one bulk merge)."""
+    con.execute(
+        """
+        merge into sync.account_push_state as s
+        using (
+            select * from sync.push_log
+            where run_id = $run_id and object = 'Account' and "at" = $now and status in ('updated', 'rejected')
+            qualify row_number() over (partition by record_id order by status = 'updated' desc) = 1
+        ) as l
+        on s.account_id = l.record_id
+        when matched and l.status = 'updated' then update set
+            payload = l.payload, payload_hash = l.payload_hash, pushed_at = l."at", run_id = l.run_id,
+            dead_hash = null, dead_error_code = null, dead_message = null, dead_at = null
+        when matched then update set
+            dead_hash = l.payload_hash, dead_error_code = l.error_code, dead_message = l.message, dead_at = l."at"
+        when not matched and l.status = 'updated' then insert
+            (account_id, payload, payload_hash, pushed_at, run_id)
+            values (l.record_id, l.payload, l.payload_hash, l."at", l.run_id)
+        when not matched then insert
+            (account_id, dead_hash, dead_error_code, dead_message, dead_at)
+            values (l.record_id, l.payload_hash, l.error_code, l.message, l."at")
+        """,
+        {"run_id": run_id, "now": now},
+    )
+
+
+def _append(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict[str, Any]]) -> None:
+    """Bulk-append dict rows through Arrow (never row-by-row inserts)."""
+    columns = ", ".join(f'"{c}"' for c in rows[0])
+    con.register("_append_rows", pa.Table.from_pylist(rows))
+    try:
+        con.execute(f"insert into {table} ({columns}) select {columns} from _append_rows")
+    finally:
+        con.unregister("_append_rows")

@@ -1,0 +1,268 @@
+"""Load one extract (a `_manifest.json` with Parquet chunks) into `raw.<table>` and move the watermark, atomically.
+
+One transaction per manifest: create or widen the raw table from the manifest's describe types, merge the chunks
+on `Id` (the newest cursor wins; bulk SQL over `read_parquet`), mark tombstones (soft deletes from `IsDeleted`,
+hard deletes from `deleted.parquet`, keeping the rest of the row), quarantine rows without an `Id`, and move
+`meta.watermarks` to the manifest's `window_end`. Either all of it commits or none of it does; loading the same
+manifest again changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+__all__ = ["DESCRIBE_TYPES", "TABLES", "LoadResult", "load_manifest", "table_for"]
+
+TABLES: dict[str, str] = {
+    "User": "user",
+    "Account": "account",
+    "Contact": "contact",
+    "Opportunity": "opportunity",
+    "OpportunityHistory": "opportunity_history",
+    "OpportunityContactRole": "opportunity_contact_role",
+    "Case": "case",
+    "Task": "task",
+    "Event": "event",
+    "AccountHistory": "account_history",
+}
+
+DESCRIBE_TYPES: dict[str, str] = {
+    "boolean": "BOOLEAN",
+    "date": "DATE",
+    "datetime": "TIMESTAMPTZ",
+    "double": "DOUBLE",
+    "currency": "DOUBLE",
+    "percent": "DOUBLE",
+    "int": "BIGINT",
+    "long": "BIGINT",
+}  # everything else (id, reference, string, picklist, textarea, email, anyType, ...) is VARCHAR
+
+SYSTEM_COLUMNS = {"_run_id": "VARCHAR", "_loaded_at": "TIMESTAMPTZ", "_deleted": "BOOLEAN", "_deleted_at": "TIMESTAMPTZ"}
+
+
+@dataclass
+class LoadResult:
+    """What one manifest load did (counts are records, not files)."""
+
+    object: str
+    table: str
+    run_id: str
+    rows_in_files: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    tombstoned: int = 0
+    quarantined: int = 0
+    watermark: datetime | None = None
+    added_columns: list[str] = field(default_factory=list)
+
+
+def table_for(object_name: str) -> str:
+    """The raw table (`raw."<snake>"`) of a Salesforce object; unknown objects get their snake_case name."""
+    snake = TABLES.get(object_name) or "".join(
+        ("_" + c.lower()) if c.isupper() and i else c.lower() for i, c in enumerate(object_name)
+    )
+    return f'raw."{snake}"'
+
+
+def _q(name: str) -> str:
+    """Quote an identifier taken from a manifest (Salesforce API names: letters, digits, underscores)."""
+    if not name.replace("_", "").isalnum():
+        raise ValueError(f"unexpected field name in manifest: {name!r}")
+    return f'"{name}"'
+
+
+def _duck_type(describe: Any) -> str:
+    kind = describe.get("type") if isinstance(describe, dict) else describe
+    return DESCRIBE_TYPES.get(str(kind).lower(), "VARCHAR")
+
+
+def _resolve(manifest_dir: Path, name: str) -> Path:
+    p = Path(name)
+    if p.is_absolute():
+        return p
+    local = manifest_dir / p
+    return local if local.exists() or not p.exists() else p
+
+
+def _parse_ts(value: Any) -> datetime | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        ts = value
+    else:
+        text = str(value).replace("Z", "+00:00")
+        if len(text) > 5 and text[-5] in "+-" and text[-3] != ":":  # Salesforce's +0000
+            text = text[:-2] + ":" + text[-2:]
+        ts = datetime.fromisoformat(text)
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+
+
+def load_manifest(con: duckdb.DuckDBPyConnection, manifest_dir: str | Path, run_id: str) -> LoadResult:
+    """Merge the extract in `manifest_dir` into its raw table and move its watermark in one transaction."""
+    manifest_dir = Path(manifest_dir)
+    manifest = json.loads((manifest_dir / "_manifest.json").read_text())
+    obj = manifest["object"]
+    table = table_for(obj)
+    fields = {name: _duck_type(t) for name, t in (manifest.get("fields") or {}).items()}
+    if "Id" not in fields:
+        fields = {"Id": "VARCHAR", **fields}
+    files = [str(_resolve(manifest_dir, f)) for f in manifest.get("files") or []]
+    deleted = manifest.get("deleted_file")
+    deleted_path = _resolve(manifest_dir, deleted) if deleted else None
+    if deleted_path is not None and not deleted_path.exists():
+        deleted_path = None
+    window_end = _parse_ts(manifest.get("window_end"))
+    result = LoadResult(object=obj, table=table, run_id=run_id, watermark=window_end)
+    now = datetime.now(UTC)
+
+    con.execute("begin")
+    try:
+        columns = _ensure_table(con, table, fields, result)
+        cursor = next((c for c in columns if c.lower() == str(manifest.get("cursor_field") or "").lower()), None)
+        deleted_before = _count_deleted(con, table)
+        if files:
+            _stage_chunks(con, files, fields, columns, cursor)
+            result.rows_in_files = con.execute("select count(*) from _load_src").fetchall()[0][0]  # type: ignore[index]
+            result.quarantined = _quarantine_missing_ids(con, obj, run_id, now)
+            _merge(con, table, [c for c in columns if c.lower() in {f.lower() for f in fields}], cursor,
+                   run_id, now, result)
+        if deleted_path is not None:
+            _apply_hard_deletes(con, table, str(deleted_path), cursor, run_id, now)
+        result.tombstoned = _count_deleted(con, table) - deleted_before
+        if window_end is not None:
+            _move_watermark(con, obj, manifest.get("cursor_field"), window_end, run_id, now)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    finally:
+        con.execute("drop table if exists _load_src")
+        con.execute("drop table if exists _load_dedup")
+    return result
+
+
+def _ensure_table(con: duckdb.DuckDBPyConnection, table: str, fields: dict[str, str], result: LoadResult
+                  ) -> dict[str, str]:
+    """Create the raw table or add the manifest's new columns (never drop); returns column -> type."""
+    schema, name = "raw", table.split(".", 1)[1].strip('"')
+    existing = {
+        r[0]: r[1]
+        for r in con.execute(
+            "select column_name, data_type from information_schema.columns where table_schema = ? and table_name = ?"
+            " order by ordinal_position", [schema, name]).fetchall()
+    }
+    if not existing:
+        cols = {**fields, **SYSTEM_COLUMNS}
+        con.execute(f"create table {table} ({', '.join(f'{_q(c)} {t}' for c, t in cols.items())})")
+        return cols
+    lower = {c.lower() for c in existing}
+    for col, typ in {**fields, **SYSTEM_COLUMNS}.items():
+        if col.lower() not in lower:
+            con.execute(f"alter table {table} add column {_q(col)} {typ}")
+            existing[col] = typ
+            result.added_columns.append(col)
+    return existing
+
+
+def _stage_chunks(con: duckdb.DuckDBPyConnection, files: list[str], fields: dict[str, str],
+                  columns: dict[str, str], cursor: str | None) -> None:
+    """Read every chunk once into a temp table typed like the raw table, then keep the newest row per Id."""
+    present = {r[0].lower() for r in con.execute(
+        "describe select * from read_parquet($files, union_by_name = true)", {"files": files}).fetchall()}
+    by_lower = {c.lower(): c for c in columns}
+    select = []
+    for f in fields:
+        col = by_lower[f.lower()]
+        source = _q(f) if f.lower() in present else "null"
+        select.append(f"cast({source} as {columns[col]}) as {_q(col)}")
+    con.execute(f"create temp table _load_src as select {', '.join(select)} "
+                "from read_parquet($files, union_by_name = true)", {"files": files})
+    order = f"{_q(cursor)} desc nulls last" if cursor else "1"
+    con.execute(f'create temp table _load_dedup as select * from _load_src where "Id" is not null '
+                f'qualify row_number() over (partition by "Id" order by {order}) = 1')
+
+
+def _quarantine_missing_ids(con: duckdb.DuckDBPyConnection, obj: str, run_id: str, now: datetime) -> int:
+    """Rows without an Id cannot be merged: keep them in meta.quarantine with the reason."""
+    n = con.execute('select count(*) from _load_src where "Id" is null').fetchall()[0][0]  # type: ignore[index]
+    if n:
+        con.execute(
+            """insert into meta.quarantine
+               select $run_id, $obj, null, '{"Id": "missing"}'::json, to_json(s), $now from _load_src s
+               where s."Id" is null""",
+            {"run_id": run_id, "obj": obj, "now": now})
+    return int(n)
+
+
+def _merge(con: duckdb.DuckDBPyConnection, table: str, cols: list[str], cursor: str | None, run_id: str,
+           now: datetime, result: LoadResult) -> None:
+    """MERGE the deduplicated chunk rows into the raw table; only newer-or-equal and actually different rows."""
+    is_deleted = next((c for c in cols if c.lower() == "isdeleted"), None)
+    src_deleted = f"coalesce(s.{_q(is_deleted)}, false)" if is_deleted else "false"
+    cur_s = f"s.{_q(cursor)}" if cursor else "null"
+    cur_t = f"t.{_q(cursor)}" if cursor else "null"
+    data_cols = [c for c in cols if c != "Id"]
+    differs = " or ".join([f"s.{_q(c)} is distinct from t.{_q(c)}" for c in data_cols]
+                          + [f"coalesce(t._deleted, false) <> {src_deleted}"])
+    # A newer source version wins; a hard-delete tombstone is not undone by an older copy of the record.
+    newer = (f"({cur_s} is null or {cur_t} is null or {cur_s} >= {cur_t})"
+             f" and not (coalesce(t._deleted, false) and not {src_deleted}"
+             f" and t._deleted_at is not null and ({cur_s} is null or t._deleted_at >= {cur_s}))")
+    sets = ", ".join([f"{_q(c)} = s.{_q(c)}" for c in data_cols] + [
+        "_run_id = $run_id", "_loaded_at = $now", f"_deleted = {src_deleted}",
+        f"_deleted_at = case when {src_deleted} then coalesce(t._deleted_at, {cur_s}, $now) end"])
+    all_cols = ["Id", *data_cols]
+    insert_cols = ", ".join([_q(c) for c in all_cols] + ["_run_id", "_loaded_at", "_deleted", "_deleted_at"])
+    insert_vals = ", ".join([f"s.{_q(c)}" for c in all_cols] + [
+        "$run_id", "$now", src_deleted, f"case when {src_deleted} then coalesce({cur_s}, $now) end"])
+    actions = con.execute(
+        f"""merge into {table} as t using _load_dedup as s on t."Id" = s."Id"
+            when matched and {newer} and ({differs}) then update set {sets}
+            when not matched then insert ({insert_cols}) values ({insert_vals})
+            returning merge_action""",
+        {"run_id": run_id, "now": now}).fetchall()
+    result.inserted = sum(1 for (a,) in actions if a == "INSERT")
+    result.updated = sum(1 for (a,) in actions if a == "UPDATE")
+    total = con.execute("select count(*) from _load_dedup").fetchall()[0][0]  # type: ignore[index]
+    result.unchanged = int(total) - result.inserted - result.updated
+
+
+def _apply_hard_deletes(con: duckdb.DuckDBPyConnection, table: str, path: str, cursor: str | None, run_id: str,
+                        now: datetime) -> None:
+    """Tombstone the ids of deleted.parquet (keeping the row); unknown ids get a stub tombstone row."""
+    cur_t = f"t.{_q(cursor)}" if cursor else "null"
+    deleted = "(select \"Id\", max(\"deletedDate\")::timestamptz as deleted_at from read_parquet($path) group by 1)"
+    con.execute(
+        f"""update {table} as t set _deleted = true, _deleted_at = d.deleted_at, _run_id = $run_id, _loaded_at = $now
+            from {deleted} as d
+            where t."Id" = d."Id" and not coalesce(t._deleted, false)
+              and ({cur_t} is null or {cur_t} <= d.deleted_at)""",
+        {"path": path, "run_id": run_id, "now": now})
+    con.execute(
+        f"""insert into {table} ("Id", _run_id, _loaded_at, _deleted, _deleted_at)
+            select d."Id", $run_id, $now, true, d.deleted_at from {deleted} as d
+            where not exists (select 1 from {table} t where t."Id" = d."Id")""",
+        {"path": path, "run_id": run_id, "now": now})
+
+
+def _count_deleted(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    return int(con.execute(f"select count(*) from {table} where _deleted").fetchall()[0][0])  # type: ignore[index]
+
+
+def _move_watermark(con: duckdb.DuckDBPyConnection, obj: str, cursor_field: str | None, window_end: datetime,
+                    run_id: str, now: datetime) -> None:
+    """Move the object's watermark forward to window_end (a backfill of an older window never moves it back)."""
+    con.execute(
+        """insert into meta.watermarks (object, cursor_field, watermark, updated_at, run_id)
+           values ($obj, $cursor, $wm, $now, $run_id)
+           on conflict (object) do update set watermark = excluded.watermark, cursor_field = excluded.cursor_field,
+               updated_at = excluded.updated_at, run_id = excluded.run_id
+           where excluded.watermark > meta.watermarks.watermark or meta.watermarks.watermark is null""",
+        {"obj": obj, "cursor": cursor_field, "wm": window_end, "now": now, "run_id": run_id})
