@@ -98,6 +98,8 @@ class Settings(BaseSettings):
             "sf_security_token": conn.get("security_token"),
             "sf_refresh_token": conn.get("refresh_token"),
             "sf_ca_bundle": conn.get("ca_bundle"),
+            "sf_private_key_file": conn.get("private_key_file"),
+            "sf_session_id": conn.get("access_token"),
         }
         return {**{k: v for k, v in mapping.items() if v is not None}, **data}
 

@@ -1,0 +1,218 @@
+"""Bulk API 2.0, done directly on the client's session: query jobs (queryAll, paged CSV) and update ingest jobs.
+
+simple-salesforce's bulk2 sleeps 5 s before the first poll, buffers whole results, has no gzip or abort-on-error and
+raises exceptions outside its own tree; this module polls with a backoff starting at 0.2 s, downloads each result page
+by locator (`maxRecords`, gzip) into a spooled temp file so memory stays flat, retries a page by its (stable) locator,
+and aborts the job whenever it gives up.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from connectors.salesforce.client import CrmClient
+from connectors.salesforce.errors import mask, translate
+from crm_risk.errors import ConnectorError, TerminalError, TransientError
+
+__all__ = ["BulkUnsupported", "IngestOutcome", "ingest", "query_pages"]
+
+log = logging.getLogger(__name__)
+
+POLL_FIRST_SECONDS = 0.2
+POLL_MAX_SECONDS = 5.0
+POLL_TIMEOUT_SECONDS = 6 * 3600
+PAGE_TRIES = 3
+_CSV_HEADERS = {"Accept": "text/csv", "Accept-Encoding": "gzip"}
+_TERMINAL_STATES = ("JobComplete", "Failed", "Aborted")
+
+
+class BulkUnsupported(TerminalError):
+    """The object cannot be queried through Bulk 2.0 (INVALIDENTITY): use REST instead."""
+
+
+def _abort(client: CrmClient, kind: str, job_id: str) -> None:
+    """Abort a job that is still running; never raises (we are already failing)."""
+    try:
+        info = client.request("GET", f"jobs/{kind}/{job_id}").json()
+        if info.get("state") not in _TERMINAL_STATES:
+            client.request("PATCH", f"jobs/{kind}/{job_id}", json={"state": "Aborted"})
+            log.warning("bulk %s job %s aborted", kind, job_id)
+    except Exception as exc:  # the original failure matters more than this one
+        log.warning("could not abort bulk %s job %s: %s", kind, job_id, mask(exc))
+
+
+def _wait(client: CrmClient, kind: str, job_id: str) -> dict[str, Any]:
+    """Poll a job until it is terminal (backoff 0.2 s x1.5 up to 5 s); returns the final job info."""
+    delay, started = POLL_FIRST_SECONDS, time.monotonic()
+    while True:
+        info: dict[str, Any] = client.request("GET", f"jobs/{kind}/{job_id}").json()
+        if info.get("state") in _TERMINAL_STATES:
+            return info
+        if time.monotonic() - started > POLL_TIMEOUT_SECONDS:
+            raise TransientError(
+                f"bulk {kind} job {job_id} still {info.get('state')} after {POLL_TIMEOUT_SECONDS} s",
+                code="JOB_TIMEOUT",
+            )
+        time.sleep(delay)
+        delay = min(delay * 1.5, POLL_MAX_SECONDS)
+
+
+def _download(
+    client: CrmClient, url: str, params: dict[str, Any]
+) -> tuple[tempfile.SpooledTemporaryFile[bytes], str | None, int]:
+    """One result page, fully downloaded (gunzipped) into a spooled temp file; retried by its locator."""
+    for attempt in range(1, PAGE_TRIES + 1):
+        spool: tempfile.SpooledTemporaryFile[bytes] = tempfile.SpooledTemporaryFile(max_size=16 << 20)  # noqa: SIM115 (returned open)
+        try:
+            resp = client.request("GET", url, params=params, headers=_CSV_HEADERS, stream=True)
+            with resp:
+                for block in resp.iter_content(1 << 20):
+                    spool.write(block)
+            locator = resp.headers.get("Sforce-Locator")
+            count = int(resp.headers.get("Sforce-NumberOfRecords", "-1"))
+            spool.seek(0)
+            return spool, (None if locator in (None, "", "null") else locator), count
+        except Exception as exc:
+            spool.close()
+            err = translate(exc, f"bulk result page {url}")
+            if attempt == PAGE_TRIES or not isinstance(err, TransientError):
+                raise err from None
+            log.warning(
+                "bulk result page failed (%s); retrying the same locator (%d/%d)", err, attempt, PAGE_TRIES
+            )
+            time.sleep(0.5 * attempt)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def query_pages(
+    client: CrmClient, soql: str, *, page_rows: int, operation: str = "queryAll"
+) -> Iterator[tuple[list[str], Iterator[list[str]]]]:
+    """(header, rows) for each result page of a Bulk 2.0 query job; rows are read lazily from disk.
+
+    Raises BulkUnsupported when the object is not supported by Bulk 2.0 (the caller falls back to REST).
+    """
+    try:
+        job = client.request(
+            "POST",
+            "jobs/query",
+            json={
+                "operation": operation,
+                "query": soql,
+                "contentType": "CSV",
+                "columnDelimiter": "COMMA",
+                "lineEnding": "LF",
+            },
+        ).json()
+    except ConnectorError as exc:
+        if exc.code == "INVALIDENTITY" or "not supported by the Bulk API" in str(exc):
+            raise BulkUnsupported(str(exc), status=exc.status, code="INVALIDENTITY") from None
+        raise
+    job_id = str(job["id"])
+    done = False
+    try:
+        info = _wait(client, "query", job_id)
+        if info["state"] != "JobComplete":
+            message = str(info.get("errorMessage") or info["state"])
+            if "INVALIDENTITY" in message or "not supported by the Bulk API" in message:
+                raise BulkUnsupported(f"bulk query job {job_id}: {message}", code="INVALIDENTITY")
+            raise TransientError(
+                mask(f"bulk query job {job_id} ended {info['state']}: {message}"),
+                code=str(info["state"]).upper(),
+            )
+        log.info("bulk query job %s complete: %s records", job_id, info.get("numberRecordsProcessed"))
+        locator: str | None = None
+        pages = 0
+        while True:
+            params: dict[str, Any] = {"maxRecords": page_rows}
+            if locator:
+                params["locator"] = locator
+            spool, locator, _ = _download(client, f"jobs/query/{job_id}/results", params)
+            pages += 1
+            with spool, io.TextIOWrapper(spool, encoding="utf-8", newline="") as text:
+                reader = csv.reader(text)
+                header = next(reader, None)
+                if header is not None:
+                    yield header, reader
+            if not locator:
+                break
+        done = True
+        log.info("bulk query job %s: %d result pages downloaded", job_id, pages)
+    finally:
+        if not done:
+            _abort(client, "query", job_id)
+
+
+@dataclass
+class IngestOutcome:
+    """What one Bulk 2.0 ingest job did: per-row successes, failures (with sf__Error) and unprocessed rows."""
+
+    job_id: str
+    state: str
+    error_message: str = ""
+    successful: list[dict[str, str]] = field(default_factory=list)
+    failed: list[dict[str, str]] = field(default_factory=list)
+    unprocessed: list[dict[str, str]] = field(default_factory=list)
+
+
+def _results(client: CrmClient, job_id: str, which: str) -> list[dict[str, str]]:
+    spool, _, _ = _download(client, f"jobs/ingest/{job_id}/{which}", {})
+    with spool, io.TextIOWrapper(spool, encoding="utf-8", newline="") as text:
+        return list(csv.DictReader(text))
+
+
+def ingest(
+    client: CrmClient,
+    sobject: str,
+    csv_bytes: bytes,
+    *,
+    operation: str = "update",
+    external_id_field: str | None = None,
+) -> IngestOutcome:
+    """Run one Bulk 2.0 ingest job (CSV with CRLF line endings) to the end and collect its per-row results."""
+    spec: dict[str, Any] = {
+        "object": sobject,
+        "operation": operation,
+        "contentType": "CSV",
+        "columnDelimiter": "COMMA",
+        "lineEnding": "CRLF",
+    }
+    if external_id_field:
+        spec["externalIdFieldName"] = external_id_field
+    job = client.request("POST", "jobs/ingest", json=spec).json()
+    job_id = str(job["id"])
+    finished = False
+    try:
+        client.request(
+            "PUT",
+            f"jobs/ingest/{job_id}/batches",
+            data=csv_bytes,
+            ok=(201,),
+            headers={"Content-Type": "text/csv"},
+        )
+        client.request("PATCH", f"jobs/ingest/{job_id}", json={"state": "UploadComplete"})
+        info = _wait(client, "ingest", job_id)
+        finished = True
+    finally:
+        if not finished:
+            _abort(client, "ingest", job_id)
+    out = IngestOutcome(job_id, str(info["state"]), str(info.get("errorMessage") or ""))
+    out.successful = _results(client, job_id, "successfulResults")
+    out.failed = _results(client, job_id, "failedResults")
+    if out.state != "JobComplete":
+        out.unprocessed = _results(client, job_id, "unprocessedrecords")
+    log.info(
+        "bulk ingest job %s %s: %d ok, %d failed, %d unprocessed",
+        job_id,
+        out.state,
+        len(out.successful),
+        len(out.failed),
+        len(out.unprocessed),
+    )
+    return out

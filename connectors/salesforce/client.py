@@ -1,0 +1,228 @@
+"""The CRM client: one hardened `requests.Session` under a simple-salesforce `Salesforce`, and the call wrapper.
+
+The session: `trust_env=False` (REQUESTS_CA_BUNDLE must not override `verify`), `verify` = the CA bundle, a timeout on
+every request, urllib3 retries on connect/read errors and 502/503/504 honouring `Retry-After`, and a response hook that
+counts every API call and reads `Sforce-Limit-Info: api-usage=USED/MAX`.
+Every call goes through `CrmClient.call` / `CrmClient.request`: the run's call budget is checked, the session is
+renewed proactively after `sf_session_refresh_seconds`, exceptions are translated once (errors.py), and a 401
+INVALID_SESSION_ID gets exactly one re-login and retry (simple-salesforce's own retry drops caller headers).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import requests
+from requests.adapters import HTTPAdapter
+from simple_salesforce import Salesforce
+from urllib3.util.retry import Retry
+
+from connectors.salesforce.auth import Token, can_relogin, login
+from connectors.salesforce.errors import SessionExpired, error_from_response, translate
+from crm_risk.config import Settings
+from crm_risk.errors import QuotaExceeded, TerminalError
+
+__all__ = ["CrmClient", "build_session", "connect"]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+# POST is retried only on connect errors (nothing was sent): a create must never be sent twice blindly.
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"})
+_USAGE = re.compile(r"api-usage=(\d+)/(\d+)")
+
+
+class _TimeoutAdapter(HTTPAdapter):
+    """An HTTPAdapter that puts a default timeout on every request and retries with urllib3's Retry."""
+
+    def __init__(self, timeout: float, retry: Retry) -> None:
+        super().__init__(max_retries=retry, pool_connections=4, pool_maxsize=8)
+        self._timeout = timeout
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        """Send with the default timeout unless the caller gave one."""
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self._timeout
+        return super().send(request, **kwargs)
+
+
+def build_session(settings: Settings) -> requests.Session:
+    """A requests.Session with TLS verification, timeouts and bounded retries honouring Retry-After."""
+    session = requests.Session()
+    session.trust_env = False
+    session.verify = str(settings.sf_ca_bundle) if settings.sf_ca_bundle else True
+    retry = Retry(
+        total=settings.sf_max_retries,
+        connect=settings.sf_max_retries,
+        read=settings.sf_max_retries,
+        status=settings.sf_max_retries,
+        other=0,
+        backoff_factor=0.5,
+        backoff_max=30,
+        status_forcelist=(502, 503, 504),
+        allowed_methods=_IDEMPOTENT,
+        respect_retry_after_header=True,
+        raise_on_status=False,
+    )
+    adapter = _TimeoutAdapter(settings.sf_timeout_seconds, retry)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    session.headers["User-Agent"] = "crm-risk/0.1"
+    return session
+
+
+class CrmClient:
+    """A logged-in Salesforce org: `sf` (simple-salesforce), `request()` for raw calls, API call accounting."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.session = build_session(settings)
+        self.session.hooks["response"].append(self._on_response)
+        self._auth_session = build_session(settings)  # logins are not API calls: no counting hook
+        self.api_calls = 0
+        self.api_usage: tuple[int, int] | None = None
+        self.relogins = 0
+        self._describes: dict[str, dict[str, Any]] = {}
+        self._token: Token = login(settings, self._auth_session)
+        self.sf = self._build(self._token)
+
+    # --- session -----------------------------------------------------------------------------------
+    def _build(self, token: Token) -> Salesforce:
+        return Salesforce(
+            instance_url=token.instance_url,
+            session_id=token.access_token,
+            version=self.settings.sf_api_version,
+            session=self.session,
+        )
+
+    def relogin(self) -> None:
+        """Get a new session (and instance URL) and rebuild the simple-salesforce client on it."""
+        if not can_relogin(self.settings):
+            raise TerminalError(
+                "the given session expired and CRM_RISK_SF_AUTH=session cannot renew it; "
+                "set a fresh CRM_RISK_SF_SESSION_ID or use an OAuth mode",
+                code="INVALID_SESSION_ID",
+            )
+        self._token = login(self.settings, self._auth_session)
+        self.sf = self._build(self._token)
+        self.relogins += 1
+
+    def _before_call(self) -> None:
+        budget = self.settings.api_call_budget
+        if budget is not None and self.api_calls >= budget:
+            raise QuotaExceeded(
+                f"the run's API call budget is spent ({self.api_calls}/{budget} calls; "
+                "CRM_RISK_API_CALL_BUDGET): stopping cleanly",
+                code="RUN_BUDGET",
+            )
+        age = time.monotonic() - self._token.issued_at
+        if can_relogin(self.settings) and age > self.settings.sf_session_refresh_seconds:
+            log.info("session is %.0f s old: refreshing proactively", age)
+            self.relogin()
+
+    def _on_response(self, resp: requests.Response, *args: Any, **kwargs: Any) -> None:
+        """Response hook: count the call and read the org's API usage."""
+        self.api_calls += 1
+        match = _USAGE.search(resp.headers.get("Sforce-Limit-Info", ""))
+        if match:
+            used, limit = int(match.group(1)), int(match.group(2))
+            self.api_usage = (used, limit)
+            if limit and used >= 0.9 * limit and used % 100 == 0:
+                log.warning("org API usage at %d/%d", used, limit)
+
+    @property
+    def instance_url(self) -> str:
+        """The org's instance URL (changes only on re-login)."""
+        return self._token.instance_url
+
+    @property
+    def base_url(self) -> str:
+        """`https://<instance>/services/data/vXX.X/`."""
+        return str(self.sf.base_url)
+
+    # --- calls -------------------------------------------------------------------------------------
+    def call(self, what: str, fn: Callable[[Salesforce], T]) -> T:
+        """Run `fn(sf)` with budget check, error translation and one re-login + retry on INVALID_SESSION_ID."""
+        self._before_call()
+        try:
+            return fn(self.sf)
+        except Exception as exc:
+            err = translate(exc, what)
+            if not isinstance(err, SessionExpired):
+                raise err from None
+        log.info("%s: session expired; logging in again once", what)
+        self.relogin()
+        try:
+            return fn(self.sf)
+        except Exception as exc:
+            err = translate(exc, what)
+            raise err from None
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        ok: tuple[int, ...] = (200, 201, 202, 204),
+        what: str | None = None,
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> requests.Response:
+        """A raw call against `base_url + path` (or an absolute /services/... path); raises on non-`ok` status."""
+        label = what or f"{method} {path.split('?')[0]}"
+
+        def send(sf: Salesforce) -> requests.Response:
+            url = f"https://{sf.sf_instance}{path}" if path.startswith("/") else sf.base_url + path
+            resp = self.session.request(
+                method, url, headers={"Authorization": "Bearer " + sf.session_id, **(headers or {})}, **kwargs
+            )
+            if resp.status_code not in ok:
+                raise error_from_response(resp, label)
+            return resp
+
+        return self.call(label, send)
+
+    def describe(self, sobject: str) -> dict[str, Any]:
+        """The object's describe (cached for the life of this client, i.e. one run)."""
+        if sobject not in self._describes:
+            self._describes[sobject] = self.call(
+                f"describe {sobject}", lambda sf: getattr(sf, sobject).describe()
+            )
+        return self._describes[sobject]
+
+    def query_pages(
+        self, soql: str, *, include_deleted: bool = True, batch_size: int = 2000
+    ) -> Iterator[dict[str, Any]]:
+        """Each page (JSON: records, done, nextRecordsUrl, totalSize) of a REST query / queryAll."""
+        headers = {"Sforce-Query-Options": f"batchSize={max(200, min(2000, batch_size))}"}
+        page = self.call("query", lambda sf: sf.query(soql, include_deleted=include_deleted, headers=headers))
+        yield page
+        while not page.get("done", True):
+            next_url = str(page["nextRecordsUrl"])
+            page = self.call(
+                "queryMore",
+                lambda sf, url=next_url: sf.query_more(url, identifier_is_url=True, headers=headers),
+            )
+            yield page
+
+    def close(self) -> None:
+        """Close both HTTP sessions."""
+        self.session.close()
+        self._auth_session.close()
+
+    def __enter__(self) -> CrmClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"CrmClient(instance_url={self.instance_url!r}, auth={self.settings.sf_auth!r}, calls={self.api_calls})"
+
+
+def connect(settings: Settings) -> CrmClient:
+    """Log in with settings.sf_auth and return a ready client (ConfigError / TerminalError say what to fix)."""
+    return CrmClient(settings)

@@ -1,0 +1,272 @@
+"""Extract one object's changes in a window into landing Parquet chunks, hard deletes and a manifest.
+
+    landing/<run_id>/<Object>/part-NNNNN.parquet   records, typed from describe, Salesforce field names
+    landing/<run_id>/<Object>/deleted.parquet      hard deletes (Id, deletedDate) from sobjects/X/deleted
+    landing/<run_id>/<Object>/_manifest.json       written last: its presence marks a complete extract
+
+The window is closed-open on the cursor (`cursor >= start AND cursor < end ORDER BY cursor, Id`), read with queryAll
+so soft deletes arrive as tombstones. REST or Bulk 2.0 is chosen from a `SELECT COUNT()`; Bulk falls back to REST for
+objects it does not support. Rows stream page by page; memory holds one row group at most.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from connectors.salesforce import bulk
+from connectors.salesforce.client import CrmClient
+from connectors.salesforce.landing import TIMESTAMP, ChunkWriter, column_array, write_json_atomic
+from connectors.salesforce.registry import ObjectEntry, resolve_fields
+from crm_risk.config import Settings
+from crm_risk.errors import ConfigError
+
+__all__ = [
+    "ExtractManifest",
+    "build_soql",
+    "count_changes",
+    "deleted_window",
+    "extract_object",
+    "soql_datetime",
+]
+
+log = logging.getLogger(__name__)
+
+DELETED_MAX_AGE = timedelta(days=15)
+DELETED_MIN_SPAN = timedelta(minutes=2)  # getDeleted needs start to precede end by more than a minute
+BULK_MAX_PAGE = 50_000
+
+
+@dataclass
+class ExtractManifest:
+    """What one object's extract landed (the `_manifest.json` of contracts §2, plus timing and diagnostics)."""
+
+    object: str
+    run_id: str
+    fields: dict[str, str]
+    rows: int
+    files: list[str]
+    deleted_file: str | None
+    window_start: str
+    window_end: str
+    cursor_field: str
+    api: str
+    api_calls: int
+    missing_fields: list[str]
+    table: str = ""
+    deleted_rows: int = 0
+    deleted_window: list[str] | None = None
+    deleted_window_clipped: bool = False
+    count_estimate: int = 0
+    seconds: float = 0.0
+    extracted_at: str = ""
+    notes: list[str] = field(default_factory=list)
+    path: Path | None = field(default=None, compare=False)  # the object's landing directory (not in the JSON)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The manifest as JSON-ready data."""
+        data = asdict(self)
+        data.pop("path", None)
+        return data
+
+
+def _utc(value: datetime, name: str) -> datetime:
+    """A tz-aware UTC datetime (a naive one is refused: its meaning is ambiguous)."""
+    if value.tzinfo is None:
+        raise ConfigError(f"{name} must be timezone-aware (UTC), got naive {value.isoformat()}")
+    return value.astimezone(UTC)
+
+
+def soql_datetime(value: datetime) -> str:
+    """A SOQL datetime literal, unquoted, in UTC at whole seconds: 2024-01-01T00:00:00Z."""
+    return _utc(value, "datetime").strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def build_soql(obj: ObjectEntry, fields: list[str] | dict[str, str], start: datetime, end: datetime) -> str:
+    """SELECT fields FROM obj WHERE cursor >= start AND cursor < end ORDER BY cursor, Id."""
+    cursor = obj.cursor_field
+    return (
+        f"SELECT {', '.join(fields)} FROM {obj.name} "
+        f"WHERE {cursor} >= {soql_datetime(start)} AND {cursor} < {soql_datetime(end)} "
+        f"ORDER BY {cursor}, Id"
+    )
+
+
+def deleted_window(
+    start: datetime, end: datetime, now: datetime | None = None
+) -> tuple[datetime, datetime, bool]:
+    """(start, end, clipped) for sobjects/X/deleted: at most 15 days back, at least two minutes wide."""
+    start, end = _utc(start, "window_start"), _utc(end, "window_end")
+    now = _utc(now, "now") if now else max(end, datetime.now(UTC))
+    floor = now - DELETED_MAX_AGE + timedelta(minutes=5)
+    clipped = start < floor
+    start = max(start, floor)
+    if end - start < DELETED_MIN_SPAN:
+        start = end - DELETED_MIN_SPAN
+    return start, end, clipped
+
+
+def _count(client: CrmClient, obj: ObjectEntry, start: datetime, end: datetime | None) -> int:
+    where = f"{obj.cursor_field} >= {soql_datetime(start)}"
+    if end is not None:
+        where += f" AND {obj.cursor_field} < {soql_datetime(end)}"
+    page = next(client.query_pages(f"SELECT COUNT() FROM {obj.name} WHERE {where}", include_deleted=True))
+    return int(page.get("totalSize", 0))
+
+
+def count_changes(client: CrmClient, entry: ObjectEntry, since: datetime) -> int:
+    """How many records of the object changed (or were soft-deleted) since `since`: one COUNT() call."""
+    return _count(client, entry, since, None)
+
+
+def _rest(client: CrmClient, soql: str, names: list[str], writer: ChunkWriter, page_size: int) -> None:
+    """Stream a REST queryAll into the writer, page by page."""
+    for page in client.query_pages(soql, include_deleted=True, batch_size=page_size):
+        records = page.get("records") or []
+        if records:
+            writer.add([[rec.get(n) for rec in records] for n in names])
+
+
+def _bulk(client: CrmClient, soql: str, names: list[str], writer: ChunkWriter, page_rows: int) -> None:
+    """Stream a Bulk 2.0 queryAll into the writer; columns matched to fields by name, case-insensitively."""
+    for header, rows in bulk.query_pages(client, soql, page_rows=page_rows):
+        position = {h.lower(): i for i, h in enumerate(header)}
+        index = [position.get(n.lower()) for n in names]
+        while True:
+            batch = list(itertools.islice(rows, writer.group_rows))
+            if not batch:
+                break
+            columns = list(zip(*batch, strict=False))
+            writer.add(
+                [
+                    list(columns[i]) if i is not None and i < len(columns) else [None] * len(batch)
+                    for i in index
+                ]
+            )
+
+
+def _hard_deletes(
+    client: CrmClient, obj: ObjectEntry, start: datetime, end: datetime, out: Path
+) -> tuple[int, list[str], bool]:
+    """Write deleted.parquet (Id, deletedDate) from sobjects/X/deleted; (rows, [start, end], clipped)."""
+    d_start, d_end, clipped = deleted_window(start, end)
+    params = {"start": d_start.isoformat(timespec="seconds"), "end": d_end.isoformat(timespec="seconds")}
+    body = client.request("GET", f"sobjects/{obj.name}/deleted/", params=params).json()
+    records = body.get("deletedRecords") or []
+    table = pa.table(
+        {
+            "Id": column_array([r.get("id") for r in records], "id"),
+            "deletedDate": column_array([r.get("deletedDate") for r in records], "datetime"),
+        },
+        schema=pa.schema([("Id", pa.string()), ("deletedDate", TIMESTAMP)]),
+    )
+    pq.write_table(table, out / "deleted.parquet", compression="zstd")
+    if clipped:
+        log.warning(
+            "%s: hard-delete window clipped to the last 15 days (from %s): older hard deletes need a "
+            "reconciliation run",
+            obj.name,
+            params["start"],
+        )
+    return len(records), [params["start"], params["end"]], clipped
+
+
+def _clear(out: Path) -> None:
+    """Remove what an earlier attempt of the same run left behind (manifest first: incomplete at once)."""
+    for stale in [out / "_manifest.json", *out.glob("part-*.parquet"), out / "deleted.parquet"]:
+        stale.unlink(missing_ok=True)
+
+
+def extract_object(
+    client: CrmClient,
+    entry: ObjectEntry,
+    window_start: datetime,
+    window_end: datetime,
+    landing: Path,
+    run_id: str,
+    settings: Settings,
+) -> ExtractManifest:
+    """Land the object's records with cursor in [window_start, window_end) plus its hard deletes; see module doc."""
+    started, calls0 = time.monotonic(), client.api_calls
+    start = _utc(window_start, "window_start").replace(microsecond=0)
+    end = _utc(window_end, "window_end").replace(microsecond=0)
+    if end <= start:
+        raise ConfigError(f"{entry.name}: empty extract window [{start.isoformat()}, {end.isoformat()})")
+    out = Path(landing) / run_id / entry.name
+    out.mkdir(parents=True, exist_ok=True)
+    _clear(out)
+
+    fields, missing = resolve_fields(entry, client.describe(entry.name))
+    if missing:
+        log.warning("%s: fields not in the org (reported, not fatal): %s", entry.name, ", ".join(missing))
+    names = list(fields)
+    soql = build_soql(entry, names, start, end)
+    estimate = _count(client, entry, start, end)
+    writer = ChunkWriter(
+        out,
+        fields,
+        chunk_rows=settings.extract_chunk_rows,
+        group_rows=min(settings.extract_chunk_rows, max(settings.extract_page_size, 10_000)),
+    )
+    api, notes = "rest", []
+    if estimate > settings.extract_bulk_threshold:
+        api = "bulk2"
+        try:
+            _bulk(client, soql, names, writer, min(settings.extract_chunk_rows, BULK_MAX_PAGE))
+        except bulk.BulkUnsupported as exc:
+            if writer.rows:
+                raise
+            log.info("%s: Bulk 2.0 refused the object (%s); using REST", entry.name, exc.code)
+            api, notes = "rest", [f"bulk2 unsupported: {exc}"]
+    if api == "rest" and estimate > 0:  # nothing counted: skip the query (a no-change run stays cheap)
+        _rest(client, soql, names, writer, settings.extract_page_size)
+    files = writer.close()
+
+    deleted_file, deleted_rows, d_window, clipped = None, 0, None, False
+    if entry.tracks_hard_deletes:
+        deleted_rows, d_window, clipped = _hard_deletes(client, entry, start, end, out)
+        deleted_file = "deleted.parquet"
+
+    manifest = ExtractManifest(
+        object=entry.name,
+        run_id=run_id,
+        fields=fields,
+        rows=writer.rows,
+        files=files,
+        deleted_file=deleted_file,
+        window_start=start.isoformat(),
+        window_end=end.isoformat(),
+        cursor_field=entry.cursor_field,
+        api=api,
+        api_calls=client.api_calls - calls0,
+        missing_fields=missing,
+        table=entry.table,
+        deleted_rows=deleted_rows,
+        deleted_window=d_window,
+        deleted_window_clipped=clipped,
+        count_estimate=estimate,
+        seconds=round(time.monotonic() - started, 3),
+        extracted_at=datetime.now(UTC).isoformat(),
+        notes=notes,
+        path=out,
+    )
+    write_json_atomic(out / "_manifest.json", manifest.to_dict())
+    log.info(
+        "%s: %d rows (%s, %d files), %d hard deletes, %d API calls, %.1f s",
+        entry.name,
+        manifest.rows,
+        api,
+        len(files),
+        deleted_rows,
+        manifest.api_calls,
+        manifest.seconds,
+    )
+    return manifest

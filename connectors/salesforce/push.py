@@ -1,0 +1,369 @@
+"""Write back to the CRM: update-only by Id (`push_updates`) and idempotent owner Tasks (`create_tasks`).
+
+sObject Collections (200 records a call, allOrNone=false) below `push_bulk_threshold`, a Bulk 2.0 update job above.
+Every row gets a `PushResult`, in input order:
+    updated / created   the CRM accepted it
+    rejected            a data error (restricted picklist, STRING_TOO_LONG, validation rule, deleted or unknown Id...):
+                        dead-letter it with the reason, never retried until the value changes
+    retry               transient (UNABLE_TO_LOCK_ROW, 5xx, timeouts) and still failing after bounded backoff
+                        retries (3 tries; a call failing as a whole is split in halves): send it again next run
+REQUEST_LIMIT_EXCEEDED raises `PushInterrupted` (a QuotaExceeded) whose `.results` holds every row's result so far
+(rows not sent are `retry` with error_code REQUEST_LIMIT_EXCEEDED), so the caller records what was done and stops.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from connectors.salesforce import bulk
+from connectors.salesforce.client import CrmClient
+from connectors.salesforce.errors import classify_item, mask
+from crm_risk.config import Settings
+from crm_risk.errors import ConnectorError, QuotaExceeded, TerminalError, TransientError
+
+__all__ = ["PushInterrupted", "PushResult", "create_tasks", "push_updates", "to_csv"]
+
+log = logging.getLogger(__name__)
+
+BATCH = 200
+TRIES = 3
+BACKOFF_SECONDS = 0.5
+BULK_JOB_ROWS = 50_000
+TASK_KEY = "Risk_Task_Key__c"
+
+
+@dataclass(frozen=True)
+class PushResult:
+    """One row's outcome. status: 'updated' | 'created' | 'rejected' | 'retry'."""
+
+    record_id: str | None
+    ok: bool
+    status: str
+    error_code: str | None = None
+    message: str | None = None
+    key: str | None = None
+    attempts: int = 1
+
+
+class PushInterrupted(QuotaExceeded):
+    """The API quota stopped the push; `.results` has one PushResult per input row (unsent rows: 'retry')."""
+
+    def __init__(
+        self, message: str, results: list[PushResult], *, status: int | None = None, code: str | None = None
+    ) -> None:
+        super().__init__(message, status=status, code=code)
+        self.results = results
+
+
+def _value(value: Any) -> Any:
+    """A JSON value the REST API accepts (datetimes in UTC ISO form, dates as YYYY-MM-DD)."""
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float) and value != value:  # NaN
+        return None
+    return value
+
+
+def to_csv(rows: list[dict[str, Any]]) -> bytes:
+    """Bulk 2.0 upload CSV: Id first, CRLF line endings, '#N/A' for null (an empty cell would mean 'unchanged')."""
+    header: list[str] = ["Id"]
+    for row in rows:
+        header.extend(k for k in row if k not in header)
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow(header)
+    for row in rows:
+        cells = []
+        for name in header:
+            v = _value(row.get(name)) if name in row else ""
+            if name in row and v is None:
+                v = "#N/A"
+            elif isinstance(v, bool):
+                v = "true" if v else "false"
+            cells.append(v)
+        writer.writerow(cells)
+    return buf.getvalue().encode("utf-8")
+
+
+class _Pusher:
+    """Sends items through Collections with retries and splitting, filling `results` by input index."""
+
+    def __init__(
+        self,
+        client: CrmClient,
+        method: str,
+        path: str,
+        results: list[PushResult | None],
+        ok_status: Callable[[dict[str, Any]], str],
+        retry_calls: bool = True,
+    ) -> None:
+        self.client, self.method, self.path, self.results = client, method, path, results
+        self.ok_status, self.retry_calls = ok_status, retry_calls
+        self.keys: dict[int, str | None] = {}
+        self.ids: dict[int, str | None] = {}
+
+    def send(self, items: list[tuple[int, dict[str, Any]]]) -> None:
+        """Push every item, 200 a call."""
+        for i in range(0, len(items), BATCH):
+            self._chunk(items[i : i + BATCH], attempt=1, split=True)
+
+    def _set(
+        self,
+        idx: int,
+        ok: bool,
+        status: str,
+        record_id: str | None = None,
+        code: str | None = None,
+        message: str | None = None,
+        attempts: int = 1,
+    ) -> None:
+        self.results[idx] = PushResult(
+            record_id or self.ids.get(idx),
+            ok,
+            status,
+            code,
+            mask(message) if message else None,
+            self.keys.get(idx),
+            attempts,
+        )
+
+    def _chunk(self, chunk: list[tuple[int, dict[str, Any]]], attempt: int, split: bool) -> None:
+        body = {"allOrNone": False, "records": [payload for _, payload in chunk]}
+        try:
+            answer = self.client.request(
+                self.method, self.path, json=body, what=f"{self.method} {self.path}"
+            ).json()
+            if not isinstance(answer, list) or len(answer) != len(chunk):
+                raise TerminalError(
+                    f"{self.path}: {len(chunk)} records sent, unexpected answer {str(answer)[:200]}"
+                )
+        except QuotaExceeded:
+            raise
+        except TransientError as exc:
+            if self.retry_calls and attempt < TRIES:
+                time.sleep(BACKOFF_SECONDS * 2 ** (attempt - 1))
+                return self._chunk(chunk, attempt + 1, split)
+            if self.retry_calls and split and len(chunk) > 1:
+                log.warning(
+                    "%s: %d records failed %d times (%s); splitting the call",
+                    self.path,
+                    len(chunk),
+                    attempt,
+                    exc.code,
+                )
+                half = len(chunk) // 2
+                self._chunk(chunk[:half], 1, False)
+                self._chunk(chunk[half:], 1, False)
+                return None
+            for idx, _ in chunk:
+                self._set(
+                    idx, False, "retry", code=exc.code or "TRANSIENT", message=str(exc), attempts=attempt
+                )
+            return None
+        except ConnectorError as exc:  # the call as a whole was refused: isolate the bad row by halves
+            if len(chunk) > 1:
+                half = len(chunk) // 2
+                self._chunk(chunk[:half], 1, split)
+                self._chunk(chunk[half:], 1, split)
+                return None
+            self._set(
+                chunk[0][0],
+                False,
+                "rejected",
+                code=exc.code or "REJECTED",
+                message=str(exc),
+                attempts=attempt,
+            )
+            return None
+        self._items(chunk, answer, attempt)
+        return None
+
+    def _items(
+        self, chunk: list[tuple[int, dict[str, Any]]], answer: list[dict[str, Any]], attempt: int
+    ) -> None:
+        """Record per-item results; retry items with transient codes (bounded backoff)."""
+        again: list[tuple[int, dict[str, Any]]] = []
+        for (idx, payload), item in zip(chunk, answer, strict=True):
+            if item.get("success"):
+                self._set(idx, True, self.ok_status(item), record_id=item.get("id"), attempts=attempt)
+                continue
+            errors = item.get("errors") or [{}]
+            code = errors[0].get("statusCode") or errors[0].get("errorCode") or "UNKNOWN"
+            message = "; ".join(str(e.get("message", "")) for e in errors)
+            kind = classify_item(code)
+            if kind == "quota":
+                raise QuotaExceeded(f"{self.path}: {code} {message}", code=code)
+            if kind == "transient" and attempt < TRIES:
+                again.append((idx, payload))
+            else:
+                self._set(
+                    idx,
+                    False,
+                    "retry" if kind == "transient" else "rejected",
+                    record_id=item.get("id"),
+                    code=code,
+                    message=message,
+                    attempts=attempt,
+                )
+        if again:
+            log.info(
+                "%s: %d records hit transient errors; retry %d/%d", self.path, len(again), attempt + 1, TRIES
+            )
+            time.sleep(BACKOFF_SECONDS * 2 ** (attempt - 1))
+            self._chunk(again, attempt + 1, split=False)
+
+
+def _finish(results: list[PushResult | None], what: str, exc: QuotaExceeded | None) -> list[PushResult]:
+    """Fill unsent rows (quota stop) and log the counts; raise PushInterrupted if the quota stopped us."""
+    code = (exc.code if exc else None) or "REQUEST_LIMIT_EXCEEDED"
+    done = [
+        r if r is not None else PushResult(None, False, "retry", code, "not sent: API quota reached")
+        for r in results
+    ]
+    counts: dict[str, int] = {}
+    for r in done:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    log.info("%s: %d rows -> %s", what, len(done), counts)
+    if exc is not None:
+        raise PushInterrupted(
+            f"{what}: stopped by the API quota ({exc}); {counts}", done, status=exc.status, code=code
+        ) from None
+    return done
+
+
+def _check_fields(client: CrmClient, sobject: str, rows: list[dict[str, Any]], *, create: bool) -> None:
+    """TerminalError if a pushed field is missing from the org or not writable by the integration user."""
+    described = {str(f["name"]).lower(): f for f in client.describe(sobject).get("fields", [])}
+    names = {k for row in rows for k in row if k.lower() not in ("id", "attributes")}
+    flag = "createable" if create else "updateable"
+    bad = sorted(n for n in names if n.lower() not in described or not described[n.lower()].get(flag, False))
+    if bad:
+        raise TerminalError(
+            f"{sobject} fields {', '.join(bad)} are missing or not {flag} for the integration user: "
+            "deploy the salesforce/ metadata and assign its permission set, or fix "
+            "CRM_RISK_PUSH_FIELDS",
+            code="INVALID_FIELD",
+        )
+
+
+def _bulk_update(
+    client: CrmClient,
+    sobject: str,
+    items: list[tuple[int, dict[str, Any]]],
+    results: list[PushResult | None],
+    pusher: _Pusher,
+) -> None:
+    """Bulk 2.0 update jobs; transient failures go back through Collections with backoff."""
+    for start in range(0, len(items), BULK_JOB_ROWS):
+        part = items[start : start + BULK_JOB_ROWS]
+        by_id: dict[str, list[int]] = {}
+        for idx, row in part:
+            by_id.setdefault(str(row["Id"])[:15], []).append(idx)
+        outcome = bulk.ingest(client, sobject, to_csv([row for _, row in part]))
+        again: list[int] = []
+        for row in outcome.successful:
+            for idx in by_id.pop(str(row.get("sf__Id") or row.get("Id") or "")[:15], []):
+                results[idx] = PushResult(pusher.ids[idx], True, "updated")
+        for row in outcome.failed:
+            code, _, message = str(row.get("sf__Error", "UNKNOWN")).partition(":")
+            kind = classify_item(code)
+            for idx in by_id.pop(str(row.get("sf__Id") or row.get("Id") or "")[:15], []):
+                if kind == "quota":
+                    raise QuotaExceeded(f"bulk update {sobject}: {code}", code=code)
+                if kind == "transient":
+                    again.append(idx)
+                else:
+                    results[idx] = PushResult(pusher.ids[idx], False, "rejected", code, mask(message.strip()))
+        for idxs in by_id.values():  # unprocessed or missing from the results: try again through Collections
+            again.extend(idxs)
+        if again:
+            log.info("bulk update %s: %d rows to retry through Collections", sobject, len(again))
+            time.sleep(BACKOFF_SECONDS)
+            payloads = dict(items)
+            pusher._chunk(
+                [(i, _collection_record(sobject, payloads[i])) for i in sorted(again)], 2, split=True
+            )
+
+
+def _collection_record(sobject: str, row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "attributes": {"type": sobject},
+        **{("id" if k == "Id" else k): _value(v) for k, v in row.items()},
+    }
+
+
+def push_updates(
+    client: CrmClient, sobject: str, rows: list[dict[str, Any]], settings: Settings
+) -> list[PushResult]:
+    """Update existing records by Id (never creates); one PushResult per row, in input order."""
+    results: list[PushResult | None] = [None] * len(rows)
+    pusher = _Pusher(client, "PATCH", "composite/sobjects", results, lambda item: "updated")
+    items: list[tuple[int, dict[str, Any]]] = []
+    for idx, row in enumerate(rows):
+        pusher.ids[idx] = row.get("Id")
+        if not row.get("Id"):
+            results[idx] = PushResult(
+                None,
+                False,
+                "rejected",
+                "MISSING_ID",
+                "update-only: a row without Id is never sent (the pipeline does not create records)",
+            )
+        else:
+            items.append((idx, row))
+    exc: QuotaExceeded | None = None
+    try:
+        if items:
+            _check_fields(client, sobject, [row for _, row in items], create=False)
+        if len(items) > settings.push_bulk_threshold:
+            _bulk_update(client, sobject, items, results, pusher)
+        else:
+            pusher.send([(idx, _collection_record(sobject, row)) for idx, row in items])
+    except QuotaExceeded as err:
+        exc = err
+    return _finish(results, f"push {sobject} updates", exc)
+
+
+def create_tasks(
+    client: CrmClient, rows: list[dict[str, Any]], settings: Settings | None = None
+) -> list[PushResult]:
+    """Create owner Tasks idempotently: upsert on Risk_Task_Key__c (a rerun updates, never duplicates).
+
+    Rows without a key are plain Collections creates, never retried as a whole call (the outcome of a failed
+    create call is unknown, and a blind retry could duplicate it).
+    """
+    results: list[PushResult | None] = [None] * len(rows)
+    keyed = [(i, r) for i, r in enumerate(rows) if r.get(TASK_KEY)]
+    plain = [(i, r) for i, r in enumerate(rows) if not r.get(TASK_KEY)]
+    upsert = _Pusher(
+        client,
+        "PATCH",
+        f"composite/sobjects/Task/{TASK_KEY}",
+        results,
+        lambda item: "created" if item.get("created") else "updated",
+    )
+    create = _Pusher(client, "POST", "composite/sobjects", results, lambda item: "created", retry_calls=False)
+    for idx, row in keyed:
+        upsert.keys[idx] = str(row[TASK_KEY])
+    exc: QuotaExceeded | None = None
+    try:
+        if rows:
+            _check_fields(client, "Task", rows, create=True)
+        upsert.send(
+            [(i, {"attributes": {"type": "Task"}, **{k: _value(v) for k, v in r.items()}}) for i, r in keyed]
+        )
+        create.send(
+            [(i, {"attributes": {"type": "Task"}, **{k: _value(v) for k, v in r.items()}}) for i, r in plain]
+        )
+    except QuotaExceeded as err:
+        exc = err
+    return _finish(results, "create owner tasks", exc)
