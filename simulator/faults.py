@@ -1,0 +1,184 @@
+"""Fault injection for the simulator: what real orgs do to clients on a bad day.
+
+SPEC grammar (``--faults SPEC`` or ``Simulator.faults.add(SPEC)``): rules separated by ``;``, each rule
+``KIND[:ARG][:PATTERN][:OPTION=VALUE]...`` (positional parts before the options):
+
+=============  ===========================  =====================================================================
+KIND           ARG                          effect
+=============  ===========================  =====================================================================
+``503``        -                            503 ``SERVER_UNAVAILABLE`` ("Server too busy")
+``500``        -                            500 ``UNKNOWN_EXCEPTION`` with an ErrorId
+``403``        -                            403 ``REQUEST_LIMIT_EXCEEDED`` ("TotalRequests Limit exceeded.")
+``expire``     -                            the presented session is revoked -> 401 ``INVALID_SESSION_ID``
+``slow``       seconds (float)              the response is delayed that long (capped at 30 s)
+``drop``       -                            the connection is closed half-way through the response body
+``bulkfail``   -                            Bulk 2.0 jobs created while it fires end ``Failed``
+``lock``       id,id,...                    writes to these records fail ``UNABLE_TO_LOCK_ROW`` (per item in
+                                            Collections and Bulk, 400 on single-record writes)
+``reject``     OBJECT[:CODE]                writes (create/update/upsert) to OBJECT fail per record with CODE
+                                            (default ``FIELD_CUSTOM_VALIDATION_EXCEPTION``), like a validation rule
+``dirty``      -                            passed to the generator as its dirty-data switch (new orgs only)
+=============  ===========================  =====================================================================
+
+PATTERN selects requests by endpoint name (the keys of ``Simulator.calls``, e.g. ``query``, ``queryAll.more``,
+``sobject.update``, ``bulk2.*``, ``composite.*``) as an ``fnmatch`` glob, or by URL path when it starts with ``/``
+(substring match). No pattern = every API request. ``lock``, ``reject`` and ``dirty`` take no pattern; their
+``count`` limits how many writes they refuse.
+
+OPTIONS: ``count=N`` fire at most N times; ``p=P`` fire with probability P (seeded, reproducible);
+``after=N`` let the first N matching requests through; ``every=N`` fire on every Nth matching request.
+
+Examples: ``503:query:count=2`` (the next two queries get 503), ``lock:001xx...,001yy...``,
+``slow:0.5:p=0.1`` (10% of requests take half a second more), ``drop:bulk2.query.results:count=1``,
+``500:/composite/:every=3``, ``expire:query.more:count=1``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+__all__ = ["Fault", "FaultPlan", "parse"]
+
+KINDS = {"503", "500", "403", "expire", "slow", "drop", "bulkfail", "lock", "reject", "dirty"}
+_RECORD_KINDS = ("lock", "reject", "dirty")
+
+
+@dataclass
+class Fault:
+    """One parsed rule and its firing state."""
+
+    kind: str
+    pattern: str | None = None
+    delay: float = 0.0
+    ids: frozenset[str] = frozenset()
+    sobject: str | None = None
+    code: str = "FIELD_CUSTOM_VALIDATION_EXCEPTION"
+    count: int | None = None
+    probability: float = 1.0
+    after: int = 0
+    every: int = 1
+    seen: int = 0
+    fired: int = 0
+
+    def matches(self, endpoint: str, path: str) -> bool:
+        """Whether this rule's pattern selects the request."""
+        if not self.pattern:
+            return True
+        if self.pattern.startswith("/"):
+            return self.pattern in path
+        return fnmatch.fnmatchcase(endpoint, self.pattern)
+
+
+def parse(spec: str) -> list[Fault]:
+    """Parse a SPEC string into rules (ValueError naming the bad rule)."""
+    out: list[Fault] = []
+    for raw in (spec or "").split(";"):
+        raw = raw.strip()
+        if not raw:
+            continue
+        parts = raw.split(":")
+        kind = parts[0].strip().lower()
+        if kind not in KINDS:
+            raise ValueError(f"fault rule {raw!r}: unknown kind {kind!r} (one of {sorted(KINDS)})")
+        fault = Fault(kind)
+        positional = [p for p in parts[1:] if "=" not in p]
+        try:
+            for opt in (p for p in parts[1:] if "=" in p):
+                key, _, value = opt.partition("=")
+                if key == "count":
+                    fault.count = int(value)
+                elif key == "p":
+                    fault.probability = float(value)
+                elif key == "after":
+                    fault.after = int(value)
+                elif key == "every":
+                    fault.every = max(1, int(value))
+                else:
+                    raise ValueError(f"unknown option {key!r}")
+            if kind == "slow":
+                fault.delay = min(30.0, float(positional.pop(0))) if positional else 1.0
+            if kind == "lock":
+                fault.ids = frozenset(i.strip()[:15] for i in ",".join(positional).split(",") if i.strip())
+                positional = []
+            if kind == "reject":
+                fault.sobject = positional.pop(0).lower() if positional else None
+                fault.code = positional.pop(0) if positional else fault.code
+            if positional:
+                fault.pattern = positional[0]
+        except (ValueError, IndexError) as exc:
+            raise ValueError(f"fault rule {raw!r}: {exc}") from None
+        out.append(fault)
+    return out
+
+
+@dataclass
+class FaultPlan:
+    """The active rules; thread-safe; `check` decides which rules fire for one request."""
+
+    seed: int = 0
+    rules: list[Fault] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rng = random.Random(self.seed)
+
+    def add(self, spec: str) -> list[Fault]:
+        """Add rules from a SPEC string; returns them."""
+        new = parse(spec)
+        with self._lock:
+            self.rules.extend(new)
+        return new
+
+    def clear(self) -> None:
+        """Remove every rule."""
+        with self._lock:
+            self.rules.clear()
+
+    @property
+    def dirty(self) -> bool:
+        """Whether the dirty-data switch is on."""
+        return any(r.kind == "dirty" for r in self.rules)
+
+    def _fire_record(self, kind: str, test: Callable[[Fault], bool]) -> Fault | None:
+        with self._lock:
+            for rule in self.rules:
+                if rule.kind == kind and test(rule) and (rule.count is None or rule.fired < rule.count):
+                    rule.fired += 1
+                    return rule
+        return None
+
+    def locked(self, record_id: str | None) -> bool:
+        """Whether a write to this record fails with UNABLE_TO_LOCK_ROW (counts against the rule's `count`)."""
+        if not record_id:
+            return False
+        key = str(record_id)[:15]
+        return self._fire_record("lock", lambda r: key in r.ids) is not None
+
+    def rejected(self, sobject: str) -> str | None:
+        """The error code a `reject` rule imposes on a write to this object, or None."""
+        rule = self._fire_record("reject", lambda r: r.sobject in (None, sobject.lower()))
+        return rule.code if rule else None
+
+    def check(self, endpoint: str, path: str, kinds: set[str] | None = None) -> list[Fault]:
+        """The rules that fire for this request (each firing is counted against its `count`)."""
+        fired: list[Fault] = []
+        with self._lock:
+            for rule in self.rules:
+                if rule.kind in _RECORD_KINDS or (kinds is not None and rule.kind not in kinds):
+                    continue
+                if not rule.matches(endpoint, path):
+                    continue
+                if rule.count is not None and rule.fired >= rule.count:
+                    continue
+                rule.seen += 1
+                if rule.seen <= rule.after or (rule.seen - rule.after) % rule.every:
+                    continue
+                if rule.probability < 1.0 and self._rng.random() >= rule.probability:
+                    continue
+                rule.fired += 1
+                fired.append(rule)
+        return fired

@@ -1,0 +1,242 @@
+"""HTTP plumbing of the simulator: request/response objects, the route table and the TLS request handler.
+
+Handlers are plain functions `handler(sim, req) -> Response`; they raise `HttpError` (or the org's `ApiError`)
+for Salesforce-shaped failures. `Simulator.dispatch` (server.py) applies auth, the API budget, faults and the
+`Sforce-Limit-Info` header around them; this module only moves bytes.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import re
+import socket
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
+
+if TYPE_CHECKING:
+    from simulator.server import Simulator
+
+__all__ = [
+    "JSON_TYPE",
+    "HttpError",
+    "Request",
+    "Response",
+    "Route",
+    "SimHTTPServer",
+    "error",
+    "json_response",
+]
+
+log = logging.getLogger(__name__)
+
+JSON_TYPE = "application/json;charset=UTF-8"
+CSV_TYPE = "text/csv"
+XML_TYPE = "text/xml;charset=UTF-8"
+VERSION_RE = r"/services/data/v(?P<version>\d{2}\.\d)"
+
+
+@dataclass
+class Request:
+    """One parsed HTTP request as handlers see it."""
+
+    method: str
+    path: str
+    params: dict[str, str]
+    headers: Message
+    body: bytes
+    groups: dict[str, str] = field(default_factory=dict)
+    route: Route | None = None
+    user_id: str | None = None
+
+    @property
+    def version(self) -> str:
+        """The API version of the URL (e.g. `59.0`), or the simulator's default."""
+        return self.groups.get("version") or "62.0"
+
+    def json(self) -> Any:
+        """The body parsed as JSON; a 400 JSON_PARSER_ERROR when it is not."""
+        try:
+            return json.loads(self.body or b"null")
+        except ValueError as exc:
+            raise error(400, "JSON_PARSER_ERROR", f"Unexpected character in request body: {exc}") from None
+
+    def form(self) -> dict[str, str]:
+        """The body parsed as `application/x-www-form-urlencoded` (first value of each key)."""
+        parsed = parse_qs(self.body.decode("utf-8", "replace"), keep_blank_values=True)
+        return {k: v[0] for k, v in parsed.items()}
+
+
+@dataclass
+class Response:
+    """What a handler answers; `headers` keep their order (Sforce-Limit-Info is inserted first)."""
+
+    status: int
+    body: bytes = b""
+    content_type: str | None = JSON_TYPE
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+
+class HttpError(Exception):
+    """A Salesforce-shaped failure: status + body (a JSON list for REST, anything for OAuth/SOAP)."""
+
+    def __init__(self, status: int, payload: Any, content_type: str = JSON_TYPE,
+                 headers: list[tuple[str, str]] | None = None) -> None:
+        super().__init__(f"{status}: {payload!r:.200}")
+        self.status = status
+        self.payload = payload
+        self.content_type = content_type
+        self.headers = headers or []
+
+    def response(self) -> Response:
+        """The error as a response."""
+        body = self.payload if isinstance(self.payload, bytes) else json.dumps(self.payload).encode()
+        return Response(self.status, body, self.content_type, list(self.headers))
+
+
+def error(status: int, code: str, message: str, fields: list[str] | None = None) -> HttpError:
+    """The REST error shape: a JSON array `[{"message","errorCode","fields"}]`."""
+    item: dict[str, Any] = {"message": message, "errorCode": code}
+    if fields is not None:
+        item["fields"] = fields
+    return HttpError(status, [item])
+
+
+def json_response(status: int, payload: Any, headers: list[tuple[str, str]] | None = None) -> Response:
+    """A JSON response (compact encoding: Salesforce ignores X-PrettyPrint for clients that parse)."""
+    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return Response(status, body, JSON_TYPE, headers or [])
+
+
+Handler = Callable[["Simulator", Request], Response]
+
+
+@dataclass(frozen=True)
+class Route:
+    """A method + path pattern -> handler; `name` keys `Simulator.calls`; `kind` selects auth and budget."""
+
+    method: str
+    pattern: re.Pattern[str]
+    handler: Handler
+    name: str
+    kind: str = "rest"  # rest (auth + budget + limit header) | auth (no session) | open (no session, no budget)
+
+
+def route(method: str, pattern: str, handler: Handler, name: str, kind: str = "rest") -> Route:
+    """Build a route; `{V}` in the pattern stands for the `/services/data/vXX.X` prefix."""
+    return Route(method, re.compile("^" + pattern.replace("{V}", VERSION_RE) + "/?$"), handler, name, kind)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """Parses requests, hands them to the simulator, writes responses (keep-alive, Content-Length, gzip)."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "SFDC"
+    sys_version = ""
+    timeout = 60
+
+    server: SimHTTPServer
+
+    def setup(self) -> None:
+        """Finish the TLS handshake in this connection's thread, not the accept loop."""
+        super().setup()
+        self.server.track(self.request, True)
+        if isinstance(self.request, ssl.SSLSocket):
+            self.request.do_handshake()
+
+    def finish(self) -> None:
+        """Forget the socket once the connection ends."""
+        try:
+            super().finish()
+        finally:
+            self.server.track(self.request, False)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        """Access log at debug level (the stdlib writes to stderr)."""
+        log.debug("%s " + format, self.address_string(), *args)
+
+    def _handle(self) -> None:
+        split = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length > 0 else b""
+        params = {k: v[0] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
+        method = self.command
+        if method == "POST" and params.get("_HttpMethod"):
+            method = params.pop("_HttpMethod").upper()
+        req = Request(method, split.path, params, self.headers, body)
+        resp, drop = self.server.simulator.dispatch(req)
+        self._write(resp, drop)
+
+    def _write(self, resp: Response, drop: bool) -> None:
+        body = resp.body
+        headers = list(resp.headers)
+        if (len(body) > 1024 and "gzip" in (self.headers.get("Accept-Encoding") or "")
+                and resp.status not in (204, 304)):
+            body = gzip.compress(body, compresslevel=1)
+            headers.append(("Content-Encoding", "gzip"))
+        self.send_response(resp.status)
+        for name, value in headers:
+            self.send_header(name, value)
+        if resp.content_type and resp.status != 204:
+            self.send_header("Content-Type", resp.content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if drop:
+            # Fault: the connection dies half-way through the body.
+            self.wfile.write(body[: len(body) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            try:
+                self.request.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = do_HEAD = _handle
+
+
+class SimHTTPServer(ThreadingHTTPServer):
+    """A threading HTTPS server bound to 127.0.0.1 that knows its live connections (to close them on stop)."""
+
+    daemon_threads = True
+    block_on_close = False
+    allow_reuse_address = True
+    request_queue_size = 64
+
+    def __init__(self, port: int, context: ssl.SSLContext, simulator: Simulator) -> None:
+        self.simulator = simulator
+        self._context = context
+        self._live: set[socket.socket] = set()
+        super().__init__(("127.0.0.1", port), _Handler)
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        """Accept a connection and wrap it in TLS without handshaking yet (the handler thread does it)."""
+        sock, addr = self.socket.accept()
+        return self._context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), addr
+
+    def track(self, sock: socket.socket, live: bool) -> None:
+        """Remember or forget an open connection."""
+        if live:
+            self._live.add(sock)
+        else:
+            self._live.discard(sock)
+
+    def close_connections(self) -> None:
+        """Shut every open keep-alive connection so its thread ends."""
+        for sock in list(self._live):
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Client disconnects and TLS failures are routine: log them quietly."""
+        log.debug("connection error from %s", client_address, exc_info=True)
