@@ -1,0 +1,84 @@
+"""Data Docs for a run: `build_data_docs(validations, target_dir, run_name=...) -> index.html path`.
+
+A GX file context rooted at `target_dir` (e.g. `<warehouse dir>/data_docs`) keeps every run's validation
+results under `gx/uncommitted/validations/` and renders the static site to
+`gx/uncommitted/data_docs/local_site/index.html`; each call adds the run's results and rebuilds the site,
+so the index lists past runs too. The suites are stored beside them (`gx/expectations/`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from expectations.model import BatchValidation
+
+__all__ = ["build_data_docs"]
+
+INDEX = Path("gx/uncommitted/data_docs/local_site/index.html")
+
+
+def build_data_docs(
+    validations: Iterable[BatchValidation | Any],
+    target_dir: Path | str,
+    *,
+    run_name: str | None = None,
+    run_time: datetime | None = None,
+) -> Path:
+    """Write the run's validation results and the Data Docs site under `target_dir`; return index.html."""
+    import great_expectations as gx
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
+    )
+
+    target = Path(target_dir)
+    target.mkdir(parents=True, exist_ok=True)
+    context = gx.get_context(mode="file", project_root_dir=str(target))
+    run_time = run_time or datetime.now(UTC)
+    suites: dict[str, Any] = {}
+    for n, result in enumerate(_results(validations)):
+        meta = result.meta.get("crm_risk", {})
+        name = run_name or meta.get("run_name") or f"run-{run_time:%Y%m%dT%H%M%SZ}"
+        run_id = RunIdentifier(run_name=_safe(name), run_time=run_time)
+        batch = f"{n:03d}-{_safe(meta.get('label') or result.suite_name)}"
+        key = ValidationResultIdentifier(
+            expectation_suite_identifier=ExpectationSuiteIdentifier(name=result.suite_name),
+            run_id=run_id,
+            batch_identifier=batch,
+        )
+        context.validation_results_store.set(key, result)
+        suites.setdefault(result.suite_name, result)
+    for suite_name, result in suites.items():
+        _store_suite(context, suite_name, result)
+    context.build_data_docs()
+    return target / INDEX
+
+
+def _results(validations: Iterable[BatchValidation | Any]) -> Iterable[Any]:
+    for v in validations:
+        if isinstance(v, BatchValidation):
+            yield from v.docs_results
+        else:
+            yield v
+
+
+def _store_suite(context: Any, name: str, result: Any) -> None:
+    """Keep the suite as JSON beside the results so the site shows the expectations too (best effort)."""
+    import great_expectations as gx
+
+    try:
+        suite = gx.ExpectationSuite(
+            name=name, expectations=[r.expectation_config.to_domain_obj() for r in result.results]
+        )
+        context.suites.add_or_update(suite)
+    except Exception:  # a suite page is a nicety; the validation pages are what counts
+        return
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", str(text)).strip("_") or "batch"

@@ -1,0 +1,257 @@
+"""The Great Expectations side of the gate: rules -> GX 1.x suites, pandas frames -> GX results -> findings.
+
+GX is imported lazily (about 6 s) the first time a suite is built or run, never at module import.
+One ephemeral GX context per process holds a pandas data source with one dataframe asset per object;
+batches are validated with `Batch.validate(suite, result_format=...)`, so nothing accumulates in a store.
+Row-level suites run with result_format COMPLETE on frames indexed by row position, so each failing row
+is identified by `unexpected_index_list` even when its Id is empty or duplicated; batch-level suites run
+with SUMMARY. Results are trimmed to `sample_size` unexpected values before they are kept for Data Docs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from expectations.model import CriticalFailure
+from expectations.suites import Rule
+
+__all__ = ["build_suite", "collect_row_failures", "critical_failures", "rows_message", "run_suite"]
+
+log = logging.getLogger(__name__)
+
+DATASOURCE = "crm_risk"
+COMPLETE = {"result_format": "COMPLETE", "include_unexpected_rows": False}
+SUMMARY = {"result_format": "SUMMARY", "partial_unexpected_count": 20}
+_META_PARAMS = ("previous_count", "max_drop", "max_empty")
+
+
+@cache
+def _context() -> Any:
+    """The process-wide ephemeral GX context (progress bars off), created on first use."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    context.data_sources.add_pandas(DATASOURCE)
+    return context
+
+
+def _batch_definition(asset_name: str) -> Any:
+    datasource = _context().data_sources.get(DATASOURCE)
+    try:
+        asset = datasource.get_asset(asset_name)
+    except LookupError:
+        asset = datasource.add_dataframe_asset(asset_name)
+    try:
+        return asset.get_batch_definition("whole")
+    except (KeyError, LookupError):
+        return asset.add_batch_definition_whole_dataframe("whole")
+
+
+def _expectation(rule: Rule) -> Any:
+    import great_expectations.expectations as gxe
+
+    common: dict[str, Any] = {
+        "severity": rule.severity,
+        "description": rule.description or None,
+        "meta": {
+            "rule": rule.name,
+            "kind": rule.kind,
+            **{k: v for k, v in rule.params.items() if k in _META_PARAMS},
+        },
+    }
+    p, col = rule.params, rule.column or ""
+    match rule.kind:
+        case "not_null":
+            return gxe.ExpectColumnValuesToNotBeNull(column=col, **common)
+        case "mostly_not_null":
+            return gxe.ExpectColumnValuesToNotBeNull(column=col, mostly=p["mostly"], **common)
+        case "regex":
+            return gxe.ExpectColumnValuesToMatchRegex(column=col, regex=p["regex"], **common)
+        case "in_set":
+            return gxe.ExpectColumnValuesToBeInSet(column=col, value_set=list(p["value_set"]), **common)
+        case "between":
+            return gxe.ExpectColumnValuesToBeBetween(
+                column=col, min_value=p.get("min_value"), max_value=p.get("max_value"), **common
+            )
+        case "max_length":
+            return gxe.ExpectColumnValueLengthsToBeBetween(column=col, max_value=p["max_value"], **common)
+        case "date_order":
+            return gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+                column_A=rule.columns[0],
+                column_B=rule.columns[1],
+                or_equal=True,
+                ignore_row_if="either_value_is_missing",
+                **common,
+            )
+        case "unique":
+            return gxe.ExpectColumnValuesToBeUnique(column=col, **common)
+        case "row_count_min":
+            return gxe.ExpectTableRowCountToBeBetween(min_value=p["min_value"], **common)
+        case "columns_present":
+            return gxe.ExpectTableColumnsToMatchSet(
+                column_set=list(p["column_set"]), exact_match=False, **common
+            )
+        case "columns_only":
+            return gxe.ExpectTableColumnsToMatchSet(
+                column_set=list(p["column_set"]), exact_match=True, **common
+            )
+    raise ValueError(f"unknown rule kind {rule.kind!r} for {rule.name}")
+
+
+def build_suite(name: str, rules: Iterable[Rule]) -> Any:
+    """A GX ExpectationSuite named `name` holding one expectation per rule (not added to any store)."""
+    import great_expectations as gx
+
+    return gx.ExpectationSuite(name=name, expectations=[_expectation(r) for r in rules])
+
+
+def run_suite(
+    asset_name: str, frame: pd.DataFrame, suite: Any, *, complete: bool, label: str, run_name: str | None
+) -> Any:
+    """Validate `frame` against `suite`; `label` names the batch (e.g. the chunk's rows) in Data Docs."""
+    batch = _batch_definition(asset_name).get_batch(batch_parameters={"dataframe": frame})
+    result = batch.validate(suite, result_format=COMPLETE if complete else SUMMARY)
+    result.meta["crm_risk"] = {"object": asset_name, "label": label, "run_name": run_name, "rows": len(frame)}
+    return result
+
+
+def _is_error(res: Any) -> bool:
+    return bool(res.exception_info and res.exception_info.get("raised_exception"))
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return repr(value if len(value) <= 40 else value[:37] + "...")
+    if isinstance(value, datetime | pd.Timestamp | np.datetime64):
+        stamp = pd.Timestamp(value)
+        stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+        return (
+            stamp.strftime("%Y-%m-%d") if stamp == stamp.normalize() else stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+        )
+    return str(value)
+
+
+def _reason(rule_name: str, kind: str, params: dict[str, Any], value: Any) -> str:
+    col = rule_name.split(":", 1)[-1]
+    match kind:
+        case "not_null":
+            return f"{rule_name}: {col} is empty"
+        case "regex":
+            return f"{rule_name}: {_show(value)} is not a 15/18-character alphanumeric id"
+        case "in_set":
+            if rule_name.startswith("picklist:"):
+                return f"{rule_name}: {_show(value)} is not an active picklist value"
+            allowed = ", ".join(str(v) for v in params.get("value_set", []))
+            return f"{rule_name}: {_show(value)} is not one of {allowed}"
+        case "between":
+            low, high = params.get("min_value"), params.get("max_value")
+            bounds = f">= {_show(low)}" if high is None else f"in {_show(low)}..{_show(high)}"
+            return f"{rule_name}: {_show(value)} is not {bounds}"
+        case "max_length":
+            return f"{rule_name}: {len(value)} characters, more than {params.get('max_value')}"
+        case "date_order":
+            later, earlier = col.split(">=")
+            a, b = value if isinstance(value, tuple | list) and len(value) == 2 else (value, None)
+            return f"{rule_name}: {later} {_show(a)} is before {earlier} {_show(b)}"
+    return f"{rule_name}: {_show(value)}"
+
+
+def collect_row_failures(result: Any, failures: dict[int, list[str]], sample_size: int) -> None:
+    """Add each failing row's `"<rule>: <reason>"` to `failures` (by row position), then trim the result."""
+    for res in result.results:
+        cfg = res.expectation_config
+        rule_name = (cfg.meta or {}).get("rule", cfg.type)
+        if res.success or _is_error(res):
+            continue
+        body = res.result
+        positions = body.get("unexpected_index_list") or []
+        values = body.get("unexpected_list") or [None] * len(positions)
+        kind = (cfg.meta or {}).get("kind", "")
+        for pos, value in zip(positions, values, strict=False):
+            failures.setdefault(int(pos), []).append(_reason(rule_name, kind, dict(cfg.kwargs), value))
+        # The findings live in `failures` now; keep only a sample for Data Docs.
+        for key in ("unexpected_list", "unexpected_index_list", "partial_unexpected_index_list"):
+            if isinstance(body.get(key), list):
+                body[key] = body[key][:sample_size]
+        body.pop("unexpected_index_query", None)
+
+
+def critical_failures(result: Any, object_label: str, rows: int) -> list[CriticalFailure]:
+    """One CriticalFailure per failed critical expectation of `result`, its message carrying the numbers.
+
+    An expectation GX could not evaluate (an exception) counts as critical whatever its severity: a gate
+    that cannot look must not let the batch through.
+    """
+    out: list[CriticalFailure] = []
+    for res in result.results:
+        cfg = res.expectation_config
+        critical = str(getattr(cfg.severity, "value", cfg.severity)) == "critical"
+        if not _is_error(res) and (res.success or not critical):
+            continue
+        name = (cfg.meta or {}).get("rule", cfg.type)
+        observed, detail = _critical_detail(cfg, res, rows)
+        out.append(
+            CriticalFailure(
+                name,
+                object_label,
+                f"expectation {name} ({cfg.type}) failed on {object_label}: {detail}",
+                observed,
+            )
+        )
+    return out
+
+
+def _critical_detail(cfg: Any, res: Any, rows: int) -> tuple[dict[str, Any], str]:
+    kw, body = dict(cfg.kwargs), dict(res.result or {})
+    kind = (cfg.meta or {}).get("kind", "")
+    if _is_error(res):
+        msg = str(res.exception_info.get("exception_message", ""))[:300]
+        return {"error": msg}, f"could not be evaluated ({msg})"
+    count = int(body.get("unexpected_count") or 0)
+    sample = [_show(v) for v in (body.get("partial_unexpected_list") or [])[:5]]
+    if kind == "unique":
+        ids = list(dict.fromkeys(sample))
+        return (
+            {"rows": rows, "duplicate_rows": count, "sample": ids[:3]},
+            f"{count} of {rows} rows carry an Id that occurs more than once (e.g. {', '.join(ids[:3])})",
+        )
+    if kind == "row_count_min":
+        now, prev = int(body.get("observed_value") or 0), int((cfg.meta or {}).get("previous_count") or 0)
+        drop = (1 - now / prev) if prev else 0.0
+        return (
+            {"rows": now, "previous_count": prev, "min_rows": kw.get("min_value")},
+            f"{now} rows against {prev} in the previous run, a {drop:.1%} drop "
+            f"(at least {kw.get('min_value')} rows expected)",
+        )
+    if kind == "mostly_not_null":
+        share = count / rows if rows else 0.0
+        return (
+            {"rows": rows, "empty": count, "share": round(share, 4)},
+            f"{count} of {rows} rows ({share:.1%}) have no {kw.get('column')}, "
+            f"at most {1 - float(kw.get('mostly') or 1):.0%} may be empty",
+        )
+    if kind in ("columns_present", "columns_only"):
+        mismatch = (body.get("details") or {}).get("mismatched", {})
+        if kind == "columns_present":
+            missing = mismatch.get("missing", [])
+            return {"missing": missing}, f"expected field(s) vanished: {', '.join(missing)}"
+        extra = mismatch.get("unexpected", [])
+        return {"unexpected": extra}, f"fields the pipeline does not own: {', '.join(extra)}"
+    return (
+        {"rows": rows, "failing_rows": count, "sample": sample, "type": cfg.type},
+        rows_message(count, rows, sample),
+    )
+
+
+def rows_message(count: int, rows: int, sample: list[str]) -> str:
+    """The detail of a failed critical row-level expectation: how many rows, and a few values."""
+    return f"{count} of {rows} rows fail (e.g. {', '.join(sample[:5]) or 'n/a'})"

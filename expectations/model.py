@@ -1,0 +1,103 @@
+"""What a validation returns (`BatchValidation`, `CriticalFailure`) and the gate's knobs (`GateSettings`).
+
+Plain dataclasses over pandas: importing this module does not import Great Expectations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+
+from crm_risk.errors import DataQualityError
+
+__all__ = ["BatchValidation", "CriticalFailure", "GateSettings"]
+
+
+@dataclass(frozen=True)
+class GateSettings:
+    """Thresholds of the gate. `from_settings` reads `dq_*` attributes of the app settings when they exist."""
+
+    chunk_rows: int = 200_000  # rows validated at once: bounds GX's working memory on big batches
+    max_row_drop: float = 0.5  # full snapshots: fail when rows fall by more than this share of the last run
+    max_empty_ref_share: float = 0.5  # fail when more than this share of a batch lacks a required reference
+    min_rows_for_share: int = 20  # share checks need this many rows: 2 of 3 new Cases is not a trend
+    min_date: datetime = datetime(1970, 1, 1, tzinfo=UTC)
+    future_years: int = 5
+    sample_size: int = 200  # unexpected values kept per expectation in the Data Docs results
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> GateSettings:
+        """Build from an object with optional `dq_chunk_rows`, `dq_max_row_drop`, ... attributes."""
+        if settings is None:
+            return cls()
+        if isinstance(settings, GateSettings):
+            return settings
+        names = cls.__dataclass_fields__
+        values = {
+            n: getattr(settings, f"dq_{n}") for n in names if getattr(settings, f"dq_{n}", None) is not None
+        }
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class CriticalFailure:
+    """A critical expectation that failed: the run must stop before any push."""
+
+    expectation: str
+    object: str
+    message: str
+    observed: dict[str, Any] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass
+class BatchValidation:
+    """The outcome of validating one batch (or the outgoing payload).
+
+    `good_mask` is aligned with the validated frame's index (True = passes every row-level expectation);
+    `row_failures` maps a record Id (or `row#<position>` when the Id is empty) to `"<rule>: <reason>"` strings;
+    `failures_at` holds the same keyed by row position; `docs_results` are GX suite validation results.
+    """
+
+    object_name: str
+    rows: int
+    good_mask: pd.Series
+    row_failures: dict[str, list[str]] = field(default_factory=dict)
+    failures_at: dict[int, list[str]] = field(default_factory=dict)
+    critical: list[CriticalFailure] = field(default_factory=list)
+    docs_results: list[Any] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """True when no critical expectation failed."""
+        return not self.critical
+
+    @property
+    def good_count(self) -> int:
+        """Rows that pass every row-level expectation."""
+        return int(self.good_mask.sum())
+
+    @property
+    def quarantined_count(self) -> int:
+        """Rows that fail at least one row-level expectation."""
+        return self.rows - self.good_count
+
+    def counts(self) -> dict[str, int]:
+        """Extracted / good / quarantined / critical counts (extracted = good + quarantined)."""
+        return {
+            "extracted": self.rows,
+            "good": self.good_count,
+            "quarantined": self.quarantined_count,
+            "critical": len(self.critical),
+        }
+
+    def raise_for_critical(self) -> None:
+        """Raise DataQualityError naming every failed critical expectation, its object and numbers."""
+        if self.critical:
+            raise DataQualityError("; ".join(c.message for c in self.critical))
