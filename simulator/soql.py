@@ -1,0 +1,421 @@
+"""SOQL subset parser: a hand-written recursive-descent parser resolving names against `simulator.schema`.
+
+Grammar (keywords and names case-insensitive):
+
+    query   := SELECT (COUNT '(' ')' | field (',' field)*) FROM object [WHERE expr]
+               [ORDER BY field [ASC|DESC] [NULLS FIRST|LAST] (',' ...)*] [LIMIT n] [OFFSET n]
+    field   := Name | Relationship '.' Name           (one level of child-to-parent)
+    expr    := term (OR term)* ; term := factor (AND factor)* ; factor := NOT factor | '(' expr ')' | cond
+    cond    := field (= | != | <> | < | <= | > | >= | LIKE) literal | field [NOT] IN '(' literal, ... ')'
+    literal := 'string' | number | true | false | null | 2024-01-02 | 2024-01-02T03:04:05[.sss](Z|+hh:mm|+hhmm)
+               | TODAY | YESTERDAY | TOMORROW | LAST_N_DAYS:n | NEXT_N_DAYS:n | ...
+
+Errors use Salesforce's shapes: MALFORMED_QUERY, INVALID_FIELD and INVALID_TYPE with the query echoed,
+a caret line and "ERROR at Row:r:Column:c". `simulator.store_sql` translates the tree to DuckDB SQL.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta, timezone
+
+from simulator.errors import ApiError
+from simulator.schema import SCHEMA, Field, SObject, sobject
+
+__all__ = ["Cond", "FieldRef", "Literal", "Logic", "OrderItem", "Query", "decode_string", "located", "parse", "parse_datetime_literal"]
+
+_CUSTOM_HINT = ("If you are attempting to use a custom field, be sure to append the '__c' after the custom field "
+                "name. Please reference your WSDL or the describe call for the appropriate names.")
+_TYPE_HINT = ("If you are attempting to use a custom object, be sure to append the '__c' after the entity name. "
+              "Please reference your WSDL or the describe call for the appropriate names.")
+_REL_HINT = ("If you are attempting to use a custom relationship, be sure to append the '__r' after the custom "
+             "relationship name. Please reference your WSDL or the describe call for the appropriate names.")
+# Named date literals that take no argument, and those taking ":n".
+DATE_LITERALS = {"TODAY", "YESTERDAY", "TOMORROW", "THIS_WEEK", "LAST_WEEK", "NEXT_WEEK", "THIS_MONTH",
+                 "LAST_MONTH", "NEXT_MONTH", "THIS_YEAR", "LAST_YEAR", "NEXT_YEAR", "LAST_90_DAYS", "NEXT_90_DAYS"}
+DATE_N_LITERALS = {"LAST_N_DAYS", "NEXT_N_DAYS", "N_DAYS_AGO", "LAST_N_WEEKS", "NEXT_N_WEEKS", "LAST_N_MONTHS",
+                   "NEXT_N_MONTHS"}
+_KEYWORDS = {"SELECT", "FROM", "WHERE", "AND", "OR", "NOT", "IN", "LIKE", "ORDER", "BY", "LIMIT", "OFFSET", "ASC",
+             "DESC", "NULLS", "FIRST", "LAST", "NULL", "TRUE", "FALSE", "COUNT", "GROUP", "HAVING"}
+
+_TOKEN = re.compile(r"""
+    (?P<ws>\s+)
+  | (?P<datetime>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:?\d{2}))
+  | (?P<date>\d{4}-\d{2}-\d{2})(?![\dT])
+  | (?P<number>[+-]?\d+(?:\.\d+)?|[+-]?\.\d+)
+  | (?P<string>'(?:[^'\\]|\\.)*')
+  | (?P<name>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)
+  | (?P<op><>|!=|<=|>=|=|<|>)
+  | (?P<punct>[(),:])
+""", re.VERBOSE)
+_DT = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|([+-])(\d{2}):?(\d{2}))")
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "'": "'", '"': '"', "\\": "\\"}
+
+
+@dataclass(frozen=True)
+class Literal:
+    """A literal value; kind is string, number, bool, null, date, datetime or dateliteral (name + n)."""
+
+    kind: str
+    value: object
+    raw: str = ""
+    n: int = 0
+
+
+@dataclass(frozen=True)
+class FieldRef:
+    """A resolved field: own field (`rel` None) or a parent's field reached through the reference field `rel`."""
+
+    name: str                 # canonical, dotted for parent fields ("Account.Name")
+    field: Field              # the field read (on the root object or on the parent)
+    rel: Field | None = None  # the root object's reference field (AccountId) for parent fields
+    parent: str | None = None  # the parent object's name
+
+
+@dataclass(frozen=True)
+class Cond:
+    """One comparison: ref op value (value is a tuple of literals for IN / NOT IN)."""
+
+    ref: FieldRef
+    op: str
+    value: Literal | tuple[Literal, ...]
+
+
+@dataclass(frozen=True)
+class Logic:
+    """AND / OR over items, or NOT over one item."""
+
+    op: str
+    items: tuple[Cond | Logic, ...]
+
+
+@dataclass(frozen=True)
+class OrderItem:
+    """One ORDER BY key."""
+
+    ref: FieldRef
+    desc: bool = False
+    nulls_first: bool | None = None
+
+
+@dataclass
+class Query:
+    """A parsed, name-resolved SOQL query."""
+
+    text: str
+    sobject: SObject
+    fields: list[FieldRef] = field(default_factory=list)
+    is_count: bool = False
+    where: Cond | Logic | None = None
+    order: list[OrderItem] = field(default_factory=list)
+    limit: int | None = None
+    offset: int | None = None
+
+
+def located(text: str, pos: int, message: str) -> str:
+    """Salesforce's located message: the query line, a caret under the column, the row/column and the reason."""
+    row = text.count("\n", 0, pos) + 1
+    start = text.rfind("\n", 0, pos) + 1
+    end = text.find("\n", pos)
+    line = text[start:] if end < 0 else text[start:end]
+    col = pos - start + 1
+    return f"\n{line}\n{' ' * (col - 1)}^\nERROR at Row:{row}:Column:{col}\n{message}"
+
+
+def parse_datetime_literal(raw: str) -> datetime:
+    """A SOQL datetime literal in any accepted form, as a naive UTC datetime."""
+    m = _DT.fullmatch(raw)
+    if not m:
+        raise ValueError(f"not a datetime literal: {raw}")
+    y, mo, d, h, mi, s, frac, zone, sign, zh, zm = m.groups()
+    micro = int((frac or "0")[:6].ljust(6, "0"))
+    tz = UTC
+    if zone != "Z":
+        delta = timedelta(hours=int(zh), minutes=int(zm))
+        tz = timezone(delta if sign == "+" else -delta)
+    value = datetime(int(y), int(mo), int(d), int(h), int(mi), int(s), micro, tzinfo=tz)
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+def decode_string(raw: str, *, like: bool = False) -> str:
+    """The value of a quoted SOQL string body; with like=True, a DuckDB LIKE pattern escaped with backslash."""
+    out: list[str] = []
+    i = 0
+    while i < len(raw):
+        ch = raw[i]
+        if ch == "\\" and i + 1 < len(raw):
+            nxt = raw[i + 1]
+            i += 2
+            if nxt in "%_":
+                out.append("\\" + nxt)  # kept escaped: a literal % or _ in LIKE
+            elif nxt == "\\" and like:
+                out.append("\\\\")
+            else:
+                out.append(_ESCAPES.get(nxt, nxt))
+            continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+@dataclass
+class _Tok:
+    kind: str
+    text: str
+    pos: int
+
+    @property
+    def upper(self) -> str:
+        return self.text.upper()
+
+
+def _tokenize(text: str) -> list[_Tok]:
+    toks: list[_Tok] = []
+    pos = 0
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if not m:
+            raise ApiError(400, "MALFORMED_QUERY", located(text, pos, f"unexpected token: '{text[pos]}'"))
+        kind = m.lastgroup or ""
+        if kind != "ws":
+            toks.append(_Tok(kind, m.group(), pos))
+        pos = m.end()
+    toks.append(_Tok("eof", "", len(text)))
+    return toks
+
+
+class _Parser:
+    """Recursive descent over the token list; resolves names once FROM is known."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.toks = _tokenize(text)
+        self.i = 0
+        self.obj: SObject | None = None
+
+    # -- token helpers ----------------------------------------------------------------------------------
+    def peek(self, ahead: int = 0) -> _Tok:
+        return self.toks[min(self.i + ahead, len(self.toks) - 1)]
+
+    def take(self) -> _Tok:
+        tok = self.peek()
+        self.i = min(self.i + 1, len(self.toks) - 1)
+        return tok
+
+    def is_kw(self, *words: str) -> bool:
+        tok = self.peek()
+        return tok.kind == "name" and tok.upper in words
+
+    def expect_kw(self, word: str) -> _Tok:
+        if not self.is_kw(word):
+            self.fail(self.peek())
+        return self.take()
+
+    def expect(self, text: str) -> _Tok:
+        if self.peek().text != text:
+            self.fail(self.peek())
+        return self.take()
+
+    def fail(self, tok: _Tok, message: str | None = None) -> None:
+        msg = message or (f"unexpected token: '{tok.text}'" if tok.kind != "eof" else "unexpected end of query")
+        raise ApiError(400, "MALFORMED_QUERY", located(self.text, tok.pos, msg))
+
+    # -- grammar ----------------------------------------------------------------------------------------
+    def query(self) -> Query:
+        self.expect_kw("SELECT")
+        raw_fields: list[_Tok] = []
+        is_count = False
+        if self.is_kw("COUNT") and self.peek(1).text == "(":
+            self.take()
+            self.expect("(")
+            self.expect(")")
+            is_count = True
+        else:
+            raw_fields.append(self.name_tok())
+            while self.peek().text == ",":
+                self.take()
+                raw_fields.append(self.name_tok())
+        self.expect_kw("FROM")
+        obj_tok = self.take()
+        if obj_tok.kind != "name" or "." in obj_tok.text or obj_tok.upper in _KEYWORDS:
+            self.fail(obj_tok)
+        obj = sobject(obj_tok.text)
+        if obj is None:
+            raise ApiError(400, "INVALID_TYPE", located(
+                self.text, obj_tok.pos, f"sObject type '{obj_tok.text}' is not supported. {_TYPE_HINT}"))
+        self.obj = obj
+        q = Query(self.text, obj, [self.resolve(t) for t in raw_fields], is_count)
+        seen: set[str] = set()
+        for ref, tok in zip(q.fields, raw_fields, strict=True):
+            if ref.name.lower() in seen:
+                self.fail(tok, f"duplicate field selected: {ref.name}")
+            seen.add(ref.name.lower())
+        if self.is_kw("WHERE"):
+            self.take()
+            q.where = self.expr()
+        if self.is_kw("ORDER"):
+            self.take()
+            self.expect_kw("BY")
+            q.order.append(self.order_item())
+            while self.peek().text == ",":
+                self.take()
+                q.order.append(self.order_item())
+        if self.is_kw("LIMIT"):
+            self.take()
+            q.limit = self.int_value()
+        if self.is_kw("OFFSET"):
+            self.take()
+            q.offset = self.int_value()
+        if self.peek().kind != "eof":
+            self.fail(self.peek())
+        return q
+
+    def name_tok(self) -> _Tok:
+        tok = self.take()
+        if tok.kind != "name" or tok.upper in {"FROM", "WHERE", "SELECT"}:
+            self.fail(tok)
+        return tok
+
+    def int_value(self) -> int:
+        tok = self.take()
+        if tok.kind != "number" or not tok.text.isdigit():
+            self.fail(tok)
+        return int(tok.text)
+
+    def resolve(self, tok: _Tok) -> FieldRef:
+        """Resolve a (possibly dotted) field name against the FROM object."""
+        assert self.obj is not None
+        parts = tok.text.split(".")
+        if len(parts) > 1 and parts[0].lower() == self.obj.name.lower():
+            parts = parts[1:]  # "Account.Name" FROM Account is Name qualified by the object
+        if len(parts) == 1:
+            f = self.obj.field(parts[0])
+            if f is None:
+                raise ApiError(400, "INVALID_FIELD", located(
+                    self.text, tok.pos, f"No such column '{parts[0]}' on entity '{self.obj.name}'. {_CUSTOM_HINT}"))
+            return FieldRef(f.name, f)
+        if len(parts) > 2:
+            raise ApiError(400, "INVALID_FIELD", located(
+                self.text, tok.pos, f"Didn't understand relationship '{'.'.join(parts[:-1])}' in field path. "
+                                    f"{_REL_HINT}"))
+        rel = next((f for f in self.obj.fields if f.relationship_name
+                    and f.relationship_name.lower() == parts[0].lower()), None)
+        if rel is None or len(rel.reference_to) != 1:
+            raise ApiError(400, "INVALID_FIELD", located(
+                self.text, tok.pos, f"Didn't understand relationship '{parts[0]}' in field path. {_REL_HINT}"))
+        parent = SCHEMA[rel.reference_to[0]]
+        f = parent.field(parts[1])
+        if f is None:
+            raise ApiError(400, "INVALID_FIELD", located(
+                self.text, tok.pos, f"No such column '{parts[1]}' on entity '{parent.name}'. {_CUSTOM_HINT}"))
+        return FieldRef(f"{rel.relationship_name}.{f.name}", f, rel, parent.name)
+
+    def order_item(self) -> OrderItem:
+        ref = self.resolve(self.name_tok())
+        desc = False
+        nulls_first: bool | None = None
+        if self.is_kw("ASC", "DESC"):
+            desc = self.take().upper == "DESC"
+        if self.is_kw("NULLS"):
+            self.take()
+            if not self.is_kw("FIRST", "LAST"):
+                self.fail(self.peek())
+            nulls_first = self.take().upper == "FIRST"
+        return OrderItem(ref, desc, nulls_first)
+
+    def expr(self) -> Cond | Logic:
+        items = [self.term()]
+        while self.is_kw("OR"):
+            self.take()
+            items.append(self.term())
+        return items[0] if len(items) == 1 else Logic("OR", tuple(items))
+
+    def term(self) -> Cond | Logic:
+        items = [self.factor()]
+        while self.is_kw("AND"):
+            self.take()
+            items.append(self.factor())
+        return items[0] if len(items) == 1 else Logic("AND", tuple(items))
+
+    def factor(self) -> Cond | Logic:
+        if self.is_kw("NOT"):
+            self.take()
+            return Logic("NOT", (self.factor(),))
+        if self.peek().text == "(":
+            self.take()
+            inner = self.expr()
+            self.expect(")")
+            return inner
+        return self.cond()
+
+    def cond(self) -> Cond:
+        tok = self.name_tok()
+        ref = self.resolve(tok)
+        op_tok = self.peek()
+        if op_tok.kind == "op":
+            self.take()
+            op = "!=" if op_tok.text == "<>" else op_tok.text
+            return Cond(ref, op, self.literal(ref))
+        if self.is_kw("LIKE"):
+            self.take()
+            lit = self.literal(ref)
+            if lit.kind not in ("string", "null"):
+                self.fail(op_tok, "LIKE needs a string value")
+            return Cond(ref, "LIKE", lit)
+        negate = False
+        if self.is_kw("NOT"):
+            self.take()
+            negate = True
+        if self.is_kw("IN"):
+            self.take()
+            self.expect("(")
+            values = [self.literal(ref)]
+            while self.peek().text == ",":
+                self.take()
+                values.append(self.literal(ref))
+            self.expect(")")
+            return Cond(ref, "NOT IN" if negate else "IN", tuple(values))
+        self.fail(self.peek())
+        raise AssertionError  # unreachable
+
+    def literal(self, ref: FieldRef) -> Literal:
+        tok = self.take()
+        if tok.kind == "string":
+            if ref.field.type in ("date", "datetime"):
+                raise ApiError(400, "INVALID_FIELD", located(
+                    self.text, tok.pos, f"value of filter criterion for field '{ref.field.name}' must be of type "
+                                        f"{ref.field.type} and should not be enclosed in quotes"))
+            return Literal("string", decode_string(tok.text[1:-1]), tok.text[1:-1])
+        if tok.kind == "number":
+            return Literal("number", float(tok.text) if "." in tok.text else int(tok.text), tok.text)
+        if tok.kind == "date":
+            try:
+                return Literal("date", date.fromisoformat(tok.text), tok.text)
+            except ValueError:
+                self.fail(tok, f"invalid date: {tok.text}")
+        if tok.kind == "datetime":
+            try:
+                return Literal("datetime", parse_datetime_literal(tok.text), tok.text)
+            except ValueError:
+                self.fail(tok, f"invalid datetime: {tok.text}")
+        if tok.kind == "name":
+            word = tok.upper
+            if word == "NULL":
+                return Literal("null", None, tok.text)
+            if word in ("TRUE", "FALSE"):
+                return Literal("bool", word == "TRUE", tok.text)
+            if word in DATE_LITERALS:
+                return Literal("dateliteral", word, tok.text)
+            if word in DATE_N_LITERALS:
+                self.expect(":")
+                return Literal("dateliteral", word, tok.text, self.int_value())
+        self.fail(tok)
+        raise AssertionError  # unreachable
+
+
+def parse(text: str) -> Query:
+    """Parse and resolve a SOQL query (ApiError MALFORMED_QUERY / INVALID_FIELD / INVALID_TYPE)."""
+    if not text or not text.strip():
+        raise ApiError(400, "MALFORMED_QUERY", "unexpected end of query")
+    return _Parser(text).query()

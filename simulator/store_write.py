@@ -1,0 +1,257 @@
+"""Org writes: create / update / delete / hard delete / upsert, history rows, and getUpdated / getDeleted.
+
+A mixin of `simulator.store.Org`: every write runs under the org lock in one DuckDB transaction, and the
+listeners are called after the lock is released (outbound messages see committed data).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+
+from simulator.clock import format_datetime
+from simulator.errors import NOT_FOUND_MESSAGE, ApiError
+from simulator.ids import make_id
+from simulator.schema import SObject
+from simulator.store_rules import (apply_defaults, check_required, coerce, derive, forecast_category,
+                                   normalize_body, to_utc_naive)
+from simulator.store_sql import quote
+
+if TYPE_CHECKING:
+    from simulator.store import Org
+
+__all__ = ["WriteMixin"]
+
+ID_POD = "9s"  # pod of ids minted by the simulator at run time (generated orgs use their own)
+_OPP_TRACKED = ("StageName", "Amount", "Probability", "CloseDate")
+Events = list[tuple[str, str, str]]
+
+
+def _minute(value: datetime) -> datetime:
+    return to_utc_naive(value).replace(second=0, microsecond=0)
+
+
+class WriteMixin:
+    """Write semantics of the org (see contracts.md §1.1 and salesforce-wire.md §4)."""
+
+    # -- public writes ------------------------------------------------------------------------------------
+    def create(self: Org, sobject: str, data: dict, *, user_id: str | None = None) -> str:
+        """Insert a record and return its new 18-character id."""
+        obj = self._object(sobject)
+        if not obj.createable:
+            raise ApiError(400, "INVALID_TYPE_FOR_OPERATION", f"entity type cannot be inserted: {obj.name}")
+        with self._lock:
+            rid, events = self._transact(lambda cur: self._create_in(cur, obj, data, user_id))
+        self._notify(events)
+        return rid
+
+    def update(self: Org, sobject: str, record_id: str, data: dict, *, user_id: str | None = None) -> None:
+        """Update fields of a live record (NOT_FOUND, ENTITY_IS_DELETED, field errors)."""
+        obj = self._object(sobject)
+        if not obj.updateable:
+            raise ApiError(400, "INVALID_TYPE_FOR_OPERATION", f"entity type cannot be updated: {obj.name}")
+        rid = self._record_id(obj, record_id)
+        with self._lock:
+            _, events = self._transact(lambda cur: self._update_in(cur, obj, rid, data, user_id))
+        self._notify(events)
+
+    def delete(self: Org, sobject: str, record_id: str, *, user_id: str | None = None) -> None:
+        """Soft delete: IsDeleted = true (still in queryAll), listed by `deleted()`."""
+        obj = self._object(sobject)
+        if not obj.deletable or obj.field("IsDeleted") is None:
+            raise ApiError(400, "INVALID_TYPE_FOR_OPERATION", f"entity type cannot be deleted: {obj.name}")
+        rid = self._record_id(obj, record_id)
+
+        def run(cur: duckdb.DuckDBPyConnection) -> tuple[str, Events]:
+            row = self._live_row(cur, obj, rid)
+            now = to_utc_naive(self.clock.now())
+            user = user_id or self.integration_user_id
+            cur.execute(f'UPDATE {quote(obj.name)} SET "IsDeleted" = TRUE, "LastModifiedDate" = ?, '
+                        f'"LastModifiedById" = ?, "SystemModstamp" = ? WHERE "Id" = ?', [now, user, now, rid])
+            cur.execute("INSERT INTO _deleted_log VALUES (?, ?, ?, FALSE)", [obj.name, rid, now])
+            return row["Id"], [(obj.name, rid, "deleted")]
+
+        with self._lock:
+            _, events = self._transact(run)
+        self._notify(events)
+
+    def hard_delete(self: Org, sobject: str, record_id: str) -> None:
+        """Remove a record for good: gone from queryAll, still listed by `deleted()`."""
+        obj = self._object(sobject)
+        if not obj.deletable:
+            raise ApiError(400, "INVALID_TYPE_FOR_OPERATION", f"entity type cannot be deleted: {obj.name}")
+        rid = self._record_id(obj, record_id)
+
+        def run(cur: duckdb.DuckDBPyConnection) -> tuple[str, Events]:
+            row = self._row(cur, obj.name, rid)
+            if row is None:
+                raise ApiError(404, "NOT_FOUND", NOT_FOUND_MESSAGE)
+            cur.execute(f'DELETE FROM {quote(obj.name)} WHERE "Id" = ?', [rid])
+            if row.get("IsDeleted"):
+                cur.execute("UPDATE _deleted_log SET hard = TRUE WHERE sobject = ? AND id = ?", [obj.name, rid])
+                return rid, []
+            cur.execute("INSERT INTO _deleted_log VALUES (?, ?, ?, TRUE)",
+                        [obj.name, rid, to_utc_naive(self.clock.now())])
+            return rid, [(obj.name, rid, "deleted")]
+
+        with self._lock:
+            _, events = self._transact(run)
+        self._notify(events)
+
+    def upsert(self: Org, sobject: str, ext_field: str, value: str, data: dict, *,
+               user_id: str | None = None) -> tuple[str, bool]:
+        """Create or update by external id: (id, created); ApiError 300 MULTIPLE_CHOICES with the record urls."""
+        obj = self._object(sobject)
+        f = obj.field(ext_field)
+        if f is None or not (f.external_id or f.name == "Id"):
+            raise ApiError(404, "NOT_FOUND", NOT_FOUND_MESSAGE)
+        body = {k: v for k, v in data.items() if k.lower() != f.name.lower()}
+        with self._lock:
+            ids = self.find_by(obj.name, f.name, value)
+            if len(ids) > 1:
+                urls = [f"/services/data/v{self.api_version}/sobjects/{obj.name}/{i}" for i in ids]
+                raise ApiError(300, "MULTIPLE_CHOICES", f"More than one record found for {f.name} = {value}",
+                               urls=urls)
+            if ids:
+                if not obj.updateable:
+                    raise ApiError(400, "INVALID_TYPE_FOR_OPERATION", f"entity type cannot be updated: {obj.name}")
+                rid, events = self._transact(lambda cur: self._update_in(cur, obj, ids[0], body, user_id))
+            elif f.name == "Id" or not obj.createable:
+                raise ApiError(404, "NOT_FOUND", NOT_FOUND_MESSAGE)
+            else:
+                rid, events = self._transact(
+                    lambda cur: self._create_in(cur, obj, {**body, f.name: value}, user_id))
+        self._notify(events)
+        return rid, not ids
+
+    # -- replication ----------------------------------------------------------------------------------------
+    def _window(self: Org, start: datetime, end: datetime) -> tuple[datetime, datetime]:
+        lo, hi = _minute(start), _minute(end)
+        if lo >= hi:
+            raise ApiError(400, "INVALID_REPLICATION_DATE",
+                           "startDate must chronologically precede endDate by more than one minute")
+        return lo, min(hi, _minute(self.clock.now()))
+
+    def updated(self: Org, sobject: str, start: datetime, end: datetime) -> dict:
+        """getUpdated: live ids whose SystemModstamp is in [start, end) (seconds ignored), plus latestDateCovered."""
+        obj = self._object(sobject)
+        lo, hi = self._window(start, end)
+        stamp = "SystemModstamp" if obj.field("SystemModstamp") else "CreatedDate"
+        deleted = ' AND NOT "IsDeleted"' if obj.field("IsDeleted") else ""
+        with self._cursor() as cur:
+            ids = [r[0] for r in cur.execute(
+                f'SELECT "Id" FROM {quote(obj.name)} WHERE "{stamp}" >= ? AND "{stamp}" < ?{deleted} ORDER BY "Id"',
+                [lo, hi]).fetchall()]
+        return {"ids": ids, "latestDateCovered": format_datetime(hi)}
+
+    def deleted(self: Org, sobject: str, start: datetime, end: datetime) -> dict:
+        """getDeleted: soft and hard deletes in [start, end), at most 15 days back (earliestDateAvailable)."""
+        obj = self._object(sobject)
+        lo, hi = self._window(start, end)
+        earliest = _minute(self.clock.now()) - timedelta(days=15)
+        with self._cursor() as cur:
+            rows = cur.execute("SELECT id, deleted_at FROM _deleted_log WHERE sobject = ? AND deleted_at >= ? "
+                               "AND deleted_at < ? ORDER BY deleted_at, id", [obj.name, max(lo, earliest), hi]
+                               ).fetchall()
+        return {"deletedRecords": [{"id": r[0], "deletedDate": format_datetime(r[1])} for r in rows],
+                "earliestDateAvailable": format_datetime(earliest), "latestDateCovered": format_datetime(hi)}
+
+    # -- internals ------------------------------------------------------------------------------------------
+    def _transact(self: Org, fn: Any) -> tuple[str, Events]:
+        with self._cursor() as cur:
+            cur.execute("BEGIN")
+            try:
+                out = fn(cur)
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+        return out
+
+    def _live_row(self: Org, cur: duckdb.DuckDBPyConnection, obj: SObject, rid: str) -> dict:
+        row = self._row(cur, obj.name, rid)
+        if row is None:
+            raise ApiError(404, "NOT_FOUND", NOT_FOUND_MESSAGE)
+        if row.get("IsDeleted"):
+            raise ApiError(400, "ENTITY_IS_DELETED", "entity is deleted", [])
+        return row
+
+    def _next_id(self: Org, cur: duckdb.DuckDBPyConnection, name: str) -> str:
+        while True:
+            serial = cur.execute("INSERT INTO _counters VALUES (?, 1) ON CONFLICT (name) DO UPDATE "
+                                 "SET value = _counters.value + 1 RETURNING value", [f"id:{name}"]).fetchone()[0]
+            rid = make_id(name, int(serial), ID_POD)
+            if cur.execute(f'SELECT 1 FROM {quote(name)} WHERE "Id" = ?', [rid]).fetchone() is None:
+                return rid
+
+    def _lookup(self: Org, cur: duckdb.DuckDBPyConnection) -> Any:
+        return lambda name, rid: self._row(cur, name, rid)
+
+    def _create_in(self: Org, cur: duckdb.DuckDBPyConnection, obj: SObject, data: dict,
+                   user_id: str | None) -> tuple[str, Events]:
+        body = normalize_body(obj, data, creating=True)
+        lookup = self._lookup(cur)
+        rec: dict[str, object] = {f.name: None for f in obj.fields}
+        for key, value in body.items():
+            rec[key] = coerce(obj.by_name[key.lower()], value, lookup)
+        user = user_id or self.integration_user_id
+        now = to_utc_naive(self.clock.now())
+        apply_defaults(obj, rec, user)
+        derive(obj, None, rec, set(body), now, lookup)
+        check_required(obj, rec)
+        rid = self._next_id(cur, obj.name)
+        stamps = {"Id": rid, "IsDeleted": False, "CreatedDate": now, "CreatedById": user, "LastModifiedDate": now,
+                  "LastModifiedById": user, "SystemModstamp": now}
+        rec.update({k: v for k, v in stamps.items() if k in rec})
+        if obj.name == "Case":
+            number = cur.execute("INSERT INTO _counters VALUES ('CaseNumber', 1) ON CONFLICT (name) DO UPDATE "
+                                 "SET value = _counters.value + 1 RETURNING value").fetchone()[0]
+            rec["CaseNumber"] = f"{int(number):08d}"
+        self._insert(cur, obj.name, rec)
+        if obj.name == "Opportunity":
+            self._opportunity_history(cur, rec, None, user, now)
+        return rid, [(obj.name, rid, "created")]
+
+    def _update_in(self: Org, cur: duckdb.DuckDBPyConnection, obj: SObject, rid: str, data: dict,
+                   user_id: str | None) -> tuple[str, Events]:
+        old = self._live_row(cur, obj, rid)
+        body = normalize_body(obj, data, creating=False)
+        lookup = self._lookup(cur)
+        rec = dict(old)
+        for key, value in body.items():
+            rec[key] = coerce(obj.by_name[key.lower()], value, lookup)
+        user = user_id or self.integration_user_id
+        now = to_utc_naive(self.clock.now())
+        derive(obj, old, rec, set(body), now, lookup)
+        check_required(obj, rec)
+        for key, value in {"LastModifiedDate": now, "LastModifiedById": user, "SystemModstamp": now}.items():
+            if key in rec:
+                rec[key] = value
+        changed = [k for k in rec if rec[k] != old.get(k)]
+        if changed:
+            sets = ", ".join(f"{quote(k)} = ?" for k in changed)
+            cur.execute(f'UPDATE {quote(obj.name)} SET {sets} WHERE "Id" = ?', [rec[k] for k in changed] + [rid])
+        if obj.name == "Opportunity" and any(rec.get(k) != old.get(k) for k in _OPP_TRACKED):
+            self._opportunity_history(cur, rec, old, user, now)
+        if obj.name == "Account" and rec.get("OwnerId") != old.get("OwnerId"):
+            self._insert(cur, "AccountHistory", {
+                "Id": self._next_id(cur, "AccountHistory"), "IsDeleted": False, "AccountId": rid, "Field": "Owner",
+                "DataType": "EntityId", "OldValue": old.get("OwnerId"), "NewValue": rec.get("OwnerId"),
+                "CreatedById": user, "CreatedDate": now})
+        return rid, [(obj.name, rid, "updated")]
+
+    def _insert(self: Org, cur: duckdb.DuckDBPyConnection, name: str, rec: dict[str, object]) -> None:
+        cols = list(rec)
+        cur.execute(f"INSERT INTO {quote(name)} ({', '.join(quote(c) for c in cols)}) "
+                    f"VALUES ({', '.join('?' for _ in cols)})", [rec[c] for c in cols])
+
+    def _opportunity_history(self: Org, cur: duckdb.DuckDBPyConnection, rec: dict, old: dict | None,
+                             user: str | None, now: datetime) -> None:
+        self._insert(cur, "OpportunityHistory", {
+            "Id": self._next_id(cur, "OpportunityHistory"), "IsDeleted": False, "OpportunityId": rec["Id"],
+            "StageName": rec.get("StageName"), "Amount": rec.get("Amount"), "Probability": rec.get("Probability"),
+            "CloseDate": rec.get("CloseDate"), "ForecastCategory": forecast_category(rec.get("ForecastCategoryName")),
+            "PrevAmount": old.get("Amount") if old else None, "PrevCloseDate": old.get("CloseDate") if old else None,
+            "CreatedById": user, "CreatedDate": now, "SystemModstamp": now})
