@@ -1,0 +1,43 @@
+-- macros: small helpers every model uses. Rules are read from meta.rules (written by transforms/rules.py).
+
+create or replace macro meta.rule_num(sig, key) as (
+    select r.num_value from meta.rules as r where r.signal_id = sig and r.param = key
+);
+
+create or replace macro meta.rule_text(sig, key) as (
+    select r.text_value from meta.rules as r where r.signal_id = sig and r.param = key
+);
+
+create or replace macro meta.rule_list(sig, key) as (
+    select cast(json_transform(r.text_value, '["VARCHAR"]') as varchar[])
+    from meta.rules as r where r.signal_id = sig and r.param = key
+);
+
+-- a rule value in days as an interval
+create or replace macro meta.rule_days(sig, key) as to_days(cast(meta.rule_num(sig, key) as integer));
+
+-- "3 May 2026": dates as a rep reads them
+create or replace macro meta.human_date(ts) as strftime(cast(ts as date), '%-d %b %Y');
+
+-- 3.0 -> "3", 2.5 -> "2.5"
+create or replace macro meta.human_num(x) as
+    case when x = round(x) then cast(cast(x as bigint) as varchar) else cast(round(x, 1) as varchar) end;
+
+-- "J. Smith"
+create or replace macro meta.short_name(first_name, last_name, full_name) as
+    case
+        when last_name is not null and first_name is not null then left(first_name, 1) || '. ' || last_name
+        else coalesce(full_name, last_name, 'an unnamed contact')
+    end;
+
+-- days between two instants, fractional
+create or replace macro meta.days_between(a, b) as epoch(b - a) / 86400.0;
+
+-- the pushed payload's hash; identical to connectors.warehouse.payload_hash (computed-at left out on purpose)
+create or replace macro meta.risk_payload_hash(level, score, reasons, trend, model_version) as md5(concat_ws('|',
+    coalesce(level, ''),
+    coalesce(cast(cast(round(score) as bigint) as varchar), ''),
+    coalesce(reasons, ''),
+    coalesce(trend, ''),
+    coalesce(model_version, '')
+));

@@ -1,0 +1,129 @@
+-- account_risk: one row per live customer account: level (Red/Amber/Green), score 0-100, the top reasons as
+-- sentences, trend against the previous run, model version. key: account_id
+create or replace table marts.account_risk as
+
+with accounts as (
+    select * from staging.stg_accounts
+    where is_customer
+),
+
+signals as (
+    select * from marts.account_signals
+),
+
+sales as (
+    select * from marts.int_account_sales_history
+),
+
+previous as (
+    select * from marts.account_risk_history
+    where run_id <> $run_id and as_of <= $as_of
+    qualify row_number() over (partition by account_id order by as_of desc, recorded_at desc) = 1
+),
+
+points as (
+    select
+        account_id,
+        sum(points) filter (where severity <> 'positive') as risk_points,
+        count(*) filter (where severity <> 'positive') as risk_signals,
+        coalesce(bool_or(severity = 'high'), false) as has_high
+    from signals
+    group by 1
+),
+
+ranked_reasons as (
+    select
+        account_id,
+        severity = 'positive' as is_positive,
+        case
+            when length(reason) > meta.rule_num('risk', 'reasons_max_chars')
+                then left(reason, cast(meta.rule_num('risk', 'reasons_max_chars') as integer) - 1) || '…'
+            else reason
+        end as reason,
+        row_number() over (
+            partition by account_id, severity = 'positive'
+            order by case severity when 'high' then 1 when 'medium' then 2 when 'low' then 3 else 4 end,
+                points desc, signal_id
+        ) as reason_rank
+    from signals
+),
+
+fitted_reasons as (
+    select
+        *,
+        sum(length(reason) + 1) over (
+            partition by account_id, is_positive order by reason_rank rows unbounded preceding
+        ) - 1 as length_so_far
+    from ranked_reasons
+    where reason_rank <= meta.rule_num('risk', 'reasons_count')
+),
+
+reasons as (
+    select
+        account_id,
+        string_agg(reason, ' ' order by reason_rank) filter (where not is_positive) as risk_reasons,
+        string_agg(reason, ' ' order by reason_rank) filter (where is_positive) as positive_reasons
+    from fitted_reasons
+    where length_so_far <= meta.rule_num('risk', 'reasons_max_chars')
+    group by 1
+),
+
+scored as (
+    select
+        accounts.account_id,
+        coalesce(points.has_high, false) as has_high,
+        coalesce(points.risk_signals, 0) as risk_signals,
+        coalesce(sales.days_to_renewal <= meta.rule_num('risk', 'renewal_window_days'), false) as renewal_near,
+        least(100, round(coalesce(points.risk_points, 0)
+            * case
+                when sales.days_to_renewal <= meta.rule_num('risk', 'renewal_window_days')
+                    then meta.rule_num('risk', 'renewal_weight')
+                else 1
+            end)) as points_score,
+        coalesce(reasons.risk_reasons, reasons.positive_reasons, meta.rule_text('risk', 'clear_reason')) as reasons
+    from accounts
+    left join points on accounts.account_id = points.account_id
+    left join sales on accounts.account_id = sales.account_id
+    left join reasons on accounts.account_id = reasons.account_id
+),
+
+leveled as (
+    select
+        *,
+        case when has_high then greatest(points_score, meta.rule_num('risk', 'red_min_score')) else points_score end
+            as score,
+        case
+            when has_high then 'Red'
+            when points_score >= meta.rule_num('risk', 'amber_min_score') then 'Amber'
+            else 'Green'
+        end as level
+    from scored
+),
+
+final as (
+    select
+        leveled.account_id,
+        leveled.level,
+        cast(leveled.score as double) as score,
+        leveled.reasons,
+        case
+            when previous.account_id is null then 'Steady'
+            when (case leveled.level when 'Red' then 2 when 'Amber' then 1 else 0 end)
+                > (case previous.level when 'Red' then 2 when 'Amber' then 1 else 0 end)
+                or leveled.score - previous.score >= meta.rule_num('risk', 'trend_min_delta') then 'Rising'
+            when (case leveled.level when 'Red' then 2 when 'Amber' then 1 else 0 end)
+                < (case previous.level when 'Red' then 2 when 'Amber' then 1 else 0 end)
+                or previous.score - leveled.score >= meta.rule_num('risk', 'trend_min_delta') then 'Falling'
+            else 'Steady'
+        end as trend,
+        cast($as_of as timestamptz) as computed_at,
+        $model_version as model_version,
+        leveled.risk_signals,
+        leveled.renewal_near,
+        previous.level as previous_level,
+        previous.score as previous_score
+    from leveled
+    left join previous on leveled.account_id = previous.account_id
+)
+
+select * from final

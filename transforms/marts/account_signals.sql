@@ -1,0 +1,48 @@
+-- account_signals: one row per customer account and fired signal, with severity, points and action from the
+-- rules, the evidence (record ids, dates, counts) and the sentence the rep reads. key: (account_id, signal_id)
+create or replace table marts.account_signals as
+
+with fired as (
+    select * from marts.sig_repeat_issue
+    union all by name select * from marts.sig_no_follow_up_after_fix
+    union all by name select * from marts.sig_missed_customer_yardstick
+    union all by name select * from marts.sig_escalation_load
+    union all by name select * from marts.sig_aging_open_cases
+    union all by name select * from marts.sig_reneged_deal
+    union all by name select * from marts.sig_champion_gone
+    union all by name select * from marts.sig_renewal_only_contact
+    union all by name select * from marts.sig_owner_changed
+    union all by name select * from marts.sig_single_threaded
+    union all by name select * from marts.sig_case_spike
+    union all by name select * from marts.sig_broken_promise_after_sale
+    union all by name select * from marts.sig_no_business_review
+    union all by name select * from marts.sig_oversell_complaint
+    union all by name select * from marts.sig_expansion_ready
+),
+
+catalog as (
+    select * from meta.signal_catalog
+    where enabled
+),
+
+accounts as (
+    select * from staging.stg_accounts
+    where is_customer
+),
+
+final as (
+    select
+        fired.account_id,
+        fired.signal_id,
+        catalog.severity,
+        catalog.points,
+        cast(fired.evidence as json) as evidence,
+        fired.reason,
+        catalog.action,
+        cast($as_of as timestamptz) as as_of
+    from fired
+    inner join catalog on fired.signal_id = catalog.signal_id
+    inner join accounts on fired.account_id = accounts.account_id
+)
+
+select * from final

@@ -1,0 +1,81 @@
+-- signal_coverage: per signal, whether it could be scored in this org as of $as_of (its optional input has
+-- values) and on how many customer accounts; "not_scored" is reported, never shown as green. key: signal_id
+create or replace table marts.signal_coverage as
+
+with catalog as (
+    select * from meta.signal_catalog
+),
+
+accounts as (
+    select * from staging.stg_accounts
+    where is_customer
+),
+
+events as (
+    select * from staging.stg_events
+),
+
+fired as (
+    select signal_id, count(*) as accounts_fired
+    from marts.account_signals
+    group by 1
+),
+
+inputs as (
+    select
+        'missed_customer_yardstick' as signal_id,
+        count(*) filter (where expected_resolution_days is not null) as accounts_with_input,
+        'no account has a value in ' || meta.rule_text('inputs', 'expected_resolution_field') as missing_reason
+    from accounts
+
+    union all
+
+    select
+        'no_business_review',
+        count(distinct account_id) filter (where event_type = meta.rule_text('inputs', 'business_review_event_type')),
+        'no Event of type ''' || meta.rule_text('inputs', 'business_review_event_type') || ''' in the org'
+    from events
+
+    union all
+
+    select
+        'oversell_complaint',
+        count(distinct account_id) filter (where event_type = meta.rule_text('inputs', 'service_visit_event_type')),
+        'no Event of type ''' || meta.rule_text('inputs', 'service_visit_event_type') || ''' in the org'
+    from events
+
+    union all
+
+    select 'reneged_deal', count(distinct opportunity_id), 'no OpportunityHistory rows (field history not loaded)'
+    from staging.stg_opportunity_history
+
+    union all
+
+    select 'owner_changed', count(*), 'no AccountHistory rows (account field history not tracked or not loaded)'
+    from staging.stg_account_history
+),
+
+final as (
+    select
+        catalog.signal_id,
+        case
+            when not catalog.enabled then 'disabled'
+            when coalesce(inputs.accounts_with_input, 1) = 0 then 'not_scored'
+            else 'scored'
+        end as status,
+        case when coalesce(inputs.accounts_with_input, 1) = 0 then inputs.missing_reason end as reason,
+        (select count(*) from accounts) as accounts_evaluated,
+        case
+            when catalog.signal_id = 'missed_customer_yardstick'
+                then (select count(*) from accounts where expected_resolution_days is null)
+            when coalesce(inputs.accounts_with_input, 1) = 0 then (select count(*) from accounts)
+            else 0
+        end as accounts_not_scored,
+        coalesce(fired.accounts_fired, 0) as accounts_fired,
+        cast($as_of as timestamptz) as as_of
+    from catalog
+    left join inputs on catalog.signal_id = inputs.signal_id
+    left join fired on catalog.signal_id = fired.signal_id
+)
+
+select * from final

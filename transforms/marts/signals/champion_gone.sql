@@ -1,0 +1,99 @@
+-- sig_champion_gone: the account's main contact (primary contact role of the latest won or renewal opportunity,
+-- else the most engaged contact) bounced, left the company, or has had no activity for `silent_days`.
+-- grain: account; key: account_id
+create or replace table marts.sig_champion_gone as
+
+with contacts as (
+    select * from staging.stg_contacts
+    where created_at <= $as_of
+),
+
+opportunities as (
+    select * from staging.stg_opportunities
+    where (is_won or is_renewal) and created_at <= $as_of
+),
+
+roles as (
+    select * from staging.stg_opportunity_contact_roles
+),
+
+touches as (
+    select * from marts.int_account_touches
+    where contact_id is not null
+),
+
+primary_of_latest_deal as (
+    select
+        opportunities.account_id,
+        roles.contact_id,
+        opportunities.opportunity_name as via_opportunity
+    from opportunities
+    inner join roles on opportunities.opportunity_id = roles.opportunity_id and roles.is_primary
+    qualify row_number() over (
+        partition by opportunities.account_id order by opportunities.close_date desc, opportunities.opportunity_id
+    ) = 1
+),
+
+most_engaged as (
+    select
+        account_id,
+        contact_id,
+        null as via_opportunity
+    from touches
+    where touched_at > $as_of - meta.rule_days('champion_gone', 'engagement_days')
+    group by account_id, contact_id
+    qualify row_number() over (partition by account_id order by count(*) desc, max(touched_at) desc, contact_id) = 1
+),
+
+champions as (
+    select * from primary_of_latest_deal
+    union all
+    select * from most_engaged
+    where account_id not in (select account_id from primary_of_latest_deal)
+),
+
+last_touch as (
+    select contact_id, max(touched_at) as last_touched_at
+    from touches
+    group by 1
+),
+
+assessed as (
+    select
+        champions.account_id,
+        champions.via_opportunity,
+        contacts.contact_id,
+        meta.short_name(contacts.first_name, contacts.last_name, contacts.contact_name) as contact_label,
+        contacts.is_email_bounced and coalesce(contacts.email_bounced_at <= $as_of, true) as bounced,
+        contacts.email_bounced_at,
+        contacts.has_left_company,
+        last_touch.last_touched_at,
+        coalesce(last_touch.last_touched_at, contacts.created_at)
+            < $as_of - meta.rule_days('champion_gone', 'silent_days') as silent
+    from champions
+    inner join contacts on champions.contact_id = contacts.contact_id
+    left join last_touch on champions.contact_id = last_touch.contact_id
+),
+
+final as (
+    select
+        account_id,
+        'champion_gone' as signal_id,
+        to_json({'contact_id': contact_id, 'contact': contact_label, 'via_opportunity': via_opportunity,
+            'bounced_at': email_bounced_at, 'left_company': has_left_company,
+            'last_touched_at': last_touched_at,
+            'why': case when bounced then 'bounced' when has_left_company then 'left' else 'silent' end}) as evidence,
+        case
+            when bounced then 'Our main contact ' || contact_label || '''s email bounced'
+                || coalesce(' on ' || meta.human_date(email_bounced_at), '') || '.'
+            when has_left_company then 'Our main contact ' || contact_label || ' has left the company.'
+            when last_touched_at is null then 'Our main contact ' || contact_label
+                || ' has no recorded activity with us.'
+            else 'Our main contact ' || contact_label || ' has not heard from us since '
+                || meta.human_date(last_touched_at) || '.'
+        end as reason
+    from assessed
+    where bounced or has_left_company or silent
+)
+
+select * from final

@@ -1,0 +1,48 @@
+-- sig_escalation_load: at least `min_count` escalated or high-priority cases opened in the last `window_days`, or
+-- `growth_factor` times as many as in the window before. grain: account; key: account_id
+create or replace table marts.sig_escalation_load as
+
+with cases as (
+    select * from marts.int_cases
+    where is_urgent
+),
+
+per_account as (
+    select
+        account_id,
+        count(*) filter (
+            where created_at > $as_of - meta.rule_days('escalation_load', 'window_days')
+        ) as current_count,
+        count(*) filter (
+            where created_at <= $as_of - meta.rule_days('escalation_load', 'window_days')
+                and created_at > $as_of - 2 * meta.rule_days('escalation_load', 'window_days')
+        ) as previous_count,
+        list(case_number order by created_at) filter (
+            where created_at > $as_of - meta.rule_days('escalation_load', 'window_days')
+        ) as case_numbers,
+        list(case_id order by created_at) filter (
+            where created_at > $as_of - meta.rule_days('escalation_load', 'window_days')
+        ) as case_ids
+    from cases
+    group by 1
+),
+
+final as (
+    select
+        account_id,
+        'escalation_load' as signal_id,
+        to_json({'case_ids': case_ids, 'case_numbers': case_numbers, 'current_count': current_count,
+            'previous_count': previous_count}) as evidence,
+        current_count || ' escalated or high-priority cases in the last '
+            || meta.human_num(meta.rule_num('escalation_load', 'window_days')) || ' days'
+            || case
+                when previous_count < current_count then ', up from ' || previous_count || '.'
+                else ' (' || previous_count || ' in the ' || meta.human_num(meta.rule_num('escalation_load', 'window_days'))
+                    || ' days before).'
+            end as reason
+    from per_account
+    where current_count >= meta.rule_num('escalation_load', 'min_count')
+        or (previous_count > 0 and current_count >= previous_count * meta.rule_num('escalation_load', 'growth_factor'))
+)
+
+select * from final

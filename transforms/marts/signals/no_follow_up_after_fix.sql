@@ -1,0 +1,65 @@
+-- sig_no_follow_up_after_fix: an escalated or high-priority case closed at least `closed_at_least_days` ago with no
+-- completed task or event on the account (or with the case contact) within `follow_up_within_days` of closing.
+-- grain: account; key: account_id
+create or replace table marts.sig_no_follow_up_after_fix as
+
+with cases as (
+    select * from marts.int_cases
+),
+
+touches as (
+    select * from marts.int_account_touches
+),
+
+closed_urgent as (
+    select *
+    from cases
+    where is_urgent
+        and closed_at_as_of <= $as_of - meta.rule_days('no_follow_up_after_fix', 'closed_at_least_days')
+        and closed_at_as_of > $as_of - meta.rule_days('no_follow_up_after_fix', 'lookback_days')
+),
+
+unfollowed as (
+    select closed_urgent.*
+    from closed_urgent
+    where not exists (
+        select 1
+        from touches
+        where (touches.account_id = closed_urgent.account_id or touches.contact_id = closed_urgent.contact_id)
+            and touches.touched_at >= closed_urgent.closed_at_as_of
+            and touches.touched_at <= closed_urgent.closed_at_as_of
+                + meta.rule_days('no_follow_up_after_fix', 'follow_up_within_days')
+    )
+),
+
+per_account as (
+    select
+        account_id,
+        count(*) as case_count,
+        list(case_id order by closed_at_as_of desc) as case_ids,
+        list(case_number order by closed_at_as_of desc) as case_numbers,
+        list(closed_at_as_of order by closed_at_as_of desc) as closed_at,
+        list(case_number || ' on ' || meta.human_date(closed_at_as_of) order by closed_at_as_of desc) as labels,
+        arg_max(urgency_label, closed_at_as_of) as latest_label,
+        max(closed_at_as_of) as latest_closed_at
+    from unfollowed
+    group by 1
+),
+
+final as (
+    select
+        account_id,
+        'no_follow_up_after_fix' as signal_id,
+        to_json({'case_ids': case_ids, 'case_numbers': case_numbers, 'closed_at': closed_at,
+            'case_count': case_count}) as evidence,
+        case
+            when case_count = 1
+                then latest_label || ' case ' || case_numbers[1] || ' was closed on '
+                    || meta.human_date(latest_closed_at) || '; nobody from the account team followed up.'
+            else case_count || ' escalated or high-priority cases were closed without a follow-up from the account team ('
+                || array_to_string(labels[1:3], ', ') || ').'
+        end as reason
+    from per_account
+)
+
+select * from final

@@ -1,0 +1,152 @@
+"""The risk rules file: load, validate with clear errors, and write it to meta.rules / meta.signal_catalog."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from crm_risk.errors import ConfigError
+
+__all__ = ["DEFAULT_RULES", "SEVERITIES", "Rules", "SignalRule", "load_rules", "write_rules"]
+
+DEFAULT_RULES = Path(__file__).with_name("rules.toml")
+SEVERITIES = ("high", "medium", "low", "positive")
+_RISK_KEYS = ("amber_min_score", "red_min_score", "renewal_window_days", "renewal_weight", "trend_min_delta",
+              "reasons_count", "reasons_max_chars")
+
+
+@dataclass(frozen=True)
+class SignalRule:
+    """One signal's severity, points, suggested action and numeric/text parameters."""
+
+    signal_id: str
+    severity: str
+    points: float
+    action: str
+    enabled: bool = True
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The whole rules file, validated."""
+
+    model_version: str
+    risk: dict[str, Any]
+    inputs: dict[str, str]
+    signals: dict[str, SignalRule]
+    path: Path | None = None
+
+
+def _fail(path: Path | None, where: str, problem: str) -> ConfigError:
+    return ConfigError(f"rules file {path or '<dict>'}: [{where}] {problem}")
+
+
+def _number(path: Path | None, where: str, key: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _fail(path, where, f"{key} must be a number, got {value!r}")
+    if value < 0:
+        raise _fail(path, where, f"{key} must not be negative, got {value!r}")
+    return float(value)
+
+
+def _signal(path: Path | None, sid: str, raw: Any) -> SignalRule:
+    where = f"signals.{sid}"
+    if not isinstance(raw, dict):
+        raise _fail(path, where, "must be a table")
+    severity = raw.get("severity")
+    if severity not in SEVERITIES:
+        raise _fail(path, where, f"severity must be one of {', '.join(SEVERITIES)}, got {severity!r}")
+    points = _number(path, where, "points", raw.get("points"))
+    if points > 100:
+        raise _fail(path, where, f"points must be between 0 and 100, got {points}")
+    action = raw.get("action")
+    if not isinstance(action, str) or not action.strip():
+        raise _fail(path, where, "action (the sentence telling the rep what to do) is missing")
+    params: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key in ("severity", "points", "action", "enabled"):
+            continue
+        if isinstance(value, list):
+            if not all(isinstance(v, str) for v in value):
+                raise _fail(path, where, f"{key} must be a list of strings")
+            params[key] = value
+        elif isinstance(value, str):
+            params[key] = value
+        else:
+            params[key] = _number(path, where, key, value)
+    enabled = raw.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise _fail(path, where, f"enabled must be true or false, got {enabled!r}")
+    return SignalRule(sid, severity, points, action.strip(), enabled, params)
+
+
+def load_rules(path: str | Path | None = None, data: dict[str, Any] | None = None) -> Rules:
+    """Read and validate the rules (the default file, another path, or an already parsed dict for tests)."""
+    file = Path(path) if path else (None if data is not None else DEFAULT_RULES)
+    if data is None:
+        assert file is not None
+        try:
+            data = tomllib.loads(file.read_text())
+        except FileNotFoundError as exc:
+            raise ConfigError(f"rules file {file} not found") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"rules file {file} is not valid TOML: {exc}") from exc
+    version = (data.get("model") or {}).get("version")
+    if not isinstance(version, str) or not version or len(version) > 40:
+        raise _fail(file, "model", "version must be a string of 1-40 characters (Risk_Model_Version__c)")
+    risk = dict(data.get("risk") or {})
+    for key in _RISK_KEYS:
+        if key not in risk:
+            raise _fail(file, "risk", f"{key} is missing")
+        risk[key] = _number(file, "risk", key, risk[key])
+    if risk["reasons_max_chars"] > 1000:
+        raise _fail(file, "risk", "reasons_max_chars must not exceed 1000 (the Risk_Reasons__c length)")
+    if not isinstance(risk.get("clear_reason"), str):
+        raise _fail(file, "risk", "clear_reason (the text of a Green account) is missing")
+    inputs = {k: str(v) for k, v in (data.get("inputs") or {}).items()}
+    raw_signals = data.get("signals") or {}
+    if not raw_signals:
+        raise _fail(file, "signals", "no signal defined")
+    signals = {sid: _signal(file, sid, raw) for sid, raw in raw_signals.items()}
+    return Rules(version, risk, inputs, signals, file)
+
+
+def write_rules(con: duckdb.DuckDBPyConnection, rules: Rules) -> None:
+    """Replace meta.rules (signal_id, param, num_value, text_value) and meta.signal_catalog from `rules`."""
+    rows: list[dict[str, Any]] = [{"signal_id": "model", "param": "version", "num_value": None,
+                                   "text_value": rules.model_version}]
+    for key, value in rules.risk.items():
+        rows.append(_param_row("risk", key, value))
+    for key, value in rules.inputs.items():
+        rows.append(_param_row("inputs", key, value))
+    catalog = []
+    for sid, sig in rules.signals.items():
+        rows.extend(_param_row(sid, k, v) for k, v in sig.params.items())
+        catalog.append({"signal_id": sid, "severity": sig.severity, "points": sig.points, "action": sig.action,
+                        "enabled": sig.enabled})
+    rules_tbl = pa.Table.from_pylist(rows, schema=pa.schema([("signal_id", pa.string()), ("param", pa.string()),
+                                                             ("num_value", pa.float64()), ("text_value", pa.string())]))
+    catalog_tbl = pa.Table.from_pylist(catalog)
+    con.register("_rules_rows", rules_tbl)
+    con.register("_catalog_rows", catalog_tbl)
+    try:
+        con.execute("create or replace table meta.rules as select * from _rules_rows")
+        con.execute("create or replace table meta.signal_catalog as select * from _catalog_rows")
+    finally:
+        con.unregister("_rules_rows")
+        con.unregister("_catalog_rows")
+
+
+def _param_row(signal_id: str, key: str, value: Any) -> dict[str, Any]:
+    if isinstance(value, list):
+        return {"signal_id": signal_id, "param": key, "num_value": None, "text_value": json.dumps(value)}
+    if isinstance(value, str):
+        return {"signal_id": signal_id, "param": key, "num_value": None, "text_value": value}
+    return {"signal_id": signal_id, "param": key, "num_value": float(value), "text_value": None}

@@ -1,0 +1,104 @@
+"""Run the SQL transforms listed in transforms/order.txt, in order, as of a date, in one transaction.
+
+Each file holds one statement (files without parameters may hold several, e.g. macro definitions); values are
+bound parameters (`$as_of`, `$run_id`, `$model_version`), never formatted into the SQL. Rules come from the rules
+file via meta.rules / meta.signal_catalog, written before the SQL runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from connectors.warehouse import ensure_schemas
+from transforms.inputs import ensure_raw_inputs
+from transforms.rules import Rules, load_rules, write_rules
+
+__all__ = ["ORDER_FILE", "TransformResult", "run_transforms", "sql_files"]
+
+log = logging.getLogger(__name__)
+ROOT = Path(__file__).parent
+ORDER_FILE = ROOT / "order.txt"
+_PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
+
+
+@dataclass
+class TransformResult:
+    """What a transform run produced."""
+
+    run_id: str
+    as_of: datetime
+    model_version: str
+    files: int = 0
+    signals: dict[str, int] = field(default_factory=dict)
+    levels: dict[str, int] = field(default_factory=dict)
+    not_scored: list[str] = field(default_factory=list)
+    pending_pushes: int = 0
+    added_inputs: list[str] = field(default_factory=list)
+
+
+def sql_files(order_file: Path = ORDER_FILE) -> list[Path]:
+    """The SQL files in run order (blank lines and `#` comments in order.txt are skipped)."""
+    files = []
+    for line in order_file.read_text().splitlines():
+        name = line.split("#", 1)[0].strip()
+        if name:
+            path = order_file.parent / name
+            if not path.exists():
+                raise FileNotFoundError(f"{order_file} lists {name}, which does not exist")
+            files.append(path)
+    return files
+
+
+def _strip_comments(sql: str) -> str:
+    return "\n".join(line.split("--", 1)[0] for line in sql.splitlines())
+
+
+def run_transforms(
+    con: duckdb.DuckDBPyConnection,
+    as_of: datetime | None = None,
+    run_id: str | None = None,
+    rules: Rules | str | Path | None = None,
+) -> TransformResult:
+    """Build staging, intermediate, marts and sync models as of `as_of` (default now, UTC); all or nothing."""
+    as_of = (as_of or datetime.now(UTC)).astimezone(UTC)
+    loaded = rules if isinstance(rules, Rules) else load_rules(rules)
+    run_id = run_id or f"transform-{as_of:%Y%m%dT%H%M%SZ}"
+    params: dict[str, Any] = {"as_of": as_of, "run_id": run_id, "model_version": loaded.model_version}
+    result = TransformResult(run_id=run_id, as_of=as_of, model_version=loaded.model_version)
+    ensure_schemas(con)
+    con.execute("begin")
+    try:
+        result.added_inputs = ensure_raw_inputs(con)
+        write_rules(con, loaded)
+        for path in sql_files():
+            sql = path.read_text()
+            used = set(_PARAM.findall(_strip_comments(sql)))
+            unknown = used - params.keys()
+            if unknown:
+                raise ValueError(f"{path.name} uses unknown parameters: {', '.join(sorted(unknown))}")
+            try:
+                con.execute(sql, {k: params[k] for k in used} if used else None)
+            except duckdb.Error as exc:
+                raise type(exc)(f"{path.relative_to(ROOT)}: {exc}") from exc
+            result.files += 1
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    result.signals = dict(con.execute(
+        "select signal_id, count(*) from marts.account_signals group by 1 order by 1").fetchall())
+    result.levels = dict(con.execute("select level, count(*) from marts.account_risk group by 1").fetchall())
+    result.not_scored = [r[0] for r in con.execute(
+        "select signal_id from marts.signal_coverage where status = 'not_scored' order by 1").fetchall()]
+    result.pending_pushes = con.execute("select count(*) from sync.account_push_pending").fetchall()[0][0]
+    log.info("transforms as of %s: %d files, signals %s, levels %s, not scored %s, %d pushes pending",
+             as_of.isoformat(), result.files, result.signals, result.levels, result.not_scored,
+             result.pending_pushes)
+    return result

@@ -1,0 +1,47 @@
+-- account_push_pending: Account field values to write back, only where the pushed values (computed-at excluded)
+-- differ from the last successful push (or, before any push, from what the CRM already holds) and are not
+-- dead-lettered with the same hash. Live customer accounts only; cleared flags (back to Green) are included.
+-- grain: account; key: Id
+create or replace view sync.account_push_pending as
+
+with risk as (
+    select * from marts.account_risk
+),
+
+accounts as (
+    select * from staging.stg_accounts
+    where is_customer
+),
+
+push_state as (
+    select * from sync.account_push_state
+),
+
+payload as (
+    select
+        risk.account_id as "Id",
+        risk.level as "Risk_Level__c",
+        risk.score as "Risk_Score__c",
+        risk.reasons as "Risk_Reasons__c",
+        risk.trend as "Risk_Trend__c",
+        risk.computed_at as "Risk_Computed_At__c",
+        risk.model_version as "Risk_Model_Version__c",
+        meta.risk_payload_hash(risk.level, risk.score, risk.reasons, risk.trend, risk.model_version) as payload_hash,
+        case
+            when accounts.crm_risk_level is not null
+                then meta.risk_payload_hash(accounts.crm_risk_level, accounts.crm_risk_score,
+                    accounts.crm_risk_reasons, accounts.crm_risk_trend, accounts.crm_risk_model_version)
+        end as crm_hash
+    from risk
+    inner join accounts on risk.account_id = accounts.account_id
+),
+
+final as (
+    select payload.* exclude (crm_hash)
+    from payload
+    left join push_state on payload."Id" = push_state.account_id
+    where payload.payload_hash is distinct from coalesce(push_state.payload_hash, payload.crm_hash)
+        and payload.payload_hash is distinct from push_state.dead_hash
+)
+
+select * from final
