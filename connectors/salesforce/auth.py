@@ -92,13 +92,15 @@ def _refused(mode: str, status: int, body: str) -> TerminalError:
     )
 
 
-def _post(session: requests.Session, url: str, mode: str, **kwargs: Any) -> requests.Response:
-    """POST to a login endpoint; network errors and 5xx are transient, other refusals terminal."""
+def _post(
+    session: requests.Session, url: str, mode: str, *, soap: bool = False, **kwargs: Any
+) -> requests.Response:
+    """POST to a login endpoint; network errors and 5xx are transient (a SOAP fault is a 500: the caller reads it)."""
     try:
         resp = session.post(url, **kwargs)
     except Exception as exc:  # translated in one place
         raise translate(exc, f"login ({mode}) POST {url}") from None
-    if resp.status_code >= 500:
+    if resp.status_code >= 500 and not (soap and b"Fault" in resp.content[:2000]):
         raise TransientError(f"login ({mode}) POST {url}: HTTP {resp.status_code}", status=resp.status_code)
     return resp
 
@@ -226,12 +228,14 @@ def _soap_login(session: requests.Session, settings: Settings) -> dict[str, Any]
         "</n1:login></env:Body></env:Envelope>"
     )
     headers = {"Content-Type": "text/xml; charset=UTF-8", "SOAPAction": "login"}
-    resp = _post(session, url, "soap", data=envelope.encode(), headers=headers)
+    resp = _post(session, url, "soap", soap=True, data=envelope.encode(), headers=headers)
     try:
         root = ET.fromstring(resp.content)
     except ET.ParseError:
         raise _refused("soap", resp.status_code, "response is not XML") from None
     found = {el.tag.rsplit("}", 1)[-1]: (el.text or "").strip() for el in root.iter()}
+    if found.get("exceptionCode") in ("SERVER_UNAVAILABLE", "REQUEST_LIMIT_EXCEEDED"):
+        raise TransientError(f"login (soap): {found['exceptionCode']}", status=resp.status_code)
     if resp.status_code != 200 or not found.get("sessionId"):
         detail = f"{found.get('exceptionCode', '')} {found.get('faultstring') or found.get('exceptionMessage', '')}"
         raise _refused("soap", resp.status_code, detail)

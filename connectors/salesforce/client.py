@@ -202,10 +202,11 @@ class CrmClient:
         yield page
         while not page.get("done", True):
             next_url = str(page["nextRecordsUrl"])
-            page = self.call(
-                "queryMore",
-                lambda sf, url=next_url: sf.query_more(url, identifier_is_url=True, headers=headers),
-            )
+
+            def more(sf: Salesforce, url: str = next_url) -> Any:
+                return sf.query_more(url, identifier_is_url=True, headers=headers)
+
+            page = self.call("queryMore", more)
             yield page
 
     def close(self) -> None:

@@ -65,6 +65,7 @@ class ExtractManifest:
     deleted_rows: int = 0
     deleted_window: list[str] | None = None
     deleted_window_clipped: bool = False
+    deleted_latest_covered: str | None = None
     count_estimate: int = 0
     seconds: float = 0.0
     extracted_at: str = ""
@@ -155,8 +156,8 @@ def _bulk(client: CrmClient, soql: str, names: list[str], writer: ChunkWriter, p
 
 def _hard_deletes(
     client: CrmClient, obj: ObjectEntry, start: datetime, end: datetime, out: Path
-) -> tuple[int, list[str], bool]:
-    """Write deleted.parquet (Id, deletedDate) from sobjects/X/deleted; (rows, [start, end], clipped)."""
+) -> dict[str, Any]:
+    """Write deleted.parquet (Id, deletedDate) from sobjects/X/deleted; returns the manifest's deleted_* items."""
     d_start, d_end, clipped = deleted_window(start, end)
     params = {"start": d_start.isoformat(timespec="seconds"), "end": d_end.isoformat(timespec="seconds")}
     body = client.request("GET", f"sobjects/{obj.name}/deleted/", params=params).json()
@@ -176,7 +177,13 @@ def _hard_deletes(
             obj.name,
             params["start"],
         )
-    return len(records), [params["start"], params["end"]], clipped
+    return {
+        "deleted_file": "deleted.parquet",
+        "deleted_rows": len(records),
+        "deleted_window": [params["start"], params["end"]],
+        "deleted_window_clipped": clipped,
+        "deleted_latest_covered": body.get("latestDateCovered"),
+    }
 
 
 def _clear(out: Path) -> None:
@@ -230,10 +237,9 @@ def extract_object(
         _rest(client, soql, names, writer, settings.extract_page_size)
     files = writer.close()
 
-    deleted_file, deleted_rows, d_window, clipped = None, 0, None, False
-    if entry.tracks_hard_deletes:
-        deleted_rows, d_window, clipped = _hard_deletes(client, entry, start, end, out)
-        deleted_file = "deleted.parquet"
+    deletes = (
+        _hard_deletes(client, entry, start, end, out) if entry.tracks_hard_deletes else {"deleted_file": None}
+    )
 
     manifest = ExtractManifest(
         object=entry.name,
@@ -241,7 +247,6 @@ def extract_object(
         fields=fields,
         rows=writer.rows,
         files=files,
-        deleted_file=deleted_file,
         window_start=start.isoformat(),
         window_end=end.isoformat(),
         cursor_field=entry.cursor_field,
@@ -249,9 +254,7 @@ def extract_object(
         api_calls=client.api_calls - calls0,
         missing_fields=missing,
         table=entry.table,
-        deleted_rows=deleted_rows,
-        deleted_window=d_window,
-        deleted_window_clipped=clipped,
+        **deletes,
         count_estimate=estimate,
         seconds=round(time.monotonic() - started, 3),
         extracted_at=datetime.now(UTC).isoformat(),
@@ -265,7 +268,7 @@ def extract_object(
         manifest.rows,
         api,
         len(files),
-        deleted_rows,
+        manifest.deleted_rows,
         manifest.api_calls,
         manifest.seconds,
     )
