@@ -39,16 +39,19 @@ def arrow_type(f: Field) -> pa.DataType:
 
 def create_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Create missing tables and add columns a newer schema has (reopening an older state dir keeps working)."""
-    for stmt in BOOKKEEPING:
-        con.execute(stmt)
+    have: dict[str, set[str]] = {}
+    for table, column in con.execute("SELECT table_name, column_name FROM information_schema.columns "
+                                     "WHERE table_schema = 'main'").fetchall():
+        have.setdefault(table, set()).add(column.lower())
+    stmts = [stmt for stmt in BOOKKEEPING]
     for obj in SCHEMA.values():
-        cols = ", ".join(f"{quote(f.name)} {duck_type(f)}" for f in obj.fields)
-        con.execute(f"CREATE TABLE IF NOT EXISTS {quote(obj.name)} ({cols})")
-        have = {r[0].lower() for r in con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [obj.name]).fetchall()}
-        for f in obj.fields:
-            if f.name.lower() not in have:
-                con.execute(f"ALTER TABLE {quote(obj.name)} ADD COLUMN {quote(f.name)} {duck_type(f)}")
+        if obj.name not in have:
+            cols = ", ".join(f"{quote(f.name)} {duck_type(f)}" for f in obj.fields)
+            stmts.append(f"CREATE TABLE {quote(obj.name)} ({cols})")
+            continue
+        stmts += [f"ALTER TABLE {quote(obj.name)} ADD COLUMN {quote(f.name)} {duck_type(f)}"
+                  for f in obj.fields if f.name.lower() not in have[obj.name]]
+    con.execute("; ".join(stmts))
 
 
 def _column(f: Field, values: list) -> pa.Array:
