@@ -18,6 +18,7 @@ import secrets
 import threading
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
@@ -68,6 +69,7 @@ class Auth:
         self._path = state_dir / "credentials.json"
         self._lock = threading.Lock()
         self._sessions: dict[str, tuple[str, float]] = {}
+        self.on_change: Callable[[], None] | None = None  # called after a refresh-token rotation
         self.creds: dict[str, Any] = json.loads(self._path.read_text()) if self._path.exists() else {}
         self.creds.setdefault("organization_id", organization_id)
         self.creds.setdefault("client_id", "3MVG9" + secrets.token_urlsafe(60).replace("-", "A").replace("_", "z"))
@@ -160,6 +162,8 @@ class Auth:
                     extra["refresh_token"] = self.creds["refresh_token"]
             if extra:
                 self.save()
+                if self.on_change:
+                    self.on_change()
         elif grant_type == "urn:ietf:params:oauth:grant-type:jwt-bearer":
             self._check_jwt(form.get("assertion", ""), instance_url)
         else:

@@ -70,6 +70,7 @@ class Bulk2:
         self._lock = threading.Lock()
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
 
     # --- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> None:
@@ -79,6 +80,7 @@ class Bulk2:
 
     def stop(self) -> None:
         """Stop the ingest worker (the job in progress stops at its next row)."""
+        self._stopping.set()
         if self._thread:
             self._queue.put(None)
             self._thread.join(timeout=10)
@@ -234,6 +236,9 @@ class Bulk2:
                 job["state"] = "UploadComplete"
                 self._queue.put(job["id"])
             elif state == "Aborted" and job["state"] not in TERMINAL:
+                if job["state"] in ("Open", "UploadComplete") and kind == "V2Ingest":
+                    delimiter = DELIMITERS[job["columnDelimiter"]]
+                    job["_unprocessed"] = [_csv_line(r, delimiter) for r in self._parse(job)]
                 job["state"] = "Aborted"
             else:
                 raise error(400, "INVALIDJOB", f"InvalidJob : cannot change state from {job['state']} to {state}")
@@ -269,7 +274,9 @@ class Bulk2:
                 except Exception as exc:  # a bug must fail the job, not kill the worker
                     job["state"], job["errorMessage"] = "Failed", f"InternalServerError : {exc}"
 
-    def _process(self, job: dict[str, Any]) -> None:
+    @staticmethod
+    def _parse(job: dict[str, Any]) -> list[list[str]]:
+        """The uploaded rows (the header goes to job["_header"]); the raw data is released."""
         delimiter = DELIMITERS[job["columnDelimiter"]]
         rows: list[list[str]] = []
         for chunk in job["_data"]:
@@ -278,18 +285,23 @@ class Bulk2:
             if not job["_header"]:
                 job["_header"] = head
             rows.extend(r for r in reader if r)
-        header = job["_header"]
         job["_data"] = []
+        return rows
+
+    def _process(self, job: dict[str, Any]) -> None:
+        delimiter = DELIMITERS[job["columnDelimiter"]]
+        with self._lock:
+            if job["state"] != "UploadComplete":
+                return
+            rows = self._parse(job)
+            job["state"] = "InProgress"
+        header = job["_header"]
         if job["_fail"]:
             job["_unprocessed"] = [_csv_line(r, delimiter) for r in rows]
             job["state"], job["errorMessage"] = "Failed", "InvalidBatch : the job failed (simulated fault)"
             return
-        with self._lock:
-            if job["state"] != "UploadComplete":
-                return
-            job["state"] = "InProgress"
         for i, raw in enumerate(rows):
-            if job["state"] == "Aborted" or self._thread is None:
+            if job["state"] == "Aborted" or self._stopping.is_set():
                 job["_unprocessed"] = [_csv_line(r, delimiter) for r in rows[i:]]
                 return
             self._row(job, header, raw, delimiter)

@@ -180,9 +180,11 @@ class _Handler(BaseHTTPRequestHandler):
                 and resp.status not in (204, 304)):
             body = gzip.compress(body, compresslevel=1)
             headers.append(("Content-Encoding", "gzip"))
-        self.send_response(resp.status)
-        for name, value in headers:
+        self.log_request(resp.status)
+        self.send_response_only(resp.status)
+        for name, value in headers:  # Sforce-Limit-Info leads, as on Salesforce
             self.send_header(name, value)
+        self.send_header("Date", self.date_time_string())
         if resp.content_type and resp.status != 204:
             self.send_header("Content-Type", resp.content_type)
         self.send_header("Content-Length", str(len(body)))

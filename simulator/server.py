@@ -35,6 +35,7 @@ __all__ = ["Simulator"]
 
 log = logging.getLogger(__name__)
 DEFAULT_API_VERSION = "62.0"
+REQUEST_FAULTS = {"503", "500", "403", "expire", "slow", "drop"}
 
 
 class Simulator:
@@ -90,10 +91,8 @@ class Simulator:
         self.port = self._httpd.server_address[1]
         self.url = f"https://127.0.0.1:{self.port}"
         self.bulk2.start()
-        if self.outbound_url:
-            self.outbound = Outbound(self, self.outbound_url)
-            self.outbound.start()
-            self.org.listen(self.outbound.on_change)
+        self.org.listen(self._on_change)
+        self.set_outbound(self.outbound_url)
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.2},
                                         name=f"simulator-{self.port}", daemon=True)
         self._thread.start()
@@ -159,6 +158,7 @@ class Simulator:
         self.auth = Auth(self.state_dir, organization_id=make_id("Organization", 1),
                          ttl_seconds=self.session_ttl_seconds, rotate_refresh=self.rotate_refresh_token)
         self.auth.bind_user(user_id, username)
+        self.auth.on_change = self._write_connection
 
     def _write_connection(self) -> None:
         creds = self.auth.creds
@@ -187,6 +187,21 @@ class Simulator:
             self.org.clock.advance(days)
             return {}
         return advance(self.org, days, rng_seed=self.seed + int(self.org.clock.offset.total_seconds()))
+
+    def set_outbound(self, url: str | None) -> None:
+        """Send outbound messages to `url` from now on (None stops sending)."""
+        if self.outbound is not None:
+            self.outbound.stop()
+            self.outbound = None
+        self.outbound_url = url
+        if url:
+            self.outbound = Outbound(self, url)
+            self.outbound.start()
+
+    def _on_change(self, sobject: str, record_id: str, kind: str) -> None:
+        outbound = self.outbound
+        if outbound is not None:
+            outbound.on_change(sobject, record_id, kind)
 
     def expire_sessions(self) -> None:
         """End every live session (clients must log in again)."""
@@ -235,7 +250,7 @@ class Simulator:
             version = req.groups.get("version")
             if version and not MIN_VERSION <= float(version) <= MAX_VERSION:
                 raise error(404, "NOT_FOUND", "The requested resource does not exist")
-            fired = self.faults.check(route.name, req.path) if route.kind != "open" else []
+            fired = self.faults.check(route.name, req.path, REQUEST_FAULTS) if route.kind != "open" else []
             for f in fired:
                 if f.kind == "slow":
                     time.sleep(f.delay)
