@@ -17,15 +17,17 @@ from typing import Any
 import duckdb
 
 from connectors.warehouse import ensure_schemas
+from crm_risk.errors import ConfigError
 from transforms.inputs import ensure_raw_inputs
 from transforms.rules import Rules, load_rules, write_rules
 
-__all__ = ["ORDER_FILE", "TransformResult", "run_transforms", "sql_files"]
+__all__ = ["ORDER_FILE", "TransformResult", "check_rule_references", "run_transforms", "sql_files"]
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).parent
 ORDER_FILE = ROOT / "order.txt"
 _PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
+_RULE_REF = re.compile(r"meta\.rule_(?:num|days|text|list)\(\s*'(\w+)'\s*,\s*'(\w+)'\s*\)")
 
 
 @dataclass
@@ -56,6 +58,16 @@ def sql_files(order_file: Path = ORDER_FILE) -> list[Path]:
     return files
 
 
+def check_rule_references(rules: Rules, files: list[Path] | None = None) -> None:
+    """Fail with ConfigError when a SQL file reads a rule the rules file does not define (it would read NULL)."""
+    defined = {("model", "version")} | {("risk", k) for k in rules.risk} | {("inputs", k) for k in rules.inputs}
+    defined |= {(sid, k) for sid, sig in rules.signals.items() for k in sig.params}
+    for path in files or sql_files():
+        for sid, key in _RULE_REF.findall(path.read_text()):
+            if (sid, key) not in defined:
+                raise ConfigError(f"{path.relative_to(ROOT)} reads rule [{sid}] {key}, which {rules.path} does not define")
+
+
 def _strip_comments(sql: str) -> str:
     return "\n".join(line.split("--", 1)[0] for line in sql.splitlines())
 
@@ -72,12 +84,14 @@ def run_transforms(
     run_id = run_id or f"transform-{as_of:%Y%m%dT%H%M%SZ}"
     params: dict[str, Any] = {"as_of": as_of, "run_id": run_id, "model_version": loaded.model_version}
     result = TransformResult(run_id=run_id, as_of=as_of, model_version=loaded.model_version)
+    files = sql_files()
+    check_rule_references(loaded, files)
     ensure_schemas(con)
     con.execute("begin")
     try:
         result.added_inputs = ensure_raw_inputs(con)
         write_rules(con, loaded)
-        for path in sql_files():
+        for path in files:
             sql = path.read_text()
             used = set(_PARAM.findall(_strip_comments(sql)))
             unknown = used - params.keys()
