@@ -171,7 +171,7 @@ def _hard_deletes(
     )
     pq.write_table(table, out / "deleted.parquet", compression="zstd")
     if clipped:
-        log.warning(
+        log.info(  # normal on a first run; on an incremental run it means the watermark is > 15 days old
             "%s: hard-delete window clipped to the last 15 days (from %s): older hard deletes need a "
             "reconciliation run",
             obj.name,

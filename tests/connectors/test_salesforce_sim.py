@@ -43,6 +43,7 @@ def _seed(state_dir: Path) -> dict[str, Any]:
         "CreatedById": users[0],
         "LastModifiedById": users[0],
     }
+    accounts = [make_id("Account", i + 1) for i in range(ACCOUNTS)]
     with Org(state_dir, clock, integration_user_id=users[0]) as org:
         org.load(
             {
@@ -67,24 +68,24 @@ def _seed(state_dir: Path) -> dict[str, Any]:
                         "IsActive": True,
                         **system,
                     },
-                ]
+                ],
+                "Account": [
+                    {
+                        "Id": accounts[i],
+                        "IsDeleted": False,
+                        "Name": f"Acme {i:03d}",
+                        "OwnerId": users[0],
+                        "Industry": "NA" if i % 7 == 0 else "Banking",
+                        "AnnualRevenue": 1000.5 * i,
+                        "NumberOfEmployees": i,
+                        "Key_Account__c": i % 2 == 0,
+                        **{**system, "SystemModstamp": past + timedelta(seconds=i % 50)},
+                    }
+                    for i in range(ACCOUNTS)
+                ],
             }
         )
         uid = users[0]
-        accounts = [
-            org.create(
-                "Account",
-                {
-                    "Name": f"Acme {i:03d}",
-                    "Industry": "NA" if i % 7 == 0 else "Banking",
-                    "AnnualRevenue": 1000.5 * i,
-                    "NumberOfEmployees": i,
-                    "Key_Account__c": i % 2 == 0,
-                },
-                user_id=uid,
-            )
-            for i in range(ACCOUNTS)
-        ]
         contacts = [
             org.create(
                 "Contact", {"AccountId": accounts[i], "LastName": f"Lee {i}", "Title": "CFO"}, user_id=uid
@@ -226,6 +227,22 @@ def test_expired_session_gets_one_relogin_and_keeps_headers(sim: Simulator, tmp_
     pages = list(client.query_pages("SELECT Id FROM Account", include_deleted=True, batch_size=200))
     assert [len(p["records"]) for p in pages] == [200, ACCOUNTS - 200]  # batchSize survived the re-login
     assert client.relogins == 2
+
+
+def test_session_is_refreshed_proactively(sim: Simulator, tmp_path: Path) -> None:
+    client = connect(_settings(sim, tmp_path, sf_session_refresh_seconds=0))
+    first = client.sf.session_id
+    client.describe("Account")
+    assert client.relogins == 1 and client.sf.session_id != first
+
+
+def test_slow_response_times_out_and_is_retried(sim: Simulator, tmp_path: Path) -> None:
+    client = connect(_settings(sim, tmp_path, sf_timeout_seconds=0.5, sf_max_retries=2))
+    sim.faults.add("slow:1.5:describe:count=1")
+    assert client.describe("Opportunity")["name"] == "Opportunity"
+    sim.faults.add("slow:1.5:describe:count=3")
+    with pytest.raises(TransientError):
+        client.describe("Event")
 
 
 def test_given_session_cannot_be_renewed(sim: Simulator, tmp_path: Path) -> None:
