@@ -9,6 +9,7 @@ Rows are written into a per-account buffer first, so scenario planting can still
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 
 from simulator.ids import make_id
 from simulator.schema import CASE_STATUSES, OPPORTUNITY_STAGES, SCHEMA, TASK_STATUSES
@@ -132,7 +133,7 @@ class Builder:
         created = self.at(steps[0][0], steps[0][1])
         modified = self.at(o0, m0)
         last_change = steps[0]
-        for prev, step in zip(steps, steps[1:], strict=False):
+        for prev, step in pairwise(steps):
             if step[2] != prev[2]:
                 last_change = step
         opp = self.row("Opportunity", created, modified, owner, {

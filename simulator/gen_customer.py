@@ -123,7 +123,7 @@ def build_customer(b: Builder, plan: Plan, manager: str) -> State:
              for i, (st, f) in enumerate((("Prospecting", 0.0), ("Qualification", 0.15), ("Needs Analysis", 0.35),
                                           ("Proposal/Price Quote", 0.6), ("Negotiation/Review", 0.85)))]
     if planned != fw:
-        steps.append((planned - 2, 650, "Negotiation/Review", won_amount, fw))
+        steps.append((fw - 2, 650, "Negotiation/Review", won_amount, fw))  # the close date slipped to fw
     steps.append((fw, 900, "Closed Won", won_amount, fw))
     nb = b.opportunity(acct, f"{plan.name} - New Business", "New Business", owner_at(plan, s), steps)
     roles(nb, s, True)
@@ -202,7 +202,7 @@ def build_customer(b: Builder, plan: Plan, manager: str) -> State:
                 ch = champion(o)
                 ci = ch if ch in pool and rng.random() < 0.5 else rng.choice(pool)
                 mean = p.touch_gap / (2.5 if o < fw + 90 else 1.0)
-                if any(a - 90 <= o < a for a in anniversaries):
+                if any(a - 60 <= o < a for a in anniversaries):
                     mean /= p.renewal_burst
                 gap = rng.expovariate(1.0 / mean)
             gap *= 1.25 if b.day(o).month in (7, 8, 12) else 1.0
@@ -251,8 +251,11 @@ def build_customer(b: Builder, plan: Plan, manager: str) -> State:
         if p.steady:
             res = base_res * rng.uniform(0.9, 1.1)
         else:
-            res = yard * rng.uniform(0.2, p.slowness) * (0.6 if high else 1.0)
-        closed = None if rng.random() < p.stuck_prob else created + timedelta(days=res)
+            drift = 1.0 + max(0.0, 0.7 - h) * max(0, o - fw - 90) / 365  # weak relationships degrade over time
+            res = yard * p.slowness * drift * rng.lognormvariate(0.0, 0.25) * (0.6 if high else 1.0)
+        if rng.random() < p.stuck_prob:
+            res = rng.uniform(15.0, 60.0)
+        closed = created + timedelta(days=res)
         if closed is not None and closed >= b.latest:
             closed = None
         vals = {"Priority": "High" if high else rng.choice(("Medium", "Medium", "Low")),

@@ -43,7 +43,7 @@ class Profile:
     touch_gap: float          # mean days between account-team touches after onboarding
     engaged: int              # how many contacts the team talks to
     owner_share: float        # share of touches made by the owner (the rest by the service agent)
-    renewal_burst: float      # touch-rate multiplier in the 90 days before an anniversary
+    renewal_burst: float      # touch-rate multiplier in the 60 days before an anniversary
     br_gap: float             # mean days between business reviews (0 = none)
     br_skip: float            # chance a due business review is skipped
     visit_gap: float          # mean days between service visits (0 = none)
@@ -52,8 +52,8 @@ class Profile:
     escalate_prob: float      # chance a case is escalated
     repeat_prob: float        # chance a fix does not hold: same issue again within two weeks
     followup_prob: float      # chance a closed high-priority / escalated case is followed up within a week
-    slowness: float           # resolution time as a multiple of the customer's expectation (upper bound)
-    stuck_prob: float         # chance a case is left open for weeks
+    slowness: float           # typical resolution time as a multiple of the customer's expectation
+    stuck_prob: float         # chance a case is left open for weeks (closed 15-60 days late)
     complaint_prob: float     # chance a service visit leads to a billing / scope complaint
     champion_leave: float     # chance the main contact leaves or bounces during the history
     expansion_rate: float     # expansion opportunities per year
@@ -72,20 +72,20 @@ def background_profile(h: float, rng: random.Random) -> Profile:
     j = rng.uniform(0.8, 1.25)  # team-level noise, so health is not perfectly readable from behaviour
     return Profile(
         steady=False,
-        touch_gap=(11.0 + 55.0 * u * u) * j,
-        engaged=max(1, min(5, round(1 + 3.5 * h * j))),
+        touch_gap=(11.0 + 130.0 * u * u * u) * j,
+        engaged=max(1, min(5, round(0.5 + 4.0 * h * h * j))),
         owner_share=0.55 + 0.3 * h,
-        renewal_burst=1.0 + 4.0 * u,
+        renewal_burst=1.0 + 10.0 * u * u,
         br_gap=90.0 + 200.0 * u,
         br_skip=0.6 * u,
         visit_gap=(90.0 + 120.0 * h) * j,
         case_gap=(30.0 + 55.0 * h) * j,
-        high_prob=0.05 + 0.2 * u,
+        high_prob=0.03 + 0.15 * u,
         escalate_prob=0.03 + 0.2 * u,
         repeat_prob=0.03 + 0.3 * u * u,
         followup_prob=0.35 + 0.6 * h,
-        slowness=0.5 + 1.8 * u,
-        stuck_prob=0.01 + 0.06 * u,
+        slowness=0.3 + 1.2 * u * u,
+        stuck_prob=0.003 + 0.05 * u * u,
         complaint_prob=0.03 + 0.25 * u,
         champion_leave=0.1 + 0.5 * u,
         expansion_rate=0.1 + 0.5 * h,

@@ -149,7 +149,7 @@ def generate(accounts: int, seed: int, today: date) -> GeneratedOrg:
     b = Builder(today)
     team = _users(b, rng)
     roles = _roles(accounts, rng)
-    farmers = team.reps + [team.departed]
+    farmers = [*team.reps, team.departed]
     signals: dict[str, list[str]] = {s: [] for s in SIGNALS}
     controls: list[str] = []
     renewals: list[dict] = []
