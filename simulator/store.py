@@ -46,11 +46,21 @@ class Org(WriteMixin):
         self._listeners: list[Listener] = []
         with self._lock:
             create_tables(self._db)
-            if integration_user_id:
-                self._db.execute("INSERT OR REPLACE INTO _meta VALUES ('integration_user_id', ?)",
-                                 [integration_user_id])
             row = self._db.execute("SELECT value FROM _meta WHERE key = 'integration_user_id'").fetchone()
-        self.integration_user_id: str | None = row[0] if row else None
+        self._integration_user_id: str | None = row[0] if row else None
+        if integration_user_id:
+            self.integration_user_id = integration_user_id
+
+    @property
+    def integration_user_id(self) -> str | None:
+        """The user that owns and stamps records written without an explicit user (persisted with the org)."""
+        return self._integration_user_id
+
+    @integration_user_id.setter
+    def integration_user_id(self, user_id: str | None) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO _meta VALUES ('integration_user_id', ?)", [user_id])
+        self._integration_user_id = user_id
 
     def close(self) -> None:
         """Close the database file (the org stays on disk)."""

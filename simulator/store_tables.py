@@ -54,29 +54,40 @@ def create_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("; ".join(stmts))
 
 
-def _column(f: Field, values: list) -> pa.Array:
+def _column(f: Field, values: list | tuple) -> pa.Array:
     if f.type == "datetime":
         # pyarrow stores aware datetimes as their UTC instant and naive ones as given (UTC already); a tz-typed
         # array would be 20 times slower to build
         return pa.array(values, pa.timestamp("us"))
-    if f.type in ("double", "currency", "percent"):
-        return pa.array([None if v is None else float(v) for v in values], pa.float64())
-    return pa.array(values, arrow_type(f))
+    try:
+        return pa.array(values, arrow_type(f))
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        if f.type in ("double", "currency", "percent"):  # e.g. Decimal or numeric strings
+            return pa.array([None if v is None else float(v) for v in values], pa.float64())
+        raise
+
+
+def _transpose(rows: list[dict]) -> dict[str, list | tuple]:
+    """Rows to columns; one zip when every row has the same keys in the same order (generated data does)."""
+    first = tuple(rows[0])
+    if all(tuple(r) == first for r in rows):
+        return dict(zip(first, zip(*[tuple(r.values()) for r in rows], strict=True), strict=True))
+    present = set().union(*rows)
+    return {name: [r.get(name) for r in rows] for name in present}
 
 
 def to_arrow(obj: SObject, rows: list[dict]) -> pa.Table:
     """Rows (field name -> Python value) as an Arrow table with the object's columns (unknown keys ignored)."""
-    present = set().union(*rows) if rows else set()
     enabled = gc.isenabled()
-    gc.disable()  # a million short-lived lists make the cyclic GC dominate the load time
+    gc.disable()  # a million short-lived tuples make the cyclic GC dominate the load time
     try:
+        values = _transpose(rows) if rows else {}
         columns = {}
         for f in obj.fields:
-            name = f.name
-            if name in present:
-                columns[name] = _column(f, [r.get(name) for r in rows])
+            if f.name in values:
+                columns[f.name] = _column(f, values[f.name])
             else:
-                columns[name] = pa.nulls(len(rows), arrow_type(f))
+                columns[f.name] = pa.nulls(len(rows), arrow_type(f))
         return pa.table(columns)
     finally:
         if enabled:

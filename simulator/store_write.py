@@ -105,7 +105,7 @@ class WriteMixin:
         """Create or update by external id: (id, created); ApiError 300 MULTIPLE_CHOICES with the record urls."""
         obj = self._object(sobject)
         f = obj.field(ext_field)
-        if f is None or not (f.external_id or f.name == "Id"):
+        if f is None or not (f.external_id or f.id_lookup):  # idLookup fields (Id, Email...) as REST allows
             raise ApiError(404, "NOT_FOUND", NOT_FOUND_MESSAGE)
         body = {k: v for k, v in data.items() if k.lower() != f.name.lower()}
         with self._lock:
