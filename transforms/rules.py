@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 
 from crm_risk.errors import ConfigError
 
@@ -131,17 +130,15 @@ def write_rules(con: duckdb.DuckDBPyConnection, rules: Rules) -> None:
         rows.extend(_param_row(sid, k, v) for k, v in sig.params.items())
         catalog.append({"signal_id": sid, "severity": sig.severity, "points": sig.points, "action": sig.action,
                         "enabled": sig.enabled})
-    rules_tbl = pa.Table.from_pylist(rows, schema=pa.schema([("signal_id", pa.string()), ("param", pa.string()),
-                                                             ("num_value", pa.float64()), ("text_value", pa.string())]))
-    catalog_tbl = pa.Table.from_pylist(catalog)
-    con.register("_rules_rows", rules_tbl)
-    con.register("_catalog_rows", catalog_tbl)
-    try:
-        con.execute("create or replace table meta.rules as select * from _rules_rows")
-        con.execute("create or replace table meta.signal_catalog as select * from _catalog_rows")
-    finally:
-        con.unregister("_rules_rows")
-        con.unregister("_catalog_rows")
+    # ~100 small rows: one multi-row VALUES statement with bound parameters (no Arrow round trip needed)
+    con.execute("create or replace table meta.rules (signal_id varchar, param varchar, num_value double, "
+                "text_value varchar)")
+    con.execute("insert into meta.rules values " + ", ".join(["(?, ?, ?, ?)"] * len(rows)),
+                [v for r in rows for v in (r["signal_id"], r["param"], r["num_value"], r["text_value"])])
+    con.execute("create or replace table meta.signal_catalog (signal_id varchar, severity varchar, points double, "
+                "action varchar, enabled boolean)")
+    con.execute("insert into meta.signal_catalog values " + ", ".join(["(?, ?, ?, ?, ?)"] * len(catalog)),
+                [v for c in catalog for v in (c["signal_id"], c["severity"], c["points"], c["action"], c["enabled"])])
 
 
 def _param_row(signal_id: str, key: str, value: Any) -> dict[str, Any]:

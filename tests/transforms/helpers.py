@@ -7,16 +7,13 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 
+from connectors.warehouse_load import SYSTEM_COLUMNS
 from transforms.inputs import RAW_INPUTS
 from transforms.runner import TransformResult, run_transforms
 
 AS_OF = datetime(2026, 6, 30, 12, 0, tzinfo=UTC)
 OWNER = "005000000000001AAA"
-
-_ARROW = {"VARCHAR": pa.string(), "BOOLEAN": pa.bool_(), "DATE": pa.date32(), "DOUBLE": pa.float64(),
-          "TIMESTAMPTZ": pa.timestamp("us", tz="UTC")}
 
 
 def ago(days: float, at: datetime = AS_OF) -> datetime:
@@ -42,16 +39,13 @@ class Crm:
 
     def add(self, table: str, **fields: Any) -> str:
         """Insert one row into raw.<table>; returns its Id."""
-        columns = RAW_INPUTS[table]
+        columns = {**RAW_INPUTS[table], **SYSTEM_COLUMNS}
         fields.setdefault("Id", self._id(table[:3]))
         fields.setdefault("IsDeleted", False) if "IsDeleted" in columns else None
         fields.setdefault("CreatedDate", ago(1000)) if "CreatedDate" in columns else None
-        schema = pa.schema([(k, _ARROW[columns[k]]) for k in fields])
-        self.con.register("_fixture_row", pa.Table.from_pylist([fields], schema=schema))
-        try:
-            self.con.execute(f'insert into raw."{table}" by name select * from _fixture_row')
-        finally:
-            self.con.unregister("_fixture_row")
+        names = ", ".join(f'"{k}"' for k in fields)
+        marks = ", ".join(f"cast(? as {columns[k]})" for k in fields)
+        self.con.execute(f'insert into raw."{table}" ({names}) values ({marks})', list(fields.values()))
         return str(fields["Id"])
 
     def user(self, uid: str = OWNER, first: str = "Alex", last: str = "Lee") -> str:

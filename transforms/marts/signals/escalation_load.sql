@@ -36,6 +36,7 @@ final as (
         current_count || ' escalated or high-priority cases in the last '
             || meta.human_num(meta.rule_num('escalation_load', 'window_days')) || ' days'
             || case
+                when previous_count = 0 then '.'
                 when previous_count < current_count then ', up from ' || previous_count || '.'
                 else ' (' || previous_count || ' in the ' || meta.human_num(meta.rule_num('escalation_load', 'window_days'))
                     || ' days before).'

@@ -1,0 +1,95 @@
+"""sync.account_push_pending: only changed values are sent; dead letters wait for a new value; clears are sent."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from connectors import warehouse as wh
+from tests.transforms.helpers import AS_OF, Crm, ago, run
+
+
+def pending(con) -> dict[str, dict[str, Any]]:
+    """Id -> the pending row (Salesforce field names + payload_hash)."""
+    cur = con.execute("select * from sync.account_push_pending")
+    names = [d[0] for d in cur.description]
+    return {r[0]: dict(zip(names, r, strict=True)) for r in cur.fetchall()}
+
+
+def push_all(con, run_id: str, rejected: tuple[str, ...] = ()) -> None:
+    """Pretend the CRM accepted every pending row (except `rejected` ones) and record it."""
+    rows = list(pending(con).values())
+    results = [{"record_id": r["Id"], "ok": r["Id"] not in rejected,
+                "status": "rejected" if r["Id"] in rejected else "updated",
+                "error_code": "FIELD_CUSTOM_VALIDATION_EXCEPTION" if r["Id"] in rejected else None}
+               for r in rows]
+    wh.record_push_results(con, run_id, "Account", results, rows)
+
+
+def setup_org(crm: Crm) -> None:
+    """A (red: repeat issue), B (green), C (green), a prospect and a deleted customer."""
+    for a in "ABC":
+        crm.account(a)
+        for first in ("Jane", "Tom"):
+            crm.task(a, ago(10), who=crm.contact(a, first, "Smith"))
+    for i, (o, c) in enumerate(((80, 70), (60, 55), (50, 45))):
+        crm.case("A", f"0000000{i}", ago(o), ago(c))
+    crm.account("P", type="Prospect")
+    crm.add("account", Id="D", Name="Gone", Type="Customer - Direct", _deleted=True)
+
+
+def test_unchanged_is_not_pushed_again(con, crm):
+    setup_org(crm)
+    run(con, run_id="run-1")
+    first = pending(con)
+    assert set(first) == {"A", "B", "C"}
+    assert first["A"]["Risk_Level__c"] == "Red" and first["B"]["Risk_Level__c"] == "Green"
+    assert first["A"]["payload_hash"] == wh.payload_hash(first["A"])
+    push_all(con, "run-1")
+    assert pending(con) == {}
+    run(con, as_of=AS_OF + timedelta(days=1), run_id="run-2")   # recomputed next day, same values
+    assert pending(con) == {}
+
+
+def test_changed_value_is_pending_and_clears_are_sent(con, crm):
+    setup_org(crm)
+    run(con, run_id="run-1")
+    push_all(con, "run-1")
+    for i, d in enumerate((20, 16)):
+        crm.case("B", f"B-{i}", ago(d), Priority="High")
+    con.execute("""update raw."case" set _deleted = true where "AccountId" = 'A'""")   # A's issue is gone
+    run(con, as_of=AS_OF + timedelta(hours=1), run_id="run-2")
+    now = pending(con)
+    assert set(now) == {"A", "B"}
+    assert (now["B"]["Risk_Level__c"], now["B"]["Risk_Score__c"], now["B"]["Risk_Trend__c"]) == ("Amber", 35.0, "Rising")
+    assert (now["A"]["Risk_Level__c"], now["A"]["Risk_Reasons__c"], now["A"]["Risk_Trend__c"]) == (
+        "Green", "No relationship risk signals.", "Falling")
+
+
+def test_dead_letter_waits_for_a_new_value(con, crm):
+    setup_org(crm)
+    run(con, run_id="run-1")
+    push_all(con, "run-1", rejected=("A",))
+    assert pending(con) == {}                                     # same hash dead-lettered: not retried
+    run(con, as_of=AS_OF + timedelta(hours=1), run_id="run-2")
+    assert pending(con) == {}
+    crm.case("A", "00000009", ago(20), Priority="High")           # a new value for A
+    run(con, as_of=AS_OF + timedelta(hours=2), run_id="run-3")
+    assert set(pending(con)) == {"A"}
+    push_all(con, "run-3")
+    state = con.execute("select payload_hash is not null, dead_hash from sync.account_push_state "
+                        "where account_id = 'A'").fetchall()
+    assert state == [(True, None)]
+    log = con.execute("select run_id, status from sync.push_log where record_id = 'A' order by \"at\"").fetchall()
+    assert log == [("run-1", "rejected"), ("run-3", "updated")]
+
+
+def test_values_already_in_the_crm_are_not_pushed(con, crm):
+    setup_org(crm)
+    run(con, run_id="run-1")
+    b = pending(con)["B"]
+    con.execute("""update raw.account set "Risk_Level__c" = ?, "Risk_Score__c" = ?, "Risk_Reasons__c" = ?,
+                   "Risk_Trend__c" = ?, "Risk_Model_Version__c" = ? where "Id" = 'B'""",
+                [b["Risk_Level__c"], b["Risk_Score__c"], b["Risk_Reasons__c"], b["Risk_Trend__c"],
+                 b["Risk_Model_Version__c"]])
+    assert set(pending(con)) == {"A", "C"}
