@@ -11,15 +11,36 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 
-from simulator.ids import make_id
+from simulator.ids import KEY_PREFIXES, make_id
 from simulator.schema import CASE_STATUSES, OPPORTUNITY_STAGES, SCHEMA, TASK_STATUSES
 
-__all__ = ["Builder", "Rows"]
+__all__ = ["Builder", "Rows", "fast_id"]
 
 Rows = dict[str, list[dict]]
 # OpportunityHistory.ForecastCategory uses the API names of the forecast categories.
 _HIST_FORECAST = {"Pipeline": "Pipeline", "Best Case": "BestCase", "Commit": "Forecast", "Closed": "Closed",
                   "Omitted": "Omitted"}
+
+
+_B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_CHK = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+# Two base-62 characters and their upper-case bit pattern, so ids are built without make_id's per-digit loop
+# (make_id is 40% of generation time otherwise). tests/simulator/test_generator.py checks both agree.
+_PAIRS = [(a + b, ("A" <= a <= "Z") | (("A" <= b <= "Z") << 1)) for a in _B62 for b in _B62]
+_HEADS = {o: f"{p}8d" for o, p in KEY_PREFIXES.items()}  # key prefix + pod
+_HEAD_CHK = {o: _CHK[sum(1 << i for i, ch in enumerate(f"{p}8d") if "A" <= ch <= "Z")] for o, p in KEY_PREFIXES.items()}
+
+
+def fast_id(sobject: str, serial: int) -> str:
+    """The same id as simulator.ids.make_id(sobject, serial) for serials below 62**5, several times faster."""
+    head = _HEADS[sobject]
+    first, rest = divmod(serial, 3844 * 3844)
+    if first >= 62:
+        return make_id(sobject, serial)
+    p1, p2 = _PAIRS[rest // 3844], _PAIRS[rest % 3844]
+    c = _B62[first]
+    bits = ("A" <= c <= "Z") | (p1[1] << 1) | (p2[1] << 3)
+    return f"{head}00000{c}{p1[0]}{p2[0]}{_HEAD_CHK[sobject]}A{_CHK[bits]}"
 
 
 def _template(name: str) -> dict:
@@ -102,7 +123,7 @@ class Builder:
         """A full row of `obj` with a fresh id and system stamps, appended to the current buffer."""
         self._serial[obj] += 1
         r = dict(self._tmpl[obj])
-        r["Id"] = make_id(obj, self._serial[obj])
+        r["Id"] = fast_id(obj, self._serial[obj])
         r["CreatedById"] = by
         r["CreatedDate"] = created
         if "SystemModstamp" in r:

@@ -15,8 +15,9 @@ from statistics import mean, median
 
 import pytest
 
+from simulator.gen_base import fast_id
 from simulator.generator import SIGNALS, GeneratedOrg, allocation, generate
-from simulator.ids import KEY_PREFIXES, to18
+from simulator.ids import KEY_PREFIXES, make_id, to18
 from simulator.schema import CASE_STATUSES, OPPORTUNITY_STAGES, SCHEMA, TASK_STATUSES, fields_of
 
 TODAY = date(2026, 11, 25)
@@ -356,6 +357,12 @@ def test_ground_truth_renewals_and_health(small: GeneratedOrg, index: Index) -> 
             assert r["is_open"] and o["CloseDate"] >= TODAY and r["outcome"] in ("won", "lost")
     assert set(gt["health"]) == set(index.accounts) and all(0 <= h <= 1 for h in gt["health"].values())
     assert any(r["is_open"] for r in gt["renewals"]) and any(not r["is_open"] for r in gt["renewals"])
+
+
+def test_fast_ids_match_make_id() -> None:
+    serials = [*range(4000), 3844, 3844 * 3844 - 1, 3844 * 3844, 62**5 - 1, 62**5, 10**9]
+    for obj in KEY_PREFIXES:
+        assert [fast_id(obj, s) for s in serials] == [make_id(obj, s) for s in serials]
 
 
 def test_allocation_scales() -> None:
