@@ -127,7 +127,7 @@ class _Pusher:
         attempts: int = 1,
     ) -> None:
         self.results[idx] = PushResult(
-            record_id or self.ids.get(idx),
+            self.ids.get(idx) or record_id,
             ok,
             status,
             code,

@@ -385,6 +385,26 @@ def test_persistent_lock_ends_as_retry_not_rejected(
     )
 
 
+def test_failing_call_is_retried_then_split(sim: Simulator, tmp_path: Path, ids: dict[str, Any]) -> None:
+    client = connect(_settings(sim, tmp_path))
+    client.describe("Account")
+    rows = [{"Id": i, "Risk_Model_Version__c": "split-test"} for i in ids["accounts"][50:54]]
+    sim.faults.add("500:composite.update:count=3")
+    before = sim.calls["composite.update"]
+    results = push_updates(client, "Account", rows, client.settings)
+    assert [r.status for r in results] == ["updated"] * 4
+    assert sim.calls["composite.update"] - before == 5  # 3 failed tries of 4 rows, then two halves of 2
+
+
+def test_failed_bulk_job_rows_are_sent_again(sim: Simulator, tmp_path: Path, ids: dict[str, Any]) -> None:
+    client = connect(_settings(sim, tmp_path, push_bulk_threshold=0))
+    rows = [{"Id": i, "Risk_Model_Version__c": "bulk-retry"} for i in ids["accounts"][60:63]]
+    sim.faults.add("bulkfail:bulk2.ingest.fail:count=1")
+    results = push_updates(client, "Account", rows, client.settings)
+    assert [r.status for r in results] == ["updated"] * 3
+    assert _read(sim, ids["accounts"][61], "Risk_Model_Version__c")["Risk_Model_Version__c"] == "bulk-retry"
+
+
 def test_quota_during_push_returns_results_so_far(
     sim: Simulator, tmp_path: Path, ids: dict[str, Any]
 ) -> None:
