@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,8 @@ __all__ = ["DEFAULT_RULES", "SEVERITIES", "Rules", "SignalRule", "load_rules", "
 
 DEFAULT_RULES = Path(__file__).with_name("rules.toml")
 SEVERITIES = ("high", "medium", "low", "positive")
+# parameter names that are thresholds or windows: these must be numbers, never strings
+_NUMERIC = re.compile(r"(^(min|max)_|_(days|count|cases|share|factor|contacts|touches|drop|csat)$|^factor$)")
 _RISK_KEYS = ("amber_min_score", "red_min_score", "renewal_window_days", "renewal_weight", "trend_min_delta",
               "reasons_count", "reasons_max_chars")
 
@@ -76,7 +79,7 @@ def _signal(path: Path | None, sid: str, raw: Any) -> SignalRule:
             if not all(isinstance(v, str) for v in value):
                 raise _fail(path, where, f"{key} must be a list of strings")
             params[key] = value
-        elif isinstance(value, str):
+        elif isinstance(value, str) and not _NUMERIC.search(key):
             params[key] = value
         else:
             params[key] = _number(path, where, key, value)

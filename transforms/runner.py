@@ -65,7 +65,11 @@ def check_rule_references(rules: Rules, files: list[Path] | None = None) -> None
     for path in files or sql_files():
         for sid, key in _RULE_REF.findall(path.read_text()):
             if (sid, key) not in defined:
-                raise ConfigError(f"{path.relative_to(ROOT)} reads rule [{sid}] {key}, which {rules.path} does not define")
+                raise ConfigError(f"{_rel(path)} reads rule [{sid}] {key}, which {rules.path} does not define")
+
+
+def _rel(path: Path) -> str:
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 def _strip_comments(sql: str) -> str:
@@ -100,7 +104,7 @@ def run_transforms(
             try:
                 con.execute(sql, {k: params[k] for k in used} if used else None)
             except duckdb.Error as exc:
-                raise type(exc)(f"{path.relative_to(ROOT)}: {exc}") from exc
+                raise type(exc)(f"{_rel(path)}: {exc}") from exc
             result.files += 1
         con.execute("commit")
     except BaseException:

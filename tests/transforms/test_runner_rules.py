@@ -1,0 +1,101 @@
+"""The runner (order, parameters, atomicity, missing inputs) and the rules file validation."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from connectors.warehouse import connect
+from crm_risk.errors import ConfigError
+from tests.transforms.helpers import AS_OF, ago, coverage, fired, run
+from transforms.rules import DEFAULT_RULES, load_rules
+from transforms.runner import check_rule_references, run_transforms, sql_files
+
+
+def rules_data() -> dict:
+    """The default rules file, parsed."""
+    return tomllib.loads(DEFAULT_RULES.read_text())
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (lambda d: d["signals"]["repeat_issue"].update(severity="urgent"), "[signals.repeat_issue] severity must be"),
+    (lambda d: d["signals"]["repeat_issue"].update(min_count=-1), "min_count must not be negative"),
+    (lambda d: d["signals"]["repeat_issue"].update(window_days="ninety"), "window_days must be a number"),
+    (lambda d: d["signals"]["aging_open_cases"].pop("action"), "[signals.aging_open_cases] action"),
+    (lambda d: d["risk"].pop("amber_min_score"), "[risk] amber_min_score is missing"),
+    (lambda d: d["risk"].update(reasons_max_chars=2000), "must not exceed 1000"),
+    (lambda d: d["model"].update(version=""), "[model] version"),
+])
+def test_invalid_rules_are_refused_with_the_key_named(edit, message):
+    data = rules_data()
+    edit(data)
+    with pytest.raises(ConfigError) as err:
+        load_rules(data=data)
+    assert message in str(err.value)
+
+
+def test_default_rules_cover_every_rule_the_sql_reads():
+    rules = load_rules()
+    check_rule_references(rules)
+    data = rules_data()
+    del data["signals"]["repeat_issue"]["reopen_within_days"]
+    with pytest.raises(ConfigError, match=r"repeat_issue.sql reads rule \[repeat_issue\] reopen_within_days"):
+        check_rule_references(load_rules(data=data))
+
+
+def test_bad_toml_file_is_a_config_error(tmp_path: Path):
+    bad = tmp_path / "rules.toml"
+    bad.write_text("[model\nversion = 1")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_rules(bad)
+
+
+def test_thresholds_come_from_the_rules(con, crm):
+    crm.account("A")
+    crm.case("A", "00000031", ago(20))                  # 20 days open: fine with the default 30
+    data = rules_data()
+    data["signals"]["aging_open_cases"]["max_age_days"] = 10
+    run_transforms(con, as_of=AS_OF, run_id="r", rules=load_rules(data=data))
+    assert set(fired(con, "aging_open_cases")) == {"A"}
+    data["signals"]["aging_open_cases"]["enabled"] = False
+    run_transforms(con, as_of=AS_OF, run_id="r", rules=load_rules(data=data))
+    assert fired(con, "aging_open_cases") == {}
+    assert coverage(con, "aging_open_cases")[0] == "disabled"
+
+
+def test_missing_raw_tables_and_optional_columns_are_added_as_null():
+    con = connect(":memory:")
+    con.execute('create table raw.account ("Id" varchar, "Name" varchar, "Type" varchar, _deleted boolean)')
+    con.execute("insert into raw.account values ('A', 'Acme', 'Customer - Direct', false)")
+    result = run_transforms(con, as_of=AS_OF)
+    assert "account.Expected_Resolution_Days__c" in result.added_inputs
+    assert result.levels == {"Green": 1}
+    assert "missed_customer_yardstick" in result.not_scored
+    assert con.execute("select count(*) from raw.\"case\"").fetchall() == [(0,)]
+
+
+def test_order_file_naming_a_missing_file_fails(tmp_path: Path):
+    order = tmp_path / "order.txt"
+    order.write_text("# comment\nmarts/nope.sql\n")
+    with pytest.raises(FileNotFoundError, match="nope.sql"):
+        sql_files(order)
+
+
+def test_a_failing_model_leaves_the_previous_marts(con, crm, monkeypatch):
+    crm.account("A")
+    run(con)
+    before = con.execute("select * from marts.account_risk").fetchall()
+    crm.account("B")
+    monkeypatch.setattr("transforms.runner.sql_files", lambda *a: [*_files_then_bad()])
+    with pytest.raises(duckdb.Error, match="bad.sql"):
+        run(con, run_id="run-2")
+    assert con.execute("select * from marts.account_risk").fetchall() == before
+    assert con.execute("select count(*) from marts.account_risk_history where run_id = 'run-2'").fetchall() == [(0,)]
+
+
+def _files_then_bad() -> list[Path]:
+    bad = Path(__file__).parent / "bad.sql"
+    return [*sql_files(), bad]
