@@ -36,6 +36,11 @@ DATE_LITERALS = {"TODAY", "YESTERDAY", "TOMORROW", "THIS_WEEK", "LAST_WEEK", "NE
                  "LAST_MONTH", "NEXT_MONTH", "THIS_YEAR", "LAST_YEAR", "NEXT_YEAR", "LAST_90_DAYS", "NEXT_90_DAYS"}
 DATE_N_LITERALS = {"LAST_N_DAYS", "NEXT_N_DAYS", "N_DAYS_AGO", "LAST_N_WEEKS", "NEXT_N_WEEKS", "LAST_N_MONTHS",
                    "NEXT_N_MONTHS"}
+# Literal kinds each field type admits in a filter (anything else is INVALID_FIELD, as in Salesforce).
+_TEMPORAL = ("date", "datetime", "dateliteral")
+_ALLOWED = {"date": _TEMPORAL, "datetime": _TEMPORAL, "boolean": ("bool",), "double": ("number",),
+            "currency": ("number",), "percent": ("number",), "int": ("number",)}
+LIKE_TYPES = {"string", "picklist", "textarea", "email", "phone", "url", "combobox", "id", "reference"}
 _KEYWORDS = {"SELECT", "FROM", "WHERE", "AND", "OR", "NOT", "IN", "LIKE", "ORDER", "BY", "LIMIT", "OFFSET", "ASC",
              "DESC", "NULLS", "FIRST", "LAST", "NULL", "TRUE", "FALSE", "COUNT", "GROUP", "HAVING"}
 
@@ -359,10 +364,10 @@ class _Parser:
             return Cond(ref, op, self.literal(ref))
         if self.is_kw("LIKE"):
             self.take()
-            lit = self.literal(ref)
-            if lit.kind not in ("string", "null"):
-                self.fail(op_tok, "LIKE needs a string value")
-            return Cond(ref, "LIKE", lit)
+            if ref.field.type not in LIKE_TYPES:
+                raise ApiError(400, "INVALID_FIELD", located(
+                    self.text, op_tok.pos, f"invalid operator on field '{ref.field.name}': LIKE"))
+            return Cond(ref, "LIKE", self.literal(ref))
         negate = False
         if self.is_kw("NOT"):
             self.take()
@@ -380,25 +385,30 @@ class _Parser:
         raise AssertionError  # unreachable
 
     def literal(self, ref: FieldRef) -> Literal:
+        tok = self.peek()
+        lit = self.raw_literal()
+        ftype = ref.field.type
+        allowed = _ALLOWED.get(ftype, ("string",))
+        if lit.kind != "null" and lit.kind not in allowed:
+            quoted = "should be enclosed in quotes" if allowed[0] == "string" else "should not be enclosed in quotes"
+            raise ApiError(400, "INVALID_FIELD", located(
+                self.text, tok.pos, f"value of filter criterion for field '{ref.field.name}' must be of type "
+                                    f"{'string' if allowed[0] == 'string' else ftype} and {quoted}"))
+        return lit
+
+    def raw_literal(self) -> Literal:
         tok = self.take()
-        if tok.kind == "string":
-            if ref.field.type in ("date", "datetime"):
-                raise ApiError(400, "INVALID_FIELD", located(
-                    self.text, tok.pos, f"value of filter criterion for field '{ref.field.name}' must be of type "
-                                        f"{ref.field.type} and should not be enclosed in quotes"))
-            return Literal("string", decode_string(tok.text[1:-1]), tok.text[1:-1])
-        if tok.kind == "number":
-            return Literal("number", float(tok.text) if "." in tok.text else int(tok.text), tok.text)
-        if tok.kind == "date":
-            try:
+        try:
+            if tok.kind == "string":
+                return Literal("string", decode_string(tok.text[1:-1]), tok.text[1:-1])
+            if tok.kind == "number":
+                return Literal("number", float(tok.text) if "." in tok.text else int(tok.text), tok.text)
+            if tok.kind == "date":
                 return Literal("date", date.fromisoformat(tok.text), tok.text)
-            except ValueError:
-                self.fail(tok, f"invalid date: {tok.text}")
-        if tok.kind == "datetime":
-            try:
+            if tok.kind == "datetime":
                 return Literal("datetime", parse_datetime_literal(tok.text), tok.text)
-            except ValueError:
-                self.fail(tok, f"invalid datetime: {tok.text}")
+        except ValueError:
+            self.fail(tok, f"invalid date or datetime: {tok.text}")
         if tok.kind == "name":
             word = tok.upper
             if word == "NULL":
@@ -412,7 +422,6 @@ class _Parser:
                 return Literal("dateliteral", word, tok.text, self.int_value())
         self.fail(tok)
         raise AssertionError  # unreachable
-
 
 def parse(text: str) -> Query:
     """Parse and resolve a SOQL query (ApiError MALFORMED_QUERY / INVALID_FIELD / INVALID_TYPE)."""

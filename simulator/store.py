@@ -135,11 +135,16 @@ class Org(WriteMixin):
         tr = translate(q, include_deleted=include_deleted, today=self.clock.today(),  # type: ignore[arg-type]
                        extra_where=extra_where)
         name = q.sobject.name  # type: ignore[attr-defined]
-        with self._cursor() as cur:
-            if q.is_count:  # type: ignore[attr-defined]
-                n = int(cur.execute(tr.sql, tr.params).fetchone()[0])  # type: ignore[index]
-                return QueryResult(name, [], None, n, is_count=True, api_version=self.api_version)
-            table = cur.sql(tr.sql, params=tr.params).to_arrow_table()
+        try:
+            with self._cursor() as cur:
+                if q.is_count:  # type: ignore[attr-defined]
+                    n = int(cur.execute(tr.sql, tr.params).fetchone()[0])  # type: ignore[index]
+                    return QueryResult(name, [], None, n, is_count=True, api_version=self.api_version)
+                table = cur.sql(tr.sql, params=tr.params).to_arrow_table()
+        except duckdb.Error as exc:  # a value the parser let through but the column cannot take
+            log.warning("query failed in DuckDB: %s (%s)", q.text, exc)  # type: ignore[attr-defined]
+            raise ApiError(400, "MALFORMED_QUERY", f"\n{q.text}\n^\nERROR at Row:1:Column:1\n"  # type: ignore[attr-defined]
+                                                   f"invalid query: {exc}") from None
         return QueryResult(name, tr.columns, table, table.num_rows, tr.parents, api_version=self.api_version)
 
     def get(self, sobject: str, record_id: str, fields: list[str] | None = None, *,

@@ -284,3 +284,20 @@ def test_today_is_a_date_literal_not_a_field() -> None:
     assert isinstance(q.where, Logic)
     assert [c.value.kind for c in q.where.items] == ["dateliteral", "dateliteral"]  # type: ignore[union-attr]
     assert date(2024, 1, 1) < date(2025, 1, 1)
+
+
+@pytest.mark.parametrize(("soql", "message"), [
+    ("SELECT Id FROM Account WHERE AnnualRevenue = '5'",
+     "value of filter criterion for field 'AnnualRevenue' must be of type currency and should not be enclosed in quotes"),
+    ("SELECT Id FROM Account WHERE Key_Account__c = 'true'",
+     "value of filter criterion for field 'Key_Account__c' must be of type boolean and should not be enclosed in "
+     "quotes"),
+    ("SELECT Id FROM Account WHERE Name = 5",
+     "value of filter criterion for field 'Name' must be of type string and should be enclosed in quotes"),
+    ("SELECT Id FROM Opportunity WHERE CloseDate = 5",
+     "value of filter criterion for field 'CloseDate' must be of type date and should not be enclosed in quotes"),
+    ("SELECT Id FROM Account WHERE NumberOfEmployees LIKE '1%'", "invalid operator on field 'NumberOfEmployees': LIKE"),
+])
+def test_literal_type_mismatch_is_invalid_field(soql: str, message: str) -> None:
+    e = err(soql)
+    assert e.error_code == "INVALID_FIELD" and e.message.endswith("\n" + message)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -415,3 +416,33 @@ def test_rest_and_csv_paging_cover_every_row_once(tmp_path: Path) -> None:
     assert sum(p.count("\n") - 1 for p in pages) == n
     assert pages[0].splitlines()[1] == f'"{make_id("Account", n)}","Acct, ""{n}""","Seller","{n}"'
     o.close()
+
+
+def test_concurrent_writers_and_readers(org: Org) -> None:
+    errors: list[BaseException] = []
+
+    def writer(k: int) -> None:
+        try:
+            for i in range(15):
+                rid = org.create("Account", {"Name": f"T{k}-{i}"})
+                org.update("Account", rid, {"NumberOfEmployees": i})
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    def reader() -> None:
+        try:
+            for _ in range(15):
+                r = org.query("SELECT Id, Name, Owner.Name FROM Account")
+                assert len(r.records(0, 1000)) == r.total_size
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(k,)) for k in range(3)] + \
+        [threading.Thread(target=reader) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert org.count("Account") == 1 + 45
+    assert org.query("SELECT COUNT() FROM Account WHERE NumberOfEmployees = 14").total_size == 3
