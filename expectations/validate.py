@@ -130,9 +130,11 @@ def run_rules(
         critical += engine.critical_failures(res, label, n)
     if row and n:
         suite = engine.build_suite(f"{prefix}.rows", row)
+        # GX filters the whole frame once per expectation: hand it only the columns the rules read.
+        needed = list(dict.fromkeys(c for r in row for c in r.columns))
         step = max(1, gs.chunk_rows)
         for start in range(0, n, step):
-            chunk = frame.iloc[start : start + step]
+            chunk = frame.iloc[start : start + step][needed]
             res = engine.run_suite(
                 object_name,
                 chunk,
@@ -143,7 +145,7 @@ def run_rules(
             )
             # Critical row-level failures (the payload) and unevaluable rules are reported on the whole batch.
             critical += engine.critical_failures(res, label, len(chunk))
-            engine.collect_row_failures(res, failures, gs.sample_size)
+            engine.collect_row_failures(res, chunk, failures, gs.sample_size)
             results.append(res)
     return _assemble(label, original, failures, _merge_critical(critical, n), results)
 
