@@ -16,7 +16,7 @@ from simulator.errors import NOT_FOUND_MESSAGE, ApiError
 from simulator.ids import make_id
 from simulator.schema import SObject
 from simulator.store_rules import (apply_defaults, check_required, coerce, derive, forecast_category,
-                                   normalize_body, to_utc_naive)
+                                   normalize_body, object_of, to_utc_naive)
 from simulator.store_sql import quote
 
 if TYPE_CHECKING:
@@ -212,6 +212,8 @@ class WriteMixin:
         self._insert(cur, obj.name, rec)
         if obj.name == "Opportunity":
             self._opportunity_history(cur, rec, None, user, now)
+        if obj.name in ("Task", "Event"):
+            self._roll_up_activity(cur, obj.name, rec, now)
         return rid, [(obj.name, rid, "created")]
 
     def _update_in(self: Org, cur: duckdb.DuckDBPyConnection, obj: SObject, rid: str, data: dict,
@@ -240,6 +242,8 @@ class WriteMixin:
                 "Id": self._next_id(cur, "AccountHistory"), "IsDeleted": False, "AccountId": rid, "Field": "Owner",
                 "DataType": "EntityId", "OldValue": old.get("OwnerId"), "NewValue": rec.get("OwnerId"),
                 "CreatedById": user, "CreatedDate": now})
+        if obj.name in ("Task", "Event"):
+            self._roll_up_activity(cur, obj.name, rec, now)
         return rid, [(obj.name, rid, "updated")]
 
     def _insert(self: Org, cur: duckdb.DuckDBPyConnection, name: str, rec: dict[str, object]) -> None:
@@ -255,3 +259,17 @@ class WriteMixin:
             "CloseDate": rec.get("CloseDate"), "ForecastCategory": forecast_category(rec.get("ForecastCategoryName")),
             "PrevAmount": old.get("Amount") if old else None, "PrevCloseDate": old.get("CloseDate") if old else None,
             "CreatedById": user, "CreatedDate": now, "SystemModstamp": now})
+
+    def _roll_up_activity(self: Org, cur: duckdb.DuckDBPyConnection, name: str, rec: dict, now: datetime) -> None:
+        """LastActivityDate on the related Account / Contact / Opportunity: the latest closed task or past event.
+
+        Like Salesforce's roll-up it moves only forward and leaves the parents' SystemModstamp alone.
+        """
+        day = rec.get("ActivityDate")
+        if day is None or (name == "Task" and not rec.get("IsClosed")) or (name == "Event" and day >= now.date()):
+            return
+        for key in {rec.get("AccountId"), rec.get("WhoId"), rec.get("WhatId")} - {None}:
+            target = object_of(str(key))
+            if target in ("Account", "Contact", "Opportunity"):
+                cur.execute(f'UPDATE {quote(target)} SET "LastActivityDate" = ? WHERE "Id" = ? AND '
+                            f'("LastActivityDate" IS NULL OR "LastActivityDate" < ?)', [day, key, day])

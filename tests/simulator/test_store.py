@@ -446,3 +446,18 @@ def test_concurrent_writers_and_readers(org: Org) -> None:
     assert errors == []
     assert org.count("Account") == 1 + 45
     assert org.query("SELECT COUNT() FROM Account WHERE NumberOfEmployees = 14").total_size == 3
+
+
+def test_last_activity_date_rolls_up_without_touching_stamps(org: Org) -> None:
+    before = org.get("Account", A1, ["SystemModstamp"])["SystemModstamp"]
+    today = org.clock.today()
+    org.create("Task", {"WhatId": A1, "WhoId": C1, "ActivityDate": str(today - timedelta(days=3))})  # open: no
+    assert org.get("Account", A1, ["LastActivityDate"])["LastActivityDate"] is None
+    org.create("Task", {"WhatId": A1, "WhoId": C1, "Status": "Completed",
+                        "ActivityDate": str(today - timedelta(days=5))})
+    org.create("Event", {"WhatId": A1, "ActivityDate": str(today - timedelta(days=2))})
+    org.create("Event", {"WhatId": A1, "ActivityDate": str(today + timedelta(days=2))})  # future: no
+    org.create("Task", {"WhatId": A1, "Status": "Completed", "ActivityDate": str(today - timedelta(days=9))})
+    acct = org.get("Account", A1, ["LastActivityDate", "SystemModstamp"])
+    assert acct == {**acct, "LastActivityDate": str(today - timedelta(days=2)), "SystemModstamp": before}
+    assert org.get("Contact", C1, ["LastActivityDate"])["LastActivityDate"] == str(today - timedelta(days=5))
