@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import base64
 import csv
+import gzip
 import io
 import queue
 import re
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from simulator.clock import format_datetime
@@ -71,12 +73,14 @@ class Bulk2:
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
+        self._pool: ThreadPoolExecutor | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> None:
         """Start the ingest worker."""
         self._thread = threading.Thread(target=self._work, name="bulk2-ingest", daemon=True)
         self._thread.start()
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="bulk2-read-ahead")
 
     def stop(self) -> None:
         """Stop the ingest worker (the job in progress stops at its next row)."""
@@ -85,6 +89,9 @@ class Bulk2:
             self._queue.put(None)
             self._thread.join(timeout=10)
             self._thread = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
 
     # --- jobs ----------------------------------------------------------------------------------------
     def _new_job(self, req: Request, kind: str, extra: dict[str, Any]) -> dict[str, Any]:
@@ -158,12 +165,30 @@ class Bulk2:
         limit = int(req.params.get("maxRecords") or 100_000)
         if limit <= 0:
             raise error(400, "INVALIDJOB", "maxRecords must be a positive integer")
-        text = result.csv(offset, limit)
+        gz = "gzip" in (req.headers.get("Accept-Encoding") or "")
+        ahead = job.pop("_ahead", None)
+        if ahead is not None and ahead[0] == (offset, limit, gz):
+            body, headers = ahead[1].result(timeout=120)
+        else:
+            body, headers = self._render(result, offset, limit, gz)
+        end = offset + limit
+        if end < result.total_size and self._pool is not None:
+            # Read-ahead: render the next page while the client digests this one.
+            job["_ahead"] = ((end, limit, gz), self._pool.submit(self._render, result, end, limit, gz))
+        return Response(200, body, CSV_TYPE, headers)
+
+    @staticmethod
+    def _render(result: Any, offset: int, limit: int, gz: bool) -> tuple[bytes, list[tuple[str, str]]]:
+        """One results page: CSV bytes (gzip-compressed when asked) and its Sforce-* headers."""
         count = max(0, min(limit, result.total_size - offset))
         end = offset + count
+        body = result.csv(offset, limit).encode("utf-8")
         headers = [("Sforce-Locator", _locator(end) if end < result.total_size else "null"),
                    ("Sforce-NumberOfRecords", str(count))]
-        return Response(200, text.encode("utf-8"), CSV_TYPE, headers)
+        if gz and len(body) > 1024:
+            body = gzip.compress(body, compresslevel=1)
+            headers.append(("Content-Encoding", "gzip"))
+        return body, headers
 
     def delete_job(self, req: Request) -> Response:
         """DELETE jobs/query/{id} or jobs/ingest/{id}: 204; only terminal (or closed) jobs."""

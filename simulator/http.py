@@ -137,6 +137,7 @@ class _Handler(BaseHTTPRequestHandler):
     """Parses requests, hands them to the simulator, writes responses (keep-alive, Content-Length, gzip)."""
 
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
     server_version = "SFDC"
     sys_version = ""
     timeout = 60
@@ -177,7 +178,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = resp.body
         headers = list(resp.headers)
         if (len(body) > 1024 and "gzip" in (self.headers.get("Accept-Encoding") or "")
-                and resp.status not in (204, 304)):
+                and resp.status not in (204, 304) and not any(h[0] == "Content-Encoding" for h in headers)):
             body = gzip.compress(body, compresslevel=1)
             headers.append(("Content-Encoding", "gzip"))
         self.log_request(resp.status)
@@ -188,8 +189,8 @@ class _Handler(BaseHTTPRequestHandler):
         if resp.content_type and resp.status != 204:
             self.send_header("Content-Type", resp.content_type)
         self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
         if drop:
+            self.end_headers()
             # Fault: the connection dies half-way through the body.
             self.wfile.write(body[: len(body) // 2])
             self.wfile.flush()
@@ -199,8 +200,11 @@ class _Handler(BaseHTTPRequestHandler):
             except OSError:
                 pass
             return
+        # Headers and body leave in one write: no small-segment + delayed-ACK stall per response.
+        self._headers_buffer.append(b"\r\n")
         if self.command != "HEAD":
-            self.wfile.write(body)
+            self._headers_buffer.append(body)
+        self.flush_headers()
 
     do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = do_HEAD = _handle
 

@@ -33,6 +33,11 @@ def _advance(sim: Simulator, req: Request) -> Response:
     return json_response(200, sim.advance_days(days))
 
 
+def _calls(sim: Simulator, req: Request) -> Response:
+    """GET /_simulator/calls: the per-endpoint call counter and the API usage (for out-of-process benchmarks)."""
+    return json_response(200, {"calls": dict(sim.calls), "api_used": sim.api_used, "api_budget": sim.api_budget})
+
+
 def build_routes() -> list[Route]:
     """The route table, in match order."""
     r = routes_rest
@@ -44,6 +49,7 @@ def build_routes() -> list[Route]:
         route("POST", "/services/oauth2/token", auth.token, "oauth.token", "auth"),
         route("POST", r"/services/Soap/u/(?P<version>\d{2}\.\d)(?:/\w+)?", auth.soap_login, "soap.login", "auth"),
         route("POST", "/_simulator/advance", _advance, "simulator.advance", "admin"),
+        route("GET", "/_simulator/calls", _calls, "simulator.calls", "admin"),
         route("GET", "{V}", r.resources, "resources"),
         route("GET", "{V}/query", r.query, "query"),
         route("GET", "{V}/queryAll", r.query, "queryAll"),

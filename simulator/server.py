@@ -262,7 +262,8 @@ class Simulator:
                 req.user_id = self.auth.user_for(token)
                 if req.user_id is None:
                     raise session_error()
-                self._charge()
+                if route.kind == "rest":
+                    self._charge()
             for f in fired:
                 self._raise_fault(f.kind)
             resp = route.handler(self, req)
