@@ -48,6 +48,20 @@ def _abort(client: CrmClient, kind: str, job_id: str) -> None:
         log.warning("could not abort bulk %s job %s: %s", kind, job_id, mask(exc))
 
 
+def _create_job(client: CrmClient, kind: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """POST a job, retrying a refused-before-processing answer (5xx): a duplicate would only be an idle job."""
+    for attempt in range(1, PAGE_TRIES + 1):
+        try:
+            job: dict[str, Any] = client.request("POST", f"jobs/{kind}", json=spec).json()
+            return job
+        except TransientError as exc:
+            if attempt == PAGE_TRIES:
+                raise
+            log.warning("creating a bulk %s job failed (%s); retry %d/%d", kind, exc, attempt + 1, PAGE_TRIES)
+            time.sleep(0.5 * attempt)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 def _wait(client: CrmClient, kind: str, job_id: str) -> dict[str, Any]:
     """Poll a job until it is terminal (backoff 0.2 s x1.5 up to 5 s); returns the final job info."""
     delay, started = POLL_FIRST_SECONDS, time.monotonic()
@@ -99,17 +113,8 @@ def query_pages(
     Raises BulkUnsupported when the object is not supported by Bulk 2.0 (the caller falls back to REST).
     """
     try:
-        job = client.request(
-            "POST",
-            "jobs/query",
-            json={
-                "operation": operation,
-                "query": soql,
-                "contentType": "CSV",
-                "columnDelimiter": "COMMA",
-                "lineEnding": "LF",
-            },
-        ).json()
+        spec = {"operation": operation, "query": soql, "contentType": "CSV", "columnDelimiter": "COMMA"}
+        job = _create_job(client, "query", {**spec, "lineEnding": "LF"})
     except ConnectorError as exc:
         if exc.code == "INVALIDENTITY" or "not supported by the Bulk API" in str(exc):
             raise BulkUnsupported(str(exc), status=exc.status, code="INVALIDENTITY") from None
@@ -185,7 +190,7 @@ def ingest(
     }
     if external_id_field:
         spec["externalIdFieldName"] = external_id_field
-    job = client.request("POST", "jobs/ingest", json=spec).json()
+    job = _create_job(client, "ingest", spec)
     job_id = str(job["id"])
     finished = False
     try:

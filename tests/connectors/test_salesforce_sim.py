@@ -309,7 +309,10 @@ def test_missing_optional_field_is_reported_required_is_fatal(sim: Simulator, tm
 def test_bulk_faults_retry_pages_and_fail_cleanly(sim: Simulator, tmp_path: Path) -> None:
     settings = _settings(sim, tmp_path, extract_bulk_threshold=0, extract_chunk_rows=100)
     client = connect(settings)
-    sim.faults.add("drop:bulk2.query.results:count=1;expire:bulk2.query.get:count=1;503:describe:count=1")
+    sim.faults.add(
+        "drop:bulk2.query.results:count=1;expire:bulk2.query.get:count=1;503:describe:count=1;"
+        "503:bulk2.query.create:count=1"
+    )
     manifest = _extract(client, settings, "Account", "faults")
     assert manifest.rows == ACCOUNTS and manifest.api == "bulk2" and client.relogins == 1
     sim.faults.add("bulkfail:bulk2.query.fail:count=1")
