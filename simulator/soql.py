@@ -75,7 +75,8 @@ class FieldRef:
     name: str                 # canonical, dotted for parent fields ("Account.Name")
     field: Field              # the field read (on the root object or on the parent)
     rel: Field | None = None  # the root object's reference field (AccountId) for parent fields
-    parent: str | None = None  # the parent object's name
+    parent: str | None = None  # the parent object's name (None for a polymorphic relationship)
+    sources: tuple[tuple[str, str | None], ...] = ()  # polymorphic: (object, its field or None) per target
 
 
 @dataclass(frozen=True)
@@ -306,15 +307,33 @@ class _Parser:
                                     f"{_REL_HINT}"))
         rel = next((f for f in self.obj.fields if f.relationship_name
                     and f.relationship_name.lower() == parts[0].lower()), None)
-        if rel is None or len(rel.reference_to) != 1:
+        if rel is None:
             raise ApiError(400, "INVALID_FIELD", located(
                 self.text, tok.pos, f"Didn't understand relationship '{parts[0]}' in field path. {_REL_HINT}"))
+        if len(rel.reference_to) > 1:
+            return self.polymorphic(tok, rel, parts[1])
         parent = SCHEMA[rel.reference_to[0]]
         f = parent.field(parts[1])
         if f is None:
             raise ApiError(400, "INVALID_FIELD", located(
                 self.text, tok.pos, f"No such column '{parts[1]}' on entity '{parent.name}'. {_CUSTOM_HINT}"))
         return FieldRef(f"{rel.relationship_name}.{f.name}", f, rel, parent.name)
+
+    def polymorphic(self, tok: _Tok, rel: Field, name: str) -> FieldRef:
+        """What.Name and the like: the field on whichever target the id names (Name falls back to the name field)."""
+        sources: list[tuple[str, str | None]] = []
+        chosen: Field | None = None
+        for target in rel.reference_to:
+            f = SCHEMA[target].field(name)
+            if f is None and name.lower() == "name":
+                f = next((x for x in SCHEMA[target].fields if x.name_field), None)
+            sources.append((target, f.name if f else None))
+            chosen = chosen or f
+        if chosen is None:
+            raise ApiError(400, "INVALID_FIELD", located(
+                self.text, tok.pos, f"No such column '{name}' on entity 'Name'. {_CUSTOM_HINT}"))
+        canonical = "Name" if name.lower() == "name" else chosen.name
+        return FieldRef(f"{rel.relationship_name}.{canonical}", chosen, rel, None, tuple(sources))
 
     def order_item(self) -> OrderItem:
         ref = self.resolve(self.name_tok())

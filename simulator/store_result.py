@@ -7,11 +7,13 @@ import io
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from simulator.ids import KEY_PREFIXES
 from simulator.store_sql import Column
 
 __all__ = ["QueryResult"]
 
 DEFAULT_API_VERSION = "62.0"
+_OBJECT_OF_PREFIX = {prefix: name for name, prefix in KEY_PREFIXES.items()}
 
 
 class QueryResult:
@@ -56,7 +58,8 @@ class QueryResult:
                     seen_rel[c.rel_name] = []
                     groups.append((c.rel_name, None))
                 seen_rel[c.rel_name].append((c.field.name, values))
-        parent_ids = {rel: (page[self._parent_of[rel][0]], prefix + self._parent_of[rel][1] + "/")
+        parent_ids = {rel: (page[self._parent_of[rel][0]],
+                            prefix + self._parent_of[rel][1] + "/" if self._parent_of[rel][1] else "")
                       for rel in seen_rel}
         out: list[dict] = []
         attrs_type = self.sobject
@@ -71,7 +74,8 @@ class QueryResult:
                 if pid is None:
                     rec[key] = None
                     continue
-                nested: dict = {"attributes": {"type": self._parent_of[key][1], "url": purl + pid}}
+                ptype = self._parent_of[key][1] or _OBJECT_OF_PREFIX.get(pid[:3], "Name")  # polymorphic: by id
+                nested: dict = {"attributes": {"type": ptype, "url": (purl or prefix + ptype + "/") + pid}}
                 for fname, fvalues in seen_rel[key]:
                     nested[fname] = fvalues[row]
                 rec[key] = nested

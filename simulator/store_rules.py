@@ -179,6 +179,8 @@ def derive(obj: SObject, old: dict[str, object] | None, rec: dict[str, object], 
     creating = old is None
     if name in ("Contact", "User") and (creating or changed & {"FirstName", "LastName"}):
         rec["Name"] = " ".join(str(p) for p in (rec.get("FirstName"), rec.get("LastName")) if p)
+    if name == "Contact" and (creating or "EmailBouncedDate" in changed):
+        rec["IsEmailBounced"] = rec.get("EmailBouncedDate") is not None
     if name == "Opportunity" and (creating or "StageName" in changed):
         stage = OPPORTUNITY_STAGES.get(str(rec.get("StageName")))
         if stage is not None:

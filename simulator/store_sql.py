@@ -88,15 +88,22 @@ class _Builder:
         self.q = q
         self.today = today
         self.params: list = []
-        self.joins: dict[str, tuple[str, str, str]] = {}  # rel field name -> (alias, parent, rel name)
+        # rel field name -> ([(alias, parent object)], parent type or "" when polymorphic, relationship name)
+        self.joins: dict[str, tuple[list[tuple[str, str]], str, str]] = {}
 
     def col(self, ref: FieldRef) -> str:
-        """The SQL column expression of a field reference (joining the parent on first use)."""
+        """The SQL column expression of a field reference (joining the parent(s) on first use)."""
         if ref.rel is None:
             return f"t.{quote(ref.field.name)}"
         if ref.rel.name not in self.joins:
-            self.joins[ref.rel.name] = (f"p{len(self.joins)}", ref.parent or "", ref.rel.relationship_name or "")
-        return f"{self.joins[ref.rel.name][0]}.{quote(ref.field.name)}"
+            n = len(self.joins)
+            aliases = [(f"p{n}_{j}", target) for j, target in enumerate(ref.rel.reference_to)]
+            self.joins[ref.rel.name] = (aliases, ref.parent or "", ref.rel.relationship_name or "")
+        aliases = self.joins[ref.rel.name][0]
+        if not ref.sources:
+            return f"{aliases[0][0]}.{quote(ref.field.name)}"
+        parts = [f"{alias}.{quote(src)}" for (alias, _), (_, src) in zip(aliases, ref.sources, strict=True) if src]
+        return f"coalesce({', '.join(parts)})" if len(parts) > 1 else parts[0]
 
     def param(self, value: object) -> str:
         self.params.append(value)
@@ -220,14 +227,17 @@ def translate(q: Query, *, include_deleted: bool, today: date, extra_where: tupl
             columns.append(Column(ref.name, ref.field, ref.rel.relationship_name if ref.rel else None, ref.parent))
     obj = quote(q.sobject.name)
     joins = "".join(f" LEFT JOIN {quote(parent)} AS {alias} ON {alias}.\"Id\" = t.{quote(rel)}"
-                    for rel, (alias, parent, _) in b.joins.items())
+                    for rel, (aliases, _, _) in b.joins.items() for alias, parent in aliases)
     where_sql = (" WHERE " + " AND ".join(where)) if where else ""
     if q.is_count:
         sql = f"SELECT count(*) FROM {obj} AS t{joins}{where_sql}"
         if q.limit is not None or q.offset is not None:
             sql = f"SELECT count(*) FROM (SELECT 1 FROM {obj} AS t{joins}{where_sql}{_limit(q)})"
         return Translation(sql, where_params, [], [])
-    hidden = ['t."Id" AS __id'] + [f'{alias}."Id" AS __p{i}' for i, (alias, _, _) in enumerate(b.joins.values())]
+    hidden = ['t."Id" AS __id']
+    for i, (aliases, _, _) in enumerate(b.joins.values()):
+        parent_ids = ", ".join(f'{alias}."Id"' for alias, _ in aliases)
+        hidden.append(f"coalesce({parent_ids}) AS __p{i}")
     sql = (f"SELECT {', '.join(hidden + select)} FROM {obj} AS t{joins}{where_sql} "
            f"ORDER BY {', '.join(order_sql)}{_limit(q)}")
     parents = [(rel_name, parent) for (_, parent, rel_name) in b.joins.values()]

@@ -16,6 +16,7 @@ from simulator.store import Org
 U1, U2 = make_id("User", 1), make_id("User", 2)
 A1, A2, A3, A4 = (make_id("Account", i) for i in range(1, 5))
 C1, C2 = make_id("Contact", 1), make_id("Contact", 2)
+K1 = make_id("Case", 1)
 T0 = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
@@ -48,7 +49,12 @@ def _org_data() -> dict[str, list[dict]]:
         {"Id": C2, "IsDeleted": False, "AccountId": None, "FirstName": None, "LastName": "Two", "Name": "Two",
          "OwnerId": U2, **_sys(T0)},
     ]
-    return {"User": users, "Account": accounts, "Contact": contacts}
+    cases = [{"Id": K1, "IsDeleted": False, "CaseNumber": "00000007", "AccountId": A1, "Status": "New",
+              "IsClosed": False, "OwnerId": U1, **_sys(T0)}]
+    tasks = [{"Id": make_id("Task", i), "IsDeleted": False, "WhatId": what, "WhoId": who, "Status": "Not Started",
+              "Priority": "Normal", "IsClosed": False, "IsArchived": False, "OwnerId": U1, **_sys(T0)}
+             for i, what, who in ((1, A2, C1), (2, K1, None), (3, None, None))]
+    return {"User": users, "Account": accounts, "Contact": contacts, "Case": cases, "Task": tasks}
 
 
 @pytest.fixture(scope="module")
@@ -301,3 +307,21 @@ def test_today_is_a_date_literal_not_a_field() -> None:
 def test_literal_type_mismatch_is_invalid_field(soql: str, message: str) -> None:
     e = err(soql)
     assert e.error_code == "INVALID_FIELD" and e.message.endswith("\n" + message)
+
+
+def test_polymorphic_what_name(org: Org) -> None:
+    recs = org.query("SELECT What.Name, Who.Name, Account.Name FROM Task ORDER BY Id").records(0, 10)
+    v = org.api_version
+    assert [(r["What"], r["Who"]) for r in recs] == [
+        ({"attributes": {"type": "Account", "url": f"/services/data/v{v}/sobjects/Account/{A2}"},
+          "Name": "Beta 50% Off"},
+         {"attributes": {"type": "Contact", "url": f"/services/data/v{v}/sobjects/Contact/{C1}"}, "Name": "Cy One"}),
+        ({"attributes": {"type": "Case", "url": f"/services/data/v{v}/sobjects/Case/{K1}"}, "Name": "00000007"},
+         None),
+        (None, None),
+    ]
+    assert ids(org, "SELECT Id FROM Task WHERE What.Name LIKE 'beta%' OR What.Name = '00000007'") == \
+        [make_id("Task", 1), make_id("Task", 2)]
+    assert org.query("SELECT What.Name FROM Task ORDER BY Id").csv(0, 3) == \
+        '"What.Name"\n"Beta 50% Off"\n"00000007"\n\n'
+    assert "No such column 'Nope' on entity 'Name'" in err("SELECT What.Nope FROM Task").message

@@ -270,8 +270,10 @@ def test_task_status_and_activity_account(org: Org) -> None:
 def test_names_from_first_and_last(org: Org) -> None:
     cid = org.create("Contact", {"FirstName": "Grace", "LastName": "Hopper"})
     assert org.get("Contact", cid, ["Name"])["Name"] == "Grace Hopper"
-    org.update("Contact", cid, {"FirstName": None})
-    assert org.get("Contact", cid, ["Name"])["Name"] == "Hopper"
+    org.update("Contact", cid, {"FirstName": None, "EmailBouncedDate": datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)})
+    rec = org.get("Contact", cid, ["Name", "IsEmailBounced", "EmailBouncedDate"])
+    assert (rec["Name"], rec["IsEmailBounced"], rec["EmailBouncedDate"]) == \
+        ("Hopper", True, "2024-05-06T07:08:09.000+0000")
     uid = org.create("User", {"FirstName": "Ada", "LastName": "L", "Email": "a@l.test", "Username": "a@l.test"})
     rec = org.get("User", uid, ["Name", "IsActive"])
     assert (rec["Name"], rec["IsActive"]) == ("Ada L", True)
