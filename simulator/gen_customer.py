@@ -17,6 +17,7 @@ __all__ = ["anniversary", "build_customer", "owner_at"]
 
 _ROLES = ("Decision Maker", "Economic Buyer", "Technical Buyer", "Influencer", "Business User")
 _CALLS = ("Check-in call", "Call: how is the service going?", "Call about upcoming maintenance", "Quarterly check-in")
+_CASE_SEASON = {1: 0.75, 2: 0.8, 8: 1.3, 12: 1.3}
 _EMAILS = ("Email: service report", "Email: meeting notes", "Email: maintenance plan", "Email: invoice question")
 
 
@@ -290,7 +291,8 @@ def build_customer(b: Builder, plan: Plan, manager: str) -> State:
         close_o = make_case(o, issue, high, rng.random() < p.escalate_prob)
         if close_o is not None and rng.random() < p.repeat_prob and close_o + 12 < t_end:
             make_case(close_o + rng.randint(2, 12), issue, high, rng.random() < p.escalate_prob)
-        o += max(1, int(rng.expovariate(1.0 / (p.case_gap / (2.0 if o < fw + 90 else 1.0)))))
+        season = _CASE_SEASON.get(b.day(o).month, 1.0)  # winter breakdowns, quiet August and December
+        o += max(1, int(rng.expovariate(1.0 / (p.case_gap / (2.0 if o < fw + 90 else 1.0))) * season))
     for v in visits:
         if rng.random() < p.complaint_prob and v + 25 < t_end:
             make_case(v + rng.randint(3, 25), rng.choice(COMPLAINT_ISSUES), False, False)
