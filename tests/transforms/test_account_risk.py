@@ -14,10 +14,13 @@ def healthy(crm: Crm, account: str, **kw: object) -> None:
         crm.task(account, ago(10), who=crm.contact(account, first, "Smith"))
 
 
-def escalations(crm: Crm, account: str, opened: tuple[float, ...]) -> None:
-    """Open high-priority cases opened `opened` days ago."""
+def escalations(crm: Crm, account: str, opened: tuple[float, ...], closed: bool = False) -> None:
+    """High-priority cases opened `opened` days ago: open, or closed a day later and followed up the next day."""
     for i, d in enumerate(opened):
-        crm.case(account, f"{account}-{i}", ago(d), Priority="High")
+        crm.case(account, f"{account}-{i}", ago(d), ago(d - 1) if closed else None, Priority="High",
+                 Type=("Mechanical", "Electrical", "Structural")[i % 3])   # different issues: no repeat
+        if closed:
+            crm.task(account, ago(d - 2))
 
 
 def risk(con, account: str) -> tuple:
@@ -32,15 +35,15 @@ def test_levels_scores_and_reasons(con, crm):
     crm.account("P", type="Prospect")
     for i, (o, c) in enumerate(((80, 70), (60, 55), (50, 45))):          # R: repeat issue (high)
         crm.case("R", f"0000000{i}", ago(o), ago(c))
-    escalations(crm, "M", (20, 16))                                       # M: escalation 20 + aging 15
-    escalations(crm, "W", (5, 6))                                         # W: escalation 20, renewal near
+    escalations(crm, "M", (60, 45, 35))                                   # M: escalation 20 + aging 15
+    escalations(crm, "W", (40, 50, 60), closed=True)                      # W: escalation 20, renewal near
     crm.opportunity("W", "Renewal 2026", "Negotiation/Review", day(-60), type="Renewal")
-    escalations(crm, "N", (5, 6))                                         # N: escalation 20, no renewal
+    escalations(crm, "N", (40, 50, 60), closed=True)                      # N: escalation 20, no renewal
     result = run(con)
     assert risk(con, "R")[:2] == ("Red", 60.0)
     assert risk(con, "R")[2] == "2 issues came back within 14 days of being closed (cases 00000001, 00000002)."
-    assert risk(con, "M") == ("Amber", 35.0, "2 escalated or high-priority cases in the last 90 days. "
-                              "2 cases are overdue; the oldest, M-0, has been open since 10 Jun 2026.", "Steady")
+    assert risk(con, "M") == ("Amber", 35.0, "3 escalated or high-priority cases in the last 90 days. "
+                              "3 cases are overdue; the oldest, M-0, has been open since 1 May 2026.", "Steady")
     assert risk(con, "W")[:2] == ("Amber", 30.0)
     assert risk(con, "N")[:2] == ("Green", 20.0)
     assert risk(con, "G") == ("Green", 0.0, "No relationship risk signals.", "Steady")
@@ -54,10 +57,10 @@ def test_reasons_top_three_within_field_length(con, crm):
     healthy(crm, "A")
     long_name = "Fleet expansion " + "x" * 990
     for i in range(4):
-        o = crm.opportunity("A", f"{long_name}{i}", "Closed Won", day(90))
-        crm.history(o, "Closed Won", ago(90), close=day(90))
-        crm.history(o, "Closed Won", ago(80 - i), amount=5000.0, close=day(90))
-    escalations(crm, "A", (20, 16))
+        o = crm.opportunity("A", f"{long_name}{i}", "Closed Won", day(130))
+        crm.history(o, "Closed Won", ago(90), close=day(130))
+        crm.history(o, "Closed Won", ago(80 - i), amount=5000.0, close=day(130))
+    escalations(crm, "A", (60, 45, 35))
     run(con)
     level, score, reasons, _ = risk(con, "A")
     assert level == "Red" and score == 70.0              # 35 + 20 + 15 points
@@ -66,8 +69,8 @@ def test_reasons_top_three_within_field_length(con, crm):
 
 def test_trend_against_previous_run_and_history(con, crm):
     healthy(crm, "A")
-    escalations(crm, "A", (20, 16))
-    run(con, as_of=ago(30), run_id="run-1")   # the cases did not exist yet, nor the touches: single-threaded
+    escalations(crm, "A", (60, 45, 35))
+    run(con, as_of=ago(70), run_id="run-1")   # the cases did not exist yet, nor the touches: single-threaded
     assert risk(con, "A")[0::3] == ("Green", "Steady")
     run(con, run_id="run-2")
     assert risk(con, "A")[0::3] == ("Amber", "Rising")
@@ -76,7 +79,7 @@ def test_trend_against_previous_run_and_history(con, crm):
     con.execute("""update raw."case" set "IsClosed" = true, "Status" = 'Closed', "ClosedDate" = ?""",
                 [AS_OF + timedelta(hours=1)])
     run(con, as_of=AS_OF + timedelta(hours=2), run_id="run-4")
-    assert risk(con, "A")[0::3] == ("Green", "Falling")       # closed, but still 2 escalations in 90 days
+    assert risk(con, "A")[0::3] == ("Green", "Falling")       # closed, but still 3 escalations in 90 days
     history = con.execute("select run_id, level, score, trend from marts.account_risk_history "
                           "where account_id = 'A' order by as_of").fetchall()
     assert history == [("run-1", "Green", 15.0, "Steady"), ("run-2", "Amber", 35.0, "Rising"),

@@ -55,7 +55,7 @@ def test_changed_value_is_pending_and_clears_are_sent(con, crm):
     setup_org(crm)
     run(con, run_id="run-1")
     push_all(con, "run-1")
-    for i, d in enumerate((20, 16)):
+    for i, d in enumerate((60, 45, 35)):
         crm.case("B", f"B-{i}", ago(d), Priority="High")
     con.execute("""update raw."case" set _deleted = true where "AccountId" = 'A'""")   # A's issue is gone
     run(con, as_of=AS_OF + timedelta(hours=1), run_id="run-2")

@@ -122,7 +122,8 @@ def test_broken_promise_after_sale(con, crm):
         crm.opportunity(a, "Fleet expansion", "Closed Won", day(50))
     crm.case("A", "00000041", ago(40), IsEscalated=True)
     crm.case("A", "00000042", ago(30), Priority="High")
-    crm.case("B", "00000043", ago(40))                      # medium: not urgent
+    crm.case("B", "00000043", ago(40), Priority="High")     # one urgent case: below the minimum of 2
+    crm.case("B", "00000044", ago(35))                      # medium: not urgent
     run(con)
     got = fired(con, "broken_promise_after_sale")
     assert set(got) == {"A"}
@@ -159,7 +160,8 @@ def test_oversell_complaint(con, crm):
     run(con)
     got = fired(con, "oversell_complaint")
     assert set(got) == {"A"}
-    assert got["A"][0] == "A complaint about unexpected charges (case 00000051) followed the 21 May 2026 service visit."
+    assert got["A"][0] == ("A complaint ('Unexpected Charges', case 00000051) followed the 21 May 2026 "
+                           "service visit.")
 
 
 def test_oversell_complaint_not_scored_without_service_visits(con, crm):
@@ -170,13 +172,16 @@ def test_oversell_complaint_not_scored_without_service_visits(con, crm):
 
 
 def test_expansion_ready(con, crm):
-    for a, csat in (("A", 5.0), ("B", 2.0)):
+    for a, csat in (("A", 5.0), ("B", 2.0), ("C", None), ("D", 4.0), ("E", 5.0)):
         crm.account(a)
-        crm.case(a, f"0000006{a}", ago(25), ago(20), CSAT__c=csat)
-        crm.task(a, ago(15))
+        for i in range(2):
+            crm.case(a, f"000006{i}{a}", ago(25 + i), ago(20 + i), CSAT__c=csat)
+        for first in ("Jane", "Tom"):
+            crm.task(a, ago(15), who=crm.contact(a, first, "Smith"))
+    crm.case("E", "00000070", ago(40), Priority="High")     # open urgent case, and aging: a real risk
     run(con)
     got = fired(con, "expansion_ready")
-    assert set(got) == {"A"}
-    assert got["A"][0] == "1 recent issue was resolved and followed up (satisfaction 5 of 5); no deal is open."
-    assert con.execute("select severity, points from marts.account_signals where signal_id = 'expansion_ready'"
+    assert set(got) == {"A", "D"}                               # B unhappy, C no CSAT recorded, E at risk
+    assert got["A"][0] == "2 recent issues were resolved and followed up (satisfaction 5 of 5); no deal is open."
+    assert con.execute("select distinct severity, points from marts.account_signals where signal_id = 'expansion_ready'"
                        ).fetchall() == [("positive", 0.0)]

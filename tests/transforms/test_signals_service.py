@@ -99,8 +99,10 @@ def test_escalation_load(con, crm):
     crm.case("A", "00000009", ago(120), ago(110), Priority="High")
     crm.case("B", "00000010", ago(10), Priority="High")
     crm.case("B", "00000011", ago(10))                      # medium: not counted
+    crm.case("B", "00000012", ago(11), Priority="High")     # B: two urgent, below the minimum of 3
     crm.case("C", "00000020", ago(10), Priority="High")
-    crm.case("C", "00000021", ago(89.9), Priority="High")   # two: exactly the minimum
+    crm.case("C", "00000021", ago(11), IsEscalated=True)
+    crm.case("C", "00000022", ago(89.9), Priority="High")   # three: exactly the minimum
     run(con)
     got = fired(con, "escalation_load")
     assert set(got) == {"A", "C"}

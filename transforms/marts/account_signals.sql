@@ -30,6 +30,13 @@ accounts as (
     where is_customer
 ),
 
+risky_accounts as (
+    select distinct fired.account_id
+    from fired
+    inner join catalog on fired.signal_id = catalog.signal_id
+    where catalog.severity in ('high', 'medium')
+),
+
 final as (
     select
         fired.account_id,
@@ -43,6 +50,8 @@ final as (
     from fired
     inner join catalog on fired.signal_id = catalog.signal_id
     inner join accounts on fired.account_id = accounts.account_id
+    -- a positive signal next to a real risk would mislead the rep
+    where catalog.severity <> 'positive' or fired.account_id not in (select account_id from risky_accounts)
 )
 
 select * from final

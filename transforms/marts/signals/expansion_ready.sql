@@ -1,5 +1,6 @@
--- sig_expansion_ready (positive): recent cases closed and followed up, satisfied where CSAT is recorded, no open
--- urgent case and no open opportunity. grain: account; key: account_id
+-- sig_expansion_ready (positive): recent cases closed and followed up, confirmed satisfied (CSAT recorded and at
+-- least `min_csat`), no open urgent case and no open opportunity; shown only when no high or medium risk signal
+-- fires (marts.account_signals). grain: account; key: account_id
 create or replace table marts.sig_expansion_ready as
 
 with service as (
@@ -46,6 +47,7 @@ final as (
     inner join sales on recent.account_id = sales.account_id
     where recent.closed_count >= meta.rule_num('expansion_ready', 'min_closed_cases')
         and recent.satisfied
+        and recent.avg_csat is not null
         and service.open_urgent_cases = 0
         and sales.open_count = 0
         and exists (

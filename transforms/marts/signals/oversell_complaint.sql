@@ -40,7 +40,7 @@ final as (
         'oversell_complaint' as signal_id,
         to_json({'case_ids': list(case_id order by created_at desc), 'case_numbers': list(case_number order by created_at desc),
             'visit_event_ids': list(event_id order by created_at desc), 'count': count(*)}) as evidence,
-        'A complaint about ' || lower(arg_max(complaint_about, created_at)) || ' (case '
+        'A complaint (''' || arg_max(complaint_about, created_at) || ''', case '
             || arg_max(case_number, created_at) || ') followed the ' || meta.human_date(arg_max(visit_at, created_at))
             || ' service visit.' as reason
     from hits
