@@ -19,21 +19,21 @@ if __package__ in (None, ""):  # run as a script: bench/ must not shadow the `si
     sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _here]
     sys.path.insert(0, str(_here.parent))
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import platform  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from collections import Counter  # noqa: E402
-from datetime import UTC, datetime  # noqa: E402
-from typing import Any  # noqa: E402
+import argparse
+import json
+import os
+import platform
+import subprocess
+import tempfile
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any
 
-import requests  # noqa: E402
-from simple_salesforce import Salesforce  # noqa: E402
+import requests
+from simple_salesforce import Salesforce
 
-from simulator.server import Simulator  # noqa: E402
+from simulator.server import Simulator
 
 TARGETS = {"rest_records_per_s": 20_000, "bulk2_records_per_s": 200_000}
 FIELDS = "Id, Subject, Status, Priority, ActivityDate, WhatId, WhoId, OwnerId, IsClosed, SystemModstamp"

@@ -81,7 +81,7 @@ class Auth:
         if not (self.key_file.exists() and self.cert_file.exists()):
             _write_jwt_keypair(self.key_file, self.cert_file)
         cert = x509.load_pem_x509_certificate(self.cert_file.read_bytes())
-        self._jwt_key = cert.public_key()
+        self._jwt_key: Any = cert.public_key()
 
     @staticmethod
     def _new_token(prefix: str) -> str:

@@ -7,6 +7,7 @@ for Salesforce-shaped failures. `Simulator.dispatch` (server.py) applies auth, t
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import logging
@@ -158,7 +159,7 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             self.server.track(self.request, False)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         """Access log at debug level (the stdlib writes to stderr)."""
         log.debug("%s " + format, self.address_string(), *args)
 
@@ -195,15 +196,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body[: len(body) // 2])
             self.wfile.flush()
             self.close_connection = True
-            try:
+            with contextlib.suppress(OSError):
                 self.request.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             return
         # Headers and body leave in one write: no small-segment + delayed-ACK stall per response.
-        self._headers_buffer.append(b"\r\n")
+        buffer: list[bytes] = self._headers_buffer  # type: ignore[attr-defined]  # stdlib internals
+        buffer.append(b"\r\n")
         if self.command != "HEAD":
-            self._headers_buffer.append(body)
+            buffer.append(body)
         self.flush_headers()
 
     do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = do_HEAD = _handle
@@ -238,10 +238,8 @@ class SimHTTPServer(ThreadingHTTPServer):
     def close_connections(self) -> None:
         """Shut every open keep-alive connection so its thread ends."""
         for sock in list(self._live):
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Client disconnects and TLS failures are routine: log them quietly."""

@@ -98,12 +98,12 @@ def _run(sim: Simulator, records: list[Any], all_or_none: bool,
             if i < len(results) and not results[i]["success"]:
                 out.append(results[i])
                 continue
-            item: dict[str, Any] = {"success": False, "errors": [dict(ROLLED_BACK)]}
+            rolled: dict[str, Any] = {"success": False, "errors": [dict(ROLLED_BACK)]}
             rid = (results[i].get("id") if i < len(results) else None) or (
-                record.get("id") or record.get("Id") if isinstance(record, dict) else None)
+                (record.get("id") or record.get("Id")) if isinstance(record, dict) else None)
             if keep_id and rid:
-                item = {"id": rid, **item}
-            out.append(item)
+                rolled = {"id": rid, **rolled}
+            out.append(rolled)
         results = out
     return json_response(200, results)
 

@@ -104,7 +104,7 @@ def describe_field(f: Field) -> dict[str, Any]:
     }
 
 
-def _urls(version: str, name: str) -> dict[str, str]:
+def _urls(version: str, name: str) -> dict[str, str | None]:
     base = f"/services/data/v{version}/sobjects/{name}"
     return {"compactLayouts": f"{base}/describe/compactLayouts", "rowTemplate": f"{base}/{{ID}}",
             "defaultValues": f"{base}/defaultValues?recordTypeId&fields", "describe": f"{base}/describe",

@@ -243,8 +243,7 @@ def ext_upsert(sim: Simulator, req: Request) -> Response:
             record_id, created = sim.org.upsert(name, field, value, data, user_id=req.user_id)
         except Exception as exc:
             if getattr(exc, "status", None) == 300:
-                urls = getattr(exc, "urls", None) or _urls(req, name, sim.org.find_by(name, field, value))
-                return json_response(300, urls)
+                return json_response(300, _urls(req, name, sim.org.find_by(name, field, value)))
             raise
     if not created and float(req.version) < 46.0:
         return Response(204, b"", None)

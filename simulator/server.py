@@ -4,6 +4,16 @@
 issues a TLS certificate from a CA kept in the state dir (`ca.pem` is the bundle clients verify against), serves
 REST, Bulk 2.0, OAuth and SOAP login on 127.0.0.1, and writes `connection.json` (contracts §1.3). Every API
 request passes `dispatch`: route -> faults -> session -> daily API budget -> handler -> `Sforce-Limit-Info`.
+
+Wire coverage (salesforce-wire.md). Served: REST query/queryAll with relative `nextRecordsUrl` cursors, record
+CRUD, upsert and GET by external id (201/200/300), getUpdated/getDeleted, limits, global and sObject describe,
+Collections create/update/upsert/retrieve/delete, Bulk 2.0 query and ingest jobs, OAuth token grants
+(client_credentials, password, refresh_token with optional rotation, JWT bearer), SOAP partner `login`, session
+TTL, a daily API budget, faults, outbound messages; API versions 20.0-66.0. Knowingly left out: Bulk API 1.0
+(`/services/async`), SOSL search, composite/batch/tree/graph, SOAP calls other than `login`, Tooling/Metadata/
+Apex REST, `If-Modified-Since` on describe, multipart ingest job creation, Bulk 2.0 query CSV with delimiters
+other than COMMA/LF, true transactional `allOrNone` (rollback by compensation: stamps and history rows of the
+undone writes stay), job persistence across restarts (jobs and query cursors live in memory).
 """
 
 from __future__ import annotations
@@ -186,7 +196,7 @@ class Simulator:
         except ImportError:
             self.org.clock.advance(days)
             return {}
-        return advance(self.org, days, rng_seed=self.seed + int(self.org.clock.offset.total_seconds()))
+        return advance(self.org, days, self.seed + int(self.org.clock.offset.total_seconds()))
 
     def set_outbound(self, url: str | None) -> None:
         """Send outbound messages to `url` from now on (None stops sending)."""
@@ -271,7 +281,7 @@ class Simulator:
             resp = exc.response()
         except Exception as exc:
             resp = self._exception_response(exc)
-        if route is not None and route.kind == "rest" or req.path.startswith("/services/data/v"):
+        if (route is not None and route.kind == "rest") or req.path.startswith("/services/data/v"):
             resp.headers.insert(0, ("Sforce-Limit-Info", f"api-usage={self.api_used}/{self.api_budget}"))
         return resp, drop
 

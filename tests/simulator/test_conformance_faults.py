@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import requests
@@ -76,7 +76,7 @@ def test_connection_dropped_mid_body(simulator: Any, sim_http: Any, connection: 
 
 
 class _Receiver(BaseHTTPRequestHandler):
-    bodies: list[bytes] = []
+    bodies: ClassVar[list[bytes]] = []
     fail_first = 1
 
     def do_POST(self) -> None:

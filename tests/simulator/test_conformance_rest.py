@@ -24,7 +24,7 @@ def test_query_first_page_shape(sf: Any) -> None:
     assert list(result)[:2] == ["totalSize", "done"]
     assert result["done"] is True and "nextRecordsUrl" not in result
     rec = result["records"][0]
-    assert list(rec)[0] == "attributes"
+    assert next(iter(rec)) == "attributes"
     assert rec["attributes"] == {"type": "Account", "url": f"/services/data/v59.0/sobjects/Account/{rec['Id']}"}
     assert list(rec)[1:] == ["Id", "Name", "CreatedDate"]
     assert len(rec["Id"]) == 18 and rec["Id"].startswith("001")
@@ -99,7 +99,7 @@ def test_limit_info_header_first_and_parsed(sf: Any, sim_http: Any, simulator: A
     assert usage.total == simulator.api_budget and 0 < usage.used <= simulator.api_used
     resp = sim_http.get(f"{simulator.url}/services/data/v59.0/limits/",
                         headers={"Authorization": f"Bearer {connection['access_token']}"})
-    assert list(resp.headers)[0] == "Sforce-Limit-Info"
+    assert next(iter(resp.headers)) == "Sforce-Limit-Info"
     assert re.fullmatch(r"api-usage=\d+/\d+", resp.headers["Sforce-Limit-Info"])
     assert resp.headers["Content-Type"] == "application/json;charset=UTF-8"
 

@@ -25,7 +25,7 @@ CONNECTION_KEYS = {"instance_url", "login_url", "api_version", "access_token", "
 def test_connection_file_and_state_dir(simulator: Any) -> None:
     state = Path(simulator.state_dir)
     conn = json.loads((state / "connection.json").read_text())
-    assert CONNECTION_KEYS <= set(conn) and conn == simulator.connection
+    assert set(conn) >= CONNECTION_KEYS and conn == simulator.connection
     assert conn["instance_url"] == simulator.url == conn["login_url"]
     assert conn["organization_id"].startswith("00D") and len(conn["organization_id"]) == 18
     assert Path(conn["ca_bundle"]).read_text().startswith("-----BEGIN CERTIFICATE-----")

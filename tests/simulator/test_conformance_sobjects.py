@@ -35,7 +35,7 @@ def test_describe_has_every_field_property(sf: Any) -> None:
     assert desc["name"] == "Account" and desc["keyPrefix"] == "001"
     by_name = {f["name"]: f for f in desc["fields"]}
     for f in desc["fields"]:
-        assert FIELD_PROPERTIES <= set(f), f["name"]
+        assert set(f) >= FIELD_PROPERTIES, f["name"]
     assert by_name["Id"]["type"] == "id" and by_name["Id"]["length"] == 18 and by_name["Id"]["updateable"] is False
     owner = by_name["OwnerId"]
     assert owner["type"] == "reference" and owner["referenceTo"] == ["User"] and owner["relationshipName"] == "Owner"
@@ -110,9 +110,37 @@ def test_upsert_by_external_id_201_200_300(sf: Any, simulator: Any) -> None:
     # Two records with one value: 300 with a list of URLs (seeded behind the API: the field is unique there).
     c1 = sf.Contact.create({"LastName": "Twin", "Email": "twin@example.com"})["id"]
     c2 = sf.Contact.create({"LastName": "Twin", "Email": "twin@example.com"})["id"]
+    urls = sorted(f"/services/data/v59.0/sobjects/Contact/{c}" for c in (c1, c2))
     with pytest.raises(SalesforceMoreThanOneRecord) as many:
         sf.Contact.get_by_custom_id("Email", "twin@example.com")
-    assert sorted(many.value.content) == sorted(f"/services/data/v59.0/sobjects/Contact/{c}" for c in (c1, c2))
+    assert sorted(many.value.content) == urls
+    with pytest.raises(SalesforceMoreThanOneRecord) as upsert_many:
+        sf.Contact.upsert("Email/twin@example.com", {"Title": "Twin"})
+    assert sorted(upsert_many.value.content) == urls
+
+
+def test_derived_and_read_only_fields_are_refused(sf: Any) -> None:
+    aid = _account_id(sf)
+    with pytest.raises(SalesforceMalformedRequest) as task:
+        sf.Task.create({"Subject": "x", "AccountId": aid})
+    assert task.value.content[0]["errorCode"] == "INVALID_FIELD_FOR_INSERT_UPDATE"
+    opp = sf.query("SELECT Id FROM Opportunity LIMIT 1")["records"][0]["Id"]
+    with pytest.raises(SalesforceMalformedRequest) as won:
+        sf.Opportunity.update(opp, {"IsWon": True})
+    assert won.value.content[0]["errorCode"] == "INVALID_FIELD_FOR_INSERT_UPDATE"
+    case = sf.query("SELECT Id FROM Case LIMIT 1")["records"][0]["Id"]
+    with pytest.raises(SalesforceMalformedRequest) as closed:
+        sf.Case.update(case, {"IsClosed": True})
+    assert closed.value.content[0]["errorCode"] == "INVALID_FIELD_FOR_INSERT_UPDATE"
+
+
+def test_datetime_literals_in_every_documented_form(sf: Any) -> None:
+    from simple_salesforce.format import format_soql
+
+    since = datetime(2000, 1, 1, tzinfo=UTC)
+    total = sf.query("SELECT COUNT() FROM Account")["totalSize"]
+    for literal in (format_soql("{}", since), "2000-01-01T00:00:00Z", "2000-01-01T00:00:00.000+0000"):
+        assert sf.query(f"SELECT COUNT() FROM Account WHERE CreatedDate > {literal}")["totalSize"] == total
 
 
 def test_upsert_unknown_external_field_is_404(sf: Any) -> None:
