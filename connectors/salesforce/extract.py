@@ -43,6 +43,9 @@ log = logging.getLogger(__name__)
 DELETED_MAX_AGE = timedelta(days=15)
 DELETED_MIN_SPAN = timedelta(minutes=2)  # getDeleted needs start to precede end by more than a minute
 BULK_MAX_PAGE = 50_000
+REST_SOQL_MAX = (
+    12_000  # a longer query would pass the REST URL limit (414 at ~16 KB encoded): use Bulk (POST body)
+)
 
 
 @dataclass
@@ -224,7 +227,7 @@ def extract_object(
         group_rows=min(settings.extract_chunk_rows, max(settings.extract_page_size, 10_000)),
     )
     api, notes = "rest", []
-    if estimate > settings.extract_bulk_threshold:
+    if estimate > settings.extract_bulk_threshold or (estimate > 0 and len(soql) > REST_SOQL_MAX):
         api = "bulk2"
         try:
             _bulk(client, soql, names, writer, min(settings.extract_chunk_rows, BULK_MAX_PAGE))

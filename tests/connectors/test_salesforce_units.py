@@ -198,3 +198,11 @@ def test_bulk_upload_csv_uses_crlf_and_na_for_null() -> None:
     parsed = list(csv.reader(io.StringIO(data, newline="")))
     assert parsed[1] == ["001A", "Red", "#N/A", "", ""]  # null -> #N/A; absent -> empty (unchanged)
     assert parsed[2] == ["001B", "", "", 'says "hi", twice\nnew line', "true"]
+
+
+def test_limit_header_reads_org_usage_not_per_app_usage() -> None:
+    from connectors.salesforce.client import _USAGE
+
+    match = _USAGE.search("per-app-api-usage=17/250(appName=x); api-usage=25/5000")
+    assert match is not None and match.groups() == ("25", "5000")
+    assert _USAGE.search("per-app-api-usage=17/250(appName=x)") is None
