@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-__all__ = ["ApiError", "NOT_FOUND_MESSAGE"]
+__all__ = ["NOT_FOUND_MESSAGE", "ApiError"]
 
 NOT_FOUND_MESSAGE = "The requested resource does not exist"
 

@@ -16,12 +16,12 @@ a caret line and "ERROR at Row:r:Column:c". `simulator.store_sql` translates the
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import date
 
 from simulator.errors import ApiError
 from simulator.schema import SCHEMA, Field, SObject, sobject
+from simulator.soql_lex import Tok, decode_string, located, parse_datetime_literal, tokenize
 
 __all__ = ["Cond", "FieldRef", "Literal", "Logic", "OrderItem", "Query", "decode_string", "located", "parse", "parse_datetime_literal"]
 
@@ -44,18 +44,6 @@ LIKE_TYPES = {"string", "picklist", "textarea", "email", "phone", "url", "combob
 _KEYWORDS = {"SELECT", "FROM", "WHERE", "AND", "OR", "NOT", "IN", "LIKE", "ORDER", "BY", "LIMIT", "OFFSET", "ASC",
              "DESC", "NULLS", "FIRST", "LAST", "NULL", "TRUE", "FALSE", "COUNT", "GROUP", "HAVING"}
 
-_TOKEN = re.compile(r"""
-    (?P<ws>\s+)
-  | (?P<datetime>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:?\d{2}))
-  | (?P<date>\d{4}-\d{2}-\d{2})(?![\dT])
-  | (?P<number>[+-]?\d+(?:\.\d+)?|[+-]?\.\d+)
-  | (?P<string>'(?:[^'\\]|\\.)*')
-  | (?P<name>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)
-  | (?P<op><>|!=|<=|>=|=|<|>)
-  | (?P<punct>[(),:])
-""", re.VERBOSE)
-_DT = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|([+-])(\d{2}):?(\d{2}))")
-_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "'": "'", '"': '"', "\\": "\\"}
 
 
 @dataclass(frozen=True)
@@ -119,92 +107,21 @@ class Query:
     offset: int | None = None
 
 
-def located(text: str, pos: int, message: str) -> str:
-    """Salesforce's located message: the query line, a caret under the column, the row/column and the reason."""
-    row = text.count("\n", 0, pos) + 1
-    start = text.rfind("\n", 0, pos) + 1
-    end = text.find("\n", pos)
-    line = text[start:] if end < 0 else text[start:end]
-    col = pos - start + 1
-    return f"\n{line}\n{' ' * (col - 1)}^\nERROR at Row:{row}:Column:{col}\n{message}"
-
-
-def parse_datetime_literal(raw: str) -> datetime:
-    """A SOQL datetime literal in any accepted form, as a naive UTC datetime."""
-    m = _DT.fullmatch(raw)
-    if not m:
-        raise ValueError(f"not a datetime literal: {raw}")
-    y, mo, d, h, mi, s, frac, zone, sign, zh, zm = m.groups()
-    micro = int((frac or "0")[:6].ljust(6, "0"))
-    tz = UTC
-    if zone != "Z":
-        delta = timedelta(hours=int(zh), minutes=int(zm))
-        tz = timezone(delta if sign == "+" else -delta)
-    value = datetime(int(y), int(mo), int(d), int(h), int(mi), int(s), micro, tzinfo=tz)
-    return value.astimezone(UTC).replace(tzinfo=None)
-
-
-def decode_string(raw: str, *, like: bool = False) -> str:
-    """The value of a quoted SOQL string body; with like=True, a DuckDB LIKE pattern escaped with backslash."""
-    out: list[str] = []
-    i = 0
-    while i < len(raw):
-        ch = raw[i]
-        if ch == "\\" and i + 1 < len(raw):
-            nxt = raw[i + 1]
-            i += 2
-            if nxt in "%_":
-                out.append("\\" + nxt)  # kept escaped: a literal % or _ in LIKE
-            elif nxt == "\\" and like:
-                out.append("\\\\")
-            else:
-                out.append(_ESCAPES.get(nxt, nxt))
-            continue
-        out.append(ch)
-        i += 1
-    return "".join(out)
-
-
-@dataclass
-class _Tok:
-    kind: str
-    text: str
-    pos: int
-
-    @property
-    def upper(self) -> str:
-        return self.text.upper()
-
-
-def _tokenize(text: str) -> list[_Tok]:
-    toks: list[_Tok] = []
-    pos = 0
-    while pos < len(text):
-        m = _TOKEN.match(text, pos)
-        if not m:
-            raise ApiError(400, "MALFORMED_QUERY", located(text, pos, f"unexpected token: '{text[pos]}'"))
-        kind = m.lastgroup or ""
-        if kind != "ws":
-            toks.append(_Tok(kind, m.group(), pos))
-        pos = m.end()
-    toks.append(_Tok("eof", "", len(text)))
-    return toks
-
 
 class _Parser:
     """Recursive descent over the token list; resolves names once FROM is known."""
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self.toks = _tokenize(text)
+        self.toks = tokenize(text)
         self.i = 0
         self.obj: SObject | None = None
 
     # -- token helpers ----------------------------------------------------------------------------------
-    def peek(self, ahead: int = 0) -> _Tok:
+    def peek(self, ahead: int = 0) -> Tok:
         return self.toks[min(self.i + ahead, len(self.toks) - 1)]
 
-    def take(self) -> _Tok:
+    def take(self) -> Tok:
         tok = self.peek()
         self.i = min(self.i + 1, len(self.toks) - 1)
         return tok
@@ -213,24 +130,24 @@ class _Parser:
         tok = self.peek()
         return tok.kind == "name" and tok.upper in words
 
-    def expect_kw(self, word: str) -> _Tok:
+    def expect_kw(self, word: str) -> Tok:
         if not self.is_kw(word):
             self.fail(self.peek())
         return self.take()
 
-    def expect(self, text: str) -> _Tok:
+    def expect(self, text: str) -> Tok:
         if self.peek().text != text:
             self.fail(self.peek())
         return self.take()
 
-    def fail(self, tok: _Tok, message: str | None = None) -> None:
+    def fail(self, tok: Tok, message: str | None = None) -> None:
         msg = message or (f"unexpected token: '{tok.text}'" if tok.kind != "eof" else "unexpected end of query")
         raise ApiError(400, "MALFORMED_QUERY", located(self.text, tok.pos, msg))
 
     # -- grammar ----------------------------------------------------------------------------------------
     def query(self) -> Query:
         self.expect_kw("SELECT")
-        raw_fields: list[_Tok] = []
+        raw_fields: list[Tok] = []
         is_count = False
         if self.is_kw("COUNT") and self.peek(1).text == "(":
             self.take()
@@ -277,7 +194,7 @@ class _Parser:
             self.fail(self.peek())
         return q
 
-    def name_tok(self) -> _Tok:
+    def name_tok(self) -> Tok:
         tok = self.take()
         if tok.kind != "name" or tok.upper in {"FROM", "WHERE", "SELECT"}:
             self.fail(tok)
@@ -289,7 +206,7 @@ class _Parser:
             self.fail(tok)
         return int(tok.text)
 
-    def resolve(self, tok: _Tok) -> FieldRef:
+    def resolve(self, tok: Tok) -> FieldRef:
         """Resolve a (possibly dotted) field name against the FROM object."""
         assert self.obj is not None
         parts = tok.text.split(".")
@@ -319,7 +236,7 @@ class _Parser:
                 self.text, tok.pos, f"No such column '{parts[1]}' on entity '{parent.name}'. {_CUSTOM_HINT}"))
         return FieldRef(f"{rel.relationship_name}.{f.name}", f, rel, parent.name)
 
-    def polymorphic(self, tok: _Tok, rel: Field, name: str) -> FieldRef:
+    def polymorphic(self, tok: Tok, rel: Field, name: str) -> FieldRef:
         """What.Name and the like: the field on whichever target the id names (Name falls back to the name field)."""
         sources: list[tuple[str, str | None]] = []
         chosen: Field | None = None

@@ -208,5 +208,7 @@ def derive(obj: SObject, old: dict[str, object] | None, rec: dict[str, object], 
 
 def forecast_category(name: object) -> str | None:
     """OpportunityHistory.ForecastCategory from an opportunity's ForecastCategoryName."""
-    return {"Best Case": "BestCase", "Commit": "Forecast"}.get(str(name), name if name is not None else None)  # type: ignore[return-value]
+    if name is None:
+        return None
+    return {"Best Case": "BestCase", "Commit": "Forecast"}.get(str(name), str(name))
 

@@ -13,7 +13,7 @@ from simulator.ids import to18
 from simulator.schema import Field
 from simulator.soql import Cond, FieldRef, Literal, Logic, Query, decode_string
 
-__all__ = ["Column", "Translation", "translate", "quote", "STRING_TYPES", "date_range"]
+__all__ = ["STRING_TYPES", "Column", "Translation", "date_range", "quote", "translate"]
 
 STRING_TYPES = {"string", "picklist", "textarea", "email", "phone", "url", "combobox", "anyType"}
 ID_TYPES = {"id", "reference"}

@@ -15,12 +15,24 @@ from simulator.clock import format_datetime
 from simulator.errors import NOT_FOUND_MESSAGE, ApiError
 from simulator.ids import make_id
 from simulator.schema import SObject
-from simulator.store_rules import (apply_defaults, check_required, coerce, derive, forecast_category,
-                                   normalize_body, object_of, to_utc_naive)
+from simulator.store_rules import (
+    apply_defaults,
+    check_required,
+    coerce,
+    derive,
+    forecast_category,
+    normalize_body,
+    object_of,
+    to_utc_naive,
+)
 from simulator.store_sql import quote
 
 if TYPE_CHECKING:
-    from simulator.store import Org
+    import threading
+    from collections.abc import Callable
+    from contextlib import AbstractContextManager
+
+    from simulator.clock import Clock
 
 __all__ = ["WriteMixin"]
 
@@ -36,8 +48,21 @@ def _minute(value: datetime) -> datetime:
 class WriteMixin:
     """Write semantics of the org (see contracts.md §1.1 and salesforce-wire.md §4)."""
 
+    if TYPE_CHECKING:  # provided by simulator.store.Org
+        clock: Clock
+        api_version: str
+        integration_user_id: str | None
+        _lock: threading.RLock
+        _cursor: Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]
+
+        def _object(self, name: str) -> SObject: ...
+        def _record_id(self, obj: SObject, record_id: str) -> str: ...
+        def _row(self, cur: duckdb.DuckDBPyConnection, name: str, rid: str) -> dict | None: ...
+        def _notify(self, events: Events) -> None: ...
+        def find_by(self, sobject: str, field: str, value: object) -> list[str]: ...
+
     # -- public writes ------------------------------------------------------------------------------------
-    def create(self: Org, sobject: str, data: dict, *, user_id: str | None = None) -> str:
+    def create(self, sobject: str, data: dict, *, user_id: str | None = None) -> str:
         """Insert a record and return its new 18-character id."""
         obj = self._object(sobject)
         if not obj.createable:
@@ -47,7 +72,7 @@ class WriteMixin:
         self._notify(events)
         return rid
 
-    def update(self: Org, sobject: str, record_id: str, data: dict, *, user_id: str | None = None) -> None:
+    def update(self, sobject: str, record_id: str, data: dict, *, user_id: str | None = None) -> None:
         """Update fields of a live record (NOT_FOUND, ENTITY_IS_DELETED, field errors)."""
         obj = self._object(sobject)
         if not obj.updateable:
@@ -57,7 +82,7 @@ class WriteMixin:
             _, events = self._transact(lambda cur: self._update_in(cur, obj, rid, data, user_id))
         self._notify(events)
 
-    def delete(self: Org, sobject: str, record_id: str, *, user_id: str | None = None) -> None:
+    def delete(self, sobject: str, record_id: str, *, user_id: str | None = None) -> None:
         """Soft delete: IsDeleted = true (still in queryAll), listed by `deleted()`."""
         obj = self._object(sobject)
         if not obj.deletable or obj.field("IsDeleted") is None:
@@ -77,7 +102,7 @@ class WriteMixin:
             _, events = self._transact(run)
         self._notify(events)
 
-    def hard_delete(self: Org, sobject: str, record_id: str) -> None:
+    def hard_delete(self, sobject: str, record_id: str) -> None:
         """Remove a record for good: gone from queryAll, still listed by `deleted()`."""
         obj = self._object(sobject)
         if not obj.deletable:
@@ -100,7 +125,7 @@ class WriteMixin:
             _, events = self._transact(run)
         self._notify(events)
 
-    def upsert(self: Org, sobject: str, ext_field: str, value: str, data: dict, *,
+    def upsert(self, sobject: str, ext_field: str, value: str, data: dict, *,
                user_id: str | None = None) -> tuple[str, bool]:
         """Create or update by external id: (id, created); ApiError 300 MULTIPLE_CHOICES with the record urls."""
         obj = self._object(sobject)
@@ -127,14 +152,14 @@ class WriteMixin:
         return rid, not ids
 
     # -- replication ----------------------------------------------------------------------------------------
-    def _window(self: Org, start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    def _window(self, start: datetime, end: datetime) -> tuple[datetime, datetime]:
         lo, hi = _minute(start), _minute(end)
         if lo >= hi:
             raise ApiError(400, "INVALID_REPLICATION_DATE",
                            "startDate must chronologically precede endDate by more than one minute")
         return lo, min(hi, _minute(self.clock.now()))
 
-    def updated(self: Org, sobject: str, start: datetime, end: datetime) -> dict:
+    def updated(self, sobject: str, start: datetime, end: datetime) -> dict:
         """getUpdated: live ids whose SystemModstamp is in [start, end) (seconds ignored), plus latestDateCovered."""
         obj = self._object(sobject)
         lo, hi = self._window(start, end)
@@ -146,7 +171,7 @@ class WriteMixin:
                 [lo, hi]).fetchall()]
         return {"ids": ids, "latestDateCovered": format_datetime(hi)}
 
-    def deleted(self: Org, sobject: str, start: datetime, end: datetime) -> dict:
+    def deleted(self, sobject: str, start: datetime, end: datetime) -> dict:
         """getDeleted: soft and hard deletes in [start, end), at most 15 days back (earliestDateAvailable)."""
         obj = self._object(sobject)
         lo, hi = self._window(start, end)
@@ -159,7 +184,7 @@ class WriteMixin:
                 "earliestDateAvailable": format_datetime(earliest), "latestDateCovered": format_datetime(hi)}
 
     # -- internals ------------------------------------------------------------------------------------------
-    def _transact(self: Org, fn: Any) -> tuple[str, Events]:
+    def _transact(self, fn: Any) -> tuple[str, Events]:
         with self._cursor() as cur:
             cur.execute("BEGIN")
             try:
@@ -170,7 +195,7 @@ class WriteMixin:
                 raise
         return out
 
-    def _live_row(self: Org, cur: duckdb.DuckDBPyConnection, obj: SObject, rid: str) -> dict:
+    def _live_row(self, cur: duckdb.DuckDBPyConnection, obj: SObject, rid: str) -> dict:
         row = self._row(cur, obj.name, rid)
         if row is None:
             raise ApiError(404, "NOT_FOUND", NOT_FOUND_MESSAGE)
@@ -178,18 +203,18 @@ class WriteMixin:
             raise ApiError(400, "ENTITY_IS_DELETED", "entity is deleted", [])
         return row
 
-    def _next_id(self: Org, cur: duckdb.DuckDBPyConnection, name: str) -> str:
+    def _next_id(self, cur: duckdb.DuckDBPyConnection, name: str) -> str:
         while True:
             serial = cur.execute("INSERT INTO _counters VALUES (?, 1) ON CONFLICT (name) DO UPDATE "
-                                 "SET value = _counters.value + 1 RETURNING value", [f"id:{name}"]).fetchone()[0]
+                                 "SET value = _counters.value + 1 RETURNING value", [f"id:{name}"]).fetchone()[0]  # type: ignore[index]
             rid = make_id(name, int(serial), ID_POD)
             if cur.execute(f'SELECT 1 FROM {quote(name)} WHERE "Id" = ?', [rid]).fetchone() is None:
                 return rid
 
-    def _lookup(self: Org, cur: duckdb.DuckDBPyConnection) -> Any:
+    def _lookup(self, cur: duckdb.DuckDBPyConnection) -> Any:
         return lambda name, rid: self._row(cur, name, rid)
 
-    def _create_in(self: Org, cur: duckdb.DuckDBPyConnection, obj: SObject, data: dict,
+    def _create_in(self, cur: duckdb.DuckDBPyConnection, obj: SObject, data: dict,
                    user_id: str | None) -> tuple[str, Events]:
         body = normalize_body(obj, data, creating=True)
         lookup = self._lookup(cur)
@@ -207,7 +232,7 @@ class WriteMixin:
         rec.update({k: v for k, v in stamps.items() if k in rec})
         if obj.name == "Case":
             number = cur.execute("INSERT INTO _counters VALUES ('CaseNumber', 1) ON CONFLICT (name) DO UPDATE "
-                                 "SET value = _counters.value + 1 RETURNING value").fetchone()[0]
+                                 "SET value = _counters.value + 1 RETURNING value").fetchone()[0]  # type: ignore[index]
             rec["CaseNumber"] = f"{int(number):08d}"
         self._insert(cur, obj.name, rec)
         if obj.name == "Opportunity":
@@ -216,7 +241,7 @@ class WriteMixin:
             self._roll_up_activity(cur, obj.name, rec, now)
         return rid, [(obj.name, rid, "created")]
 
-    def _update_in(self: Org, cur: duckdb.DuckDBPyConnection, obj: SObject, rid: str, data: dict,
+    def _update_in(self, cur: duckdb.DuckDBPyConnection, obj: SObject, rid: str, data: dict,
                    user_id: str | None) -> tuple[str, Events]:
         old = self._live_row(cur, obj, rid)
         body = normalize_body(obj, data, creating=False)
@@ -246,12 +271,12 @@ class WriteMixin:
             self._roll_up_activity(cur, obj.name, rec, now)
         return rid, [(obj.name, rid, "updated")]
 
-    def _insert(self: Org, cur: duckdb.DuckDBPyConnection, name: str, rec: dict[str, object]) -> None:
+    def _insert(self, cur: duckdb.DuckDBPyConnection, name: str, rec: dict[str, object]) -> None:
         cols = list(rec)
         cur.execute(f"INSERT INTO {quote(name)} ({', '.join(quote(c) for c in cols)}) "
                     f"VALUES ({', '.join('?' for _ in cols)})", [rec[c] for c in cols])
 
-    def _opportunity_history(self: Org, cur: duckdb.DuckDBPyConnection, rec: dict, old: dict | None,
+    def _opportunity_history(self, cur: duckdb.DuckDBPyConnection, rec: dict, old: dict | None,
                              user: str | None, now: datetime) -> None:
         self._insert(cur, "OpportunityHistory", {
             "Id": self._next_id(cur, "OpportunityHistory"), "IsDeleted": False, "OpportunityId": rec["Id"],
@@ -260,7 +285,7 @@ class WriteMixin:
             "PrevAmount": old.get("Amount") if old else None, "PrevCloseDate": old.get("CloseDate") if old else None,
             "CreatedById": user, "CreatedDate": now, "SystemModstamp": now})
 
-    def _roll_up_activity(self: Org, cur: duckdb.DuckDBPyConnection, name: str, rec: dict, now: datetime) -> None:
+    def _roll_up_activity(self, cur: duckdb.DuckDBPyConnection, name: str, rec: dict, now: datetime) -> None:
         """LastActivityDate on the related Account / Contact / Opportunity: the latest closed task or past event.
 
         Like Salesforce's roll-up it moves only forward and leaves the parents' SystemModstamp alone.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -58,7 +59,7 @@ def _org_data() -> dict[str, list[dict]]:
 
 
 @pytest.fixture(scope="module")
-def org(tmp_path_factory: pytest.TempPathFactory) -> Org:
+def org(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Org]:
     """A small org with planted rows (read-only for these tests)."""
     d: Path = tmp_path_factory.mktemp("org")
     o = Org(d, Clock(d), U1)
