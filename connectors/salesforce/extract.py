@@ -214,7 +214,8 @@ def extract_object(
     out.mkdir(parents=True, exist_ok=True)
     _clear(out)
 
-    fields, missing = resolve_fields(entry, client.describe(entry.name))
+    described = client.describe(entry.name)
+    fields, missing = resolve_fields(entry, described)
     if missing:
         log.warning("%s: fields not in the org (reported, not fatal): %s", entry.name, ", ".join(missing))
     names = list(fields)
@@ -241,7 +242,9 @@ def extract_object(
     files = writer.close()
 
     deletes = (
-        _hard_deletes(client, entry, start, end, out) if entry.tracks_hard_deletes else {"deleted_file": None}
+        _hard_deletes(client, entry, start, end, out)
+        if entry.tracks_hard_deletes and described.get("replicateable", True)  # getDeleted needs replication
+        else {"deleted_file": None}
     )
 
     manifest = ExtractManifest(
