@@ -76,7 +76,7 @@ def _parse_error(f: Field, value: object) -> ApiError:
 
 def coerce(f: Field, value: object, lookup: Lookup) -> object:
     """One body value checked and converted to its stored Python type."""
-    if value is None or (value == "" and f.type not in ("string", "textarea", "combobox")):
+    if value is None or value == "":  # Salesforce stores no empty strings: "" is null
         return None
     t = f.type
     if t in ("id", "reference"):
@@ -100,26 +100,8 @@ def coerce(f: Field, value: object, lookup: Lookup) -> object:
         except (TypeError, ValueError):
             raise _parse_error(f, value) from None
         return int(number) if t == "int" else float(number)
-    if t == "date":
-        if isinstance(value, datetime):
-            return value.date()
-        if isinstance(value, date):
-            return value
-        try:
-            return date.fromisoformat(value) if isinstance(value, str) and len(value) == 10 else _raise(f, value)
-        except ValueError:
-            raise _parse_error(f, value) from None
-    if t == "datetime":
-        if isinstance(value, datetime):
-            return to_utc_naive(value)
-        if isinstance(value, date):
-            return datetime(value.year, value.month, value.day)
-        try:
-            if isinstance(value, str) and len(value) == 10:
-                return datetime.fromisoformat(value)
-            return parse_datetime_literal(str(value))
-        except ValueError:
-            raise _parse_error(f, value) from None
+    if t in ("date", "datetime"):
+        return _temporal(f, value)
     text = value if isinstance(value, str) else str(value)
     if f.restricted and text not in f.picklist:
         raise ApiError(400, "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
@@ -130,8 +112,25 @@ def coerce(f: Field, value: object, lookup: Lookup) -> object:
     return text
 
 
-def _raise(f: Field, value: object) -> object:
-    raise _parse_error(f, value)
+def _temporal(f: Field, value: object) -> date | datetime:
+    """A date or datetime body value: Python objects, `YYYY-MM-DD`, or ISO datetimes in any offset form."""
+    if isinstance(value, datetime):
+        return value.date() if f.type == "date" else to_utc_naive(value)
+    if isinstance(value, date):
+        return value if f.type == "date" else datetime(value.year, value.month, value.day)
+    if not isinstance(value, str):
+        raise _parse_error(f, value)
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value)
+            return day if f.type == "date" else datetime(day.year, day.month, day.day)
+        try:
+            moment = parse_datetime_literal(value)
+        except ValueError:
+            moment = to_utc_naive(datetime.fromisoformat(value))  # no offset: taken as UTC
+    except ValueError:
+        raise _parse_error(f, value) from None
+    return moment.date() if f.type == "date" else moment
 
 
 def apply_defaults(obj: SObject, rec: dict[str, object], owner_id: str | None) -> None:

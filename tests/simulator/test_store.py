@@ -467,3 +467,18 @@ def test_last_activity_date_rolls_up_without_touching_stamps(org: Org) -> None:
     acct = org.get("Account", A1, ["LastActivityDate", "SystemModstamp"])
     assert acct == {**acct, "LastActivityDate": str(today - timedelta(days=2)), "SystemModstamp": before}
     assert org.get("Contact", C1, ["LastActivityDate"])["LastActivityDate"] == str(today - timedelta(days=5))
+
+
+@pytest.mark.parametrize(("value", "stored"), [
+    ("2024-03-04T05:06:07Z", "2024-03-04T05:06:07.000+0000"),
+    ("2024-03-04T05:06:07.250+0000", "2024-03-04T05:06:07.250+0000"),
+    ("2024-03-04T05:06:07-05:00", "2024-03-04T10:06:07.000+0000"),
+    ("2024-03-04T05:06:07", "2024-03-04T05:06:07.000+0000"),
+    ("2024-03-04", "2024-03-04T00:00:00.000+0000"),
+    (datetime(2024, 3, 4, 5, 6, 7, tzinfo=UTC), "2024-03-04T05:06:07.000+0000"),
+    ("", None),
+])
+def test_datetime_body_values(org: Org, value: object, stored: str | None) -> None:
+    org.update("Account", A1, {"Risk_Computed_At__c": value, "Risk_Model_Version__c": ""})
+    rec = org.get("Account", A1, ["Risk_Computed_At__c", "Risk_Model_Version__c"])
+    assert (rec["Risk_Computed_At__c"], rec["Risk_Model_Version__c"]) == (stored, None)
