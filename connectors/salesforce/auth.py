@@ -31,7 +31,7 @@ from connectors.salesforce.errors import mask, register_secret, translate
 from crm_risk.config import Settings
 from crm_risk.errors import ConfigError, TerminalError, TransientError
 
-__all__ = ["Token", "can_relogin", "login", "read_token_store", "write_token_store"]
+__all__ = ["Token", "can_relogin", "jwt_audience", "login", "read_token_store", "write_token_store"]
 
 log = logging.getLogger(__name__)
 _REFRESH_LOCK = threading.Lock()
@@ -134,10 +134,19 @@ def _jwt_assertion(settings: Settings) -> str:
     claims = {
         "iss": settings.sf_client_id,
         "sub": settings.sf_username,
-        "aud": settings.sf_login_url.rstrip("/"),
+        "aud": jwt_audience(settings.sf_login_url),
         "exp": int(time.time()) + 180,
     }
     return jwt.encode(claims, key, algorithm="RS256")
+
+
+def jwt_audience(login_url: str) -> str:
+    """The JWT `aud`: Salesforce wants login/test.salesforce.com even when the token goes to a My Domain host."""
+    host = (urlparse(login_url).hostname or "").lower()
+    if host.endswith(".salesforce.com"):
+        sandbox = host.startswith("test.") or ".sandbox." in host
+        return "https://test.salesforce.com" if sandbox else "https://login.salesforce.com"
+    return login_url.rstrip("/")  # a custom host (the simulator, an Experience Cloud site): itself
 
 
 def read_token_store(settings: Settings) -> str | None:

@@ -206,3 +206,12 @@ def test_limit_header_reads_org_usage_not_per_app_usage() -> None:
     match = _USAGE.search("per-app-api-usage=17/250(appName=x); api-usage=25/5000")
     assert match is not None and match.groups() == ("25", "5000")
     assert _USAGE.search("per-app-api-usage=17/250(appName=x)") is None
+
+
+def test_jwt_audience_follows_the_login_host() -> None:
+    from connectors.salesforce.auth import jwt_audience
+
+    assert jwt_audience("https://acme.my.salesforce.com") == "https://login.salesforce.com"
+    assert jwt_audience("https://acme--uat.sandbox.my.salesforce.com/") == "https://test.salesforce.com"
+    assert jwt_audience("https://test.salesforce.com") == "https://test.salesforce.com"
+    assert jwt_audience("https://127.0.0.1:8443/") == "https://127.0.0.1:8443"
