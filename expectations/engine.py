@@ -128,8 +128,21 @@ def run_suite(
     return result
 
 
+def _error_message(res: Any) -> str | None:
+    """GX's exception message when an expectation could not be evaluated, else None.
+
+    `exception_info` is either flat or keyed by metric id (one entry per failed metric).
+    """
+    info = res.exception_info or {}
+    entries = [info, *(v for v in info.values() if isinstance(v, dict))]
+    for entry in entries:
+        if entry.get("raised_exception"):
+            return str(entry.get("exception_message") or "unknown error")
+    return None
+
+
 def _is_error(res: Any) -> bool:
-    return bool(res.exception_info and res.exception_info.get("raised_exception"))
+    return _error_message(res) is not None
 
 
 def _show(value: Any) -> str:
@@ -141,7 +154,7 @@ def _show(value: Any) -> str:
         return (
             stamp.strftime("%Y-%m-%d") if stamp == stamp.normalize() else stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
         )
-    if isinstance(value, float | np.floating) and float(value).is_integer() and abs(value) < 1e15:
+    if isinstance(value, float | np.floating) and float(value).is_integer() and abs(float(value)) < 1e15:
         return str(int(value))
     return str(value)
 
@@ -232,9 +245,9 @@ def critical_failures(result: Any, object_label: str, rows: int) -> list[Critica
 def _critical_detail(cfg: Any, res: Any, rows: int) -> tuple[dict[str, Any], str]:
     kw, body = dict(cfg.kwargs), dict(res.result or {})
     kind = (cfg.meta or {}).get("kind", "")
-    if _is_error(res):
-        msg = str(res.exception_info.get("exception_message", ""))[:300]
-        return {"error": msg}, f"could not be evaluated ({msg})"
+    error = _error_message(res)
+    if error is not None:
+        return {"error": error[:300]}, f"could not be evaluated ({error[:300]})"
     count = int(body.get("unexpected_count") or 0)
     sample = [_show(v) for v in (body.get("partial_unexpected_list") or [])[:5]]
     if kind == "unique":

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
@@ -211,6 +212,10 @@ def _as_utc(s: pd.Series) -> pd.Series:
     if str(dtype).startswith("datetime64"):
         return s.dt.tz_localize("UTC")
     try:
-        return pd.to_datetime(s, utc=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter(
+                "ignore", UserWarning
+            )  # "could not infer format": mixed values parse one by one
+            return pd.to_datetime(s, utc=True)
     except (ValueError, TypeError, OverflowError):
         return s  # left as is: GX then fails to evaluate the rule, which is reported as critical

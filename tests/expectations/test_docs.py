@@ -1,0 +1,34 @@
+"""Data Docs: a run's validation results become a static GX site under the target folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from expectations import build_data_docs, validate_batch, validate_payload
+from tests.expectations.helpers import NOW, case_kwargs
+
+
+def test_data_docs_site_is_written(cases: pd.DataFrame, tmp_path: Path) -> None:
+    df = cases.copy()
+    df.loc[3, "Status"] = "Legacy"
+    case = validate_batch("Case", df, **case_kwargs(), run_name="run-42")
+    payload = validate_payload(
+        pd.DataFrame({"Id": ["001000000000001AAA"], "Risk_Level__c": ["Red"], "Risk_Score__c": [90.0]}),
+        now=NOW,
+        run_name="run-42",
+    )
+    index = build_data_docs([case, payload], tmp_path / "data_docs")
+    assert index == tmp_path / "data_docs/gx/uncommitted/data_docs/local_site/index.html"
+    assert index.is_file()
+    site = index.parent
+    pages = sorted(p.relative_to(site).as_posix() for p in (site / "validations").rglob("*.html"))
+    assert len(pages) == 4  # Case batch + rows, payload batch + rows
+    assert all("/run-42/" in p for p in pages)
+    rows_page = next(site / p for p in pages if p.startswith("validations/Case/rows/"))
+    assert "Legacy" in rows_page.read_text()
+    assert (site / "expectations/Case/rows.html").is_file()
+    # a second run adds to the same site
+    build_data_docs([case], tmp_path / "data_docs", run_name="run-43")
+    assert len(list((site / "validations").rglob("*.html"))) == 6
