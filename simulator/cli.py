@@ -54,11 +54,15 @@ def main(argv: list[str] | None = None) -> int:
     def _on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
+    try:
+        sim = Simulator(args.state_dir, port=0 if args.once else args.port, accounts=args.accounts, seed=args.seed,
+                        faults=args.faults, outbound_url=args.outbound_url, api_budget=args.api_budget,
+                        session_ttl_seconds=args.session_ttl, dirty=args.dirty,
+                        rotate_refresh_token=args.rotate_refresh_token)
+    except ValueError as exc:  # a bad --faults SPEC
+        print(f"crm-risk simulate: {exc}")
+        return 2
     previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    sim = Simulator(args.state_dir, port=0 if args.once else args.port, accounts=args.accounts, seed=args.seed,
-                    faults=args.faults, outbound_url=args.outbound_url, api_budget=args.api_budget,
-                    session_ttl_seconds=args.session_ttl, dirty=args.dirty,
-                    rotate_refresh_token=args.rotate_refresh_token)
     try:
         sim.start()
         if args.advance_days:

@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 JSON_TYPE = "application/json;charset=UTF-8"
 CSV_TYPE = "text/csv"
 XML_TYPE = "text/xml;charset=UTF-8"
+MAX_BODY = 160 * 1024 * 1024  # Bulk 2.0 accepts 150 MB uploads
 VERSION_RE = r"/services/data/v(?P<version>\d{2}\.\d)"
 
 
@@ -165,8 +166,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         split = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length > 0 else b""
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            body = self._read_chunked()
+        else:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length > 0 else b""
         params = {k: v[0] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
         method = self.command
         if method == "POST" and params.get("_HttpMethod"):
@@ -174,6 +178,21 @@ class _Handler(BaseHTTPRequestHandler):
         req = Request(method, split.path, params, self.headers, body)
         resp, drop = self.server.simulator.dispatch(req)
         self._write(resp, drop)
+
+    def _read_chunked(self) -> bytes:
+        parts: list[bytes] = []
+        size = 0
+        while size <= MAX_BODY:
+            n = int(self.rfile.readline(1024).split(b";")[0].strip() or b"0", 16)
+            if n == 0:
+                for _ in range(100):  # trailers, up to the blank line
+                    if self.rfile.readline(1024) in (b"\r\n", b"\n", b""):
+                        break
+                break
+            parts.append(self.rfile.read(n))
+            self.rfile.readline(1024)
+            size += n
+        return b"".join(parts)
 
     def _write(self, resp: Response, drop: bool) -> None:
         body = resp.body

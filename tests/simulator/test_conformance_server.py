@@ -81,3 +81,33 @@ def test_cli_advance_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
                           "--once"]) == 0
     assert "advanced 1 day(s)" in capsys.readouterr().out
     assert (tmp_path / "connection.json").exists() and (tmp_path / "ground_truth.json").exists()
+
+
+@pytest.mark.slow
+def test_cli_serves_until_sigterm(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import time
+
+    cmd = [sys.executable, "-c", "import sys; from simulator.cli import main; sys.exit(main(sys.argv[1:]))",
+           "--port", "0", "--state-dir", str(tmp_path), "--accounts", "10", "--seed", "2"]
+    proc = subprocess.Popen(cmd, cwd=Path(__file__).resolve().parents[2], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 120
+        line = ""
+        while time.monotonic() < deadline and not line.startswith("simulator serving"):
+            line = proc.stdout.readline()
+            if not line and proc.poll() is not None:
+                break
+        assert line.startswith("simulator serving https://127.0.0.1:")
+        conn = json.loads((tmp_path / "connection.json").read_text())
+        http = make_http(conn["ca_bundle"])
+        resp = http.get(f"{conn['instance_url']}/services/data/v62.0/limits",
+                        headers={"Authorization": f"Bearer {conn['access_token']}"}, timeout=30)
+        assert resp.status_code == 200
+        http.close()
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=30) == 0
