@@ -34,7 +34,7 @@ from simulator.http import XML_TYPE, HttpError, Request, Response, error, json_r
 if TYPE_CHECKING:
     from simulator.server import Simulator
 
-__all__ = ["Auth", "soap_login", "token"]
+__all__ = ["Auth", "revoke", "soap_login", "token"]
 
 LOGIN_AUDIENCES = ("https://login.salesforce.com", "https://test.salesforce.com")
 _FAULT_MESSAGE = "Invalid username, password, security token; or user locked out."
@@ -212,6 +212,15 @@ def token(sim: Simulator, req: Request) -> Response:
         except ValueError:
             raise _oauth_error("invalid_client", "invalid client credentials") from None
     return json_response(200, sim.auth.grant(req.form(), basic, sim.url))
+
+
+def revoke(sim: Simulator, req: Request) -> Response:
+    """POST /services/oauth2/revoke (token=...): ends an access token's session; 200 with an empty body."""
+    token = req.form().get("token") or req.params.get("token")
+    if not token:
+        raise _oauth_error("unsupported_token_type", "this token type is not supported")
+    sim.auth.revoke(token)
+    return Response(200, b"", None)
 
 
 def _local(tag: str) -> str:

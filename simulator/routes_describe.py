@@ -3,6 +3,8 @@ with every field property real Salesforce returns (salesforce-wire.md §2.8)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = ["describe_field", "describe_object"]
 
+SCHEMA_DATE = datetime(2024, 1, 1, tzinfo=UTC)
 _NUMERIC = {"double": (18, 2), "currency": (18, 2), "percent": (3, 0)}
 _LABELS = {"Id": "Record ID", "IsDeleted": "Deleted", "CreatedById": "Created By ID", "CreatedDate": "Created Date",
            "LastModifiedById": "Last Modified By ID", "LastModifiedDate": "Last Modified Date",
@@ -160,9 +163,23 @@ def describe_object(name: str, version: str) -> dict[str, Any]:
     return _describe_cached(name, version)
 
 
+def _not_modified(req: Request) -> bool:
+    """`If-Modified-Since` at or after the schema's date: 304 (the simulated schema never changes at run time)."""
+    since = req.headers.get("If-Modified-Since")
+    if not since:
+        return False
+    try:
+        return parsedate_to_datetime(since) >= SCHEMA_DATE
+    except (TypeError, ValueError):
+        return False
+
+
 def describe(sim: Simulator, req: Request) -> Response:
-    """GET sobjects/X/describe."""
-    return json_response(200, describe_object(sobject_name(req.groups["sobject"]), req.version))
+    """GET sobjects/X/describe (304 with a recent If-Modified-Since)."""
+    name = sobject_name(req.groups["sobject"])
+    if _not_modified(req):
+        return Response(304, b"", None)
+    return json_response(200, describe_object(name, req.version))
 
 
 def describe_global(sim: Simulator, req: Request) -> Response:

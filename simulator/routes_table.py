@@ -47,6 +47,7 @@ def build_routes() -> list[Route]:
     return [
         route("GET", "/services/data", r.versions, "versions", "open"),
         route("POST", "/services/oauth2/token", auth.token, "oauth.token", "auth"),
+        route("POST", "/services/oauth2/revoke", auth.revoke, "oauth.revoke", "auth"),
         route("POST", r"/services/Soap/u/(?P<version>\d{2}\.\d)(?:/\w+)?", auth.soap_login, "soap.login", "auth"),
         route("POST", "/_simulator/advance", _advance, "simulator.advance", "admin"),
         route("GET", "/_simulator/calls", _calls, "simulator.calls", "admin"),

@@ -178,3 +178,12 @@ def test_daily_budget_is_403_request_limit_exceeded(sf: Any, simulator: Any) -> 
     finally:
         simulator.api_budget = budget
     assert refused.value.content == [{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}]
+
+
+def test_revoke_ends_the_session(sim_http: Any, connection: dict, simulator: Any) -> None:
+    token = _token(sim_http, connection, grant_type="client_credentials", client_id=connection["client_id"],
+                   client_secret=connection["client_secret"]).json()["access_token"]
+    url = f"{simulator.url}/services/data/v59.0/limits"
+    assert sim_http.get(url, headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    assert sim_http.post(f"{simulator.url}/services/oauth2/revoke", data={"token": token}).status_code == 200
+    assert sim_http.get(url, headers={"Authorization": f"Bearer {token}"}).status_code == 401

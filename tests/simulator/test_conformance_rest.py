@@ -134,3 +134,19 @@ def test_global_describe(sf: Any) -> None:
     assert set(SCHEMA) <= names
     account = next(o for o in desc["sobjects"] if o["name"] == "Account")
     assert account["keyPrefix"] == "001" and account["queryable"] is True
+
+
+def test_version_bounds_and_versions_list(simulator: Any, sim_http: Any, connection: dict) -> None:
+    auth = {"Authorization": f"Bearer {connection['access_token']}"}
+    listed = sim_http.get(f"{simulator.url}/services/data/").json()
+    assert {"50.0", "59.0", "62.0"} <= {v["version"] for v in listed}
+    assert sim_http.get(f"{simulator.url}/services/data/v66.0/limits", headers=auth).status_code == 200
+    too_new = sim_http.get(f"{simulator.url}/services/data/v99.0/limits", headers=auth)
+    assert too_new.status_code == 404 and too_new.json()[0]["errorCode"] == "NOT_FOUND"
+
+
+def test_describe_if_modified_since(simulator: Any, sim_http: Any, connection: dict) -> None:
+    auth = {"Authorization": f"Bearer {connection['access_token']}"}
+    url = f"{simulator.url}/services/data/v59.0/sobjects/Account/describe"
+    assert sim_http.get(url, headers={**auth, "If-Modified-Since": "Mon, 01 Jan 2035 00:00:00 GMT"}).status_code == 304
+    assert sim_http.get(url, headers={**auth, "If-Modified-Since": "Mon, 01 Jan 2001 00:00:00 GMT"}).status_code == 200
