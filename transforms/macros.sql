@@ -27,6 +27,9 @@ create or replace macro meta.human_date(ts) as strftime(cast(ts as date), '%-d %
 create or replace macro meta.human_num(x) as
     case when x = round(x) then cast(cast(x as bigint) as varchar) else cast(round(x, 1) as varchar) end;
 
+-- 1 -> "1 day", 4.5 -> "4.5 days"
+create or replace macro meta.n_days(x) as meta.human_num(x) || case when x = 1 then ' day' else ' days' end;
+
 -- "J. Smith"
 create or replace macro meta.short_name(first_name, last_name, full_name) as
     case

@@ -185,3 +185,55 @@ def test_expansion_ready(con, crm):
     assert got["A"][0] == "2 recent issues were resolved and followed up (satisfaction 5 of 5); no deal is open."
     assert con.execute("select distinct severity, points from marts.account_signals where signal_id = 'expansion_ready'"
                        ).fetchall() == [("positive", 0.0)]
+
+
+def test_service_inconsistency_slower_after_onboarding(con, crm):
+    for a in "ABC":
+        crm.account(a)
+        crm.opportunity(a, "First deal", "Closed Won", day(400))
+        for m in range(6):                                   # touched every month: no gaps
+            crm.task(a, ago(15 + 30 * m))
+    for i in range(3):
+        crm.case("A", f"A-on-{i}", ago(390 - 10 * i), ago(389 - 10 * i))          # 1 day in onboarding
+        crm.case("A", f"A-late-{i}", ago(100 - 10 * i), ago(96 - 10 * i))         # 4 days since
+        crm.case("B", f"B-on-{i}", ago(390 - 10 * i), ago(389 - 10 * i))
+        crm.case("B", f"B-late-{i}", ago(100 - 10 * i), ago(98.5 - 10 * i))       # 1.5 days: +50% only
+        crm.case("C", f"C-on-{i}", ago(390 - 10 * i), ago(388 - 10 * i))          # 2 days
+        crm.case("C", f"C-late-{i}", ago(100 - 10 * i), ago(96.5 - 10 * i))       # 3.5: +75% but < 2 days more
+    run(con)
+    got = fired(con, "service_inconsistency")
+    assert set(got) == {"A"}
+    assert got["A"][0] == "Cases took 1 day to fix in the first 3 months, 4 days since."
+
+
+def test_service_inconsistency_gaps_in_contact(con, crm):
+    for a in "AB":
+        crm.account(a)
+        crm.opportunity(a, "First deal", "Closed Won", day(400))
+    for m in (0, 1, 3, 5):                                   # months 2 and 4 silent between touched months
+        crm.task("A", ago(15 + 30 * m))
+    for m in (0, 1, 3, 4, 5):                                # one hole only
+        crm.task("B", ago(15 + 30 * m))
+    run(con)
+    got = fired(con, "service_inconsistency")
+    assert set(got) == {"A"}
+    assert got["A"][0] == "No contact from the account team in 2 of the last 6 months."
+
+
+def test_existing_client_neglect(con, crm):
+    hunter, farmer = "005000000000002AAA", "005000000000003AAA"
+    crm.user(hunter, "Hal", "Hunt")
+    crm.user(farmer, "Fay", "Farm")
+    crm.account("N", OwnerId=hunter)                         # the hunter's customer: no touch from the owner
+    crm.account("Q", type="Prospect", OwnerId=hunter)
+    for i in range(6):
+        crm.task("Q", ago(5 + i), OwnerId=hunter)            # ... while wooing a prospect
+    for a in "ABC":
+        crm.account(a, OwnerId=farmer)
+        for i in range(4):
+            crm.task(a, ago(5 + 10 * i), OwnerId=farmer)
+    crm.account("F", OwnerId=farmer)                         # the farmer's neglected customer: no prospect work
+    run(con)
+    got = fired(con, "existing_client_neglect")
+    assert set(got) == {"N"}
+    assert got["N"][0] == "This account got 0 touches from its owner in the last 90 days; similar accounts got 4."

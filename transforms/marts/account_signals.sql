@@ -17,6 +17,8 @@ with fired as (
     union all by name select * from marts.sig_broken_promise_after_sale
     union all by name select * from marts.sig_no_business_review
     union all by name select * from marts.sig_oversell_complaint
+    union all by name select * from marts.sig_service_inconsistency
+    union all by name select * from marts.sig_existing_client_neglect
     union all by name select * from marts.sig_expansion_ready
 ),
 

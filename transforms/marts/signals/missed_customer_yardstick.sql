@@ -41,7 +41,7 @@ final as (
             'late_within_internal_target': late_within_internal_target}) as evidence,
         late_count || ' of ' || closed_count || ' cases in the last '
             || meta.human_num(meta.rule_num('missed_customer_yardstick', 'window_days'))
-            || ' days took longer than the ' || meta.human_num(expected_days) || ' days this customer expects'
+            || ' days took longer than the ' || meta.n_days(expected_days) || ' this customer expects'
             || case
                 when late_within_internal_target = late_count
                     then ' (our internal '
