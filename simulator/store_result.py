@@ -46,40 +46,47 @@ class QueryResult:
         prefix = f"/services/data/v{api_version or self.api_version}/sobjects/"
         ids = page["__id"]
         own_url = prefix + self.sobject + "/"
-        # One plan per column: (key, values) for own fields, (rel, None) markers for a parent group.
-        groups: list[tuple[str, object]] = []
-        seen_rel: dict[str, list[tuple[str, list]]] = {}
+        # Columns in SELECT order; a parent relationship becomes one column of nested dicts (or None).
+        keys: list[str] = []
+        columns: list[list] = []
+        parent_fields: dict[str, list[tuple[str, list]]] = {}
         for i, c in enumerate(self._cols):
             values = page[f"c{i}"]
             if c.rel_name is None:
-                groups.append((c.name, values))
-            else:
-                if c.rel_name not in seen_rel:
-                    seen_rel[c.rel_name] = []
-                    groups.append((c.rel_name, None))
-                seen_rel[c.rel_name].append((c.field.name, values))
-        parent_ids = {rel: (page[self._parent_of[rel][0]],
-                            prefix + self._parent_of[rel][1] + "/" if self._parent_of[rel][1] else "")
-                      for rel in seen_rel}
+                keys.append(c.name)
+                columns.append(values)
+                continue
+            if c.rel_name not in parent_fields:
+                parent_fields[c.rel_name] = []
+                keys.append(c.rel_name)
+                columns.append([])  # filled below
+            parent_fields[c.rel_name].append((c.field.name, values))
+        for rel, fields in parent_fields.items():
+            columns[keys.index(rel)] = self._nested(page, rel, fields, prefix)
         out: list[dict] = []
-        attrs_type = self.sobject
-        for row, rid in enumerate(ids):
-            rec: dict = {"attributes": {"type": attrs_type, "url": own_url + rid}}
-            for key, values in groups:
-                if values is not None:
-                    rec[key] = values[row]  # type: ignore[index]
-                    continue
-                pids, purl = parent_ids[key]
-                pid = pids[row]
-                if pid is None:
-                    rec[key] = None
-                    continue
-                ptype = self._parent_of[key][1] or _OBJECT_OF_PREFIX.get(pid[:3], "Name")  # polymorphic: by id
-                nested: dict = {"attributes": {"type": ptype, "url": (purl or prefix + ptype + "/") + pid}}
-                for fname, fvalues in seen_rel[key]:
-                    nested[fname] = fvalues[row]
-                rec[key] = nested
-            out.append(rec)
+        append = out.append
+        sobject = self.sobject
+        for rid, *values in zip(ids, *columns, strict=True):
+            rec: dict = {"attributes": {"type": sobject, "url": own_url + rid}}
+            rec.update(zip(keys, values, strict=True))
+            append(rec)
+        return out
+
+    def _nested(self, page: dict[str, list], rel: str, fields: list[tuple[str, list]], prefix: str) -> list:
+        """One parent relationship's nested records (None where the reference is empty)."""
+        hidden, parent_type = self._parent_of[rel]
+        names = [name for name, _ in fields]
+        url = prefix + parent_type + "/"
+        out: list[dict | None] = []
+        for pid, *values in zip(page[hidden], *(v for _, v in fields), strict=True):
+            if pid is None:
+                out.append(None)
+                continue
+            ptype = parent_type or _OBJECT_OF_PREFIX.get(pid[:3], "Name")  # polymorphic: the id says which
+            nested: dict = {"attributes": {"type": ptype, "url": (url if parent_type else prefix + ptype + "/")
+                                           + pid}}
+            nested.update(zip(names, values, strict=True))
+            out.append(nested)
         return out
 
     def csv(self, offset: int = 0, limit: int | None = None) -> str:

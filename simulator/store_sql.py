@@ -217,7 +217,8 @@ def translate(q: Query, *, include_deleted: bool, today: date, extra_where: tupl
         nulls_first = (not item.desc) if item.nulls_first is None else item.nulls_first
         order_sql.append(f"{b.col(item.ref)} {'DESC' if item.desc else 'ASC'} "
                          f"NULLS {'FIRST' if nulls_first else 'LAST'}")
-    order_sql.append('t."Id" ASC')  # a stable order makes paging and LIMIT/OFFSET deterministic
+    if not (q.order and q.order[-1].ref.rel is None and q.order[-1].ref.field.name == "Id"):
+        order_sql.append('t."Id" ASC')  # ties broken by Id: paging and LIMIT/OFFSET are deterministic
     columns: list[Column] = []
     select: list[str] = []
     if not q.is_count:
@@ -238,8 +239,10 @@ def translate(q: Query, *, include_deleted: bool, today: date, extra_where: tupl
     for i, (aliases, _, _) in enumerate(b.joins.values()):
         parent_ids = ", ".join(f'{alias}."Id"' for alias, _ in aliases)
         hidden.append(f"coalesce({parent_ids}) AS __p{i}")
-    sql = (f"SELECT {', '.join(hidden + select)} FROM {obj} AS t{joins}{where_sql} "
-           f"ORDER BY {', '.join(order_sql)}{_limit(q)}")
+    # Without ORDER BY or joins a scan keeps insertion order (DuckDB preserves it), which is already stable:
+    # skipping the sort nearly halves the time of a large extract.
+    order_by = f" ORDER BY {', '.join(order_sql)}" if q.order or b.joins else ""
+    sql = f"SELECT {', '.join(hidden + select)} FROM {obj} AS t{joins}{where_sql}{order_by}{_limit(q)}"
     parents = [(rel_name, parent) for (_, parent, rel_name) in b.joins.values()]
     return Translation(sql, where_params, columns, parents)
 
