@@ -1,8 +1,9 @@
 """Time moves: `advance(org, days, rng_seed)` plays N days of business through the org's public write API.
 
 Each day the org clock moves one day, then customers open cases, agents work, escalate and close them (often
-with a follow-up call), reps call and email contacts, hold a business review, complete due tasks and move deals
-(renewals close won or lost), a contact bounces or leaves, an account changes owner, a task is deleted.
+with a follow-up call), reps call and email contacts, hold a business review, complete due tasks, open renewals
+120 days before an anniversary and move deals (renewals close won or lost on it), a contact bounces or leaves,
+an account changes owner, a task is deleted.
 Every change goes through `Org.create/update/delete` under the acting user, so system stamps, derived fields and
 history rows come from the org itself. Rates scale with the number of customer accounts; the same seed on the
 same org state gives the same changes.
@@ -18,7 +19,8 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from simulator.gen_profile import CLEAN_ISSUES, COMPLAINT_ISSUES
+from simulator.gen_customer import anniversary
+from simulator.gen_profile import CLEAN_ISSUES, COMPLAINT_ISSUES, p_lost
 from simulator.schema import OPPORTUNITY_STAGES
 
 if TYPE_CHECKING:
@@ -27,7 +29,7 @@ if TYPE_CHECKING:
 __all__ = ["KINDS", "advance"]
 
 KINDS = ("days", "cases_created", "cases_escalated", "cases_closed", "tasks_created", "tasks_completed",
-         "events_created", "opportunities_moved", "opportunities_won", "opportunities_lost",
+         "events_created", "opportunities_created", "opportunities_moved", "opportunities_won", "opportunities_lost",
          "opportunities_pushed", "contacts_bounced", "contacts_left", "owners_changed", "records_deleted")
 _OPEN_STAGES = [s for s, (_, closed, _, _) in OPPORTUNITY_STAGES.items() if not closed]
 _BOUNCE = "550 5.1.1 The email account that you tried to reach does not exist"
@@ -47,6 +49,9 @@ class _State:
     agents: list[str]
     owner: dict[str, str] = field(default_factory=dict)   # account -> owner
     outcomes: dict[str, str] = field(default_factory=dict)  # renewal opportunity -> "won" | "lost" (ground truth)
+    health: dict[str, float] = field(default_factory=dict)  # account -> latent health (ground truth)
+    contract: dict[str, tuple[date, float, str]] = field(default_factory=dict)  # account -> (first win, amount, name)
+    renewing: set[str] = field(default_factory=set)          # accounts with an open renewal
 
 
 def _rows(org: Org, soql: str) -> list[dict]:
@@ -67,17 +72,27 @@ def _load(org: Org) -> _State:
               "IsEscalated": r["IsEscalated"], "created": date.fromisoformat(r["CreatedDate"][:10])}
              for r in _rows(org, "SELECT Id, AccountId, ContactId, Priority, IsEscalated, CreatedDate FROM Case "
                                  "WHERE IsClosed = false ORDER BY Id")]
-    opps = [{"Id": r["Id"], "StageName": r["StageName"], "Type": r["Type"], "close": date.fromisoformat(r["CloseDate"])}
-            for r in _rows(org, "SELECT Id, StageName, Type, CloseDate FROM Opportunity WHERE IsClosed = false "
-                                "ORDER BY Id")]
+    opps = [{"Id": r["Id"], "StageName": r["StageName"], "Type": r["Type"], "AccountId": r["AccountId"],
+             "close": date.fromisoformat(r["CloseDate"])}
+            for r in _rows(org, "SELECT Id, StageName, Type, AccountId, CloseDate FROM Opportunity "
+                                "WHERE IsClosed = false ORDER BY Id")]
     tasks = [(r["Id"], date.fromisoformat(r["ActivityDate"])) for r in _rows(
         org, "SELECT Id, ActivityDate FROM Task WHERE IsClosed = false AND ActivityDate != null ORDER BY Id")]
     done = [r["Id"] for r in _rows(org, "SELECT Id FROM Task WHERE IsClosed = true ORDER BY Id DESC LIMIT 500")]
-    outcomes: dict[str, str] = {}
+    st = _State(accounts, contacts, cases, opps, tasks, done, reps or agents, agents, dict(accounts))
     truth = Path(org.state_dir) / "ground_truth.json"
     if truth.exists():  # renewals due later close the way the latent health decided at generation
-        outcomes = {r["opportunity_id"]: r["outcome"] for r in json.loads(truth.read_text()).get("renewals", [])}
-    return _State(accounts, contacts, cases, opps, tasks, done, reps or agents, agents, dict(accounts), outcomes)
+        gt = json.loads(truth.read_text())
+        st.outcomes = {r["opportunity_id"]: r["outcome"] for r in gt.get("renewals", [])}
+        st.health = gt.get("health", {})
+    for r in _rows(org, "SELECT AccountId, CloseDate, Amount, Account.Name FROM Opportunity "
+                        "WHERE IsWon = true AND Type = 'New Business' ORDER BY CloseDate, Id"):
+        if r["AccountId"] in st.owner and r["AccountId"] not in st.contract:
+            st.contract[r["AccountId"]] = (date.fromisoformat(r["CloseDate"]), r["Amount"] or 0.0,
+                                           (r["Account"] or {}).get("Name") or "")
+    st.renewing = {r["AccountId"] for r in _rows(
+        org, "SELECT AccountId FROM Opportunity WHERE IsClosed = false AND Type = 'Renewal' ORDER BY Id")}
+    return st
 
 
 def _poisson(rng: random.Random, lam: float) -> int:
@@ -174,13 +189,31 @@ def _day(org: Org, st: _State, rng: random.Random, counts: dict[str, int]) -> No
 
 
 def _deals(org: Org, st: _State, rng: random.Random, counts: dict[str, int], today: date) -> None:
-    """Renewals close on their date (ground-truth outcome when known); other deals move, close or slip."""
+    """Renewals open 120 days before an anniversary and close on it (ground-truth outcome, else from health);
+    other deals move a stage, close from the last stage or slip."""
+    for account, (start, amount, name) in st.contract.items():
+        if account in st.renewing:
+            continue
+        years = today.year - start.year + 1
+        due = anniversary(start, years - 1)
+        due = due if due > today else anniversary(start, years)
+        if 0 < (due - today).days <= 120:
+            oid = org.create("Opportunity", {"AccountId": account, "Name": f"{name} - Renewal {due.year}",
+                                             "StageName": "Qualification", "CloseDate": due, "Type": "Renewal",
+                                             "Amount": amount, "OwnerId": st.owner[account]},
+                             user_id=st.owner[account])
+            st.opps.append({"Id": oid, "StageName": "Qualification", "Type": "Renewal", "AccountId": account,
+                            "close": due})
+            st.renewing.add(account)
+            counts["opportunities_created"] += 1
     for opp in list(st.opps):
         i = _OPEN_STAGES.index(opp["StageName"]) if opp["StageName"] in _OPEN_STAGES else 0
         if opp["Type"] == "Renewal" and opp["close"] <= today:
-            won = st.outcomes.get(opp["Id"], "won" if rng.random() < 0.85 else "lost") == "won"
+            lost = p_lost(st.health[opp["AccountId"]]) if opp["AccountId"] in st.health else 0.15
+            won = st.outcomes.get(opp["Id"], "won" if rng.random() >= lost else "lost") == "won"
             org.update("Opportunity", opp["Id"], {"StageName": "Closed Won" if won else "Closed Lost"})
             st.opps.remove(opp)
+            st.renewing.discard(opp.get("AccountId", ""))
             counts["opportunities_won" if won else "opportunities_lost"] += 1
         elif rng.random() < 0.02 and i + 1 < len(_OPEN_STAGES):
             opp["StageName"] = _OPEN_STAGES[i + 1]
