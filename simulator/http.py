@@ -208,7 +208,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Date", self.date_time_string())
         if resp.content_type and resp.status != 204:
             self.send_header("Content-Type", resp.content_type)
-        self.send_header("Content-Length", str(len(body)))
+        if resp.status not in (204, 304):  # no body, and RFC 9110 forbids Content-Length on a 204
+            self.send_header("Content-Length", str(len(body)))
+        else:
+            body = b""
         if drop:
             self.end_headers()
             # Fault: the connection dies half-way through the body.
