@@ -15,6 +15,7 @@ from datetime import date
 
 from simulator.gen_base import Builder
 from simulator.gen_customer import build_customer
+from simulator.gen_dirty import make_dirty
 from simulator.gen_names import CITIES, INDUSTRIES, company_name, person, slug
 from simulator.gen_profile import STEADY, Plan, Team, background_profile
 from simulator.scenarios import SIGNALS, apply, configure, configure_control
@@ -143,8 +144,12 @@ def _roles(accounts: int, rng: random.Random) -> list[tuple[str, str | None, int
     return out
 
 
-def generate(accounts: int, seed: int, today: date) -> GeneratedOrg:
-    """Generate the org: `accounts` accounts with three years of history ending yesterday, deterministically."""
+def generate(accounts: int, seed: int, today: date, *, dirty: bool = False) -> GeneratedOrg:
+    """Generate the org: `accounts` accounts with three years of history ending yesterday, deterministically.
+
+    `dirty=True` adds row-level data defects to background accounts (simulator/gen_dirty.py), listed in
+    ground_truth["dirty"]; planted and control accounts stay clean.
+    """
     rng = random.Random(seed)
     b = Builder(today)
     team = _users(b, rng)
@@ -198,8 +203,12 @@ def generate(accounts: int, seed: int, today: date) -> GeneratedOrg:
         b.flush(st.rows)
         renewals.extend(st.renewals)
         health[st.account["Id"]] = plan.health
+    defects: list[dict] = []
+    if dirty:
+        protected = set(controls).union(*signals.values())
+        defects = make_dirty(b, random.Random(f"{seed}:dirty"), protected, accounts)
     ground_truth = {
         "today": today.isoformat(), "seed": seed, "accounts": accounts, "signals": signals, "controls": controls,
-        "renewals": renewals, "health": health, "integration_user_id": team.integration,
+        "renewals": renewals, "health": health, "integration_user_id": team.integration, "dirty": defects,
     }
     return GeneratedOrg(data=b.data, ground_truth=ground_truth, integration_user_id=team.integration)

@@ -16,6 +16,7 @@ from statistics import mean, median
 import pytest
 
 from simulator.gen_base import fast_id
+from simulator.gen_dirty import PROBLEMS
 from simulator.generator import SIGNALS, GeneratedOrg, allocation, generate
 from simulator.ids import KEY_PREFIXES, make_id, to18
 from simulator.schema import CASE_STATUSES, OPPORTUNITY_STAGES, SCHEMA, TASK_STATUSES, fields_of
@@ -399,3 +400,27 @@ def test_ratios_and_signals_at_2000_accounts() -> None:
     lost = [gt["health"][r["account_id"]] for r in gt["renewals"] if r["outcome"] == "lost"]
     won = [gt["health"][r["account_id"]] for r in gt["renewals"] if r["outcome"] == "won"]
     assert lost and mean(lost) < mean(won) - 0.1
+
+
+def test_dirty_switch_adds_listed_defects_outside_plants_and_controls(small: GeneratedOrg) -> None:
+    dirty = generate(200, 7, TODAY, dirty=True)
+    assert small.ground_truth["dirty"] == []
+    defects = dirty.ground_truth["dirty"]
+    assert {d["problem"] for d in defects} == set(PROBLEMS)
+    rows = {r["Id"]: r for obj in dirty.data.values() for r in obj}
+    protected = set(dirty.ground_truth["controls"]).union(*dirty.ground_truth["signals"].values())
+    for d in defects:
+        r = rows[d["record_id"]]
+        assert list(r) == fields_of(d["object"])
+        assert r.get("AccountId") not in protected and r["Id"] not in protected
+    bad = {d["problem"]: rows[d["record_id"]] for d in defects}
+    assert bad["contact_without_account"]["AccountId"] is None
+    assert bad["closed_before_created"]["ClosedDate"] < bad["closed_before_created"]["CreatedDate"]
+    assert bad["negative_amount"]["Amount"] < 0
+    assert not 1 <= bad["csat_out_of_range"]["CSAT__c"] <= 5
+    assert bad["negative_expected_days"]["Expected_Resolution_Days__c"] < 0
+    dup = bad["duplicate_contact"]
+    assert sum(c["Email"] == dup["Email"] for c in dirty.data["Contact"]) == 2
+    ix = Index(dirty)
+    for s in SIGNALS:
+        assert all(CHECKS[s](ix, a) for a in dirty.ground_truth["signals"][s]), s
