@@ -227,7 +227,8 @@ def row_rules(
                 )
             )
     for col, length in sorted((lengths or {}).items()):
-        if col in present and _is_text(dtypes[col]):
+        # a picklist column is already held to its (shorter) values; skip the redundant GX expectation
+        if col in present and col not in (picklists or {}) and _is_text(dtypes[col]):
             out.append(
                 Rule(
                     f"text_length:{col}",
