@@ -81,6 +81,7 @@ class Simulator:
         self.routes: list[Route] = build_routes()
         self._lock = threading.Lock()
         self._usage_day: object = None
+        self._closed = False
         self._httpd: SimHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -95,6 +96,15 @@ class Simulator:
     def start(self) -> Simulator:
         """Open or generate the org, start serving, write connection.json; returns self."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        log.info("simulator serving %s (state %s)", self.url, self.state_dir)
+        return self
+
+    def _start(self) -> None:
         context = self._tls_context()
         self._open_org()
         self._httpd = SimHTTPServer(self.port, context, self)
@@ -107,13 +117,12 @@ class Simulator:
                                         name=f"simulator-{self.port}", daemon=True)
         self._thread.start()
         self._write_connection()
-        log.info("simulator serving %s (state %s)", self.url, self.state_dir)
-        return self
 
     def stop(self) -> None:
         """Stop serving, close live connections, stop the workers, close the org."""
         if self._httpd is not None:
-            self._httpd.shutdown()
+            if self._thread is not None:  # shutdown() waits for serve_forever: only when it runs
+                self._httpd.shutdown()
             self._httpd.close_connections()
             self._httpd.server_close()
             self._httpd = None
@@ -124,7 +133,8 @@ class Simulator:
         if self.outbound is not None:
             self.outbound.stop()
             self.outbound = None
-        if self.org is not None and hasattr(self.org, "close"):
+        if self.org is not None and not self._closed:
+            self._closed = True
             self.org.close()
 
     def _tls_context(self) -> ssl.SSLContext:
