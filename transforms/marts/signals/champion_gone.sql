@@ -1,5 +1,6 @@
 -- sig_champion_gone: the account's main contact (primary contact role of the latest won or renewal opportunity,
--- else the most engaged contact) bounced, left the company, or has had no activity for `silent_days`.
+-- else the most engaged contact) bounced or left the company within `recent_loss_days` (a departure counts while
+-- we were still in touch), or has had no activity for `silent_days`.
 -- grain: account; key: account_id
 create or replace table marts.sig_champion_gone as
 
@@ -64,12 +65,18 @@ assessed as (
         champions.via_opportunity,
         contacts.contact_id,
         meta.short_name(contacts.first_name, contacts.last_name, contacts.contact_name) as contact_label,
-        contacts.is_email_bounced and coalesce(contacts.email_bounced_at <= $as_of, true) as bounced,
+        -- a loss is news while it is recent: a bounce, or a departure of a contact we were still talking to
+        contacts.is_email_bounced and coalesce(contacts.email_bounced_at <= $as_of
+            and contacts.email_bounced_at > $as_of - meta.rule_days('champion_gone', 'recent_loss_days'), true)
+            as bounced,
         contacts.email_bounced_at,
-        contacts.has_left_company,
+        contacts.has_left_company
+            and last_touch.last_touched_at > $as_of - meta.rule_days('champion_gone', 'recent_loss_days')
+            as has_left_company,
         last_touch.last_touched_at,
-        coalesce(last_touch.last_touched_at, contacts.created_at)
-            < $as_of - meta.rule_days('champion_gone', 'silent_days') as silent
+        not contacts.has_left_company and not contacts.is_email_bounced
+            and coalesce(last_touch.last_touched_at, contacts.created_at)
+                < $as_of - meta.rule_days('champion_gone', 'silent_days') as silent
     from champions
     inner join contacts on champions.contact_id = contacts.contact_id
     left join last_touch on champions.contact_id = last_touch.contact_id
