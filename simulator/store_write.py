@@ -226,6 +226,7 @@ class WriteMixin:
         apply_defaults(obj, rec, user)
         derive(obj, None, rec, set(body), now, lookup)
         check_required(obj, rec)
+        self._check_unique(cur, obj, rec, None)
         rid = self._next_id(cur, obj.name)
         stamps = {"Id": rid, "IsDeleted": False, "CreatedDate": now, "CreatedById": user, "LastModifiedDate": now,
                   "LastModifiedById": user, "SystemModstamp": now}
@@ -257,6 +258,7 @@ class WriteMixin:
             if key in rec:
                 rec[key] = value
         changed = [k for k in rec if rec[k] != old.get(k)]
+        self._check_unique(cur, obj, {k: rec[k] for k in changed}, rid)
         if changed:
             sets = ", ".join(f"{quote(k)} = ?" for k in changed)
             cur.execute(f'UPDATE {quote(obj.name)} SET {sets} WHERE "Id" = ?', [rec[k] for k in changed] + [rid])
@@ -270,6 +272,19 @@ class WriteMixin:
         if obj.name in ("Task", "Event"):
             self._roll_up_activity(cur, obj.name, rec, now)
         return rid, [(obj.name, rid, "updated")]
+
+    def _check_unique(self, cur: duckdb.DuckDBPyConnection, obj: SObject, rec: dict, rid: str | None) -> None:
+        """DUPLICATE_VALUE when a unique field (Risk_Task_Key__c, Username) repeats a live record's value."""
+        for f in obj.fields:
+            value = rec.get(f.name)
+            if not f.unique or value is None:
+                continue
+            deleted = ' AND NOT "IsDeleted"' if obj.field("IsDeleted") else ""
+            hit = cur.execute(f'SELECT "Id" FROM {quote(obj.name)} WHERE lower({quote(f.name)}) = lower(?) '
+                              f'AND "Id" IS DISTINCT FROM ?{deleted} LIMIT 1', [value, rid]).fetchone()
+            if hit:
+                raise ApiError(400, "DUPLICATE_VALUE", f"duplicate value found: {f.name} duplicates value on record "
+                                                       f"with id: {hit[0]}", [f.name])
 
     def _insert(self, cur: duckdb.DuckDBPyConnection, name: str, rec: dict[str, object]) -> None:
         cols = list(rec)

@@ -482,3 +482,15 @@ def test_datetime_body_values(org: Org, value: object, stored: str | None) -> No
     org.update("Account", A1, {"Risk_Computed_At__c": value, "Risk_Model_Version__c": ""})
     rec = org.get("Account", A1, ["Risk_Computed_At__c", "Risk_Model_Version__c"])
     assert (rec["Risk_Computed_At__c"], rec["Risk_Model_Version__c"]) == (stored, None)
+
+
+def test_unique_fields_refuse_duplicates(org: Org) -> None:
+    first = org.create("Task", {"WhatId": A1, "Risk_Task_Key__c": "acct1:silence"})
+    e = api_error(org.create, "Task", {"WhatId": A1, "Risk_Task_Key__c": "ACCT1:silence"})
+    assert (e.status, e.error_code, e.fields) == (400, "DUPLICATE_VALUE", ["Risk_Task_Key__c"])
+    assert e.message == f"duplicate value found: Risk_Task_Key__c duplicates value on record with id: {first}"
+    other = org.create("Task", {"WhatId": A1, "Risk_Task_Key__c": "acct1:other"})
+    assert api_error(org.update, "Task", other, {"Risk_Task_Key__c": "acct1:silence"}).error_code == "DUPLICATE_VALUE"
+    org.update("Task", first, {"Risk_Task_Key__c": "acct1:silence", "Subject": "same key, same record"})
+    org.delete("Task", first)
+    assert org.create("Task", {"WhatId": A1, "Risk_Task_Key__c": "acct1:silence"}) != first  # deleted: key free
