@@ -15,6 +15,7 @@ import io
 import queue
 import re
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +33,7 @@ __all__ = ["Bulk2"]
 DELIMITERS = {"COMMA": ",", "TAB": "\t", "PIPE": "|", "SEMICOLON": ";", "CARET": "^", "BACKQUOTE": "`"}
 OPERATIONS = {"insert", "update", "upsert", "delete", "hardDelete"}
 TERMINAL = {"JobComplete", "Aborted", "Failed"}
-MAX_JOBS = 500
+MAX_JOBS = 100  # terminal jobs beyond this are forgotten, oldest first (results live in memory)
 _OFFSET_RE = re.compile(r"\bOFFSET\s+\d+\s*$", re.IGNORECASE)
 _NUMBER_TYPES = {"double": float, "currency": float, "percent": float, "int": int}
 
@@ -68,7 +69,7 @@ class Bulk2:
     def __init__(self, sim: Simulator) -> None:
         self.sim = sim
         self.jobs: dict[str, dict[str, Any]] = {}
-        self._serial = 0
+        self._serial = int(time.time() * 10) % 10**9  # job ids stay unique across restarts
         self._lock = threading.Lock()
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._thread: threading.Thread | None = None
@@ -104,7 +105,8 @@ class Bulk2:
                    "apiVersion": float(req.version), "jobType": kind, **extra}
             self.jobs[job["id"]] = job
             if len(self.jobs) > MAX_JOBS:
-                for old in [j for j, v in self.jobs.items() if v["state"] in TERMINAL][: len(self.jobs) - MAX_JOBS]:
+                done = [j for j, v in self.jobs.items() if v["state"] in TERMINAL or v["jobType"] == "V2Query"]
+                for old in done[: len(self.jobs) - MAX_JOBS]:
                     del self.jobs[old]
         return job
 

@@ -49,7 +49,7 @@ def parse_datetime(value: str | None, name: str) -> datetime:
 class Cursors:
     """Open query cursors by locator (LRU-bounded, like an org's open-cursor limit)."""
 
-    def __init__(self, limit: int = 500) -> None:
+    def __init__(self, limit: int = 50) -> None:
         self._items: OrderedDict[str, tuple[Any, int]] = OrderedDict()
         self._lock = threading.Lock()
         self._limit = limit
