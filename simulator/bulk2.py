@@ -323,9 +323,13 @@ class Bulk2:
             rows = self._parse(job)
             job["state"] = "InProgress"
         header = job["_header"]
-        if job["_fail"]:
+        obj = schema_sobject(job["object"])
+        unknown = [h for h in header if "." not in h and obj is not None and obj.field(h) is None]
+        if job["_fail"] or unknown:
             job["_unprocessed"] = [_csv_line(r, delimiter) for r in rows]
-            job["state"], job["errorMessage"] = "Failed", "InvalidBatch : the job failed (simulated fault)"
+            job["state"], job["errorMessage"] = "Failed", (
+                f"InvalidBatch : Field name not found : {unknown[0]}" if unknown
+                else "InvalidBatch : the job failed (simulated fault)")
             return
         for i, raw in enumerate(rows):
             if job["state"] == "Aborted" or self._stopping.is_set():

@@ -126,3 +126,11 @@ def test_bulk2_job_failure_fault(sf: Any, faults: Any) -> None:
     faults.add("bulkfail:count=1")
     with pytest.raises(SalesforceOperationError):
         list(sf.bulk2.Account.query("SELECT Id FROM Account", wait=0))
+
+
+def test_bulk2_unknown_column_fails_the_whole_job(sf: Any) -> None:
+    from simple_salesforce.exceptions import SalesforceOperationError
+
+    aid = sf.query("SELECT Id FROM Account LIMIT 1")["records"][0]["Id"]
+    with pytest.raises(SalesforceOperationError, match="Field name not found : NoSuch__c"):
+        sf.bulk2.Account.update(records=[{"Id": aid, "NoSuch__c": "1"}], wait=0)
