@@ -12,7 +12,6 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -20,9 +19,9 @@ import duckdb
 from simulator.clock import Clock
 from simulator.errors import NOT_FOUND_MESSAGE, ApiError
 from simulator.schema import SCHEMA, SObject, sobject
-from simulator.soql import parse
+from simulator.soql import Query, parse
 from simulator.store_result import DEFAULT_API_VERSION, QueryResult
-from simulator.store_rules import object_of, parse_id, to_utc_naive
+from simulator.store_rules import object_of, parse_id
 from simulator.store_sql import quote, translate
 from simulator.store_tables import create_tables, to_arrow
 from simulator.store_write import WriteMixin
@@ -130,21 +129,20 @@ class Org(WriteMixin):
         q = parse(soql)
         return self._run(q, include_deleted=include_deleted)
 
-    def _run(self, q: object, *, include_deleted: bool, extra_where: tuple[str, list] | None = None
+    def _run(self, q: Query, *, include_deleted: bool, extra_where: tuple[str, list] | None = None
              ) -> QueryResult:
-        tr = translate(q, include_deleted=include_deleted, today=self.clock.today(),  # type: ignore[arg-type]
-                       extra_where=extra_where)
-        name = q.sobject.name  # type: ignore[attr-defined]
+        tr = translate(q, include_deleted=include_deleted, today=self.clock.today(), extra_where=extra_where)
+        name = q.sobject.name
         try:
             with self._cursor() as cur:
-                if q.is_count:  # type: ignore[attr-defined]
+                if q.is_count:
                     n = int(cur.execute(tr.sql, tr.params).fetchone()[0])  # type: ignore[index]
                     return QueryResult(name, [], None, n, is_count=True, api_version=self.api_version)
                 table = cur.sql(tr.sql, params=tr.params).to_arrow_table()
         except duckdb.Error as exc:  # a value the parser let through but the column cannot take
-            log.warning("query failed in DuckDB: %s (%s)", q.text, exc)  # type: ignore[attr-defined]
-            raise ApiError(400, "MALFORMED_QUERY", f"\n{q.text}\n^\nERROR at Row:1:Column:1\n"  # type: ignore[attr-defined]
-                                                   f"invalid query: {exc}") from None
+            log.warning("query failed in DuckDB: %s (%s)", q.text, exc)
+            raise ApiError(400, "MALFORMED_QUERY", f"\n{q.text}\n^\nERROR at Row:1:Column:1\ninvalid query: {exc}"
+                           ) from None
         return QueryResult(name, tr.columns, table, table.num_rows, tr.parents, api_version=self.api_version)
 
     def get(self, sobject: str, record_id: str, fields: list[str] | None = None, *,
@@ -213,7 +211,3 @@ class Org(WriteMixin):
                     cb(*event)
                 except Exception:  # a listener's failure must not fail the write that already committed
                     log.exception("org listener failed for %s", event)
-
-    @staticmethod
-    def _naive(value: datetime) -> datetime:
-        return to_utc_naive(value)
