@@ -132,7 +132,7 @@ def _day(org: Org, st: _State, rng: random.Random, counts: dict[str, int]) -> No
         return
     for _ in range(_poisson(rng, n / 150)):
         account, _owner = st.accounts[rng.randrange(n)]
-        people = st.contacts.get(account) or [None]
+        people: list[str | None] = [*st.contacts.get(account, [])] or [None]
         contact = people[rng.randrange(len(people))]
         agent = st.agents[rng.randrange(len(st.agents))]
         issue = rng.choice(CLEAN_ISSUES) if rng.random() < 0.95 else rng.choice(COMPLAINT_ISSUES)
@@ -165,12 +165,12 @@ def _day(org: Org, st: _State, rng: random.Random, counts: dict[str, int]) -> No
                 counts["tasks_created"] += 1
     for _ in range(_poisson(rng, n / 80)):
         account, _ = st.accounts[rng.randrange(n)]
-        people = st.contacts.get(account) or [None]
+        people = [*st.contacts.get(account, [])] or [None]
         _touch(org, st, rng, account, people[rng.randrange(len(people))], st.owner[account], today, "Check-in call")
         counts["tasks_created"] += 1
     if rng.random() < min(1.0, n / 1500):
         account, _ = st.accounts[rng.randrange(n)]
-        people = st.contacts.get(account) or [None]
+        people = [*st.contacts.get(account, [])] or [None]
         start = org.clock.now().replace(hour=14, minute=0, second=0, microsecond=0)
         org.create("Event", {"WhatId": account, "WhoId": people[0], "Type": "Business Review",
                              "Subject": "Quarterly Business Review", "ActivityDateTime": start,

@@ -7,7 +7,7 @@ anniversary of the first win; a lost renewal ends the relationship (the account 
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from simulator.gen_base import Builder
 from simulator.gen_names import CHAMPION_TITLES, CITIES, INDUSTRIES, TITLES, person, slug
@@ -190,7 +190,7 @@ def build_customer(b: Builder, plan: Plan, manager: str) -> State:
     turn = 0
     while o < t_end:
         if o < fw:
-            ci, gap = 0, rng.randint(6, 12)
+            ci, gap = 0, float(rng.randint(6, 12))
         else:
             pool = active(o, engaged) or active(o, list(range(len(contacts))))
             if not pool:
@@ -256,10 +256,10 @@ def build_customer(b: Builder, plan: Plan, manager: str) -> State:
             res = yard * p.slowness * drift * rng.lognormvariate(0.0, 0.25) * (0.6 if high else 1.0)
         if rng.random() < p.stuck_prob:
             res = rng.uniform(15.0, 60.0)
-        closed = created + timedelta(days=res)
+        closed: datetime | None = created + timedelta(days=res)
         if closed is not None and closed >= b.latest:
             closed = None
-        vals = {"Priority": "High" if high else rng.choice(("Medium", "Medium", "Low")),
+        vals: dict = {"Priority": "High" if high else rng.choice(("Medium", "Medium", "Low")),
                 "Origin": rng.choice(("Phone", "Email", "Web")), "Type": issue[0], "Reason": issue[1],
                 "Subject": issue[2], "IsEscalated": esc}
         if closed is None:
