@@ -148,6 +148,12 @@ def payload_hash(values: Mapping[str, Any]) -> str:
     return hashlib.md5("|".join(parts).encode()).hexdigest()
 
 
+def _hash_of(object_name: str, payload: Mapping[str, Any]) -> str:
+    if object_name == "Account":
+        return payload_hash(payload)
+    return hashlib.md5(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
 def _result_field(result: Any, name: str) -> Any:
     return result.get(name) if isinstance(result, Mapping) else getattr(result, name, None)
 
@@ -163,17 +169,27 @@ def record_push_results(
     """Log push results to sync.push_log and, for Accounts, move sync.account_push_state; returns counts by status.
 
     `results` are PushResult objects or dicts (record_id, ok, status, error_code, message); `payloads` maps record
-    id -> the row sent (or is a list of rows with `Id`), optionally carrying `payload_hash`. Successes become the
+    id -> the row sent, or is the list of rows sent (matched on `Id`, or by position for creates), optionally
+    carrying `payload_hash`. `operation` is what was done (`update`, `create`, `close`). Successes become the
     last pushed values; rejections dead-letter their hash (not retried until the value changes); `retry` results
     are only logged, so the record stays pending.
     """
-    by_id = payloads if isinstance(payloads, Mapping) else {p["Id"]: p for p in payloads}
+    results = list(results)
+    if isinstance(payloads, Mapping):
+        sent = [payloads.get(_result_field(r, "record_id")) or {} for r in results]
+    else:
+        rows_sent = list(payloads)
+        if all("Id" in p for p in rows_sent):
+            by_id = {p["Id"]: p for p in rows_sent}
+            sent = [by_id.get(_result_field(r, "record_id")) or {} for r in results]
+        else:  # created records (no Id yet): results come back in the order the rows were sent
+            sent = rows_sent + [{}] * (len(results) - len(rows_sent))
     now = datetime.now(UTC)
     rows = []
-    for res in results:
+    for res, row in zip(results, sent, strict=False):
         rid = _result_field(res, "record_id")
-        payload = {k: v for k, v in (by_id.get(rid) or {}).items() if k != "payload_hash"}
-        sent_hash = (by_id.get(rid) or {}).get("payload_hash") or (payload_hash(payload) if payload else None)
+        payload = {k: v for k, v in row.items() if k != "payload_hash"}
+        sent_hash = row.get("payload_hash") or (_hash_of(object_name, payload) if payload else None)
         ok = bool(_result_field(res, "ok"))
         status = _result_field(res, "status") or ("updated" if ok else "rejected")
         rows.append({

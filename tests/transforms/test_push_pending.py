@@ -93,3 +93,27 @@ def test_values_already_in_the_crm_are_not_pushed(con, crm):
                 [b["Risk_Level__c"], b["Risk_Score__c"], b["Risk_Reasons__c"], b["Risk_Trend__c"],
                  b["Risk_Model_Version__c"]])
     assert set(pending(con)) == {"A", "C"}
+
+
+def test_owner_tasks_once_per_flag_and_closed_when_it_clears(con, crm):
+    setup_org(crm)
+    run(con, run_id="run-1")
+    cur = con.execute("select * from sync.owner_task_pending")
+    names = [d[0] for d in cur.description]
+    tasks = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+    assert [(t["Risk_Task_Key__c"], t["WhatId"], t["OwnerId"], str(t["ActivityDate"])) for t in tasks] == [
+        ("A:repeat_issue", "A", "005000000000001AAA", "2026-07-07")]
+    assert tasks[0]["Description"].startswith("2 issues came back within 14 days of being closed")
+    wh.record_push_results(con, "run-1", "Task", [{"record_id": "00T000000000009AAA", "ok": True,
+                                                   "status": "created"}], tasks, operation="create")
+    assert con.execute("select count(*) from sync.owner_task_pending").fetchall() == [(0,)]   # not twice
+    # the next extract brings the Task back; then the issue clears
+    crm.add("task", Id="00T000000000009AAA", AccountId="A", WhatId="A", Status="Not Started", IsClosed=False,
+            Risk_Task_Key__c="A:repeat_issue", Subject=tasks[0]["Subject"], OwnerId="005000000000001AAA")
+    con.execute("""update raw."case" set _deleted = true where "AccountId" = 'A'""")
+    run(con, as_of=AS_OF + timedelta(hours=1), run_id="run-2")
+    close = con.execute('select "Id", "Status" from sync.owner_task_close').fetchall()
+    assert close == [("00T000000000009AAA", "Completed")]
+    wh.record_push_results(con, "run-2", "Task", [{"record_id": "00T000000000009AAA", "ok": True}],
+                           [{"Id": "00T000000000009AAA", "Status": "Completed"}], operation="close")
+    assert con.execute("select count(*) from sync.owner_task_close").fetchall() == [(0,)]
