@@ -16,6 +16,7 @@ a caret line and "ERROR at Row:r:Column:c". `simulator.store_sql` translates the
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -40,6 +41,7 @@ DATE_N_LITERALS = {"LAST_N_DAYS", "NEXT_N_DAYS", "N_DAYS_AGO", "LAST_N_WEEKS", "
 _TEMPORAL = ("date", "datetime", "dateliteral")
 _ALLOWED = {"date": _TEMPORAL, "datetime": _TEMPORAL, "boolean": ("bool",), "double": ("number",),
             "currency": ("number",), "percent": ("number",), "int": ("number",)}
+_ID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
 LIKE_TYPES = {"string", "picklist", "textarea", "email", "phone", "url", "combobox", "id", "reference"}
 _KEYWORDS = {"SELECT", "FROM", "WHERE", "AND", "OR", "NOT", "IN", "LIKE", "ORDER", "BY", "LIMIT", "OFFSET", "ASC",
              "DESC", "NULLS", "FIRST", "LAST", "NULL", "TRUE", "FALSE", "COUNT", "GROUP", "HAVING"}
@@ -297,7 +299,7 @@ class _Parser:
         if op_tok.kind == "op":
             self.take()
             op = "!=" if op_tok.text == "<>" else op_tok.text
-            return Cond(ref, op, self.literal(ref))
+            return Cond(ref, op, self.literal(ref, ids=True))
         if self.is_kw("LIKE"):
             self.take()
             if ref.field.type not in LIKE_TYPES:
@@ -311,18 +313,23 @@ class _Parser:
         if self.is_kw("IN"):
             self.take()
             self.expect("(")
-            values = [self.literal(ref)]
+            values = [self.literal(ref, ids=True)]
             while self.peek().text == ",":
                 self.take()
-                values.append(self.literal(ref))
+                values.append(self.literal(ref, ids=True))
             self.expect(")")
             return Cond(ref, "NOT IN" if negate else "IN", tuple(values))
         self.fail(self.peek())
         raise AssertionError  # unreachable
 
-    def literal(self, ref: FieldRef) -> Literal:
+    def literal(self, ref: FieldRef, *, ids: bool = False) -> Literal:
+        """A literal checked against the field's type (ids=True: id fields need well-formed ids)."""
         tok = self.peek()
         lit = self.raw_literal()
+        if ids and ref.field.type in ("id", "reference") and lit.kind == "string" and lit.value \
+                and not _ID.fullmatch(str(lit.value)):
+            raise ApiError(400, "INVALID_QUERY_FILTER_OPERATOR", located(
+                self.text, tok.pos, f"invalid ID field: {lit.value}"))
         ftype = ref.field.type
         allowed = _ALLOWED.get(ftype, ("string",))
         if lit.kind != "null" and lit.kind not in allowed:

@@ -326,3 +326,10 @@ def test_polymorphic_what_name(org: Org) -> None:
     assert org.query("SELECT What.Name FROM Task ORDER BY Id").csv(0, 3) == \
         '"What.Name"\n"Beta 50% Off"\n"00000007"\n\n'
     assert "No such column 'Nope' on entity 'Name'" in err("SELECT What.Nope FROM Task").message
+
+
+def test_malformed_id_in_filter() -> None:
+    e = err("SELECT Id FROM Contact WHERE AccountId IN ('001000000000001', 'nope')")
+    assert (e.status, e.error_code) == (400, "INVALID_QUERY_FILTER_OPERATOR")
+    assert e.message.endswith("ERROR at Row:1:Column:63\ninvalid ID field: nope")
+    assert parse("SELECT Id FROM Contact WHERE AccountId LIKE '001%' AND OwnerId != ''").where is not None
