@@ -52,10 +52,11 @@ def moved(tmp_path_factory: pytest.TempPathFactory, generated: GeneratedOrg) -> 
 def test_counts_cover_every_kind_and_match_the_org(moved: tuple[Org, dict, dict]) -> None:
     org, counts, before = moved
     assert list(counts) == list(KINDS) and counts["days"] == 30
-    for kind in ("cases_created", "cases_closed", "tasks_created", "tasks_completed", "opportunities_moved",
-                 "owners_changed", "records_deleted"):
-        assert counts[kind] > 0, kind
-    assert counts["contacts_bounced"] + counts["contacts_left"] > 0
+    for kind in ("cases_created", "cases_closed", "tasks_created", "tasks_completed", "opportunities_created",
+                 "opportunities_moved"):
+        assert counts[kind] > 0, kind  # expected 10-90 each in 30 days at 200 accounts
+    # rarer kinds (a few a month each): together they cannot all be zero
+    assert counts["contacts_bounced"] + counts["contacts_left"] + counts["owners_changed"] + counts["records_deleted"]
     assert org.count("Case") - before["Case"] == counts["cases_created"]
     assert org.count("Task") - before["Task"] == counts["tasks_created"] - counts["records_deleted"]
     assert org.count("Event") - before["Event"] == counts["events_created"]
