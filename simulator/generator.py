@@ -130,8 +130,12 @@ def _roles(accounts: int, rng: random.Random) -> list[tuple[str, str | None, int
     """Role of each account index: ("signal", id, variant), ("control", None, 0), ("prospect"|"customer", None, 0)."""
     per, ctrl = allocation(accounts)
     planted = [("signal", s, v) for v in range(per) for s in SIGNALS]
-    special: list[tuple[str, str | None, int]] = [*planted, *[("control", None, i) for i in range(ctrl)]]
-    special = special[: int(accounts * 0.6)]
+    controls: list[tuple[str, str | None, int]] = [("control", None, i) for i in range(ctrl)]
+    cap = int(accounts * 0.6)
+    if len(planted) + len(controls) > cap:  # a tiny org: keep a control or two, then as many plants as fit
+        controls = controls[: max(1, cap // 6)] if cap else []
+        planted = planted[: max(0, cap - len(controls))]
+    special: list[tuple[str, str | None, int]] = [*planted, *controls]
     rest = accounts - len(special)
     n_prospects = round(accounts * PROSPECT_SHARE)
     roles = special + [("prospect", None, 0)] * min(n_prospects, rest)
