@@ -17,6 +17,12 @@ create or replace macro meta.rule_text(sig, key) as getvariable('rule_text')[sig
 create or replace macro meta.rule_list(sig, key) as
     cast(json_transform(meta.rule_text(sig, key), '["VARCHAR"]') as varchar[]);
 
+-- a threshold for an account's lifecycle stage: the profile's override ([signals.X.onboarding]) or the default
+create or replace macro meta.rule_for(sig, key, profile) as coalesce(
+    getvariable('rule_num')[sig || '.' || profile || '.' || key],
+    getvariable('rule_num')[sig || '.' || key]
+);
+
 -- a rule value in days as an interval
 create or replace macro meta.rule_days(sig, key) as to_days(cast(meta.rule_num(sig, key) as integer));
 

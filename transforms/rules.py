@@ -13,10 +13,12 @@ import duckdb
 
 from crm_risk.errors import ConfigError
 
-__all__ = ["DEFAULT_RULES", "SEVERITIES", "Rules", "SignalRule", "load_rules", "write_rules"]
+__all__ = ["DEFAULT_RULES", "PROFILES", "SEVERITIES", "Rules", "SignalRule", "load_rules", "write_rules"]
 
 DEFAULT_RULES = Path(__file__).with_name("rules.toml")
 SEVERITIES = ("high", "medium", "low", "positive")
+# lifecycle profiles: a signal may override its thresholds for accounts in that stage ([signals.X.onboarding])
+PROFILES = ("onboarding",)
 # parameter names that are thresholds or windows: these must be numbers, never strings
 _NUMERIC = re.compile(r"(^(min|max)_|_(days|count|cases|share|factor|contacts|touches|drop|csat)$|^factor$)")
 _RISK_KEYS = ("amber_min_score", "red_min_score", "renewal_window_days", "renewal_weight", "trend_min_delta",
@@ -74,6 +76,14 @@ def _signal(path: Path | None, sid: str, raw: Any) -> SignalRule:
     params: dict[str, Any] = {}
     for key, value in raw.items():
         if key in ("severity", "points", "action", "enabled"):
+            continue
+        if key in PROFILES:
+            if not isinstance(value, dict):
+                raise _fail(path, where, f"{key} must be a table of threshold overrides")
+            for sub, v in value.items():
+                if sub not in raw:
+                    raise _fail(path, f"{where}.{key}", f"{sub} overrides nothing: the signal has no {sub}")
+                params[f"{key}.{sub}"] = _number(path, f"{where}.{key}", sub, v)
             continue
         if isinstance(value, list):
             if not all(isinstance(v, str) for v in value):

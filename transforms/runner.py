@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 ROOT = Path(__file__).parent
 ORDER_FILE = ROOT / "order.txt"
 _PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
-_RULE_REF = re.compile(r"meta\.rule_(?:num|days|text|list)\(\s*'(\w+)'\s*,\s*'(\w+)'\s*\)")
+_RULE_REF = re.compile(r"meta\.rule_(?:num|days|text|list|for)\(\s*'(\w+)'\s*,\s*'(\w+)'\s*[,)]")
 
 
 @dataclass

@@ -28,6 +28,7 @@ def rules_data() -> dict:
     (lambda d: d["risk"].pop("amber_min_score"), "[risk] amber_min_score is missing"),
     (lambda d: d["risk"].update(reasons_max_chars=2000), "must not exceed 1000"),
     (lambda d: d["model"].update(version=""), "[model] version"),
+    (lambda d: d["signals"]["aging_open_cases"]["onboarding"].update(max_days=3), "max_days overrides nothing"),
 ])
 def test_invalid_rules_are_refused_with_the_key_named(edit, message):
     data = rules_data()

@@ -142,3 +142,18 @@ def test_case_spike(con, crm):
     got = fired(con, "case_spike")
     assert set(got) == {"A"}
     assert got["A"][0] == "4 cases in the last 30 days against a usual 1."
+
+
+def test_onboarding_profile_tightens_thresholds(con, crm):
+    from tests.transforms.helpers import day
+    for a, won in (("NEW", day(30)), ("OLD", day(400))):
+        crm.account(a)
+        crm.opportunity(a, "First deal", "Closed Won", won)
+        crm.case(a, f"{a}-1", ago(20))                                   # 20 days open: > 14, < 30
+        crm.case(a, f"{a}-2", ago(10), Priority="High")
+        crm.case(a, f"{a}-3", ago(9), IsEscalated=True)                  # 2 urgent: onboarding minimum
+    run(con)
+    assert set(fired(con, "aging_open_cases")) == {"NEW"}
+    assert set(fired(con, "escalation_load")) == {"NEW"}
+    lifecycle = dict(con.execute("select account_id, lifecycle from marts.int_account_sales_history").fetchall())
+    assert lifecycle == {"NEW": "onboarding", "OLD": "steady"}

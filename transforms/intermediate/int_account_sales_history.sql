@@ -53,7 +53,13 @@ final as (
         next_renewal.next_renewal_opportunity_id,
         next_renewal.next_renewal_name,
         next_renewal.next_renewal_date,
-        date_diff('day', cast($as_of as date), next_renewal.next_renewal_date) as days_to_renewal
+        date_diff('day', cast($as_of as date), next_renewal.next_renewal_date) as days_to_renewal,
+        case
+            when per_account.first_won_date is null then 'prospect'
+            when per_account.first_won_date > cast($as_of as date)
+                - cast(meta.rule_num('risk', 'onboarding_days') as integer) then 'onboarding'
+            else 'steady'
+        end as lifecycle
     from accounts
     left join per_account on accounts.account_id = per_account.account_id
     left join next_renewal on accounts.account_id = next_renewal.account_id

@@ -1,4 +1,5 @@
--- sig_aging_open_cases: a case open at $as_of for more than `max_age_days` (`max_age_days_high` for high priority).
+-- sig_aging_open_cases: a case open at $as_of for more than `max_age_days` (`max_age_days_high` for high priority;
+-- the onboarding profile's values for accounts in onboarding).
 -- grain: account; key: account_id
 create or replace table marts.sig_aging_open_cases as
 
@@ -7,14 +8,19 @@ with cases as (
     where closed_at_as_of is null
 ),
 
+sales as (
+    select * from marts.int_account_sales_history
+),
+
 overdue as (
     select
-        *,
-        floor(meta.days_between(created_at, $as_of)) as age_days
+        cases.*,
+        floor(meta.days_between(cases.created_at, $as_of)) as age_days
     from cases
-    where meta.days_between(created_at, $as_of) > case
-        when priority = 'High' then meta.rule_num('aging_open_cases', 'max_age_days_high')
-        else meta.rule_num('aging_open_cases', 'max_age_days')
+    left join sales on cases.account_id = sales.account_id
+    where meta.days_between(cases.created_at, $as_of) > case
+        when cases.priority = 'High' then meta.rule_for('aging_open_cases', 'max_age_days_high', sales.lifecycle)
+        else meta.rule_for('aging_open_cases', 'max_age_days', sales.lifecycle)
     end
 ),
 

@@ -1,10 +1,15 @@
 -- sig_escalation_load: at least `min_count` escalated or high-priority cases opened in the last `window_days`, or
--- `growth_factor` times as many as in the window before. grain: account; key: account_id
+-- `growth_factor` times as many as in the window before (onboarding profile: its own minimum).
+-- grain: account; key: account_id
 create or replace table marts.sig_escalation_load as
 
 with cases as (
     select * from marts.int_cases
     where is_urgent
+),
+
+sales as (
+    select * from marts.int_account_sales_history
 ),
 
 per_account as (
@@ -27,6 +32,12 @@ per_account as (
     group by 1
 ),
 
+with_lifecycle as (
+    select per_account.*, sales.lifecycle
+    from per_account
+    left join sales on per_account.account_id = sales.account_id
+),
+
 final as (
     select
         account_id,
@@ -41,8 +52,8 @@ final as (
                 else ' (' || previous_count || ' in the ' || meta.human_num(meta.rule_num('escalation_load', 'window_days'))
                     || ' days before).'
             end as reason
-    from per_account
-    where current_count >= meta.rule_num('escalation_load', 'min_count')
+    from with_lifecycle
+    where current_count >= meta.rule_for('escalation_load', 'min_count', lifecycle)
         or (previous_count > 0 and current_count >= previous_count * meta.rule_num('escalation_load', 'growth_factor'))
 )
 
