@@ -318,6 +318,7 @@ def test_derived_fields(small: GeneratedOrg) -> None:
     assert len(set(numbers)) == len(numbers) and all(len(n) == 8 and n.isdigit() for n in numbers)
     for t in d["Task"]:
         assert t["IsClosed"] == TASK_STATUSES[t["Status"]] and (t["CompletedDateTime"] is not None) == t["IsClosed"]
+        assert not t["IsClosed"] or (t["ActivityDate"] < TODAY and t["CompletedDateTime"] < MIDNIGHT)
     for t in d["Task"] + d["Event"]:
         expect = t["WhatId"] if t["WhatId"].startswith("001") else acct_of[t["WhatId"]]
         assert t["AccountId"] == expect
