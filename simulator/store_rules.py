@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from simulator.errors import ApiError
 from simulator.ids import KEY_PREFIXES, to18
@@ -201,8 +201,33 @@ def derive(obj: SObject, old: dict[str, object] | None, rec: dict[str, object], 
         was_closed = bool(old and old.get("IsClosed"))
         rec["IsClosed"] = closed
         rec["CompletedDateTime"] = (rec.get("CompletedDateTime") if was_closed else now) if closed else None
+    if name == "Event" and (creating or changed & _EVENT_TIMES):
+        _event_times(rec, changed)
     if name in ("Task", "Event") and (creating or changed & {"WhatId", "WhoId"}):
         rec["AccountId"] = _activity_account(rec, lookup)
+
+
+_EVENT_TIMES = {"ActivityDateTime", "StartDateTime", "EndDateTime", "DurationInMinutes", "ActivityDate"}
+
+
+def _event_times(rec: dict[str, object], changed: set[str]) -> None:
+    """Event start / activity time / end / duration / date kept consistent (the given ones win)."""
+    start = rec.get("StartDateTime") if "StartDateTime" in changed else None
+    moment = rec.get("ActivityDateTime") if "ActivityDateTime" in changed else None
+    if start is not None and moment is None:
+        rec["ActivityDateTime"] = start
+    elif moment is not None and start is None:
+        rec["StartDateTime"] = moment
+    begin = rec.get("StartDateTime")
+    if not isinstance(begin, datetime):
+        return
+    if "ActivityDate" not in changed:
+        rec["ActivityDate"] = begin.date()
+    end, minutes = rec.get("EndDateTime"), rec.get("DurationInMinutes")
+    if "DurationInMinutes" in changed and minutes is not None and "EndDateTime" not in changed:
+        rec["EndDateTime"] = begin + timedelta(minutes=int(minutes))  # type: ignore[call-overload]
+    elif isinstance(end, datetime) and "DurationInMinutes" not in changed:
+        rec["DurationInMinutes"] = int((end - begin).total_seconds() // 60)
 
 
 def forecast_category(name: object) -> str | None:

@@ -494,3 +494,12 @@ def test_unique_fields_refuse_duplicates(org: Org) -> None:
     org.update("Task", first, {"Risk_Task_Key__c": "acct1:silence", "Subject": "same key, same record"})
     org.delete("Task", first)
     assert org.create("Task", {"WhatId": A1, "Risk_Task_Key__c": "acct1:silence"}) != first  # deleted: key free
+
+
+def test_event_times_are_kept_consistent(org: Org) -> None:
+    eid = org.create("Event", {"WhatId": A1, "StartDateTime": "2024-05-06T14:00:00Z", "DurationInMinutes": 45})
+    rec = org.get("Event", eid, ["ActivityDateTime", "ActivityDate", "EndDateTime", "DurationInMinutes"])
+    assert (rec["ActivityDateTime"], rec["ActivityDate"], rec["EndDateTime"], rec["DurationInMinutes"]) == \
+        ("2024-05-06T14:00:00.000+0000", "2024-05-06", "2024-05-06T14:45:00.000+0000", 45)
+    org.update("Event", eid, {"EndDateTime": "2024-05-06T15:30:00Z"})
+    assert org.get("Event", eid, ["DurationInMinutes"])["DurationInMinutes"] == 90
