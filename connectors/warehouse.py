@@ -39,7 +39,13 @@ SCHEMAS = ("raw", "meta", "staging", "marts", "sync")
 
 # Fields whose values make up the pushed payload's hash. Risk_Computed_At__c is left out on purpose:
 # an unchanged risk must not be re-pushed every night just because it was recomputed.
-HASHED_FIELDS = ("Risk_Level__c", "Risk_Score__c", "Risk_Reasons__c", "Risk_Trend__c", "Risk_Model_Version__c")
+HASHED_FIELDS = (
+    "Risk_Level__c",
+    "Risk_Score__c",
+    "Risk_Reasons__c",
+    "Risk_Trend__c",
+    "Risk_Model_Version__c",
+)
 
 _META_DDL = """
 create table if not exists meta.watermarks (
@@ -88,7 +94,9 @@ def get_watermark(con: duckdb.DuckDBPyConnection, object_name: str) -> datetime 
     return rows[0][0] if rows else None
 
 
-def start_run(con: duckdb.DuckDBPyConnection, run_id: str, flow: str, started_at: datetime | None = None) -> None:
+def start_run(
+    con: duckdb.DuckDBPyConnection, run_id: str, flow: str, started_at: datetime | None = None
+) -> None:
     """Record a run as `running` in meta.runs (a rerun of the same run_id restarts its row)."""
     con.execute(
         "insert or replace into meta.runs (run_id, flow, started_at, status) values (?, ?, ?, 'running')",
@@ -108,7 +116,14 @@ def finish_run(
     """Close a run in meta.runs with its status (`completed`, `failed`, ...), counts, API calls and message."""
     con.execute(
         "update meta.runs set finished_at = ?, status = ?, counts = ?, api_calls = ?, message = ? where run_id = ?",
-        [finished_at or datetime.now(UTC), status, json.dumps(counts or {}, default=str), api_calls, message, run_id],
+        [
+            finished_at or datetime.now(UTC),
+            status,
+            json.dumps(counts or {}, default=str),
+            api_calls,
+            message,
+            run_id,
+        ],
     )
 
 
@@ -192,11 +207,20 @@ def record_push_results(
         sent_hash = row.get("payload_hash") or (_hash_of(object_name, payload) if payload else None)
         ok = bool(_result_field(res, "ok"))
         status = _result_field(res, "status") or ("updated" if ok else "rejected")
-        rows.append({
-            "run_id": run_id, "object": object_name, "record_id": rid, "operation": operation,
-            "payload": json.dumps(payload, default=str), "payload_hash": sent_hash, "status": status,
-            "error_code": _result_field(res, "error_code"), "message": _result_field(res, "message"), "at": now,
-        })
+        rows.append(
+            {
+                "run_id": run_id,
+                "object": object_name,
+                "record_id": rid,
+                "operation": operation,
+                "payload": json.dumps(payload, default=str),
+                "payload_hash": sent_hash,
+                "status": status,
+                "error_code": _result_field(res, "error_code"),
+                "message": _result_field(res, "message"),
+                "at": now,
+            }
+        )
     if not rows:
         return {}
     con.execute("begin")

@@ -43,7 +43,12 @@ DESCRIBE_TYPES: dict[str, str] = {
     "long": "BIGINT",
 }  # everything else (id, reference, string, picklist, textarea, email, anyType, ...) is VARCHAR
 
-SYSTEM_COLUMNS = {"_run_id": "VARCHAR", "_loaded_at": "TIMESTAMPTZ", "_deleted": "BOOLEAN", "_deleted_at": "TIMESTAMPTZ"}
+SYSTEM_COLUMNS = {
+    "_run_id": "VARCHAR",
+    "_loaded_at": "TIMESTAMPTZ",
+    "_deleted": "BOOLEAN",
+    "_deleted_at": "TIMESTAMPTZ",
+}
 
 
 @dataclass
@@ -125,14 +130,23 @@ def load_manifest(con: duckdb.DuckDBPyConnection, manifest_dir: str | Path, run_
     con.execute("begin")
     try:
         columns = _ensure_table(con, table, fields, result)
-        cursor = next((c for c in columns if c.lower() == str(manifest.get("cursor_field") or "").lower()), None)
+        cursor = next(
+            (c for c in columns if c.lower() == str(manifest.get("cursor_field") or "").lower()), None
+        )
         deleted_before = _count_deleted(con, table)
         if files:
             _stage_chunks(con, files, fields, columns, cursor)
             result.rows_in_files = con.execute("select count(*) from _load_src").fetchall()[0][0]  # type: ignore[index]
             result.quarantined = _quarantine_missing_ids(con, obj, run_id, now)
-            _merge(con, table, [c for c in columns if c.lower() in {f.lower() for f in fields}], cursor,
-                   run_id, now, result)
+            _merge(
+                con,
+                table,
+                [c for c in columns if c.lower() in {f.lower() for f in fields}],
+                cursor,
+                run_id,
+                now,
+                result,
+            )
         if deleted_path is not None:
             _apply_hard_deletes(con, table, str(deleted_path), cursor, run_id, now)
         result.tombstoned = _count_deleted(con, table) - deleted_before
@@ -148,15 +162,18 @@ def load_manifest(con: duckdb.DuckDBPyConnection, manifest_dir: str | Path, run_
     return result
 
 
-def _ensure_table(con: duckdb.DuckDBPyConnection, table: str, fields: dict[str, str], result: LoadResult
-                  ) -> dict[str, str]:
+def _ensure_table(
+    con: duckdb.DuckDBPyConnection, table: str, fields: dict[str, str], result: LoadResult
+) -> dict[str, str]:
     """Create the raw table or add the manifest's new columns (never drop); returns column -> type."""
     schema, name = "raw", table.split(".", 1)[1].strip('"')
     existing = {
         r[0]: r[1]
         for r in con.execute(
             "select column_name, data_type from information_schema.columns where table_schema = ? and table_name = ?"
-            " order by ordinal_position", [schema, name]).fetchall()
+            " order by ordinal_position",
+            [schema, name],
+        ).fetchall()
     }
     if not existing:
         cols = {**fields, **SYSTEM_COLUMNS}
@@ -171,22 +188,36 @@ def _ensure_table(con: duckdb.DuckDBPyConnection, table: str, fields: dict[str, 
     return existing
 
 
-def _stage_chunks(con: duckdb.DuckDBPyConnection, files: list[str], fields: dict[str, str],
-                  columns: dict[str, str], cursor: str | None) -> None:
+def _stage_chunks(
+    con: duckdb.DuckDBPyConnection,
+    files: list[str],
+    fields: dict[str, str],
+    columns: dict[str, str],
+    cursor: str | None,
+) -> None:
     """Read every chunk once into a temp table typed like the raw table, then keep the newest row per Id."""
-    present = {r[0].lower() for r in con.execute(
-        "describe select * from read_parquet($files, union_by_name = true)", {"files": files}).fetchall()}
+    present = {
+        r[0].lower()
+        for r in con.execute(
+            "describe select * from read_parquet($files, union_by_name = true)", {"files": files}
+        ).fetchall()
+    }
     by_lower = {c.lower(): c for c in columns}
     select = []
     for f in fields:
         col = by_lower[f.lower()]
         source = _q(f) if f.lower() in present else "null"
         select.append(f"cast({source} as {columns[col]}) as {_q(col)}")
-    con.execute(f"create temp table _load_src as select {', '.join(select)} "
-                "from read_parquet($files, union_by_name = true)", {"files": files})
+    con.execute(
+        f"create temp table _load_src as select {', '.join(select)} "
+        "from read_parquet($files, union_by_name = true)",
+        {"files": files},
+    )
     order = f"{_q(cursor)} desc nulls last" if cursor else "1"
-    con.execute(f'create temp table _load_dedup as select * from _load_src where "Id" is not null '
-                f'qualify row_number() over (partition by "Id" order by {order}) = 1')
+    con.execute(
+        f'create temp table _load_dedup as select * from _load_src where "Id" is not null '
+        f'qualify row_number() over (partition by "Id" order by {order}) = 1'
+    )
 
 
 def _quarantine_missing_ids(con: duckdb.DuckDBPyConnection, obj: str, run_id: str, now: datetime) -> int:
@@ -197,67 +228,99 @@ def _quarantine_missing_ids(con: duckdb.DuckDBPyConnection, obj: str, run_id: st
             """insert into meta.quarantine
                select $run_id, $obj, null, '{"Id": "missing"}'::json, to_json(s), $now from _load_src s
                where s."Id" is null""",
-            {"run_id": run_id, "obj": obj, "now": now})
+            {"run_id": run_id, "obj": obj, "now": now},
+        )
     return int(n)
 
 
-def _merge(con: duckdb.DuckDBPyConnection, table: str, cols: list[str], cursor: str | None, run_id: str,
-           now: datetime, result: LoadResult) -> None:
+def _merge(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    cols: list[str],
+    cursor: str | None,
+    run_id: str,
+    now: datetime,
+    result: LoadResult,
+) -> None:
     """MERGE the deduplicated chunk rows into the raw table; only newer-or-equal and actually different rows."""
     is_deleted = next((c for c in cols if c.lower() == "isdeleted"), None)
     src_deleted = f"coalesce(s.{_q(is_deleted)}, false)" if is_deleted else "false"
     cur_s = f"s.{_q(cursor)}" if cursor else "null"
     cur_t = f"t.{_q(cursor)}" if cursor else "null"
     data_cols = [c for c in cols if c != "Id"]
-    differs = " or ".join([f"s.{_q(c)} is distinct from t.{_q(c)}" for c in data_cols]
-                          + [f"coalesce(t._deleted, false) <> {src_deleted}"])
+    differs = " or ".join(
+        [f"s.{_q(c)} is distinct from t.{_q(c)}" for c in data_cols]
+        + [f"coalesce(t._deleted, false) <> {src_deleted}"]
+    )
     # A newer source version wins; a hard-delete tombstone is not undone by an older copy of the record.
-    newer = (f"({cur_s} is null or {cur_t} is null or {cur_s} >= {cur_t})"
-             f" and not (coalesce(t._deleted, false) and not {src_deleted}"
-             f" and t._deleted_at is not null and ({cur_s} is null or t._deleted_at >= {cur_s}))")
-    sets = ", ".join([f"{_q(c)} = s.{_q(c)}" for c in data_cols] + [
-        "_run_id = $run_id", "_loaded_at = $now", f"_deleted = {src_deleted}",
-        f"_deleted_at = case when {src_deleted} then coalesce(t._deleted_at, {cur_s}, $now) end"])
+    newer = (
+        f"({cur_s} is null or {cur_t} is null or {cur_s} >= {cur_t})"
+        f" and not (coalesce(t._deleted, false) and not {src_deleted}"
+        f" and t._deleted_at is not null and ({cur_s} is null or t._deleted_at >= {cur_s}))"
+    )
+    sets = ", ".join(
+        [f"{_q(c)} = s.{_q(c)}" for c in data_cols]
+        + [
+            "_run_id = $run_id",
+            "_loaded_at = $now",
+            f"_deleted = {src_deleted}",
+            f"_deleted_at = case when {src_deleted} then coalesce(t._deleted_at, {cur_s}, $now) end",
+        ]
+    )
     all_cols = ["Id", *data_cols]
     insert_cols = ", ".join([_q(c) for c in all_cols] + ["_run_id", "_loaded_at", "_deleted", "_deleted_at"])
-    insert_vals = ", ".join([f"s.{_q(c)}" for c in all_cols] + [
-        "$run_id", "$now", src_deleted, f"case when {src_deleted} then coalesce({cur_s}, $now) end"])
+    insert_vals = ", ".join(
+        [f"s.{_q(c)}" for c in all_cols]
+        + ["$run_id", "$now", src_deleted, f"case when {src_deleted} then coalesce({cur_s}, $now) end"]
+    )
     actions = con.execute(
         f"""merge into {table} as t using _load_dedup as s on t."Id" = s."Id"
             when matched and {newer} and ({differs}) then update set {sets}
             when not matched then insert ({insert_cols}) values ({insert_vals})
             returning merge_action""",
-        {"run_id": run_id, "now": now}).fetchall()
+        {"run_id": run_id, "now": now},
+    ).fetchall()
     result.inserted = sum(1 for (a,) in actions if a == "INSERT")
     result.updated = sum(1 for (a,) in actions if a == "UPDATE")
     total = con.execute("select count(*) from _load_dedup").fetchall()[0][0]  # type: ignore[index]
     result.unchanged = int(total) - result.inserted - result.updated
 
 
-def _apply_hard_deletes(con: duckdb.DuckDBPyConnection, table: str, path: str, cursor: str | None, run_id: str,
-                        now: datetime) -> None:
+def _apply_hard_deletes(
+    con: duckdb.DuckDBPyConnection, table: str, path: str, cursor: str | None, run_id: str, now: datetime
+) -> None:
     """Tombstone the ids of deleted.parquet (keeping the row); unknown ids get a stub tombstone row."""
     cur_t = f"t.{_q(cursor)}" if cursor else "null"
-    deleted = "(select \"Id\", max(\"deletedDate\")::timestamptz as deleted_at from read_parquet($path) group by 1)"
+    deleted = (
+        '(select "Id", max("deletedDate")::timestamptz as deleted_at from read_parquet($path) group by 1)'
+    )
     con.execute(
         f"""update {table} as t set _deleted = true, _deleted_at = d.deleted_at, _run_id = $run_id, _loaded_at = $now
             from {deleted} as d
             where t."Id" = d."Id" and not coalesce(t._deleted, false)
               and ({cur_t} is null or {cur_t} <= d.deleted_at)""",
-        {"path": path, "run_id": run_id, "now": now})
+        {"path": path, "run_id": run_id, "now": now},
+    )
     con.execute(
         f"""insert into {table} ("Id", _run_id, _loaded_at, _deleted, _deleted_at)
             select d."Id", $run_id, $now, true, d.deleted_at from {deleted} as d
             where not exists (select 1 from {table} t where t."Id" = d."Id")""",
-        {"path": path, "run_id": run_id, "now": now})
+        {"path": path, "run_id": run_id, "now": now},
+    )
 
 
 def _count_deleted(con: duckdb.DuckDBPyConnection, table: str) -> int:
     return int(con.execute(f"select count(*) from {table} where _deleted").fetchall()[0][0])  # type: ignore[index]
 
 
-def _move_watermark(con: duckdb.DuckDBPyConnection, obj: str, cursor_field: str | None, window_end: datetime,
-                    run_id: str, now: datetime) -> None:
+def _move_watermark(
+    con: duckdb.DuckDBPyConnection,
+    obj: str,
+    cursor_field: str | None,
+    window_end: datetime,
+    run_id: str,
+    now: datetime,
+) -> None:
     """Move the object's watermark forward to window_end (a backfill of an older window never moves it back)."""
     con.execute(
         """insert into meta.watermarks (object, cursor_field, watermark, updated_at, run_id)
@@ -265,4 +328,5 @@ def _move_watermark(con: duckdb.DuckDBPyConnection, obj: str, cursor_field: str 
            on conflict (object) do update set watermark = excluded.watermark, cursor_field = excluded.cursor_field,
                updated_at = excluded.updated_at, run_id = excluded.run_id
            where excluded.watermark > meta.watermarks.watermark or meta.watermarks.watermark is null""",
-        {"obj": obj, "cursor": cursor_field, "wm": window_end, "now": now, "run_id": run_id})
+        {"obj": obj, "cursor": cursor_field, "wm": window_end, "now": now, "run_id": run_id},
+    )

@@ -21,8 +21,15 @@ SEVERITIES = ("high", "medium", "low", "positive")
 PROFILES = ("onboarding",)
 # parameter names that are thresholds or windows: these must be numbers, never strings
 _NUMERIC = re.compile(r"(^(min|max)_|_(days|count|cases|share|factor|contacts|touches|drop|csat)$|^factor$)")
-_RISK_KEYS = ("amber_min_score", "red_min_score", "renewal_window_days", "renewal_weight", "trend_min_delta",
-              "reasons_count", "reasons_max_chars")
+_RISK_KEYS = (
+    "amber_min_score",
+    "red_min_score",
+    "renewal_window_days",
+    "renewal_weight",
+    "trend_min_delta",
+    "reasons_count",
+    "reasons_max_chars",
+)
 
 
 @dataclass(frozen=True)
@@ -132,8 +139,9 @@ def load_rules(path: str | Path | None = None, data: dict[str, Any] | None = Non
 
 def write_rules(con: duckdb.DuckDBPyConnection, rules: Rules) -> None:
     """Replace meta.rules (signal_id, param, num_value, text_value) and meta.signal_catalog from `rules`."""
-    rows: list[dict[str, Any]] = [{"signal_id": "model", "param": "version", "num_value": None,
-                                   "text_value": rules.model_version}]
+    rows: list[dict[str, Any]] = [
+        {"signal_id": "model", "param": "version", "num_value": None, "text_value": rules.model_version}
+    ]
     for key, value in rules.risk.items():
         rows.append(_param_row("risk", key, value))
     for key, value in rules.inputs.items():
@@ -141,17 +149,32 @@ def write_rules(con: duckdb.DuckDBPyConnection, rules: Rules) -> None:
     catalog = []
     for sid, sig in rules.signals.items():
         rows.extend(_param_row(sid, k, v) for k, v in sig.params.items())
-        catalog.append({"signal_id": sid, "severity": sig.severity, "points": sig.points, "action": sig.action,
-                        "enabled": sig.enabled})
+        catalog.append(
+            {
+                "signal_id": sid,
+                "severity": sig.severity,
+                "points": sig.points,
+                "action": sig.action,
+                "enabled": sig.enabled,
+            }
+        )
     # ~100 small rows: one multi-row VALUES statement with bound parameters (no Arrow round trip needed)
-    con.execute("create or replace table meta.rules (signal_id varchar, param varchar, num_value double, "
-                "text_value varchar)")
-    con.execute("insert into meta.rules values " + ", ".join(["(?, ?, ?, ?)"] * len(rows)),
-                [v for r in rows for v in (r["signal_id"], r["param"], r["num_value"], r["text_value"])])
-    con.execute("create or replace table meta.signal_catalog (signal_id varchar, severity varchar, points double, "
-                "action varchar, enabled boolean)")
-    con.execute("insert into meta.signal_catalog values " + ", ".join(["(?, ?, ?, ?, ?)"] * len(catalog)),
-                [v for c in catalog for v in (c["signal_id"], c["severity"], c["points"], c["action"], c["enabled"])])
+    con.execute(
+        "create or replace table meta.rules (signal_id varchar, param varchar, num_value double, "
+        "text_value varchar)"
+    )
+    con.execute(
+        "insert into meta.rules values " + ", ".join(["(?, ?, ?, ?)"] * len(rows)),
+        [v for r in rows for v in (r["signal_id"], r["param"], r["num_value"], r["text_value"])],
+    )
+    con.execute(
+        "create or replace table meta.signal_catalog (signal_id varchar, severity varchar, points double, "
+        "action varchar, enabled boolean)"
+    )
+    con.execute(
+        "insert into meta.signal_catalog values " + ", ".join(["(?, ?, ?, ?, ?)"] * len(catalog)),
+        [v for c in catalog for v in (c["signal_id"], c["severity"], c["points"], c["action"], c["enabled"])],
+    )
 
 
 def _param_row(signal_id: str, key: str, value: Any) -> dict[str, Any]:

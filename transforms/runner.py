@@ -60,12 +60,16 @@ def sql_files(order_file: Path = ORDER_FILE) -> list[Path]:
 
 def check_rule_references(rules: Rules, files: list[Path] | None = None) -> None:
     """Fail with ConfigError when a SQL file reads a rule the rules file does not define (it would read NULL)."""
-    defined = {("model", "version")} | {("risk", k) for k in rules.risk} | {("inputs", k) for k in rules.inputs}
+    defined = (
+        {("model", "version")} | {("risk", k) for k in rules.risk} | {("inputs", k) for k in rules.inputs}
+    )
     defined |= {(sid, k) for sid, sig in rules.signals.items() for k in sig.params}
     for path in files or sql_files():
         for sid, key in _RULE_REF.findall(path.read_text()):
             if (sid, key) not in defined:
-                raise ConfigError(f"{_rel(path)} reads rule [{sid}] {key}, which {rules.path} does not define")
+                raise ConfigError(
+                    f"{_rel(path)} reads rule [{sid}] {key}, which {rules.path} does not define"
+                )
 
 
 def _rel(path: Path) -> str:
@@ -110,13 +114,24 @@ def run_transforms(
     except BaseException:
         con.execute("rollback")
         raise
-    result.signals = dict(con.execute(
-        "select signal_id, count(*) from marts.account_signals group by 1 order by 1").fetchall())
+    result.signals = dict(
+        con.execute("select signal_id, count(*) from marts.account_signals group by 1 order by 1").fetchall()
+    )
     result.levels = dict(con.execute("select level, count(*) from marts.account_risk group by 1").fetchall())
-    result.not_scored = [r[0] for r in con.execute(
-        "select signal_id from marts.signal_coverage where status = 'not_scored' order by 1").fetchall()]
+    result.not_scored = [
+        r[0]
+        for r in con.execute(
+            "select signal_id from marts.signal_coverage where status = 'not_scored' order by 1"
+        ).fetchall()
+    ]
     result.pending_pushes = con.execute("select count(*) from sync.account_push_pending").fetchall()[0][0]
-    log.info("transforms as of %s: %d files, signals %s, levels %s, not scored %s, %d pushes pending",
-             as_of.isoformat(), result.files, result.signals, result.levels, result.not_scored,
-             result.pending_pushes)
+    log.info(
+        "transforms as of %s: %d files, signals %s, levels %s, not scored %s, %d pushes pending",
+        as_of.isoformat(),
+        result.files,
+        result.signals,
+        result.levels,
+        result.not_scored,
+        result.pending_pushes,
+    )
     return result

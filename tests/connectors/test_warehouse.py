@@ -15,8 +15,13 @@ import pytest
 from connectors import warehouse as wh
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
-FIELDS = {"Id": "id", "IsDeleted": "boolean", "Name": "string", "AnnualRevenue": "currency",
-          "SystemModstamp": "datetime"}
+FIELDS = {
+    "Id": "id",
+    "IsDeleted": "boolean",
+    "Name": "string",
+    "AnnualRevenue": "currency",
+    "SystemModstamp": "datetime",
+}
 
 
 def ts(day: int) -> datetime:
@@ -24,27 +29,57 @@ def ts(day: int) -> datetime:
     return T0.replace(day=day)
 
 
-def write_extract(root: Path, run_id: str, chunks: list[list[dict[str, Any]]], *, deleted: list[dict] | None = None,
-                  fields: dict[str, str] | None = None, window_end: str = "2026-01-20T00:00:00.000+0000",
-                  obj: str = "Account") -> Path:
+def write_extract(
+    root: Path,
+    run_id: str,
+    chunks: list[list[dict[str, Any]]],
+    *,
+    deleted: list[dict] | None = None,
+    fields: dict[str, str] | None = None,
+    window_end: str = "2026-01-20T00:00:00.000+0000",
+    obj: str = "Account",
+) -> Path:
     """Write Parquet chunks (+ deleted.parquet) and a `_manifest.json` the way the extractor lands them."""
     fields = fields or FIELDS
     out = root / run_id / obj
     out.mkdir(parents=True)
-    types = {"id": pa.string(), "string": pa.string(), "boolean": pa.bool_(), "currency": pa.float64(),
-             "datetime": pa.timestamp("us", tz="UTC"), "double": pa.float64(), "int": pa.int64()}
+    types = {
+        "id": pa.string(),
+        "string": pa.string(),
+        "boolean": pa.bool_(),
+        "currency": pa.float64(),
+        "datetime": pa.timestamp("us", tz="UTC"),
+        "double": pa.float64(),
+        "int": pa.int64(),
+    }
     schema = pa.schema([(n, types[t]) for n, t in fields.items()])
     files = []
     for i, rows in enumerate(chunks):
         name = f"part-{i:05d}.parquet"
         pq.write_table(pa.Table.from_pylist(rows, schema=schema), out / name)
         files.append(name)
-    manifest = {"object": obj, "run_id": run_id, "fields": fields, "rows": sum(map(len, chunks)), "files": files,
-                "deleted_file": None, "window_start": "2025-12-01T00:00:00.000+0000", "window_end": window_end,
-                "cursor_field": "SystemModstamp", "api": "rest", "api_calls": 1, "missing_fields": []}
+    manifest = {
+        "object": obj,
+        "run_id": run_id,
+        "fields": fields,
+        "rows": sum(map(len, chunks)),
+        "files": files,
+        "deleted_file": None,
+        "window_start": "2025-12-01T00:00:00.000+0000",
+        "window_end": window_end,
+        "cursor_field": "SystemModstamp",
+        "api": "rest",
+        "api_calls": 1,
+        "missing_fields": [],
+    }
     if deleted is not None:
-        pq.write_table(pa.Table.from_pylist(deleted, schema=pa.schema(
-            [("Id", pa.string()), ("deletedDate", pa.timestamp("us", tz="UTC"))])), out / "deleted.parquet")
+        pq.write_table(
+            pa.Table.from_pylist(
+                deleted,
+                schema=pa.schema([("Id", pa.string()), ("deletedDate", pa.timestamp("us", tz="UTC"))]),
+            ),
+            out / "deleted.parquet",
+        )
         manifest["deleted_file"] = "deleted.parquet"
     (out / "_manifest.json").write_text(json.dumps(manifest))
     return out
@@ -86,9 +121,13 @@ def test_merge_latest_wins_across_chunks_and_idempotent(con, tmp_path):
 
 def test_tombstones_soft_and_hard_keep_the_row(con, tmp_path):
     wh.load_manifest(con, write_extract(tmp_path, "r1", [[acct("A1", "one", 2), acct("A2", "two", 2)]]), "r1")
-    d = write_extract(tmp_path, "r2", [[acct("A1", "one", 6, deleted=True)]],
-                      deleted=[{"Id": "A2", "deletedDate": ts(7)}, {"Id": "A9", "deletedDate": ts(8)}],
-                      window_end="2026-01-25T00:00:00Z")
+    d = write_extract(
+        tmp_path,
+        "r2",
+        [[acct("A1", "one", 6, deleted=True)]],
+        deleted=[{"Id": "A2", "deletedDate": ts(7)}, {"Id": "A9", "deletedDate": ts(8)}],
+        window_end="2026-01-25T00:00:00Z",
+    )
     res = wh.load_manifest(con, d, "r2")
     assert res.tombstoned == 3
     assert rows(con) == [("A1", "one", True, ts(6)), ("A2", "two", True, ts(7)), ("A9", None, True, ts(8))]
@@ -100,8 +139,12 @@ def test_tombstones_soft_and_hard_keep_the_row(con, tmp_path):
 
 def test_corrupt_chunk_rolls_back_rows_and_watermark(con, tmp_path):
     wh.load_manifest(con, write_extract(tmp_path, "r1", [[acct("A1", "one", 2)]]), "r1")
-    d = write_extract(tmp_path, "r2", [[acct("A1", "changed", 9), acct("A3", "three", 9)], [acct("A4", "x", 9)]],
-                      window_end="2026-01-30T00:00:00Z")
+    d = write_extract(
+        tmp_path,
+        "r2",
+        [[acct("A1", "changed", 9), acct("A3", "three", 9)], [acct("A4", "x", 9)]],
+        window_end="2026-01-30T00:00:00Z",
+    )
     (d / "part-00001.parquet").write_bytes(b"PAR1 this is not parquet")
     with pytest.raises(duckdb.Error):
         wh.load_manifest(con, d, "r2")
@@ -116,12 +159,20 @@ def test_schema_evolution_adds_columns_never_drops(con, tmp_path):
     res = wh.load_manifest(con, write_extract(tmp_path, "r2", [[row]], fields=fields), "r2")
     assert res.added_columns == ["Expected_Resolution_Days__c"] and res.updated == 1
     slim = {"Id": "id", "Name": "string", "SystemModstamp": "datetime"}
-    wh.load_manifest(con, write_extract(tmp_path, "r3", [[{"Id": "A2", "Name": "two", "SystemModstamp": ts(3)}]],
-                                        fields=slim), "r3")
-    got = con.execute('select "Id", "Expected_Resolution_Days__c", "AnnualRevenue" from raw.account order by 1')
+    wh.load_manifest(
+        con,
+        write_extract(tmp_path, "r3", [[{"Id": "A2", "Name": "two", "SystemModstamp": ts(3)}]], fields=slim),
+        "r3",
+    )
+    got = con.execute(
+        'select "Id", "Expected_Resolution_Days__c", "AnnualRevenue" from raw.account order by 1'
+    )
     assert got.fetchall() == [("A1", 3.0, 1.0), ("A2", None, None)]
-    types = dict(con.execute("select column_name, data_type from information_schema.columns "
-                             "where table_name = 'account'").fetchall())
+    types = dict(
+        con.execute(
+            "select column_name, data_type from information_schema.columns where table_name = 'account'"
+        ).fetchall()
+    )
     assert types["SystemModstamp"] == "TIMESTAMP WITH TIME ZONE" and types["AnnualRevenue"] == "DOUBLE"
 
 
@@ -135,8 +186,13 @@ def test_rows_without_id_are_quarantined(con, tmp_path):
 
 def test_case_object_maps_to_quoted_table(con, tmp_path):
     f = {"Id": "id", "CaseNumber": "string", "SystemModstamp": "datetime"}
-    d = write_extract(tmp_path, "r1", [[{"Id": "500A", "CaseNumber": "00001", "SystemModstamp": ts(2)}]],
-                      fields=f, obj="Case")
+    d = write_extract(
+        tmp_path,
+        "r1",
+        [[{"Id": "500A", "CaseNumber": "00001", "SystemModstamp": ts(2)}]],
+        fields=f,
+        obj="Case",
+    )
     wh.load_manifest(con, d, "r1")
     assert con.execute('select "CaseNumber" from raw."case"').fetchall() == [("00001",)]
 
@@ -146,26 +202,50 @@ def test_runs_and_quarantine_helpers(con):
     wh.finish_run(con, "run-1", "completed", counts={"Account": 3}, api_calls=12, message="ok")
     got = con.execute("select status, counts ->> 'Account', api_calls, message from meta.runs").fetchall()[0]
     assert got == ("completed", "3", 12, "ok")
-    n = wh.quarantine_rows(con, "run-1", "Case", [{"record_id": "500X", "failed": {"AccountId": "null"},
-                                                    "record": {"Id": "500X"}}])
-    assert n == 1 and con.execute("select record_id, failed ->> 'AccountId' from meta.quarantine").fetchall()[0] == (
-        "500X", "null")
+    n = wh.quarantine_rows(
+        con,
+        "run-1",
+        "Case",
+        [{"record_id": "500X", "failed": {"AccountId": "null"}, "record": {"Id": "500X"}}],
+    )
+    assert n == 1 and con.execute("select record_id, failed ->> 'AccountId' from meta.quarantine").fetchall()[
+        0
+    ] == ("500X", "null")
 
 
 def test_record_push_results_success_and_dead_letter(con):
-    p1 = {"Id": "001A", "Risk_Level__c": "Red", "Risk_Score__c": 80.0, "Risk_Reasons__c": "r",
-          "Risk_Trend__c": "Rising", "Risk_Model_Version__c": "v1", "Risk_Computed_At__c": "2026-01-01"}
+    p1 = {
+        "Id": "001A",
+        "Risk_Level__c": "Red",
+        "Risk_Score__c": 80.0,
+        "Risk_Reasons__c": "r",
+        "Risk_Trend__c": "Rising",
+        "Risk_Model_Version__c": "v1",
+        "Risk_Computed_At__c": "2026-01-01",
+    }
     p2 = {**p1, "Id": "001B", "Risk_Level__c": "Amber"}
-    results = [{"record_id": "001A", "ok": True, "status": "updated"},
-               {"record_id": "001B", "ok": False, "status": "rejected", "error_code": "STRING_TOO_LONG",
-                "message": "too long"}]
+    results = [
+        {"record_id": "001A", "ok": True, "status": "updated"},
+        {
+            "record_id": "001B",
+            "ok": False,
+            "status": "rejected",
+            "error_code": "STRING_TOO_LONG",
+            "message": "too long",
+        },
+    ]
     counts = wh.record_push_results(con, "run-1", "Account", results, [p1, p2])
     assert counts == {"updated": 1, "rejected": 1}
-    state = con.execute("select account_id, payload_hash, dead_hash, dead_error_code from sync.account_push_state "
-                        "order by 1").fetchall()
-    assert state == [("001A", wh.payload_hash(p1), None, None), ("001B", None, wh.payload_hash(p2), "STRING_TOO_LONG")]
+    state = con.execute(
+        "select account_id, payload_hash, dead_hash, dead_error_code from sync.account_push_state order by 1"
+    ).fetchall()
+    assert state == [
+        ("001A", wh.payload_hash(p1), None, None),
+        ("001B", None, wh.payload_hash(p2), "STRING_TOO_LONG"),
+    ]
     assert con.execute("select count(*) from sync.push_log").fetchall()[0][0] == 2
     # a later success clears the dead letter
     wh.record_push_results(con, "run-2", "Account", [{"record_id": "001B", "ok": True}], [p2])
-    assert con.execute("select payload_hash, dead_hash from sync.account_push_state where account_id = '001B'"
-                       ).fetchall()[0] == (wh.payload_hash(p2), None)
+    assert con.execute(
+        "select payload_hash, dead_hash from sync.account_push_state where account_id = '001B'"
+    ).fetchall()[0] == (wh.payload_hash(p2), None)

@@ -58,51 +58,117 @@ class Crm:
 
     def contact(self, account: str, first: str = "Jane", last: str = "Smith", **kw: Any) -> str:
         """A contact on an account."""
-        return self.add("contact", AccountId=account, FirstName=first, LastName=last, Name=f"{first} {last}", **kw)
+        return self.add(
+            "contact", AccountId=account, FirstName=first, LastName=last, Name=f"{first} {last}", **kw
+        )
 
-    def case(self, account: str, number: str, opened: datetime, closed: datetime | None = None, **kw: Any) -> str:
+    def case(
+        self, account: str, number: str, opened: datetime, closed: datetime | None = None, **kw: Any
+    ) -> str:
         """A case; closed when `closed` is given."""
         kw.setdefault("Priority", "Medium")
         kw.setdefault("Type", "Mechanical")
         kw.setdefault("Reason", "Breakdown")
         kw.setdefault("IsEscalated", False)
-        return self.add("case", AccountId=account, CaseNumber=number, CreatedDate=opened, ClosedDate=closed,
-                        IsClosed=closed is not None, Status="Closed" if closed else "Working", OwnerId=OWNER, **kw)
+        return self.add(
+            "case",
+            AccountId=account,
+            CaseNumber=number,
+            CreatedDate=opened,
+            ClosedDate=closed,
+            IsClosed=closed is not None,
+            Status="Closed" if closed else "Working",
+            OwnerId=OWNER,
+            **kw,
+        )
 
     def task(self, account: str, when: datetime, who: str | None = None, **kw: Any) -> str:
         """A completed task (a touch) by the account owner."""
         kw.setdefault("Status", "Completed")
-        return self.add("task", AccountId=account, WhatId=account, WhoId=who, CompletedDateTime=when,
-                        ActivityDate=when.date(), IsClosed=kw["Status"] == "Completed", OwnerId=kw.pop("OwnerId", OWNER),
-                        CreatedDate=kw.pop("CreatedDate", when), **kw)
+        return self.add(
+            "task",
+            AccountId=account,
+            WhatId=account,
+            WhoId=who,
+            CompletedDateTime=when,
+            ActivityDate=when.date(),
+            IsClosed=kw["Status"] == "Completed",
+            OwnerId=kw.pop("OwnerId", OWNER),
+            CreatedDate=kw.pop("CreatedDate", when),
+            **kw,
+        )
 
-    def event(self, account: str, when: datetime, type: str = "Meeting", who: str | None = None, **kw: Any) -> str:
+    def event(
+        self, account: str, when: datetime, type: str = "Meeting", who: str | None = None, **kw: Any
+    ) -> str:
         """An event (meeting, business review, service visit)."""
-        return self.add("event", AccountId=account, WhatId=account, WhoId=who, Type=type, StartDateTime=when,
-                        ActivityDate=when.date(), OwnerId=kw.pop("OwnerId", OWNER), CreatedDate=when, **kw)
+        return self.add(
+            "event",
+            AccountId=account,
+            WhatId=account,
+            WhoId=who,
+            Type=type,
+            StartDateTime=when,
+            ActivityDate=when.date(),
+            OwnerId=kw.pop("OwnerId", OWNER),
+            CreatedDate=when,
+            **kw,
+        )
 
-    def opportunity(self, account: str, name: str, stage: str, close: date, type: str = "New Business",
-                    amount: float = 10000.0, **kw: Any) -> str:
+    def opportunity(
+        self,
+        account: str,
+        name: str,
+        stage: str,
+        close: date,
+        type: str = "New Business",
+        amount: float = 10000.0,
+        **kw: Any,
+    ) -> str:
         """An opportunity."""
         closed = stage in ("Closed Won", "Closed Lost")
-        return self.add("opportunity", AccountId=account, Name=name, StageName=stage, CloseDate=close, Type=type,
-                        Amount=amount, IsClosed=closed, IsWon=stage == "Closed Won", OwnerId=OWNER, **kw)
+        return self.add(
+            "opportunity",
+            AccountId=account,
+            Name=name,
+            StageName=stage,
+            CloseDate=close,
+            Type=type,
+            Amount=amount,
+            IsClosed=closed,
+            IsWon=stage == "Closed Won",
+            OwnerId=OWNER,
+            **kw,
+        )
 
-    def history(self, opportunity: str, stage: str, at: datetime, amount: float = 10000.0,
-                close: date | None = None) -> str:
+    def history(
+        self, opportunity: str, stage: str, at: datetime, amount: float = 10000.0, close: date | None = None
+    ) -> str:
         """An OpportunityHistory row."""
-        return self.add("opportunity_history", OpportunityId=opportunity, StageName=stage, Amount=amount,
-                        CloseDate=close or at.date(), CreatedDate=at)
+        return self.add(
+            "opportunity_history",
+            OpportunityId=opportunity,
+            StageName=stage,
+            Amount=amount,
+            CloseDate=close or at.date(),
+            CreatedDate=at,
+        )
 
     def role(self, opportunity: str, contact: str, primary: bool = True) -> str:
         """An OpportunityContactRole."""
-        return self.add("opportunity_contact_role", OpportunityId=opportunity, ContactId=contact, IsPrimary=primary,
-                        Role="Decision Maker")
+        return self.add(
+            "opportunity_contact_role",
+            OpportunityId=opportunity,
+            ContactId=contact,
+            IsPrimary=primary,
+            Role="Decision Maker",
+        )
 
     def owner_change(self, account: str, old: str, new: str, at: datetime) -> str:
         """An AccountHistory owner change."""
-        return self.add("account_history", AccountId=account, Field="Owner", OldValue=old, NewValue=new,
-                        CreatedDate=at)
+        return self.add(
+            "account_history", AccountId=account, Field="Owner", OldValue=old, NewValue=new, CreatedDate=at
+        )
 
 
 def run(con: duckdb.DuckDBPyConnection, as_of: datetime = AS_OF, run_id: str = "run-1") -> TransformResult:
@@ -112,12 +178,14 @@ def run(con: duckdb.DuckDBPyConnection, as_of: datetime = AS_OF, run_id: str = "
 
 def fired(con: duckdb.DuckDBPyConnection, signal_id: str) -> dict[str, tuple[str, dict[str, Any]]]:
     """account_id -> (reason, evidence) for one signal in marts.account_signals."""
-    rows = con.execute("select account_id, reason, evidence from marts.account_signals where signal_id = ?",
-                       [signal_id]).fetchall()
+    rows = con.execute(
+        "select account_id, reason, evidence from marts.account_signals where signal_id = ?", [signal_id]
+    ).fetchall()
     return {a: (r, json.loads(e)) for a, r, e in rows}
 
 
 def coverage(con: duckdb.DuckDBPyConnection, signal_id: str) -> tuple[str, str | None]:
     """(status, reason) of a signal in marts.signal_coverage."""
-    return con.execute("select status, reason from marts.signal_coverage where signal_id = ?",
-                       [signal_id]).fetchall()[0]
+    return con.execute(
+        "select status, reason from marts.signal_coverage where signal_id = ?", [signal_id]
+    ).fetchall()[0]

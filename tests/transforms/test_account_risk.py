@@ -17,40 +17,55 @@ def healthy(crm: Crm, account: str, **kw: object) -> None:
 def escalations(crm: Crm, account: str, opened: tuple[float, ...], closed: bool = False) -> None:
     """High-priority cases opened `opened` days ago: open, or closed a day later and followed up the next day."""
     for i, d in enumerate(opened):
-        crm.case(account, f"{account}-{i}", ago(d), ago(d - 1) if closed else None, Priority="High",
-                 Type=("Mechanical", "Electrical", "Structural")[i % 3])   # different issues: no repeat
+        crm.case(
+            account,
+            f"{account}-{i}",
+            ago(d),
+            ago(d - 1) if closed else None,
+            Priority="High",
+            Type=("Mechanical", "Electrical", "Structural")[i % 3],
+        )  # different issues: no repeat
         if closed:
             crm.task(account, ago(d - 2))
 
 
 def risk(con, account: str) -> tuple:
     """(level, score, reasons, trend) of an account."""
-    return con.execute("select level, score, reasons, trend from marts.account_risk where account_id = ?",
-                       [account]).fetchall()[0]
+    return con.execute(
+        "select level, score, reasons, trend from marts.account_risk where account_id = ?", [account]
+    ).fetchall()[0]
 
 
 def test_levels_scores_and_reasons(con, crm):
     for a in "RMGWN":
         healthy(crm, a)
     crm.account("P", type="Prospect")
-    for i, (o, c) in enumerate(((80, 70), (60, 55), (50, 45))):          # R: repeat issue (high)
+    for i, (o, c) in enumerate(((80, 70), (60, 55), (50, 45))):  # R: repeat issue (high)
         crm.case("R", f"0000000{i}", ago(o), ago(c))
-    escalations(crm, "M", (60, 45, 35))                                   # M: escalation 20 + aging 15
-    escalations(crm, "W", (40, 50, 60), closed=True)                      # W: escalation 20, renewal near
+    escalations(crm, "M", (60, 45, 35))  # M: escalation 20 + aging 15
+    escalations(crm, "W", (40, 50, 60), closed=True)  # W: escalation 20, renewal near
     crm.opportunity("W", "Renewal 2026", "Negotiation/Review", day(-60), type="Renewal")
-    escalations(crm, "N", (40, 50, 60), closed=True)                      # N: escalation 20, no renewal
+    escalations(crm, "N", (40, 50, 60), closed=True)  # N: escalation 20, no renewal
     result = run(con)
     assert risk(con, "R")[:2] == ("Red", 60.0)
-    assert risk(con, "R")[2] == "2 issues came back within 14 days of being closed (cases 00000001, 00000002)."
-    assert risk(con, "M") == ("Amber", 35.0, "3 escalated or high-priority cases in the last 90 days. "
-                              "3 cases are overdue; the oldest, M-0, has been open since 1 May 2026.", "Steady")
+    assert (
+        risk(con, "R")[2] == "2 issues came back within 14 days of being closed (cases 00000001, 00000002)."
+    )
+    assert risk(con, "M") == (
+        "Amber",
+        35.0,
+        "3 escalated or high-priority cases in the last 90 days. "
+        "3 cases are overdue; the oldest, M-0, has been open since 1 May 2026.",
+        "Steady",
+    )
     assert risk(con, "W")[:2] == ("Amber", 30.0)
     assert risk(con, "N")[:2] == ("Green", 20.0)
     assert risk(con, "G") == ("Green", 0.0, "No relationship risk signals.", "Steady")
     assert con.execute("select count(*) from marts.account_risk where account_id = 'P'").fetchall() == [(0,)]
     assert result.levels == {"Red": 1, "Amber": 2, "Green": 2}
     assert con.execute("select distinct model_version, computed_at from marts.account_risk").fetchall() == [
-        ("risk-2026.11.1", AS_OF)]
+        ("risk-2026.11.1", AS_OF)
+    ]
 
 
 def test_reasons_top_three_within_field_length(con, crm):
@@ -63,26 +78,34 @@ def test_reasons_top_three_within_field_length(con, crm):
     escalations(crm, "A", (60, 45, 35))
     run(con)
     level, score, reasons, _ = risk(con, "A")
-    assert level == "Red" and score == 70.0              # 35 + 20 + 15 points
+    assert level == "Red" and score == 70.0  # 35 + 20 + 15 points
     assert len(reasons) == 1000 and reasons.endswith("…") and reasons.startswith("'Fleet expansion x")
 
 
 def test_trend_against_previous_run_and_history(con, crm):
     healthy(crm, "A")
     escalations(crm, "A", (60, 45, 35))
-    run(con, as_of=ago(70), run_id="run-1")   # the cases did not exist yet, nor the touches: single-threaded
+    run(con, as_of=ago(70), run_id="run-1")  # the cases did not exist yet, nor the touches: single-threaded
     assert risk(con, "A")[0::3] == ("Green", "Steady")
     run(con, run_id="run-2")
     assert risk(con, "A")[0::3] == ("Amber", "Rising")
     run(con, as_of=AS_OF + timedelta(hours=1), run_id="run-3")
     assert risk(con, "A")[0::3] == ("Amber", "Steady")
-    con.execute("""update raw."case" set "IsClosed" = true, "Status" = 'Closed', "ClosedDate" = ?""",
-                [AS_OF + timedelta(hours=1)])
+    con.execute(
+        """update raw."case" set "IsClosed" = true, "Status" = 'Closed', "ClosedDate" = ?""",
+        [AS_OF + timedelta(hours=1)],
+    )
     run(con, as_of=AS_OF + timedelta(hours=2), run_id="run-4")
-    assert risk(con, "A")[0::3] == ("Green", "Falling")       # closed, but still 3 escalations in 90 days
-    history = con.execute("select run_id, level, score, trend from marts.account_risk_history "
-                          "where account_id = 'A' order by as_of").fetchall()
-    assert history == [("run-1", "Green", 15.0, "Steady"), ("run-2", "Amber", 35.0, "Rising"),
-                       ("run-3", "Amber", 35.0, "Steady"), ("run-4", "Green", 20.0, "Falling")]
-    run(con, as_of=AS_OF + timedelta(hours=2), run_id="run-4")   # rerunning a run replaces its rows
+    assert risk(con, "A")[0::3] == ("Green", "Falling")  # closed, but still 3 escalations in 90 days
+    history = con.execute(
+        "select run_id, level, score, trend from marts.account_risk_history "
+        "where account_id = 'A' order by as_of"
+    ).fetchall()
+    assert history == [
+        ("run-1", "Green", 15.0, "Steady"),
+        ("run-2", "Amber", 35.0, "Rising"),
+        ("run-3", "Amber", 35.0, "Steady"),
+        ("run-4", "Green", 20.0, "Falling"),
+    ]
+    run(con, as_of=AS_OF + timedelta(hours=2), run_id="run-4")  # rerunning a run replaces its rows
     assert con.execute("select count(*) from marts.account_risk_history").fetchall() == [(4,)]

@@ -19,10 +19,15 @@ def pending(con) -> dict[str, dict[str, Any]]:
 def push_all(con, run_id: str, rejected: tuple[str, ...] = ()) -> None:
     """Pretend the CRM accepted every pending row (except `rejected` ones) and record it."""
     rows = list(pending(con).values())
-    results = [{"record_id": r["Id"], "ok": r["Id"] not in rejected,
-                "status": "rejected" if r["Id"] in rejected else "updated",
-                "error_code": "FIELD_CUSTOM_VALIDATION_EXCEPTION" if r["Id"] in rejected else None}
-               for r in rows]
+    results = [
+        {
+            "record_id": r["Id"],
+            "ok": r["Id"] not in rejected,
+            "status": "rejected" if r["Id"] in rejected else "updated",
+            "error_code": "FIELD_CUSTOM_VALIDATION_EXCEPTION" if r["Id"] in rejected else None,
+        }
+        for r in rows
+    ]
     wh.record_push_results(con, run_id, "Account", results, rows)
 
 
@@ -47,7 +52,7 @@ def test_unchanged_is_not_pushed_again(con, crm):
     assert first["A"]["payload_hash"] == wh.payload_hash(first["A"])
     push_all(con, "run-1")
     assert pending(con) == {}
-    run(con, as_of=AS_OF + timedelta(days=1), run_id="run-2")   # recomputed next day, same values
+    run(con, as_of=AS_OF + timedelta(days=1), run_id="run-2")  # recomputed next day, same values
     assert pending(con) == {}
 
 
@@ -57,30 +62,40 @@ def test_changed_value_is_pending_and_clears_are_sent(con, crm):
     push_all(con, "run-1")
     for i, d in enumerate((60, 45, 35)):
         crm.case("B", f"B-{i}", ago(d), Priority="High")
-    con.execute("""update raw."case" set _deleted = true where "AccountId" = 'A'""")   # A's issue is gone
+    con.execute("""update raw."case" set _deleted = true where "AccountId" = 'A'""")  # A's issue is gone
     run(con, as_of=AS_OF + timedelta(hours=1), run_id="run-2")
     now = pending(con)
     assert set(now) == {"A", "B"}
-    assert (now["B"]["Risk_Level__c"], now["B"]["Risk_Score__c"], now["B"]["Risk_Trend__c"]) == ("Amber", 35.0, "Rising")
+    assert (now["B"]["Risk_Level__c"], now["B"]["Risk_Score__c"], now["B"]["Risk_Trend__c"]) == (
+        "Amber",
+        35.0,
+        "Rising",
+    )
     assert (now["A"]["Risk_Level__c"], now["A"]["Risk_Reasons__c"], now["A"]["Risk_Trend__c"]) == (
-        "Green", "No relationship risk signals.", "Falling")
+        "Green",
+        "No relationship risk signals.",
+        "Falling",
+    )
 
 
 def test_dead_letter_waits_for_a_new_value(con, crm):
     setup_org(crm)
     run(con, run_id="run-1")
     push_all(con, "run-1", rejected=("A",))
-    assert pending(con) == {}                                     # same hash dead-lettered: not retried
+    assert pending(con) == {}  # same hash dead-lettered: not retried
     run(con, as_of=AS_OF + timedelta(hours=1), run_id="run-2")
     assert pending(con) == {}
-    crm.case("A", "00000009", ago(20), Priority="High")           # a new value for A
+    crm.case("A", "00000009", ago(20), Priority="High")  # a new value for A
     run(con, as_of=AS_OF + timedelta(hours=2), run_id="run-3")
     assert set(pending(con)) == {"A"}
     push_all(con, "run-3")
-    state = con.execute("select payload_hash is not null, dead_hash from sync.account_push_state "
-                        "where account_id = 'A'").fetchall()
+    state = con.execute(
+        "select payload_hash is not null, dead_hash from sync.account_push_state where account_id = 'A'"
+    ).fetchall()
     assert state == [(True, None)]
-    log = con.execute("select run_id, status from sync.push_log where record_id = 'A' order by \"at\"").fetchall()
+    log = con.execute(
+        "select run_id, status from sync.push_log where record_id = 'A' order by \"at\""
+    ).fetchall()
     assert log == [("run-1", "rejected"), ("run-3", "updated")]
 
 
@@ -88,10 +103,17 @@ def test_values_already_in_the_crm_are_not_pushed(con, crm):
     setup_org(crm)
     run(con, run_id="run-1")
     b = pending(con)["B"]
-    con.execute("""update raw.account set "Risk_Level__c" = ?, "Risk_Score__c" = ?, "Risk_Reasons__c" = ?,
+    con.execute(
+        """update raw.account set "Risk_Level__c" = ?, "Risk_Score__c" = ?, "Risk_Reasons__c" = ?,
                    "Risk_Trend__c" = ?, "Risk_Model_Version__c" = ? where "Id" = 'B'""",
-                [b["Risk_Level__c"], b["Risk_Score__c"], b["Risk_Reasons__c"], b["Risk_Trend__c"],
-                 b["Risk_Model_Version__c"]])
+        [
+            b["Risk_Level__c"],
+            b["Risk_Score__c"],
+            b["Risk_Reasons__c"],
+            b["Risk_Trend__c"],
+            b["Risk_Model_Version__c"],
+        ],
+    )
     assert set(pending(con)) == {"A", "C"}
 
 
@@ -102,18 +124,40 @@ def test_owner_tasks_once_per_flag_and_closed_when_it_clears(con, crm):
     names = [d[0] for d in cur.description]
     tasks = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
     assert [(t["Risk_Task_Key__c"], t["WhatId"], t["OwnerId"], str(t["ActivityDate"])) for t in tasks] == [
-        ("A:repeat_issue", "A", "005000000000001AAA", "2026-07-07")]
+        ("A:repeat_issue", "A", "005000000000001AAA", "2026-07-07")
+    ]
     assert tasks[0]["Description"].startswith("2 issues came back within 14 days of being closed")
-    wh.record_push_results(con, "run-1", "Task", [{"record_id": "00T000000000009AAA", "ok": True,
-                                                   "status": "created"}], tasks, operation="create")
-    assert con.execute("select count(*) from sync.owner_task_pending").fetchall() == [(0,)]   # not twice
+    wh.record_push_results(
+        con,
+        "run-1",
+        "Task",
+        [{"record_id": "00T000000000009AAA", "ok": True, "status": "created"}],
+        tasks,
+        operation="create",
+    )
+    assert con.execute("select count(*) from sync.owner_task_pending").fetchall() == [(0,)]  # not twice
     # the next extract brings the Task back; then the issue clears
-    crm.add("task", Id="00T000000000009AAA", AccountId="A", WhatId="A", Status="Not Started", IsClosed=False,
-            Risk_Task_Key__c="A:repeat_issue", Subject=tasks[0]["Subject"], OwnerId="005000000000001AAA")
+    crm.add(
+        "task",
+        Id="00T000000000009AAA",
+        AccountId="A",
+        WhatId="A",
+        Status="Not Started",
+        IsClosed=False,
+        Risk_Task_Key__c="A:repeat_issue",
+        Subject=tasks[0]["Subject"],
+        OwnerId="005000000000001AAA",
+    )
     con.execute("""update raw."case" set _deleted = true where "AccountId" = 'A'""")
     run(con, as_of=AS_OF + timedelta(hours=1), run_id="run-2")
     close = con.execute('select "Id", "Status" from sync.owner_task_close').fetchall()
     assert close == [("00T000000000009AAA", "Completed")]
-    wh.record_push_results(con, "run-2", "Task", [{"record_id": "00T000000000009AAA", "ok": True}],
-                           [{"Id": "00T000000000009AAA", "Status": "Completed"}], operation="close")
+    wh.record_push_results(
+        con,
+        "run-2",
+        "Task",
+        [{"record_id": "00T000000000009AAA", "ok": True}],
+        [{"Id": "00T000000000009AAA", "Status": "Completed"}],
+        operation="close",
+    )
     assert con.execute("select count(*) from sync.owner_task_close").fetchall() == [(0,)]

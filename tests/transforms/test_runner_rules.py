@@ -20,16 +20,25 @@ def rules_data() -> dict:
     return tomllib.loads(DEFAULT_RULES.read_text())
 
 
-@pytest.mark.parametrize(("edit", "message"), [
-    (lambda d: d["signals"]["repeat_issue"].update(severity="urgent"), "[signals.repeat_issue] severity must be"),
-    (lambda d: d["signals"]["repeat_issue"].update(min_count=-1), "min_count must not be negative"),
-    (lambda d: d["signals"]["repeat_issue"].update(window_days="ninety"), "window_days must be a number"),
-    (lambda d: d["signals"]["aging_open_cases"].pop("action"), "[signals.aging_open_cases] action"),
-    (lambda d: d["risk"].pop("amber_min_score"), "[risk] amber_min_score is missing"),
-    (lambda d: d["risk"].update(reasons_max_chars=2000), "must not exceed 1000"),
-    (lambda d: d["model"].update(version=""), "[model] version"),
-    (lambda d: d["signals"]["aging_open_cases"]["onboarding"].update(max_days=3), "max_days overrides nothing"),
-])
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            lambda d: d["signals"]["repeat_issue"].update(severity="urgent"),
+            "[signals.repeat_issue] severity must be",
+        ),
+        (lambda d: d["signals"]["repeat_issue"].update(min_count=-1), "min_count must not be negative"),
+        (lambda d: d["signals"]["repeat_issue"].update(window_days="ninety"), "window_days must be a number"),
+        (lambda d: d["signals"]["aging_open_cases"].pop("action"), "[signals.aging_open_cases] action"),
+        (lambda d: d["risk"].pop("amber_min_score"), "[risk] amber_min_score is missing"),
+        (lambda d: d["risk"].update(reasons_max_chars=2000), "must not exceed 1000"),
+        (lambda d: d["model"].update(version=""), "[model] version"),
+        (
+            lambda d: d["signals"]["aging_open_cases"]["onboarding"].update(max_days=3),
+            "max_days overrides nothing",
+        ),
+    ],
+)
 def test_invalid_rules_are_refused_with_the_key_named(edit, message):
     data = rules_data()
     edit(data)
@@ -56,7 +65,7 @@ def test_bad_toml_file_is_a_config_error(tmp_path: Path):
 
 def test_thresholds_come_from_the_rules(con, crm):
     crm.account("A")
-    crm.case("A", "00000031", ago(20))                  # 20 days open: fine with the default 30
+    crm.case("A", "00000031", ago(20))  # 20 days open: fine with the default 30
     data = rules_data()
     data["signals"]["aging_open_cases"]["max_age_days"] = 10
     run_transforms(con, as_of=AS_OF, run_id="r", rules=load_rules(data=data))
@@ -75,13 +84,13 @@ def test_missing_raw_tables_and_optional_columns_are_added_as_null():
     assert "account.Expected_Resolution_Days__c" in result.added_inputs
     assert result.levels == {"Green": 1}
     assert "missed_customer_yardstick" in result.not_scored
-    assert con.execute("select count(*) from raw.\"case\"").fetchall() == [(0,)]
+    assert con.execute('select count(*) from raw."case"').fetchall() == [(0,)]
 
 
 def test_order_file_naming_a_missing_file_fails(tmp_path: Path):
     order = tmp_path / "order.txt"
     order.write_text("# comment\nmarts/nope.sql\n")
-    with pytest.raises(FileNotFoundError, match="nope.sql"):
+    with pytest.raises(FileNotFoundError, match=r"nope\.sql"):
         sql_files(order)
 
 
@@ -91,10 +100,12 @@ def test_a_failing_model_leaves_the_previous_marts(con, crm, monkeypatch):
     before = con.execute("select * from marts.account_risk").fetchall()
     crm.account("B")
     monkeypatch.setattr("transforms.runner.sql_files", lambda *a: [*_files_then_bad()])
-    with pytest.raises(duckdb.Error, match="bad.sql"):
+    with pytest.raises(duckdb.Error, match=r"bad\.sql"):
         run(con, run_id="run-2")
     assert con.execute("select * from marts.account_risk").fetchall() == before
-    assert con.execute("select count(*) from marts.account_risk_history where run_id = 'run-2'").fetchall() == [(0,)]
+    assert con.execute(
+        "select count(*) from marts.account_risk_history where run_id = 'run-2'"
+    ).fetchall() == [(0,)]
 
 
 def _files_then_bad() -> list[Path]:

@@ -14,7 +14,9 @@ def test_repeat_issue(con, crm):
     crm.case("A", "00000001", ago(80), ago(70))
     crm.case("A", "00000002", ago(60), ago(55))
     crm.case("A", "00000003", ago(50), ago(45))
-    crm.case("A", "00000004", ago(48), Type="Billing", Reason="Unexpected Charges")  # other type: not a repeat
+    crm.case(
+        "A", "00000004", ago(48), Type="Billing", Reason="Unexpected Charges"
+    )  # other type: not a repeat
     # B: one repeat only
     crm.case("B", "00000011", ago(80), ago(70))
     crm.case("B", "00000012", ago(60))
@@ -43,19 +45,20 @@ def test_repeat_issue_just_past_the_threshold_does_not_fire(con, crm):
 def test_no_follow_up_after_fix(con, crm):
     for a in "ABCDEF":
         crm.account(a)
-    crm.case("A", "00000011", ago(20), ago(10), IsEscalated=True)              # no touch: fires
+    crm.case("A", "00000011", ago(20), ago(10), IsEscalated=True)  # no touch: fires
     crm.case("B", "00000012", ago(20), ago(10), Priority="High")
-    crm.task("B", ago(5))                                                       # followed up
-    crm.case("C", "00000013", ago(20), ago(7), Priority="High")                # exactly 7 days ago: fires
-    crm.case("D", "00000014", ago(20), ago(6.9), Priority="High")              # too recent to judge
+    crm.task("B", ago(5))  # followed up
+    crm.case("C", "00000013", ago(20), ago(7), Priority="High")  # exactly 7 days ago: fires
+    crm.case("D", "00000014", ago(20), ago(6.9), Priority="High")  # too recent to judge
     crm.case("E", "00000015", ago(30), ago(20), Priority="High")
-    crm.task("E", ago(13))                                                      # exactly 7 days after: counts
-    crm.case("F", "00000016", ago(20), ago(10))                                 # medium, not escalated
+    crm.task("E", ago(13))  # exactly 7 days after: counts
+    crm.case("F", "00000016", ago(20), ago(10))  # medium, not escalated
     run(con)
     got = fired(con, "no_follow_up_after_fix")
     assert set(got) == {"A", "C"}
-    assert got["A"][0] == ("Escalated case 00000011 was closed on 20 Jun 2026; "
-                           "nobody from the account team followed up.")
+    assert got["A"][0] == (
+        "Escalated case 00000011 was closed on 20 Jun 2026; nobody from the account team followed up."
+    )
     assert got["C"][0].startswith("High-priority case 00000013 was closed on 23 Jun 2026")
     assert got["A"][1]["case_count"] == 1
 
@@ -64,20 +67,24 @@ def test_missed_customer_yardstick(con, crm):
     crm.account("A", Expected_Resolution_Days__c=3.0)
     crm.account("B", Expected_Resolution_Days__c=3.0)
     crm.account("C")  # no expectation: not scored
-    for i, days in enumerate([5, 5, 2, 2, 2]):      # 2 of 5 late (40%)
+    for i, days in enumerate([5, 5, 2, 2, 2]):  # 2 of 5 late (40%)
         crm.case("A", f"0000010{i}", ago(40 + i), ago(40 + i - days))
-    for i, days in enumerate([5, 2, 2, 2, 2]):      # 1 of 5 late: exactly 20%, not above
+    for i, days in enumerate([5, 2, 2, 2, 2]):  # 1 of 5 late: exactly 20%, not above
         crm.case("B", f"0000020{i}", ago(40 + i), ago(40 + i - days))
     for i in range(5):
         crm.case("C", f"0000030{i}", ago(40 + i), ago(30 + i))
     run(con)
     got = fired(con, "missed_customer_yardstick")
     assert set(got) == {"A"}
-    assert got["A"][0] == ("2 of 5 cases in the last 90 days took longer than the 3 days this customer expects "
-                           "(our internal 7-day target was met).")
+    assert got["A"][0] == (
+        "2 of 5 cases in the last 90 days took longer than the 3 days this customer expects "
+        "(our internal 7-day target was met)."
+    )
     assert got["A"][1]["late_case_numbers"] == ["00000101", "00000100"]  # by opening date
-    row = con.execute("select status, accounts_evaluated, accounts_not_scored from marts.signal_coverage "
-                      "where signal_id = 'missed_customer_yardstick'").fetchall()
+    row = con.execute(
+        "select status, accounts_evaluated, accounts_not_scored from marts.signal_coverage "
+        "where signal_id = 'missed_customer_yardstick'"
+    ).fetchall()
     assert row == [("scored", 3, 1)]
 
 
@@ -88,7 +95,9 @@ def test_missed_customer_yardstick_not_scored_without_input(con, crm):
     run(con)
     assert fired(con, "missed_customer_yardstick") == {}
     assert coverage(con, "missed_customer_yardstick") == (
-        "not_scored", "no account has a value in Expected_Resolution_Days__c")
+        "not_scored",
+        "no account has a value in Expected_Resolution_Days__c",
+    )
 
 
 def test_escalation_load(con, crm):
@@ -98,11 +107,11 @@ def test_escalation_load(con, crm):
         crm.case("A", f"0000000{i}", ago(d), IsEscalated=True)
     crm.case("A", "00000009", ago(120), ago(110), Priority="High")
     crm.case("B", "00000010", ago(10), Priority="High")
-    crm.case("B", "00000011", ago(10))                      # medium: not counted
-    crm.case("B", "00000012", ago(11), Priority="High")     # B: two urgent, below the minimum of 3
+    crm.case("B", "00000011", ago(10))  # medium: not counted
+    crm.case("B", "00000012", ago(11), Priority="High")  # B: two urgent, below the minimum of 3
     crm.case("C", "00000020", ago(10), Priority="High")
     crm.case("C", "00000021", ago(11), IsEscalated=True)
-    crm.case("C", "00000022", ago(89.9), Priority="High")   # three: exactly the minimum
+    crm.case("C", "00000022", ago(89.9), Priority="High")  # three: exactly the minimum
     run(con)
     got = fired(con, "escalation_load")
     assert set(got) == {"A", "C"}
@@ -113,11 +122,11 @@ def test_escalation_load(con, crm):
 def test_aging_open_cases(con, crm):
     for a in "ABCDE":
         crm.account(a)
-    crm.case("A", "00000031", ago(41))                                  # medium, 41 days: fires
-    crm.case("B", "00000032", ago(30))                                  # exactly 30 days: not older than
-    crm.case("C", "00000033", ago(15), Priority="High")                 # high, 15 > 14: fires
-    crm.case("D", "00000034", ago(45), ago(1))                          # closed
-    crm.case("E", "00000035", ago(45), AS_OF + timedelta(days=5))      # closed after the as-of: open then
+    crm.case("A", "00000031", ago(41))  # medium, 41 days: fires
+    crm.case("B", "00000032", ago(30))  # exactly 30 days: not older than
+    crm.case("C", "00000033", ago(15), Priority="High")  # high, 15 > 14: fires
+    crm.case("D", "00000034", ago(45), ago(1))  # closed
+    crm.case("E", "00000035", ago(45), AS_OF + timedelta(days=5))  # closed after the as-of: open then
     run(con)
     got = fired(con, "aging_open_cases")
     assert set(got) == {"A", "C", "E"}
@@ -131,11 +140,11 @@ def test_case_spike(con, crm):
     for i in range(4):
         crm.case("A", f"0000010{i}", ago(5 + i))
     for i in range(6):
-        crm.case("A", f"0000011{i}", ago(40 + 30 * i), ago(39 + 30 * i))   # one a month before
+        crm.case("A", f"0000011{i}", ago(40 + 30 * i), ago(39 + 30 * i))  # one a month before
     for i in range(3):
         crm.case("B", f"0000020{i}", ago(5 + i))
     for i in range(9):
-        crm.case("B", f"0000021{i}", ago(40 + 15 * i), ago(39 + 15 * i))   # 1.5 a month: 3 is exactly 2x
+        crm.case("B", f"0000021{i}", ago(40 + 15 * i), ago(39 + 15 * i))  # 1.5 a month: 3 is exactly 2x
     for i in range(2):
         crm.case("C", f"0000030{i}", ago(5 + i))
     run(con)
@@ -146,14 +155,17 @@ def test_case_spike(con, crm):
 
 def test_onboarding_profile_tightens_thresholds(con, crm):
     from tests.transforms.helpers import day
+
     for a, won in (("NEW", day(30)), ("OLD", day(400))):
         crm.account(a)
         crm.opportunity(a, "First deal", "Closed Won", won)
-        crm.case(a, f"{a}-1", ago(20))                                   # 20 days open: > 14, < 30
+        crm.case(a, f"{a}-1", ago(20))  # 20 days open: > 14, < 30
         crm.case(a, f"{a}-2", ago(10), Priority="High")
-        crm.case(a, f"{a}-3", ago(9), IsEscalated=True)                  # 2 urgent: onboarding minimum
+        crm.case(a, f"{a}-3", ago(9), IsEscalated=True)  # 2 urgent: onboarding minimum
     run(con)
     assert set(fired(con, "aging_open_cases")) == {"NEW"}
     assert set(fired(con, "escalation_load")) == {"NEW"}
-    lifecycle = dict(con.execute("select account_id, lifecycle from marts.int_account_sales_history").fetchall())
+    lifecycle = dict(
+        con.execute("select account_id, lifecycle from marts.int_account_sales_history").fetchall()
+    )
     assert lifecycle == {"NEW": "onboarding", "OLD": "steady"}
