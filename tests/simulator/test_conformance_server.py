@@ -74,6 +74,11 @@ def test_restart_keeps_org_and_credentials(tmp_path: Path) -> None:
         sf = Salesforce(instance_url=second.url, session_id=conn2["access_token"], session=http)
         assert sf.Account.get(new_id)["Name"] == "Survives restarts"
         assert sf.query("SELECT COUNT() FROM Account")["totalSize"] == 13
+        today = second.org.clock.today()
+        moved = http.post(f"{second.url}/_simulator/advance", params={"days": 2},
+                          headers={"Authorization": f"Bearer {conn2['access_token']}"})
+        assert moved.status_code == 200 and isinstance(moved.json(), dict)
+        assert (second.org.clock.today() - today).days == 2
 
 
 def test_cli_advance_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
