@@ -39,6 +39,12 @@ __all__ = ["WriteMixin"]
 ID_POD = "9s"  # pod of ids minted by the simulator at run time (generated orgs use their own)
 _OPP_TRACKED = ("StageName", "Amount", "Probability", "CloseDate")
 Events = list[tuple[str, str, str]]
+# Soft-deleting a parent soft-deletes these children (object, reference column), one level further for opportunities.
+_CASCADE: dict[str, tuple[tuple[str, str], ...]] = {
+    "Account": (("Contact", "AccountId"), ("Opportunity", "AccountId"), ("Case", "AccountId"), ("Task", "AccountId"),
+                ("Event", "AccountId")),
+    "Opportunity": (("OpportunityContactRole", "OpportunityId"),),
+}
 
 
 def _minute(value: datetime) -> datetime:
@@ -93,9 +99,12 @@ class WriteMixin:
             row = self._live_row(cur, obj, rid)
             now = to_utc_naive(self.clock.now())
             user = user_id or self.integration_user_id
-            cur.execute(f'UPDATE {quote(obj.name)} SET "IsDeleted" = TRUE, "LastModifiedDate" = ?, '
-                        f'"LastModifiedById" = ?, "SystemModstamp" = ? WHERE "Id" = ?', [now, user, now, rid])
-            cur.execute("INSERT INTO _deleted_log VALUES (?, ?, ?, FALSE)", [obj.name, rid, now])
+            self._soft_delete(cur, obj.name, '"Id" = ?', [rid], now, user)
+            if obj.name in _CASCADE:  # Salesforce deletes an account's or opportunity's dependants with it
+                for child, column in _CASCADE[obj.name]:
+                    for (child_id,) in self._soft_delete(cur, child, f'"{column}" = ?', [rid], now, user):
+                        for grandchild, gcol in _CASCADE.get(child, ()):
+                            self._soft_delete(cur, grandchild, f'"{gcol}" = ?', [child_id], now, user)
             return row["Id"], [(obj.name, rid, "deleted")]
 
         with self._lock:
@@ -184,6 +193,17 @@ class WriteMixin:
                 "earliestDateAvailable": format_datetime(earliest), "latestDateCovered": format_datetime(hi)}
 
     # -- internals ------------------------------------------------------------------------------------------
+    def _soft_delete(self, cur: duckdb.DuckDBPyConnection, name: str, where: str, params: list, now: datetime,
+                     user: str | None) -> list[tuple]:
+        """Mark live rows deleted, log them for getDeleted, and return their ids."""
+        ids = cur.execute(f'UPDATE {quote(name)} SET "IsDeleted" = TRUE, "LastModifiedDate" = ?, '
+                          f'"LastModifiedById" = ?, "SystemModstamp" = ? WHERE {where} AND NOT "IsDeleted" '
+                          f'RETURNING "Id"', [now, user, now, *params]).fetchall()
+        if ids:
+            cur.execute("INSERT INTO _deleted_log SELECT ?, unnest(?::VARCHAR[]), ?, FALSE",
+                        [name, [i for (i,) in ids], now])
+        return ids
+
     def _transact(self, fn: Any) -> tuple[str, Events]:
         with self._cursor() as cur:
             cur.execute("BEGIN")

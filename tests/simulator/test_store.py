@@ -503,3 +503,24 @@ def test_event_times_are_kept_consistent(org: Org) -> None:
         ("2024-05-06T14:00:00.000+0000", "2024-05-06", "2024-05-06T14:45:00.000+0000", 45)
     org.update("Event", eid, {"EndDateTime": "2024-05-06T15:30:00Z"})
     assert org.get("Event", eid, ["DurationInMinutes"])["DurationInMinutes"] == 90
+
+
+def test_deleting_an_account_cascades_to_its_records(org: Org) -> None:
+    oid = org.create("Opportunity", {"AccountId": A1, "Name": "o", "StageName": "Prospecting",
+                                     "CloseDate": "2024-06-30"})
+    role = org.create("OpportunityContactRole", {"OpportunityId": oid, "ContactId": C1})
+    tid = org.create("Task", {"WhatId": A1})
+    other = org.create("Account", {"Name": "Other"})
+    keep = org.create("Task", {"WhatId": other})
+    heard: list[tuple[str, str, str]] = []
+    org.listen(lambda *event: heard.append(event))
+    org.delete("Account", A1)
+    assert heard == [("Account", A1, "deleted")]
+    for name, rid in (("Contact", C1), ("Opportunity", oid), ("OpportunityContactRole", role), ("Task", tid),
+                      ("Case", make_id("Case", 1))):
+        assert row(org, f"SELECT IsDeleted FROM {name} WHERE Id = '{rid}'")["IsDeleted"] is True, name
+    assert org.get("Task", keep, ["IsDeleted"])["IsDeleted"] is False
+    org.clock.advance(2 / 1440)
+    now = org.clock.now()
+    gone = org.deleted("Opportunity", now - timedelta(hours=1), now)["deletedRecords"]
+    assert [d["id"] for d in gone] == [oid]
