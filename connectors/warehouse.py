@@ -179,13 +179,16 @@ def record_push_results(
     object_name: str,
     results: Iterable[Any],
     payloads: Mapping[str, Mapping[str, Any]] | Iterable[Mapping[str, Any]],
+    hashes: Mapping[str, str] | None = None,
+    *,
     operation: str = "update",
 ) -> dict[str, int]:
     """Log push results to sync.push_log and, for Accounts, move sync.account_push_state; returns counts by status.
 
     `results` are PushResult objects or dicts (record_id, ok, status, error_code, message); `payloads` maps record
     id -> the row sent, or is the list of rows sent (matched on `Id`, or by position for creates), optionally
-    carrying `payload_hash`. `operation` is what was done (`update`, `create`, `close`). Successes become the
+    carrying `payload_hash`; `hashes` (record id -> payload_hash, e.g. from sync.account_push_pending) wins over
+    both. `operation` is what was done (`update`, `create`, `close`). Successes become the
     last pushed values; rejections dead-letter their hash (not retried until the value changes); `retry` results
     are only logged, so the record stays pending.
     """
@@ -204,7 +207,11 @@ def record_push_results(
     for res, row in zip(results, sent, strict=False):
         rid = _result_field(res, "record_id")
         payload = {k: v for k, v in row.items() if k != "payload_hash"}
-        sent_hash = row.get("payload_hash") or (_hash_of(object_name, payload) if payload else None)
+        sent_hash = (
+            (hashes or {}).get(rid)
+            or row.get("payload_hash")
+            or (_hash_of(object_name, payload) if payload else None)
+        )
         ok = bool(_result_field(res, "ok"))
         status = _result_field(res, "status") or ("updated" if ok else "rejected")
         rows.append(

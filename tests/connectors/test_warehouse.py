@@ -249,3 +249,14 @@ def test_record_push_results_success_and_dead_letter(con):
     assert con.execute(
         "select payload_hash, dead_hash from sync.account_push_state where account_id = '001B'"
     ).fetchall()[0] == (wh.payload_hash(p2), None)
+
+
+def test_record_push_results_takes_hashes_from_the_pending_view(con):
+    row = {"Id": "001A", "Risk_Level__c": "Red"}
+    wh.record_push_results(
+        con, "run-1", "Account", [{"record_id": "001A", "ok": True}], [row], {"001A": "h-1"}
+    )
+    assert con.execute("select payload_hash from sync.account_push_state").fetchall() == [("h-1",)]
+    assert con.execute("select payload ->> 'Risk_Level__c', operation from sync.push_log").fetchall() == [
+        ("Red", "update")
+    ]
