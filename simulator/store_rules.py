@@ -16,7 +16,7 @@ from simulator.schema import CASE_STATUSES, OPPORTUNITY_STAGES, TASK_STATUSES, F
 from simulator.soql import parse_datetime_literal
 
 __all__ = ["apply_defaults", "check_required", "coerce", "derive", "forecast_category", "normalize_body", "object_of",
-           "parse_id", "to_utc_naive"]
+           "parse_id", "temporal", "to_utc_naive"]
 
 Lookup = Callable[[str, str], dict | None]
 _ID_SHAPE = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
@@ -101,7 +101,7 @@ def coerce(f: Field, value: object, lookup: Lookup) -> object:
             raise _parse_error(f, value) from None
         return int(number) if t == "int" else float(number)
     if t in ("date", "datetime"):
-        return _temporal(f, value)
+        return temporal(f, value)
     text = value if isinstance(value, str) else str(value)
     if f.restricted and text not in f.picklist:
         raise ApiError(400, "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
@@ -112,7 +112,7 @@ def coerce(f: Field, value: object, lookup: Lookup) -> object:
     return text
 
 
-def _temporal(f: Field, value: object) -> date | datetime:
+def temporal(f: Field, value: object) -> date | datetime:
     """A date or datetime body value: Python objects, `YYYY-MM-DD`, or ISO datetimes in any offset form."""
     if isinstance(value, datetime):
         return value.date() if f.type == "date" else to_utc_naive(value)

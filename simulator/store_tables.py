@@ -11,6 +11,7 @@ import duckdb
 import pyarrow as pa
 
 from simulator.schema import SCHEMA, Field, SObject
+from simulator.store_rules import temporal
 from simulator.store_sql import quote
 
 __all__ = ["arrow_type", "create_tables", "duck_type", "to_arrow"]
@@ -58,13 +59,23 @@ def _column(f: Field, values: list | tuple) -> pa.Array:
     if f.type == "datetime":
         # pyarrow stores aware datetimes as their UTC instant and naive ones as given (UTC already); a tz-typed
         # array would be 20 times slower to build
-        return pa.array(values, pa.timestamp("us"))
+        try:
+            return pa.array(values, pa.timestamp("us"))
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            return pa.array([None if v is None else temporal(f, v) for v in values], pa.timestamp("us"))
     try:
         return pa.array(values, arrow_type(f))
     except (pa.ArrowInvalid, pa.ArrowTypeError):
-        if f.type in ("double", "currency", "percent"):  # e.g. Decimal or numeric strings
-            return pa.array([None if v is None else float(v) for v in values], pa.float64())
-        raise
+        pass
+    # Slow path for loosely typed input: numeric strings or Decimals, ISO date strings, non-string text values.
+    if f.type in ("double", "currency", "percent", "int"):
+        cast = float if f.type != "int" else int
+        return pa.array([None if v is None else cast(v) for v in values], arrow_type(f))
+    if f.type == "date":
+        return pa.array([None if v is None else temporal(f, v) for v in values], pa.date32())
+    if f.type == "boolean":
+        return pa.array([None if v is None else str(v).lower() == "true" for v in values], pa.bool_())
+    return pa.array([None if v is None else str(v) for v in values], pa.string())
 
 
 def _transpose(rows: list[dict]) -> dict[str, list | tuple]:

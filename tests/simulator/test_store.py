@@ -524,3 +524,19 @@ def test_deleting_an_account_cascades_to_its_records(org: Org) -> None:
     now = org.clock.now()
     gone = org.deleted("Opportunity", now - timedelta(hours=1), now)["deletedRecords"]
     assert [d["id"] for d in gone] == [oid]
+
+
+def test_load_accepts_loosely_typed_values(tmp_path: Path) -> None:
+    o = Org(tmp_path, Clock(tmp_path), U1)
+    o.load({"User": _data()["User"], "Account": [{
+        "Id": A1, "IsDeleted": "false", "Name": 42, "AnnualRevenue": "12.5", "NumberOfEmployees": "7",
+        "OwnerId": U1, "Key_Account__c": True, "CreatedDate": "2024-01-02T03:04:05.000+0000",
+        "LastModifiedDate": "2024-01-02T03:04:05Z", "SystemModstamp": datetime(2024, 1, 2, 3, 4, 5),
+        "LastActivityDate": "2024-01-01", "CreatedById": U1, "LastModifiedById": U1}]})
+    rec = o.get("Account", A1, ["Name", "AnnualRevenue", "NumberOfEmployees", "CreatedDate", "LastModifiedDate",
+                                "SystemModstamp", "LastActivityDate", "IsDeleted"])
+    assert {k: v for k, v in rec.items() if k != "attributes"} == {
+        "Name": "42", "AnnualRevenue": 12.5, "NumberOfEmployees": 7, "CreatedDate": "2024-01-02T03:04:05.000+0000",
+        "LastModifiedDate": "2024-01-02T03:04:05.000+0000", "SystemModstamp": "2024-01-02T03:04:05.000+0000",
+        "LastActivityDate": "2024-01-01", "IsDeleted": False}
+    o.close()
