@@ -22,7 +22,7 @@ from simulator.schema import SCHEMA, SObject, sobject
 from simulator.soql import Query, parse
 from simulator.store_result import DEFAULT_API_VERSION, QueryResult
 from simulator.store_rules import object_of, parse_id
-from simulator.store_sql import quote, translate
+from simulator.store_sql import STRING_TYPES, quote, translate
 from simulator.store_tables import create_tables, to_arrow
 from simulator.store_write import WriteMixin
 
@@ -163,7 +163,7 @@ class Org(WriteMixin):
         return records[0]
 
     def find_by(self, sobject: str, field: str, value: object) -> list[str]:
-        """Ids of live records whose field equals value (ids compared in 18-character form)."""
+        """Ids of live records whose field equals value (ids in 18-character form, text case-insensitively)."""
         obj = self._object(sobject)
         f = obj.field(field)
         if f is None:
@@ -174,7 +174,10 @@ class Org(WriteMixin):
             except ApiError:
                 return []
         deleted = ' AND NOT "IsDeleted"' if obj.field("IsDeleted") else ""
-        sql = f'SELECT "Id" FROM {quote(obj.name)} WHERE {quote(f.name)} = ?{deleted} ORDER BY "Id"'
+        column = quote(f.name)
+        if f.type in STRING_TYPES and isinstance(value, str):  # external ids match case-insensitively
+            column, value = f"lower({column})", value.lower()
+        sql = f'SELECT "Id" FROM {quote(obj.name)} WHERE {column} = ?{deleted} ORDER BY "Id"'
         with self._cursor() as cur:
             return [r[0] for r in cur.execute(sql, [value]).fetchall()]
 

@@ -299,6 +299,7 @@ def test_upsert_by_external_id(org: Org) -> None:
     assert (again, created) == (tid, False)
     assert org.get("Task", tid, ["Subject"])["Subject"] == "Call them now"
     assert org.find_by("Task", "Risk_Task_Key__c", "acct1:no_contact") == [tid]
+    assert org.upsert("Task", "Risk_Task_Key__c", "ACCT1:No_Contact", {"Priority": "High"}) == (tid, False)
     assert org.find_by("Account", "OwnerId", U2[:15]) == [A1]
     e = api_error(org.upsert, "Task", "Subject", "x", {})
     assert (e.status, e.error_code) == (404, "NOT_FOUND")
