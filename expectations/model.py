@@ -5,6 +5,7 @@ Plain dataclasses over pandas: importing this module does not import Great Expec
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -96,6 +97,27 @@ class BatchValidation:
             "quarantined": self.quarantined_count,
             "critical": len(self.critical),
         }
+
+    def quarantine_rows(self, df: pd.DataFrame) -> list[dict[str, Any]]:
+        """The failing rows of `df` (the validated frame) as `meta.quarantine` rows: record_id, failed, record.
+
+        `record` is the raw row, JSON-ready (timestamps as ISO 8601 strings, NaN/NaT as null).
+        """
+        if not self.failures_at:
+            return []
+        positions = list(self.failures_at)
+        records = json.loads(df.iloc[positions].to_json(orient="records", date_format="iso", date_unit="us"))
+        out = []
+        for pos, record in zip(positions, records, strict=True):
+            rid = record.get("Id")
+            out.append(
+                {
+                    "record_id": rid if isinstance(rid, str) and rid else None,
+                    "failed": list(self.failures_at[pos]),
+                    "record": record,
+                }
+            )
+        return out
 
     def raise_for_critical(self) -> None:
         """Raise DataQualityError naming every failed critical expectation, its object and numbers."""

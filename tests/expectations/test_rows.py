@@ -203,3 +203,17 @@ def test_now_moves_the_future_bound(cases: pd.DataFrame) -> None:
     late = validate_batch("Case", df, **case_kwargs(now=datetime(2029, 1, 1, tzinfo=NOW.tzinfo)))
     assert late.good_mask.all()
     assert not validate_batch("Case", df, **case_kwargs()).good_mask[BAD]
+
+
+def test_quarantine_rows_carry_id_reasons_and_the_raw_record(cases: pd.DataFrame) -> None:
+    df = cases.copy()
+    df.loc[4, "Status"] = "Legacy"
+    df.loc[9, "Id"] = None
+    res = validate_batch("Case", df, **case_kwargs())
+    rows = res.quarantine_rows(df)
+    assert [r["record_id"] for r in rows] == [df.loc[4, "Id"], None]
+    assert rows[0]["failed"] == ["picklist:Status: 'Legacy' is not an active picklist value"]
+    assert rows[0]["record"]["Status"] == "Legacy"
+    assert rows[0]["record"]["CreatedDate"] == df.loc[4, "CreatedDate"].strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    assert rows[1]["failed"] == ["required:Id: Id is empty"]
+    assert len(df[res.good_mask]) + len(rows) == len(df)
