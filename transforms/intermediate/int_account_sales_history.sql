@@ -1,5 +1,6 @@
--- int_account_sales_history: each account's sales record at $as_of: wins, open pipeline, next renewal.
--- grain: account; key: account_id
+-- int_account_sales_history: each account's sales record at $as_of: wins, open pipeline, next renewal, and
+-- whether it was a customer then (a win within `[risk] contract_days`, or a customer Type and no later first win:
+-- the current Type alone would leak churn into backtests). grain: account; key: account_id
 create or replace table marts.int_account_sales_history as
 
 with accounts as (
@@ -13,6 +14,13 @@ opportunities as (
         not (is_closed and close_date <= cast($as_of as date)) as open_at_as_of
     from staging.stg_opportunities
     where created_at <= $as_of
+),
+
+ever_won as (
+    select account_id, min(close_date) as first_won_ever
+    from staging.stg_opportunities
+    where is_won
+    group by 1
 ),
 
 next_renewal as (
@@ -55,6 +63,13 @@ final as (
         next_renewal.next_renewal_date,
         date_diff('day', cast($as_of as date), next_renewal.next_renewal_date) as days_to_renewal,
         case
+            when coalesce(per_account.won_count, 0) > 0
+                then accounts.is_customer or per_account.last_won_date
+                    > cast($as_of as date) - cast(meta.rule_num('risk', 'contract_days') as integer)
+            when ever_won.first_won_ever is not null then false
+            else accounts.is_customer
+        end as is_customer,
+        case
             when per_account.first_won_date is null then 'prospect'
             when per_account.first_won_date > cast($as_of as date)
                 - cast(meta.rule_num('risk', 'onboarding_days') as integer) then 'onboarding'
@@ -63,6 +78,7 @@ final as (
     from accounts
     left join per_account on accounts.account_id = per_account.account_id
     left join next_renewal on accounts.account_id = next_renewal.account_id
+    left join ever_won on accounts.account_id = ever_won.account_id
 )
 
 select * from final

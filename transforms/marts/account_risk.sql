@@ -3,7 +3,7 @@
 create or replace table marts.account_risk as
 
 with accounts as (
-    select * from staging.stg_accounts
+    select * from marts.int_account_sales_history
     where is_customer
 ),
 

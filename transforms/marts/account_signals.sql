@@ -28,7 +28,7 @@ catalog as (
 ),
 
 accounts as (
-    select * from staging.stg_accounts
+    select * from marts.int_account_sales_history
     where is_customer
 ),
 

@@ -7,8 +7,10 @@ with catalog as (
 ),
 
 accounts as (
-    select * from staging.stg_accounts
-    where is_customer
+    select staging_accounts.*
+    from staging.stg_accounts as staging_accounts
+    inner join marts.int_account_sales_history as sales on staging_accounts.account_id = sales.account_id
+    where sales.is_customer
 ),
 
 events as (

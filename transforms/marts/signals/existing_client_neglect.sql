@@ -4,8 +4,10 @@
 create or replace table marts.sig_existing_client_neglect as
 
 with accounts as (
-    select * from staging.stg_accounts
-    where created_at <= $as_of
+    select staging_accounts.* exclude (is_customer), sales.is_customer
+    from staging.stg_accounts as staging_accounts
+    inner join marts.int_account_sales_history as sales on staging_accounts.account_id = sales.account_id
+    where staging_accounts.created_at <= $as_of
 ),
 
 touches as (

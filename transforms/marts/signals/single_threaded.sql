@@ -3,8 +3,10 @@
 create or replace table marts.sig_single_threaded as
 
 with accounts as (
-    select * from staging.stg_accounts
-    where is_customer and created_at <= $as_of
+    select staging_accounts.*
+    from staging.stg_accounts as staging_accounts
+    inner join marts.int_account_sales_history as sales on staging_accounts.account_id = sales.account_id
+    where sales.is_customer and staging_accounts.created_at <= $as_of
 ),
 
 contacts as (
