@@ -78,6 +78,8 @@ def _expectation(rule: Rule) -> Any:
             return gxe.ExpectColumnValuesToNotBeNull(column=col, **common)
         case "mostly_not_null":
             return gxe.ExpectColumnValuesToNotBeNull(column=col, mostly=p["mostly"], **common)
+        case "is_null":
+            return gxe.ExpectColumnValuesToBeNull(column=col, **common)
         case "regex":
             return gxe.ExpectColumnValuesToMatchRegex(column=col, regex=p["regex"], **common)
         case "in_set":
@@ -159,6 +161,11 @@ def _show(value: Any) -> str:
     return str(value)
 
 
+def meta_keys(rule_name: str) -> list[str]:
+    """The key columns a `duplicate_record:A+B+C` rule name lists."""
+    return rule_name.split(":", 1)[-1].split("+")
+
+
 def _reason(rule_name: str, kind: str, params: dict[str, Any], value: Any) -> str:
     col = rule_name.split(":", 1)[-1]
     match kind:
@@ -177,6 +184,9 @@ def _reason(rule_name: str, kind: str, params: dict[str, Any], value: Any) -> st
             return f"{rule_name}: {_show(value)} is not {bounds}"
         case "max_length":
             return f"{rule_name}: {len(value)} characters, more than {params.get('max_value')}"
+        case "is_null":
+            keys = ", ".join(meta_keys(rule_name))
+            return f"{rule_name}: same {keys} as {value} (an earlier record)"
         case "date_order":
             later, earlier = col.split(">=")
             a, b = value if isinstance(value, tuple | list) and len(value) == 2 else (value, None)

@@ -9,7 +9,7 @@ Rule names are what a quarantined row or a failed run reports: `<kind>:<column>`
 
 Row-level kinds (severity "warning": the failing row is quarantined, the rest loads):
     id_format, required_ref (and required for Id), picklist, date_order, non_negative, value_range,
-    text_length, date_range
+    text_length, date_range, duplicate_record (computed in pandas into `_duplicate_of`, checked by GX)
 Batch-level kinds (severity "critical": the run stops before any push):
     duplicate_ids, row_count_drop, ref_mostly_empty, schema
 """
@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 __all__ = [
+    "DUPLICATE_COLUMN",
     "ID_REGEX",
     "OBJECT_RULES",
     "ObjectRules",
@@ -43,6 +44,8 @@ STRING_TYPES = frozenset(
 )
 DATE_TYPES = frozenset({"date", "datetime"})
 ID_TYPES = frozenset({"id", "reference"})
+# Derived column added to the validated frame: the Id of the earlier record a row duplicates, else null.
+DUPLICATE_COLUMN = "_duplicate_of"
 UNIVERSAL_DATE_ORDERS: tuple[tuple[str, str], ...] = (
     ("SystemModstamp", "CreatedDate"),
     ("LastModifiedDate", "CreatedDate"),
@@ -74,6 +77,9 @@ class ObjectRules:
     date_orders: tuple[tuple[str, str], ...] = ()  # (later, earlier): later >= earlier when both are set
     non_negative: tuple[str, ...] = ()
     ranges: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    # The same person entered twice: rows sharing these values (first one set, compared case-insensitively)
+    # with an earlier record are duplicates; the earliest one stays.
+    duplicate_keys: tuple[str, ...] = ()
 
 
 OBJECT_RULES: dict[str, ObjectRules] = {
@@ -82,7 +88,7 @@ OBJECT_RULES: dict[str, ObjectRules] = {
         non_negative=("AnnualRevenue", "NumberOfEmployees", "Expected_Resolution_Days__c"),
         ranges={"Risk_Score__c": (0, 100)},
     ),
-    "Contact": ObjectRules(required_refs=("AccountId",)),
+    "Contact": ObjectRules(required_refs=("AccountId",), duplicate_keys=("Email", "FirstName", "LastName")),
     "Opportunity": ObjectRules(
         required_refs=("AccountId",),
         non_negative=("Amount",),
@@ -248,6 +254,18 @@ def row_rules(
                 "warning",
                 {"min_value": min_date, "max_value": max_date},
                 f"{col} lies between {min_date:%Y-%m-%d} and {max_date:%Y-%m-%d}",
+            )
+        )
+    keys = spec.duplicate_keys
+    if keys and "Id" in present and all(k in present for k in keys):
+        out.append(
+            Rule(
+                f"duplicate_record:{'+'.join(keys)}",
+                "is_null",
+                (DUPLICATE_COLUMN,),
+                "warning",
+                {"keys": keys},
+                f"no earlier {object_name} with the same {', '.join(keys)}",
             )
         )
     return out

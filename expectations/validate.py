@@ -27,9 +27,18 @@ import pandas as pd
 
 from expectations import engine
 from expectations.model import BatchValidation, CriticalFailure, GateSettings
-from expectations.suites import Rule, batch_rules, date_columns, default_max_date, row_rules
+from expectations.suites import (
+    DUPLICATE_COLUMN,
+    OBJECT_RULES,
+    ObjectRules,
+    Rule,
+    batch_rules,
+    date_columns,
+    default_max_date,
+    row_rules,
+)
 
-__all__ = ["prepare_frame", "run_rules", "validate_batch"]
+__all__ = ["duplicate_of", "prepare_frame", "run_rules", "validate_batch"]
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +57,7 @@ def validate_batch(
     settings: Any = None,
     now: datetime | None = None,
     run_name: str | None = None,
+    known_records: pd.DataFrame | None = None,
 ) -> BatchValidation:
     """Validate one extracted batch of `object_name` (Salesforce field names as columns).
 
@@ -56,12 +66,17 @@ def validate_batch(
     and dtypes); required_refs: reference fields that must be set (default: `suites.OBJECT_RULES`);
     expected_fields: fields the extract asked for (a vanished one is critical); previous_count and
     full_snapshot: the row-count-drop check runs only for a full snapshot with a previous count;
-    settings: a `GateSettings` or app settings with `dq_*` attributes; now: the org's clock (future dates).
+    settings: a `GateSettings` or app settings with `dq_*` attributes; now: the org's clock (future dates);
+    known_records: already-loaded rows (Id, the object's duplicate keys, CreatedDate) so a duplicate of a
+    record from an earlier run is caught too (Contact: same Email, FirstName, LastName).
     """
     started = time.perf_counter()
     gs = GateSettings.from_settings(settings)
     columns = [str(c) for c in df.columns]
     frame = prepare_frame(df, date_columns(columns, field_types, df.dtypes))
+    keys = OBJECT_RULES.get(object_name, ObjectRules()).duplicate_keys
+    if keys and "Id" in columns and all(k in columns for k in keys):
+        frame[DUPLICATE_COLUMN] = duplicate_of(frame, keys, known_records)
     rows = row_rules(
         object_name,
         columns,
@@ -219,3 +234,32 @@ def _as_utc(s: pd.Series) -> pd.Series:
             return pd.to_datetime(s, utc=True)
     except (ValueError, TypeError, OverflowError):
         return s  # left as is: GX then fails to evaluate the rule, which is reported as critical
+
+
+def duplicate_of(frame: pd.DataFrame, keys: tuple[str, ...], known: pd.DataFrame | None = None) -> pd.Series:
+    """Per row of `frame`: the Id of an earlier record (in the batch or `known`) with the same keys, else None.
+
+    Keys compare trimmed and case-folded; rows whose first key is empty are never duplicates; "earlier" is by
+    CreatedDate, then Id, so the original stays and only the later copies are flagged.
+    """
+    cols = ["Id", *keys, *(["CreatedDate"] if "CreatedDate" in frame.columns else [])]
+    batch = frame[cols].assign(_pos=np.arange(len(frame)))
+    parts = [batch]
+    if known is not None and len(known):
+        old = known[[c for c in cols if c in known.columns]]
+        old = old[~old["Id"].isin(batch["Id"])].assign(_pos=-1)
+        if "CreatedDate" in old.columns:
+            old = old.assign(CreatedDate=_as_utc(old["CreatedDate"]))
+        parts.insert(0, old)
+    rows = pd.concat(parts, ignore_index=True)
+    rows = rows[rows[keys[0]].notna()]
+    norm = pd.DataFrame({k: rows[k].fillna("").astype(str).str.strip().str.casefold() for k in keys})
+    order = ["CreatedDate", "Id"] if "CreatedDate" in rows.columns else ["Id"]
+    ranked = pd.concat([rows[["Id", "_pos", *order[:-1]]], norm], axis=1).sort_values(
+        order, na_position="last"
+    )
+    first = ranked.groupby(list(keys), sort=False)["Id"].transform("first")
+    hits = ranked[(first != ranked["Id"]) & (ranked["_pos"] >= 0)]
+    out = pd.Series([None] * len(frame), index=frame.index, dtype=object)
+    out.iloc[hits["_pos"].to_numpy()] = first[hits.index].to_numpy()
+    return out
