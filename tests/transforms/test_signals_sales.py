@@ -47,16 +47,17 @@ def test_champion_gone(con, crm):
     contacts = {}
     for a, kw in {
         "A": {"IsEmailBounced": True, "EmailBouncedDate": ago(20)},
-        "B": {"Left_Company__c": True},
+        "B": {"Left_Company__c": True, "SystemModstamp": ago(5)},
         "C": {},
         "D": {},
         "E": {},
+        "F": {"Left_Company__c": True, "SystemModstamp": ago(-10)},  # left after the as-of date: not yet
     }.items():
         crm.account(a)
         contacts[a] = crm.contact(a, **kw)
         opp = crm.opportunity(a, f"Deal {a}", "Closed Won", day(200))
         crm.role(opp, contacts[a])
-    for a in "AB":
+    for a in "ABF":
         crm.task(a, ago(5), who=contacts[a])
     crm.task("C", ago(121), who=contacts["C"])  # silent for more than 120 days
     crm.task("D", ago(120) + timedelta(minutes=1), who=contacts["D"])  # just inside 120 days

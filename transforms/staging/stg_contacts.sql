@@ -18,7 +18,8 @@ final as (
         emailbounceddate as email_bounced_at,
         emailbouncedreason as email_bounced_reason,
         coalesce(left_company__c, false) as has_left_company,
-        createddate as created_at
+        createddate as created_at,
+        systemmodstamp as modified_at
     from source
     where not coalesce(_deleted, false) and not coalesce(isdeleted, false)
 )

@@ -70,11 +70,15 @@ assessed as (
             and contacts.email_bounced_at > $as_of - meta.rule_days('champion_gone', 'recent_loss_days'), true)
             as bounced,
         contacts.email_bounced_at,
+        -- Left_Company__c has no date: the contact's last modification (when the flag was set at the latest)
+        -- dates it, so a departure after $as_of is not seen earlier
         contacts.has_left_company
-            and last_touch.last_touched_at > $as_of - meta.rule_days('champion_gone', 'recent_loss_days')
+            and contacts.modified_at <= $as_of
+            and contacts.modified_at > $as_of - meta.rule_days('champion_gone', 'recent_loss_days')
             as has_left_company,
         last_touch.last_touched_at,
-        not contacts.has_left_company and not contacts.is_email_bounced
+        not (contacts.has_left_company and contacts.modified_at <= $as_of)
+            and not (contacts.is_email_bounced and coalesce(contacts.email_bounced_at <= $as_of, true))
             and coalesce(last_touch.last_touched_at, contacts.created_at)
                 < $as_of - meta.rule_days('champion_gone', 'silent_days') as silent
     from champions
