@@ -101,6 +101,7 @@ class BatchValidation:
     def quarantine_rows(self, df: pd.DataFrame) -> list[dict[str, Any]]:
         """The failing rows of `df` (the validated frame) as `meta.quarantine` rows: record_id, failed, record.
 
+        Shaped for `connectors.warehouse.quarantine_rows`: `failed` maps each failed rule to its reason,
         `record` is the raw row, JSON-ready (timestamps as ISO 8601 strings, NaN/NaT as null).
         """
         if not self.failures_at:
@@ -113,7 +114,7 @@ class BatchValidation:
             out.append(
                 {
                     "record_id": rid if isinstance(rid, str) and rid else None,
-                    "failed": list(self.failures_at[pos]),
+                    "failed": dict(f.split(": ", 1) for f in self.failures_at[pos]),
                     "record": record,
                 }
             )

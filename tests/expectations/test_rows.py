@@ -212,8 +212,8 @@ def test_quarantine_rows_carry_id_reasons_and_the_raw_record(cases: pd.DataFrame
     res = validate_batch("Case", df, **case_kwargs())
     rows = res.quarantine_rows(df)
     assert [r["record_id"] for r in rows] == [df.loc[4, "Id"], None]
-    assert rows[0]["failed"] == ["picklist:Status: 'Legacy' is not an active picklist value"]
+    assert rows[0]["failed"] == {"picklist:Status": "'Legacy' is not an active picklist value"}
     assert rows[0]["record"]["Status"] == "Legacy"
     assert rows[0]["record"]["CreatedDate"] == df.loc[4, "CreatedDate"].strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    assert rows[1]["failed"] == ["required:Id: Id is empty"]
+    assert rows[1]["failed"] == {"required:Id": "Id is empty"}
     assert len(df[res.good_mask]) + len(rows) == len(df)
