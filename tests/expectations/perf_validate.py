@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -33,7 +34,7 @@ def _reset_peak_rss() -> int:
 def main(sizes: list[int], chunk: int) -> None:
     """Validate a clean Case frame of each size (with 0.5% planted bad rows) and report the time."""
     started = time.perf_counter()
-    from expectations import GateSettings, validate_batch
+    from expectations import GateSettings, build_data_docs, validate_batch
 
     validate_batch("Case", frames.case_frame(10), **frames.case_kwargs())
     warm = time.perf_counter() - started
@@ -48,12 +49,17 @@ def main(sizes: list[int], chunk: int) -> None:
             "Case", df, **frames.case_kwargs(previous_count=n, full_snapshot=True, settings=gate)
         )
         seconds = time.perf_counter() - t
+        t = time.perf_counter()
+        with tempfile.TemporaryDirectory() as tmp:
+            build_data_docs([res], Path(tmp), run_name=f"perf-{n}")
+        docs_seconds = time.perf_counter() - t
         print(
             json.dumps(
                 {
                     "rows": n,
                     "seconds": round(seconds, 2),
                     "rows_per_second": int(n / seconds),
+                    "data_docs_seconds": round(docs_seconds, 2),
                     "good": res.good_count,
                     "quarantined": res.quarantined_count,
                     "critical": len(res.critical),

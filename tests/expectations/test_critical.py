@@ -96,3 +96,12 @@ def test_raise_for_critical_names_expectation_object_and_numbers(cases: pd.DataF
     assert "ref_mostly_empty:AccountId" in text and "30 of 40 rows (75.0%)" in text
     assert "row_count_drop" in text and "40 rows against 90" in text
     assert text.count("failed on Case") == 2
+
+
+def test_gate_settings_read_dq_attributes_of_the_app_settings() -> None:
+    from types import SimpleNamespace
+
+    app = SimpleNamespace(dq_max_row_drop=0.2, dq_chunk_rows=1000, dq_future_years=None, warehouse_path="x")
+    gs = GateSettings.from_settings(app)
+    assert (gs.max_row_drop, gs.chunk_rows, gs.future_years) == (0.2, 1000, 5)
+    assert GateSettings.from_settings(None) == GateSettings()
