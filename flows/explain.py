@@ -15,9 +15,9 @@ def list_flags(settings: Settings, level: str | None = None, limit: int = 20) ->
     """The highest-scored accounts (optionally of one level) with their reasons."""
     with warehouse.connect(settings.warehouse_path, read_only=True) as con:
         rows = con.execute(
-            "select r.account_id, a.name, r.level, r.score, r.trend, r.reasons from marts.account_risk r "
-            "left join staging.stg_account a on a.account_id = r.account_id "
-            "where $level is null or r.level = $level order by r.score desc, a.name limit $limit",
+            "select r.account_id, a.account_name, r.level, r.score, r.trend, r.reasons from marts.account_risk r "
+            "left join staging.stg_accounts a on a.account_id = r.account_id "
+            "where $level is null or r.level = $level order by r.score desc, a.account_name limit $limit",
             {"level": level, "limit": limit},
         ).fetchall()
     out = []
@@ -31,8 +31,8 @@ def explain_account(settings: Settings, account_id: str) -> str:
     """Level, score, every signal with its evidence, and the history of the level, for one account."""
     with warehouse.connect(settings.warehouse_path, read_only=True) as con:
         head = con.execute(
-            "select r.level, r.score, r.trend, r.computed_at, r.model_version, a.name from marts.account_risk r "
-            "left join staging.stg_account a on a.account_id = r.account_id where r.account_id = $id",
+            "select r.level, r.score, r.trend, r.computed_at, r.model_version, a.account_name from marts.account_risk r "
+            "left join staging.stg_accounts a on a.account_id = r.account_id where r.account_id = $id",
             {"id": account_id},
         ).fetchone()
         if head is None:

@@ -139,7 +139,12 @@ def load_all(ctx: RunContext, manifests: list[Path]) -> dict[str, dict[str, int]
     with warehouse.connect(ctx.settings.warehouse_path) as con:
         for manifest_dir in manifests:
             result = warehouse.load_manifest(con, manifest_dir, ctx.run_id)
-            counts[result.object] = result.counts()
+            counts[result.object] = {
+                "extracted": result.rows_in_files,
+                "loaded": result.inserted + result.updated + result.unchanged,
+                "quarantined": result.quarantined,
+                "tombstones": result.tombstoned,
+            }
     return counts
 
 
