@@ -109,3 +109,21 @@ def test_trend_against_previous_run_and_history(con, crm):
     ]
     run(con, as_of=AS_OF + timedelta(hours=2), run_id="run-4")  # rerunning a run replaces its rows
     assert con.execute("select count(*) from marts.account_risk_history").fetchall() == [(4,)]
+
+
+def test_customer_at_the_as_of_date_not_by_the_current_type(con, crm):
+    crm.account("CHURNED", type="Other")  # lost its renewal last month
+    crm.opportunity("CHURNED", "Contract 2025", "Closed Won", day(340))
+    crm.opportunity("CHURNED", "Renewal 2026", "Closed Lost", day(25), type="Renewal")
+    crm.account("LATER")  # a customer now, but its first win came later
+    crm.opportunity("LATER", "First deal", "Closed Won", day(-20))
+    crm.account("NOOPP")  # a customer Type without opportunities
+    run(con)
+    got = dict(con.execute("select account_id, is_customer from marts.int_account_sales_history").fetchall())
+    assert got == {"CHURNED": False, "LATER": False, "NOOPP": True}
+    run(con, as_of=ago(60), run_id="run-past")  # two months ago it was still a customer
+    got = dict(con.execute("select account_id, is_customer from marts.int_account_sales_history").fetchall())
+    assert got["CHURNED"] is True
+    assert con.execute("select count(*) from marts.account_risk where account_id = 'CHURNED'").fetchall() == [
+        (1,)
+    ]

@@ -1,6 +1,7 @@
 -- int_account_sales_history: each account's sales record at $as_of: wins, open pipeline, next renewal, and
--- whether it was a customer then (a win within `[risk] contract_days`, or a customer Type and no later first win:
--- the current Type alone would leak churn into backtests). grain: account; key: account_id
+-- whether it was a customer then (a customer Type, or a win within `[risk] contract_days` not followed by a lost
+-- renewal; a first win after $as_of means not yet: the current Type alone would leak churn into backtests).
+-- grain: account; key: account_id
 create or replace table marts.int_account_sales_history as
 
 with accounts as (
@@ -43,7 +44,8 @@ per_account as (
         max(close_date) filter (where won_by_as_of) as last_won_date,
         count(*) filter (where open_at_as_of) as open_count,
         sum(amount) filter (where open_at_as_of) as open_amount,
-        max(close_date) filter (where is_renewal and not open_at_as_of) as last_closed_renewal_date
+        max(close_date) filter (where is_renewal and not open_at_as_of) as last_closed_renewal_date,
+        max(close_date) filter (where is_renewal and not open_at_as_of and not is_won) as last_lost_renewal_date
     from opportunities
     group by 1
 ),
@@ -64,8 +66,12 @@ final as (
         date_diff('day', cast($as_of as date), next_renewal.next_renewal_date) as days_to_renewal,
         case
             when coalesce(per_account.won_count, 0) > 0
-                then accounts.is_customer or per_account.last_won_date
-                    > cast($as_of as date) - cast(meta.rule_num('risk', 'contract_days') as integer)
+                then accounts.is_customer or (
+                    per_account.last_won_date
+                        > cast($as_of as date) - cast(meta.rule_num('risk', 'contract_days') as integer)
+                    -- a renewal lost after the last win ended the contract
+                    and coalesce(per_account.last_lost_renewal_date < per_account.last_won_date, true)
+                )
             when ever_won.first_won_ever is not null then false
             else accounts.is_customer
         end as is_customer,
