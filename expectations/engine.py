@@ -220,11 +220,26 @@ def collect_row_failures(
             values = [None] * len(positions)
         for pos, value in zip(positions, values, strict=True):
             failures.setdefault(pos, []).append(_reason(rule_name, kind, kwargs, value))
-        # The findings live in `failures` now; keep only a sample for Data Docs.
+        # The findings live in `failures` now; keep only a sample for Data Docs, named by record Id.
         for key in ("unexpected_list", "unexpected_index_list", "partial_unexpected_index_list"):
             if isinstance(body.get(key), list):
                 body[key] = body[key][:sample_size]
         body.pop("unexpected_index_query", None)
+        if "Id" in frame.columns and positions:
+            _name_sample_by_id(body, frame, positions[:sample_size], kwargs)
+
+
+def _name_sample_by_id(body: dict[str, Any], frame: pd.DataFrame, positions: list[int], kwargs: dict) -> None:
+    """Rewrite the kept index sample as GX's `unexpected_index_column_names=["Id"]` shape (what Data Docs show)."""
+    columns = [c for c in (kwargs.get("column"), kwargs.get("column_A"), kwargs.get("column_B")) if c]
+    rows = frame.loc[positions, list(dict.fromkeys([*columns, "Id"]))]
+    sample = [
+        {k: (None if pd.isna(v) else v if isinstance(v, str | int | float) else str(v)) for k, v in r.items()}
+        for r in rows.to_dict(orient="records")
+    ]
+    body["unexpected_index_column_names"] = ["Id"]
+    body["unexpected_index_list"] = sample
+    body["partial_unexpected_index_list"] = sample[:20]
 
 
 def critical_failures(result: Any, object_label: str, rows: int) -> list[CriticalFailure]:

@@ -28,6 +28,7 @@ def test_data_docs_site_is_written(cases: pd.DataFrame, tmp_path: Path) -> None:
     assert all("/run-42/" in p for p in pages)
     rows_page = next(site / p for p in pages if p.startswith("validations/Case/rows/"))
     assert "Legacy" in rows_page.read_text()
+    assert df.loc[3, "Id"] in rows_page.read_text()  # failing rows are named by record Id
     assert (site / "expectations/Case/rows.html").is_file()
     # a second run adds to the same site
     build_data_docs([case], tmp_path / "data_docs", run_name="run-43")
