@@ -118,9 +118,11 @@ def test_customer_at_the_as_of_date_not_by_the_current_type(con, crm):
     crm.account("LATER")  # a customer now, but its first win came later
     crm.opportunity("LATER", "First deal", "Closed Won", day(-20))
     crm.account("NOOPP")  # a customer Type without opportunities
+    crm.account("GONE", type="Other", SystemModstamp=ago(30))  # Type changed before the as-of date: believed
+    crm.opportunity("GONE", "Contract 2026", "Closed Won", day(100))
     run(con)
     got = dict(con.execute("select account_id, is_customer from marts.int_account_sales_history").fetchall())
-    assert got == {"CHURNED": False, "LATER": False, "NOOPP": True}
+    assert got == {"CHURNED": False, "LATER": False, "NOOPP": True, "GONE": False}
     run(con, as_of=ago(60), run_id="run-past")  # two months ago it was still a customer
     got = dict(con.execute("select account_id, is_customer from marts.int_account_sales_history").fetchall())
     assert got["CHURNED"] is True

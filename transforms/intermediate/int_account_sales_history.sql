@@ -1,6 +1,7 @@
 -- int_account_sales_history: each account's sales record at $as_of: wins, open pipeline, next renewal, and
--- whether it was a customer then (a customer Type, or a win within `[risk] contract_days` not followed by a lost
--- renewal; a first win after $as_of means not yet: the current Type alone would leak churn into backtests).
+-- whether it was a customer then: its Type when the row was last changed before $as_of; otherwise (a later change
+-- could be the churn itself) a customer Type, or a win within `[risk] contract_days` not followed by a lost
+-- renewal, and never before the first win.
 -- grain: account; key: account_id
 create or replace table marts.int_account_sales_history as
 
@@ -65,6 +66,8 @@ final as (
         next_renewal.next_renewal_date,
         date_diff('day', cast($as_of as date), next_renewal.next_renewal_date) as days_to_renewal,
         case
+            -- the account row was last changed before $as_of: its Type is what it was then
+            when accounts.modified_at <= $as_of then accounts.is_customer
             when coalesce(per_account.won_count, 0) > 0
                 then accounts.is_customer or (
                     per_account.last_won_date
