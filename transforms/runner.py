@@ -26,6 +26,7 @@ __all__ = ["ORDER_FILE", "TransformResult", "check_rule_references", "run_transf
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).parent
 ORDER_FILE = ROOT / "order.txt"
+HISTORY_APPEND = "account_risk_history.sql"
 _PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
 _RULE_REF = re.compile(r"meta\.rule_(?:num|days|text|list|for)\(\s*'(\w+)'\s*,\s*'(\w+)'\s*[,)]")
 
@@ -85,14 +86,21 @@ def run_transforms(
     as_of: datetime | None = None,
     run_id: str | None = None,
     rules: Rules | str | Path | None = None,
+    record_history: bool = True,
 ) -> TransformResult:
-    """Build staging, intermediate, marts and sync models as of `as_of` (default now, UTC); all or nothing."""
+    """Build staging, intermediate, marts and sync models as of `as_of` (default now, UTC); all or nothing.
+
+    `rules`: a Rules object or a rules file (default transforms/rules.toml); `record_history=False` for backtests
+    and what-ifs (marts.account_risk_history is not appended).
+    """
     as_of = (as_of or datetime.now(UTC)).astimezone(UTC)
     loaded = rules if isinstance(rules, Rules) else load_rules(rules)
     run_id = run_id or f"transform-{as_of:%Y%m%dT%H%M%SZ}"
     params: dict[str, Any] = {"as_of": as_of, "run_id": run_id, "model_version": loaded.model_version}
     result = TransformResult(run_id=run_id, as_of=as_of, model_version=loaded.model_version)
     files = sql_files()
+    if not record_history:  # what-if and backtest runs leave the nightly history (and so the trend) alone
+        files = [f for f in files if f.name != HISTORY_APPEND]
     check_rule_references(loaded, files)
     ensure_schemas(con)
     con.execute("begin")

@@ -111,3 +111,10 @@ def test_a_failing_model_leaves_the_previous_marts(con, crm, monkeypatch):
 def _files_then_bad() -> list[Path]:
     bad = Path(__file__).parent / "bad.sql"
     return [*sql_files(), bad]
+
+
+def test_backtest_runs_can_leave_the_history_alone(con, crm):
+    crm.account("A")
+    run(con, run_id="nightly")
+    run_transforms(con, as_of=ago(30), run_id="backtest", record_history=False)
+    assert con.execute("select run_id from marts.account_risk_history").fetchall() == [("nightly",)]
