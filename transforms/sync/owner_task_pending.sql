@@ -31,8 +31,9 @@ final as (
         signals.account_id as "WhatId",
         accounts.owner_id as "OwnerId",
         left('Relationship risk: ' || signals.action, 255) as "Subject",
-        signals.reason || chr(10) || chr(10) || 'Suggested action: ' || signals.action || chr(10)
-            || 'Evidence: ' || cast(signals.evidence as varchar) as "Description",
+        -- what the rep reads: the sentence and the action (record ids stay in marts.account_signals.evidence)
+        signals.reason || chr(10) || chr(10) || 'Suggested action: ' || signals.action || chr(10) || chr(10)
+            || 'Flagged on ' || meta.human_date(signals.as_of) || ' by the relationship-risk model.' as "Description",
         cast(signals.as_of as date) + 7 as "ActivityDate",
         'Not Started' as "Status",
         'High' as "Priority",
