@@ -10,12 +10,14 @@ manifest again changes nothing.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 __all__ = ["DESCRIBE_TYPES", "TABLES", "LoadResult", "load_manifest", "table_for"]
 
@@ -109,8 +111,17 @@ def _parse_ts(value: Any) -> datetime | None:
     return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
 
 
-def load_manifest(con: duckdb.DuckDBPyConnection, manifest_dir: str | Path, run_id: str) -> LoadResult:
-    """Merge the extract in `manifest_dir` into its raw table and move its watermark in one transaction."""
+def load_manifest(
+    con: duckdb.DuckDBPyConnection,
+    manifest_dir: str | Path,
+    run_id: str,
+    quarantine: Iterable[Mapping[str, Any]] | None = None,
+) -> LoadResult:
+    """Merge the extract in `manifest_dir` into its raw table and move its watermark in one transaction.
+
+    `quarantine`: rows a validation step refused (`{"record_id", "failed": {...}, "record": {...}}`); they are kept
+    out of the merge and written to meta.quarantine in the same transaction, so every record lands in one or the other.
+    """
     manifest_dir = Path(manifest_dir)
     manifest = json.loads((manifest_dir / "_manifest.json").read_text())
     obj = manifest["object"]
@@ -138,6 +149,7 @@ def load_manifest(con: duckdb.DuckDBPyConnection, manifest_dir: str | Path, run_
             _stage_chunks(con, files, fields, columns, cursor)
             result.rows_in_files = con.execute("select count(*) from _load_src").fetchall()[0][0]  # type: ignore[index]
             result.quarantined = _quarantine_missing_ids(con, obj, run_id, now)
+            result.quarantined += _quarantine_refused(con, obj, run_id, now, list(quarantine or []))
             _merge(
                 con,
                 table,
@@ -224,6 +236,10 @@ def _quarantine_missing_ids(con: duckdb.DuckDBPyConnection, obj: str, run_id: st
     """Rows without an Id cannot be merged: keep them in meta.quarantine with the reason."""
     n = con.execute('select count(*) from _load_src where "Id" is null').fetchall()[0][0]  # type: ignore[index]
     if n:
+        con.execute(  # a rerun of the same run replaces its own rows
+            "delete from meta.quarantine where run_id = $run_id and object = $obj and record_id is null",
+            {"run_id": run_id, "obj": obj},
+        )
         con.execute(
             """insert into meta.quarantine
                select $run_id, $obj, null, '{"Id": "missing"}'::json, to_json(s), $now from _load_src s
@@ -231,6 +247,39 @@ def _quarantine_missing_ids(con: duckdb.DuckDBPyConnection, obj: str, run_id: st
             {"run_id": run_id, "obj": obj, "now": now},
         )
     return int(n)
+
+
+def _quarantine_refused(
+    con: duckdb.DuckDBPyConnection, obj: str, run_id: str, now: datetime, rows: list[Mapping[str, Any]]
+) -> int:
+    """Keep validation-refused records out of the merge and log them (a rerun replaces its own rows)."""
+    if not rows:
+        return 0
+    batch = [
+        {
+            "record_id": str(r.get("record_id") or (r.get("record") or {}).get("Id")),
+            "failed": json.dumps(r.get("failed") or {}, default=str),
+            "record": json.dumps(r.get("record") or {}, default=str),
+        }
+        for r in rows
+    ]
+    con.register("_refused", pa.Table.from_pylist(batch))
+    try:
+        params = {"run_id": run_id, "obj": obj, "now": now}
+        con.execute(
+            "delete from meta.quarantine where run_id = $run_id and object = $obj "
+            "and record_id in (select record_id from _refused)",
+            {"run_id": run_id, "obj": obj},
+        )
+        con.execute(
+            "insert into meta.quarantine select $run_id, $obj, record_id, failed::json, record::json, $now "
+            "from _refused",
+            params,
+        )
+        con.execute('delete from _load_dedup where "Id" in (select record_id from _refused)')
+    finally:
+        con.unregister("_refused")
+    return len(batch)
 
 
 def _merge(

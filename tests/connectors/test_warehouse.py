@@ -182,6 +182,8 @@ def test_rows_without_id_are_quarantined(con, tmp_path):
     assert (res.inserted, res.quarantined) == (1, 1)
     q = con.execute("select object, record ->> 'Name' from meta.quarantine").fetchall()
     assert q == [("Account", "no id")]
+    wh.load_manifest(con, d, "r1")  # rerun of the same run: not quarantined twice
+    assert con.execute("select count(*) from meta.quarantine").fetchall() == [(1,)]
 
 
 def test_case_object_maps_to_quoted_table(con, tmp_path):
@@ -260,3 +262,15 @@ def test_record_push_results_takes_hashes_from_the_pending_view(con):
     assert con.execute("select payload ->> 'Risk_Level__c', operation from sync.push_log").fetchall() == [
         ("Red", "update")
     ]
+
+
+def test_validation_refused_rows_go_to_quarantine_in_the_same_load(con, tmp_path):
+    d = write_extract(tmp_path, "r1", [[acct("A1", "one", 2), acct("A2", "bad", 2)]])
+    refused = [{"record_id": "A2", "failed": {"Name": "looks like a test record"}, "record": {"Id": "A2"}}]
+    res = wh.load_manifest(con, d, "r1", quarantine=refused)
+    assert (res.inserted, res.quarantined) == (1, 1)
+    assert [r[0] for r in rows(con)] == ["A1"]
+    wh.load_manifest(con, d, "r1", quarantine=refused)  # a rerun replaces its own quarantine rows
+    q = con.execute("select record_id, failed ->> 'Name' from meta.quarantine").fetchall()
+    assert q == [("A2", "looks like a test record")]
+    assert wh.get_watermark(con, "Account") == datetime(2026, 1, 20, tzinfo=UTC)
