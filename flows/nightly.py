@@ -39,7 +39,7 @@ def nightly_sync(
     try:
         extracted = extract_task(ctx, client, objects)
         loaded = load_task(ctx, extracted.manifests)
-        levels = transform_task(ctx)
+        levels = transform_task(ctx, extracted.as_of)
         if push and not extracted.quota_stopped:
             outcome = push_task(ctx, client)
         status = "stopped_quota" if extracted.quota_stopped or (outcome and outcome.quota_stopped) else "success"

@@ -56,6 +56,7 @@ class ExtractOutcome:
     rows: dict[str, int] = field(default_factory=dict)
     api_calls: int = 0
     quota_stopped: str | None = None
+    as_of: datetime | None = None  # the org's time when the extract window closed: what the flags are "as of"
 
 
 @dataclass
@@ -105,13 +106,15 @@ def extract_all(
 ) -> ExtractOutcome:
     """Extract every registry object changed since its watermark (or `since`, for backfills) to landing files."""
     settings = ctx.settings
-    window_end = ctx.started_at - timedelta(seconds=settings.extract_safety_seconds)
+    entries = _entries(settings, objects)
+    client.describe(entries[0].name)  # needed anyway (cached); its answer tells the org's clock
+    window_end = client.server_now() - timedelta(seconds=settings.extract_safety_seconds)
     with warehouse.connect(settings.warehouse_path) as con:
-        marks = {e.name: warehouse.get_watermark(con, e.name) for e in _entries(settings, objects)}
+        marks = {e.name: warehouse.get_watermark(con, e.name) for e in entries}
     landing = Path(settings.landing_dir)
-    out = ExtractOutcome()
+    out = ExtractOutcome(as_of=window_end)
     calls_before = client.api_calls
-    for entry in _entries(settings, objects):
+    for entry in entries:
         mark = marks[entry.name]
         if since is not None:
             start = since

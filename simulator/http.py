@@ -8,6 +8,7 @@ for Salesforce-shaped failures. `Simulator.dispatch` (server.py) applies auth, t
 from __future__ import annotations
 
 import contextlib
+import email.utils
 import gzip
 import json
 import logging
@@ -205,7 +206,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response_only(resp.status)
         for name, value in headers:  # Sforce-Limit-Info leads, as on Salesforce
             self.send_header(name, value)
-        self.send_header("Date", self.date_time_string())
+        # The org's clock, not the wall clock: after "advance days" clients must see the org's time.
+        self.send_header("Date", email.utils.formatdate(self.server.simulator.org.clock.now().timestamp(), usegmt=True))
         if resp.content_type and resp.status != 204:
             self.send_header("Content-Type", resp.content_type)
         if resp.status not in (204, 304):  # no body, and RFC 9110 forbids Content-Length on a 204

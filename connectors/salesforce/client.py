@@ -10,10 +10,12 @@ INVALID_SESSION_ID gets exactly one re-login and retry (simple-salesforce's own 
 
 from __future__ import annotations
 
+import email.utils
 import logging
 import re
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import requests
@@ -84,6 +86,7 @@ class CrmClient:
         self._auth_session = build_session(settings)  # logins are not API calls: no counting hook
         self.api_calls = 0
         self.api_usage: tuple[int, int] | None = None
+        self._server_clock: tuple[datetime, float] | None = None  # (server Date, local monotonic) of the last answer
         self.relogins = 0
         self._describes: dict[str, dict[str, Any]] = {}
         self._token: Token = login(settings, self._auth_session)
@@ -110,6 +113,16 @@ class CrmClient:
         self.sf = self._build(self._token)
         self.relogins += 1
 
+    def server_now(self) -> datetime:
+        """The org's current time as its last answer's `Date` header tells (whole seconds); local UTC before any call.
+
+        Extract windows end at the org's time, not ours: a skewed local clock must not hide changes.
+        """
+        if self._server_clock is None:
+            return datetime.now(UTC)
+        stamp, seen = self._server_clock
+        return stamp + timedelta(seconds=time.monotonic() - seen)
+
     def _before_call(self) -> None:
         budget = self.settings.api_call_budget
         if budget is not None and self.api_calls >= budget:
@@ -124,8 +137,14 @@ class CrmClient:
             self.relogin()
 
     def _on_response(self, resp: requests.Response, *args: Any, **kwargs: Any) -> None:
-        """Response hook: count the call and read the org's API usage."""
+        """Response hook: count the call, note the server's clock and read the org's API usage."""
         self.api_calls += 1
+        stamp = resp.headers.get("Date")
+        if stamp:
+            try:
+                self._server_clock = (email.utils.parsedate_to_datetime(stamp).astimezone(UTC), time.monotonic())
+            except (TypeError, ValueError):
+                pass
         match = _USAGE.search(resp.headers.get("Sforce-Limit-Info", ""))
         if match:
             used, limit = int(match.group(1)), int(match.group(2))

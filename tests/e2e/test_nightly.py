@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from datetime import timedelta
 from typing import Any
 
 import duckdb
@@ -17,6 +19,16 @@ pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_harness")]
 
 def _wh(settings: dict[str, Any]) -> duckdb.DuckDBPyConnection:
     return duckdb.connect(settings["warehouse_path"], read_only=True)
+
+
+def _clear_crm_flags(org: Any) -> None:
+    """Blank the pipeline's fields in the CRM, so a fresh warehouse has every flag to push again."""
+    for rec in org.query("SELECT Id FROM Account WHERE Risk_Level__c != null").records(0):
+        org.update("Account", rec["Id"], {"Risk_Level__c": None, "Risk_Score__c": None, "Risk_Reasons__c": None,
+                                          "Risk_Trend__c": None, "Risk_Model_Version__c": None})
+    # Extract windows end on whole seconds (SOQL literals have no fractions): changes made in the second the run
+    # starts belong to the next run's window. Let that second pass.
+    time.sleep(1.1)
 
 
 def _crm_count(sim: Any, soql: str) -> int:
@@ -58,6 +70,9 @@ def test_change_after_watermark_is_picked_up_and_deletes_become_tombstones(e2e_s
     org.update("Case", changed, {"Subject": "Pump failed again after the fix"})
     org.delete("Case", soft)
     org.hard_delete("Case", hard)
+    # Windows end on whole seconds and getDeleted covers whole minutes (as in Salesforce): let the org's
+    # clock move two minutes on, as it would by the next nightly run.
+    org.clock.advance(2 / 1440)
     assert nightly_sync(settings=settings_for)["status"] == "success"
     with _wh(settings_for) as con:
         row = con.execute("select Subject, _deleted from raw.case where Id = ?", [changed]).fetchone()
@@ -82,13 +97,21 @@ def test_crash_between_extract_and_load_keeps_watermark_and_rerun_loads_once(e2e
     assert nightly_sync(settings=settings_for)["status"] == "success"
     with _wh(settings_for) as con:
         n, distinct = con.execute("select count(*), count(distinct Id) from raw.case").fetchone()
-    assert n == distinct == e2e_sim.org.query("SELECT COUNT() FROM Case", include_deleted=True).total_size
+        raw_ids = {r[0] for r in con.execute("select Id from raw.case").fetchall()}
+    org = e2e_sim.org
+    live_and_soft = {r["Id"] for r in org.query("SELECT Id FROM Case", include_deleted=True).records(0)}
+    now = org.clock.now()
+    purged = {d["id"] for d in org.deleted("Case", now - timedelta(days=14), now)["deletedRecords"]}
+    assert n == distinct
+    assert raw_ids == live_and_soft | purged
 
 
 def test_push_failure_is_logged_and_retried_next_run(e2e_sim: Any, settings_for: dict) -> None:
-    first_red = e2e_sim.org.query(
-        "SELECT Id FROM Account WHERE Type LIKE 'Customer%' ORDER BY Id LIMIT 1").records(0, 1)[0]["Id"]
-    e2e_sim.faults.add(f"lock:{first_red}:count=50")
+    _clear_crm_flags(e2e_sim.org)
+    assert nightly_sync(settings=settings_for, push=False)["status"] == "success"
+    with _wh(settings_for) as con:
+        target = con.execute('select "Id" from sync.account_push_pending order by "Id" limit 1').fetchone()[0]
+    e2e_sim.faults.add(f"lock:{target}:count=50")  # outlasts the run's retries: a transient failure left over
     try:
         result = nightly_sync(settings={**settings_for, "push_reject_threshold": 1.0})
     finally:
@@ -96,18 +119,22 @@ def test_push_failure_is_logged_and_retried_next_run(e2e_sim: Any, settings_for:
     assert result["status"] == "success"
     with _wh(settings_for) as con:
         logged = con.execute(
-            "select status, error_code from sync.push_log where record_id = ? order by at", [first_red]
+            'select status, error_code from sync.push_log where record_id = ? order by "at"', [target]
         ).fetchall()
+        still_pending = con.execute('select count(*) from sync.account_push_pending where "Id" = ?', [target]).fetchone()
     assert logged and logged[-1][1] == "UNABLE_TO_LOCK_ROW"
+    assert still_pending == (1,)
     second = nightly_sync(settings=settings_for)
     with _wh(settings_for) as con:
         last = con.execute(
-            "select status from sync.push_log where record_id = ? order by at desc limit 1", [first_red]
+            'select status from sync.push_log where record_id = ? order by "at" desc limit 1', [target]
         ).fetchone()
     assert second["status"] == "success" and last == ("updated",)
+    assert e2e_sim.org.get("Account", target)["Risk_Level__c"] is not None
 
 
 def test_run_with_every_push_rejected_fails(e2e_sim: Any, settings_for: dict) -> None:
+    _clear_crm_flags(e2e_sim.org)
     e2e_sim.faults.add("reject:Account:FIELD_CUSTOM_VALIDATION_EXCEPTION")
     try:
         with pytest.raises(PushRejectedError, match="rejected"):
