@@ -15,6 +15,8 @@ def _prefect_env(state_dir: Path | None = None) -> None:
     """Quiet, offline-friendly Prefect defaults; the demo keeps Prefect's database in its state dir."""
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    # The ephemeral server's 20 s default is too short on a busy 2-core machine (seen here).
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     if state_dir is not None:
         os.environ.setdefault("PREFECT_HOME", str((state_dir / "prefect").resolve()))
 
