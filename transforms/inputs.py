@@ -101,6 +101,7 @@ RAW_INPUTS: dict[str, dict[str, str]] = {
         "AccountId": V,
         "Subject": V,
         "ActivityDate": D,
+        "Description": V,
         "Status": V,
         "Type": V,
         "IsClosed": B,

@@ -117,47 +117,61 @@ def test_values_already_in_the_crm_are_not_pushed(con, crm):
     assert set(pending(con)) == {"A", "C"}
 
 
-def test_owner_tasks_once_per_flag_and_closed_when_it_clears(con, crm):
+def _rows(con, view: str) -> list[dict[str, Any]]:
+    cur = con.execute(f"select * from {view}")
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
+def _ledger(con, key: str, state: str, task_id: str | None = None) -> None:
+    """What the push step writes: the intent before the create, then its outcome."""
+    account, signal, episode = key.split(":")
+    con.execute(
+        "insert or replace into sync.owner_tasks (task_key, account_id, signal_id, episode, state, task_id, payload) "
+        "values (?, ?, ?, ?, ?, ?, '{}')",
+        [key, account, signal, int(episode), state, task_id],
+    )
+
+
+def test_owner_tasks_once_per_flag_episode_and_closed_when_it_clears(con, crm):
     setup_org(crm)
     run(con, run_id="run-1")
-    cur = con.execute("select * from sync.owner_task_pending")
-    names = [d[0] for d in cur.description]
-    tasks = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+    tasks = _rows(con, "sync.owner_task_pending")
     assert [(t["Risk_Task_Key__c"], t["WhatId"], t["OwnerId"], str(t["ActivityDate"])) for t in tasks] == [
-        ("A:repeat_issue", "A", "005000000000001AAA", "2026-07-07")
+        ("A:repeat_issue:1", "A", "005000000000001AAA", "2026-07-07")
     ]
+    assert tasks[0]["Subject"] == "Relationship risk at Acme: issues keep coming back after being fixed"
     assert tasks[0]["Description"].startswith("2 issues came back within 14 days of being closed")
-    wh.record_push_results(
-        con,
-        "run-1",
-        "Task",
-        [{"record_id": "00T000000000009AAA", "ok": True, "status": "created"}],
-        tasks,
-        operation="create",
-    )
-    assert con.execute("select count(*) from sync.owner_task_pending").fetchall() == [(0,)]  # not twice
+    assert "Suggested action: Verify the fix on site" in tasks[0]["Description"]
+    _ledger(con, "A:repeat_issue:1", "intent")  # stored before the create: not pending twice, even before a result
+    assert _rows(con, "sync.owner_task_pending") == []
+    _ledger(con, "A:repeat_issue:1", "open", "00T000000000009AAA")
+    assert _rows(con, "sync.owner_task_pending") == []
+    assert _rows(con, "sync.owner_task_close") == []  # still firing
     # the next extract brings the Task back; then the issue clears
-    crm.add(
-        "task",
-        Id="00T000000000009AAA",
-        AccountId="A",
-        WhatId="A",
-        Status="Not Started",
-        IsClosed=False,
-        Risk_Task_Key__c="A:repeat_issue",
-        Subject=tasks[0]["Subject"],
-        OwnerId="005000000000001AAA",
-    )
+    crm.add("task", Id="00T000000000009AAA", AccountId="A", WhatId="A", Status="Not Started", IsClosed=False,
+            Risk_Task_Key__c="A:repeat_issue:1", Subject=tasks[0]["Subject"], Description="Original text.",
+            OwnerId="005000000000001AAA")
     con.execute("""update raw."case" set _deleted = true where "AccountId" = 'A'""")
     run(con, as_of=AS_OF + timedelta(hours=1), run_id="run-2")
-    close = con.execute('select "Id", "Status" from sync.owner_task_close').fetchall()
-    assert close == [("00T000000000009AAA", "Completed")]
-    wh.record_push_results(
-        con,
-        "run-2",
-        "Task",
-        [{"record_id": "00T000000000009AAA", "ok": True}],
-        [{"Id": "00T000000000009AAA", "Status": "Completed"}],
-        operation="close",
+    close = _rows(con, "sync.owner_task_close")
+    assert [(c["Id"], c["Status"], c["crm_state"]) for c in close] == [("00T000000000009AAA", "Completed", "open")]
+    assert close[0]["Description"] == (
+        "Original text.\n\nSignal cleared on 30 Jun 2026: issues keep coming back after being fixed no longer "
+        "applies, so the relationship-risk model closed this task."
     )
-    assert con.execute("select count(*) from sync.owner_task_close").fetchall() == [(0,)]
+    _ledger(con, "A:repeat_issue:1", "closed", "00T000000000009AAA")
+    assert _rows(con, "sync.owner_task_close") == []
+
+
+def test_owner_task_new_episode_gets_a_new_key_and_open_crm_task_is_not_recreated(con, crm):
+    setup_org(crm)
+    run(con, run_id="run-1")
+    _ledger(con, "A:repeat_issue:1", "closed", "00T000000000009AAA")  # an earlier episode, closed
+    assert [t["Risk_Task_Key__c"] for t in _rows(con, "sync.owner_task_pending")] == ["A:repeat_issue:2"]
+    # a rebuilt warehouse (empty ledger) that sees an open Task with our key in the CRM does not create another
+    con.execute("delete from sync.owner_tasks")
+    crm.add("task", Id="00T000000000010AAA", AccountId="A", WhatId="A", Status="Not Started", IsClosed=False,
+            Risk_Task_Key__c="A:repeat_issue:3", OwnerId="005000000000001AAA")
+    run(con, as_of=AS_OF + timedelta(hours=1), run_id="run-2")
+    assert _rows(con, "sync.owner_task_pending") == []

@@ -26,7 +26,8 @@ unioned as (
         subject,
         task_type as activity_type
     from tasks
-    where is_completed
+    -- the pipeline's own owner Tasks are not contact with the customer (it completes them itself when a signal clears)
+    where is_completed and risk_task_key is null
 
     union all
 

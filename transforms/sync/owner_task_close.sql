@@ -1,34 +1,62 @@
--- owner_task_close: open owner Tasks whose signal has cleared. Policy: the Task is completed by the pipeline with
--- a note, so the owner's list only shows live risks (the history stays on the Task). Not pending once a close
--- was pushed for it. grain: task; key: Id
+-- owner_task_close: ledger Tasks still open whose high-severity signal has cleared. Policy: the pipeline completes
+-- the Task (Status 'Completed') and appends a dated note to its Description, so the owner's list only shows live
+-- risks and the Task keeps the history. A Task the rep already completed or deleted is only closed in the ledger
+-- (crm_state 'completed' / 'deleted'), never touched. grain: task; key: task_key
 create or replace view sync.owner_task_close as
 
-with open_tasks as (
-    select * from staging.stg_tasks
-    where risk_task_key is not null and not is_completed
+with ledger as (
+    select * from sync.owner_tasks
+    where state = 'open'
 ),
 
 live as (
-    select account_id || ':' || signal_id as risk_task_key
-    from marts.account_signals
+    select account_id, signal_id from marts.account_signals
     where severity = 'high'
 ),
 
-closed_already as (
-    select record_id
-    from sync.push_log
-    where object = 'Task' and operation = 'close' and status = 'updated'
+crm_tasks as (
+    select
+        id as task_id,
+        description,
+        coalesce(_deleted, false) or coalesce(isdeleted, false) as is_deleted,
+        coalesce(status = 'Completed', isclosed, false) as is_completed
+    from raw.task
+),
+
+titles as (
+    select signal_id, text_value as title from meta.rules
+    where param = 'title'
+),
+
+cleared_on as (
+    select coalesce(max(computed_at), now()) as at from marts.account_risk
 ),
 
 final as (
     select
-        open_tasks.task_id as "Id",
+        ledger.task_id as "Id",
         'Completed' as "Status",
-        'Closed by the risk pipeline: the signal cleared. ' || coalesce(open_tasks.subject, '') as "Description",
-        open_tasks.risk_task_key as "Risk_Task_Key__c"
-    from open_tasks
-    where open_tasks.risk_task_key not in (select risk_task_key from live)
-        and open_tasks.task_id not in (select record_id from closed_already where record_id is not null)
+        coalesce(crm_tasks.description, ledger.payload ->> 'Description', '') || chr(10) || chr(10)
+            || 'Signal cleared on ' || meta.human_date(cleared_on.at) || ': '
+            || lower(coalesce(titles.title, replace(ledger.signal_id, '_', ' ')))
+            || ' no longer applies, so the relationship-risk model closed this task.' as "Description",
+        ledger.task_key,
+        ledger.account_id,
+        ledger.signal_id,
+        case
+            when crm_tasks.task_id is null then 'unknown'
+            when crm_tasks.is_deleted then 'deleted'
+            when crm_tasks.is_completed then 'completed'
+            else 'open'
+        end as crm_state
+    from ledger
+    cross join cleared_on
+    left join crm_tasks on ledger.task_id = crm_tasks.task_id
+    left join titles on ledger.signal_id = titles.signal_id
+    where not exists (
+        select 1 from live where live.account_id = ledger.account_id and live.signal_id = ledger.signal_id
+    )
 )
 
 select * from final
+order by task_key

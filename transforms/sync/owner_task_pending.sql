@@ -1,7 +1,8 @@
--- owner_task_pending: one Task to create for the account owner per (account, high-severity signal), keyed by
--- Risk_Task_Key__c = '<account id>:<signal id>' (the connector upserts on it, so a rerun never duplicates).
--- Not pending once a Task with that key exists in the CRM (open or completed: one Task per flag episode) or was
--- created by an earlier push whose Task has not been extracted yet. grain: (account, signal); key: Risk_Task_Key__c
+-- owner_task_pending: the Tasks to create now, one per (account, high-severity signal) without a live Task.
+-- A pair is covered while the ledger (sync.owner_tasks) holds it as 'intent', 'open' or 'rejected', or while the
+-- CRM holds an open Task with its key that the ledger does not know yet (adopted by the push step, not re-created).
+-- A new episode (the signal fired again after its Task was closed) gets the next episode number, so its key is new.
+-- grain: (account, signal); key: Risk_Task_Key__c
 create or replace view sync.owner_task_pending as
 
 with signals as (
@@ -11,39 +12,73 @@ with signals as (
 
 accounts as (
     select * from staging.stg_accounts
-    where is_customer
+    where is_customer and owner_id is not null
 ),
 
-existing_tasks as (
-    select risk_task_key from staging.stg_tasks
+titles as (
+    select signal_id, text_value as title from meta.rules
+    where param = 'title'
+),
+
+crm_keys as (
+    select
+        split_part(risk_task_key, ':', 1) as account_id,
+        split_part(risk_task_key, ':', 2) as signal_id,
+        coalesce(try_cast(split_part(risk_task_key, ':', 3) as integer), 1) as episode,
+        is_completed
+    from staging.stg_tasks
     where risk_task_key is not null
 ),
 
-pushed as (
-    select payload ->> 'Risk_Task_Key__c' as risk_task_key
-    from sync.push_log
-    where object = 'Task' and operation = 'create' and status in ('created', 'updated')
+ledger as (
+    select account_id, signal_id, episode, state in ('intent', 'open', 'rejected') as is_live
+    from sync.owner_tasks
+),
+
+covered as (
+    select account_id, signal_id from ledger where is_live
+    union
+    select account_id, signal_id from crm_keys where not is_completed
+),
+
+episodes as (
+    select account_id, signal_id, max(episode) as last_episode
+    from (
+        select account_id, signal_id, episode from ledger
+        union all
+        select account_id, signal_id, episode from crm_keys
+    )
+    group by all
 ),
 
 final as (
     select
-        signals.account_id || ':' || signals.signal_id as "Risk_Task_Key__c",
+        signals.account_id || ':' || signals.signal_id || ':'
+            || (coalesce(episodes.last_episode, 0) + 1) as "Risk_Task_Key__c",
         signals.account_id as "WhatId",
         accounts.owner_id as "OwnerId",
-        left('Relationship risk: ' || signals.action, 255) as "Subject",
-        -- what the rep reads: the sentence and the action (record ids stay in marts.account_signals.evidence)
+        left('Relationship risk at ' || accounts.account_name || ': '
+            || coalesce(titles.title, replace(signals.signal_id, '_', ' ')), 255) as "Subject",
+        -- what the rep reads: the sentence (dates, counts, case numbers) and the action; record ids stay in
+        -- marts.account_signals.evidence
         signals.reason || chr(10) || chr(10) || 'Suggested action: ' || signals.action || chr(10) || chr(10)
-            || 'Flagged on ' || meta.human_date(signals.as_of) || ' by the relationship-risk model.' as "Description",
+            || 'Flagged on ' || meta.human_date(signals.as_of) || ' by the relationship-risk model '
+            || meta.rule_text('model', 'version') || '.' as "Description",
         cast(signals.as_of as date) + 7 as "ActivityDate",
         'Not Started' as "Status",
         'High' as "Priority",
-        signals.signal_id
+        signals.account_id as account_id,
+        signals.signal_id as signal_id,
+        coalesce(episodes.last_episode, 0) + 1 as episode
     from signals
     inner join accounts on signals.account_id = accounts.account_id
-    where signals.account_id || ':' || signals.signal_id not in (select risk_task_key from existing_tasks)
-        and signals.account_id || ':' || signals.signal_id not in (
-            select risk_task_key from pushed where risk_task_key is not null
-        )
+    left join titles on signals.signal_id = titles.signal_id
+    left join episodes on signals.account_id = episodes.account_id and signals.signal_id = episodes.signal_id
+    where not exists (
+        select 1 from covered
+        where covered.account_id = signals.account_id and covered.signal_id = signals.signal_id
+    )
 )
 
 select * from final
+order by "Risk_Task_Key__c"

@@ -1,0 +1,255 @@
+"""Owner Tasks: one CRM Task per (account, high-severity signal) episode, created idempotently, closed when it clears.
+
+The ledger `sync.owner_tasks` (transforms/sync/owner_tasks_table.sql) makes it safe across reruns and crashes:
+
+1. `reconcile`: an intent logged by an earlier run without a result (the process died between the create and the
+   log) is looked up in the CRM by its key: found -> 'open'; not found -> sent again (the create is an upsert on
+   Risk_Task_Key__c, so even a create that did land is never duplicated). Open CRM Tasks carrying our key that the
+   ledger does not know (e.g. a rebuilt warehouse) are adopted, not created again.
+2. `store_intents`: new rows of `sync.owner_task_pending` go to the ledger as 'intent' and are committed BEFORE
+   anything is sent.
+3. `send_creates`: Collections upsert on the key, 200 a call; every result in `sync.push_log` (operation 'create')
+   and in the ledger ('open' / 'rejected'; 'retry' stays an intent for the next run).
+4. `close_cleared`: policy for a cleared signal: the open Task is set to Completed with a dated note appended to its
+   Description ("Signal cleared on <date>: ..."); a Task the rep already completed or deleted is left alone. Logged
+   as operation 'close'.
+
+A Task the rep completes while the signal still fires ends nothing: no new Task is raised until the signal clears
+and fires again (a new episode, a new key `<account>:<signal>:<episode>`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from connectors import warehouse
+from connectors.salesforce.client import CrmClient
+from connectors.salesforce.push import PushResult, create_tasks, push_updates
+from crm_risk.config import Settings
+from crm_risk.errors import QuotaExceeded
+from flows.steps import RunContext
+
+__all__ = ["TaskOutcome", "close_cleared", "push_tasks", "reconcile", "send_creates", "store_intents"]
+
+log = logging.getLogger(__name__)
+LEDGER_DDL = Path(__file__).parents[1] / "transforms" / "sync" / "owner_tasks_table.sql"
+TASK_FIELDS = ("Risk_Task_Key__c", "WhatId", "OwnerId", "Subject", "Description", "ActivityDate", "Status",
+               "Priority")
+KEYS_PER_QUERY = 100  # keeps the SOQL IN (...) list well under the query length limit
+
+
+@dataclass
+class TaskOutcome:
+    """Owner Tasks raised, reconciled and closed by one run."""
+
+    pending: int = 0
+    created: int = 0
+    updated: int = 0
+    rejected: int = 0
+    retry: int = 0
+    reconciled: int = 0
+    adopted: int = 0
+    resent: int = 0
+    closed: int = 0
+    close_rejected: int = 0
+    api_calls: int = 0
+    quota_stopped: str | None = None
+    errors: dict[str, int] = field(default_factory=dict)
+
+
+def ensure_ledger(con: duckdb.DuckDBPyConnection) -> None:
+    """Create sync.owner_tasks if the transforms have not yet (idempotent)."""
+    con.execute(LEDGER_DDL.read_text())
+
+
+def reconcile(con: duckdb.DuckDBPyConnection, client: CrmClient, run_id: str, out: TaskOutcome) -> list[dict]:
+    """Settle intents left without a result and adopt unknown open CRM Tasks; return the intents to send again."""
+    ensure_ledger(con)
+    adopted = con.execute(
+        """
+        insert into sync.owner_tasks (task_key, account_id, signal_id, episode, state, task_id, run_id, opened_at)
+        select risk_task_key, split_part(risk_task_key, ':', 1), split_part(risk_task_key, ':', 2),
+               coalesce(try_cast(split_part(risk_task_key, ':', 3) as integer), 1), 'open', task_id, $run_id, now()
+        from staging.stg_tasks
+        where risk_task_key is not null and not is_completed
+            and risk_task_key not in (select task_key from sync.owner_tasks)
+        returning task_key
+        """,
+        {"run_id": run_id},
+    ).fetchall()
+    out.adopted = len(adopted)
+    intents = con.execute(
+        "select task_key, payload from sync.owner_tasks where state = 'intent' order by task_key"
+    ).fetchall()
+    if not intents:
+        return []
+    found = _find_keys(client, [k for k, _ in intents])
+    now = datetime.now(UTC)
+    for key, task_id in found.items():
+        con.execute(
+            "update sync.owner_tasks set state = 'open', task_id = $id, opened_at = $now, run_id = $run_id "
+            "where task_key = $key",
+            {"id": task_id, "now": now, "run_id": run_id, "key": key},
+        )
+    if found:
+        payloads = {k: json.loads(p) for k, p in intents}
+        warehouse.record_push_results(
+            con, run_id, "Task",
+            [PushResult(found[k], True, "created", message="reconciled: found in the CRM by its key", key=k)
+             for k in sorted(found)],
+            {found[k]: payloads[k] for k in sorted(found)}, operation="reconcile",
+        )
+    out.reconciled = len(found)
+    live = {(a, s) for a, s in con.execute(
+        "select account_id, signal_id from marts.account_signals where severity = 'high'").fetchall()}
+    again = []
+    for key, payload in intents:
+        if key in found:
+            continue
+        account_id, signal_id = key.split(":")[:2]
+        if (account_id, signal_id) in live:
+            again.append(json.loads(payload))
+        else:  # never reached the CRM and no longer wanted
+            con.execute("update sync.owner_tasks set state = 'dropped', closed_at = now() where task_key = $k",
+                        {"k": key})
+    out.resent = len(again)
+    return again
+
+
+def _find_keys(client: CrmClient, keys: list[str]) -> dict[str, str]:
+    """Task Ids in the CRM for these Risk_Task_Key__c values (key -> Id)."""
+    found: dict[str, str] = {}
+    for i in range(0, len(keys), KEYS_PER_QUERY):
+        quoted = ", ".join("'" + k.replace("\\", "\\\\").replace("'", "\\'") + "'" for k in keys[i:i + KEYS_PER_QUERY])
+        soql = f"SELECT Id, Risk_Task_Key__c FROM Task WHERE Risk_Task_Key__c IN ({quoted})"
+        for page in client.query_pages(soql, include_deleted=False):
+            for rec in page.get("records", []):
+                found[str(rec["Risk_Task_Key__c"])] = str(rec["Id"])
+    return found
+
+
+def store_intents(con: duckdb.DuckDBPyConnection, run_id: str) -> list[dict[str, Any]]:
+    """Write every pending Task to the ledger as an 'intent' (committed before any create); return the payloads."""
+    cur = con.execute("select * from sync.owner_task_pending")
+    names = [d[0] for d in cur.description]
+    pending = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+    rows = []
+    for p in pending:
+        payload = {k: (str(p[k]) if k == "ActivityDate" else p[k]) for k in TASK_FIELDS}
+        rows.append((p["Risk_Task_Key__c"], p["account_id"], p["signal_id"], p["episode"], json.dumps(payload)))
+    if rows:
+        con.execute("begin")
+        con.executemany(
+            "insert into sync.owner_tasks (task_key, account_id, signal_id, episode, state, payload, run_id, "
+            "intent_at) values (?, ?, ?, ?, 'intent', ?, ?, now())",
+            [(*r, run_id) for r in rows],
+        )
+        con.execute("commit")
+    return [json.loads(r[4]) for r in rows]
+
+
+def send_creates(client: CrmClient, rows: list[dict[str, Any]], settings: Settings | None = None) -> tuple[
+        list[PushResult], str | None]:
+    """Upsert the Tasks on their key (Collections); return every row's result and the quota message if stopped."""
+    if not rows:
+        return [], None
+    try:
+        return create_tasks(client, rows, settings), None
+    except QuotaExceeded as exc:
+        return list(getattr(exc, "results", [])), str(exc)
+
+
+def record_creates(con: duckdb.DuckDBPyConnection, run_id: str, rows: list[dict[str, Any]],
+                   results: list[PushResult], out: TaskOutcome) -> None:
+    """Log the creates in sync.push_log and move their ledger rows (open / rejected; retry stays an intent)."""
+    if not results:
+        return
+    warehouse.record_push_results(con, run_id, "Task", results, rows, operation="create")
+    now = datetime.now(UTC)
+    for row, res in zip(rows, results, strict=False):
+        key = row["Risk_Task_Key__c"]
+        if res.ok:
+            out.created += res.status == "created"
+            out.updated += res.status == "updated"
+            con.execute("update sync.owner_tasks set state = 'open', task_id = $id, opened_at = $now, "
+                        "run_id = $run_id, error_code = null, message = null where task_key = $key",
+                        {"id": res.record_id, "now": now, "run_id": run_id, "key": key})
+            continue
+        code = res.error_code or "UNKNOWN"
+        out.errors[code] = out.errors.get(code, 0) + 1
+        if res.status == "retry":
+            out.retry += 1
+            state = "intent"
+        else:
+            out.rejected += 1
+            state = "rejected"
+        con.execute("update sync.owner_tasks set state = $state, error_code = $code, message = $msg "
+                    "where task_key = $key", {"state": state, "code": code, "msg": res.message, "key": key})
+
+
+def close_cleared(con: duckdb.DuckDBPyConnection, client: CrmClient, run_id: str, settings: Settings,
+                  out: TaskOutcome) -> None:
+    """Complete the open Tasks whose signal cleared (with a dated note); log every result."""
+    cur = con.execute("select * from sync.owner_task_close")
+    names = [d[0] for d in cur.description]
+    closing = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+    # rejected creates of a cleared signal end with their episode; Tasks the rep closed or deleted are left alone
+    con.execute(
+        """
+        update sync.owner_tasks set state = 'closed', closed_at = now()
+        where (state = 'rejected' and not exists (
+                select 1 from marts.account_signals s where s.severity = 'high'
+                    and s.account_id = owner_tasks.account_id and s.signal_id = owner_tasks.signal_id))
+           or task_key in (select task_key from sync.owner_task_close where crm_state in ('completed', 'deleted'))
+        """
+    )
+    rows = [{"Id": c["Id"], "Status": c["Status"], "Description": c["Description"]}
+            for c in closing if c["crm_state"] in ("open", "unknown")]
+    if not rows:
+        return
+    keys = {c["Id"]: c["task_key"] for c in closing}
+    try:
+        results = push_updates(client, "Task", rows, settings)
+    except QuotaExceeded as exc:
+        results = list(getattr(exc, "results", []))
+        out.quota_stopped = out.quota_stopped or str(exc)
+    warehouse.record_push_results(con, run_id, "Task", results, rows, operation="close")
+    for res in results:
+        key = keys.get(res.record_id or "")
+        if res.ok or res.error_code == "ENTITY_IS_DELETED":  # deleted in the CRM meanwhile: nothing left to close
+            out.closed += res.ok
+            con.execute("update sync.owner_tasks set state = 'closed', closed_at = now() where task_key = $k",
+                        {"k": key})
+        else:
+            out.close_rejected += 1
+            code = res.error_code or "UNKNOWN"
+            out.errors[code] = out.errors.get(code, 0) + 1
+
+
+def push_tasks(ctx: RunContext, client: CrmClient) -> TaskOutcome:
+    """Reconcile, store intents, create, then close cleared Tasks; each warehouse window short (one writer)."""
+    run_id, settings, out = ctx.run_id, ctx.settings, TaskOutcome()
+    if not settings.push_enabled:
+        return out
+    calls_before = client.api_calls
+    with warehouse.connect(settings.warehouse_path) as con:
+        again = reconcile(con, client, run_id, out)
+        new = store_intents(con, run_id)
+    out.pending = len(new)
+    rows = again + new
+    results, out.quota_stopped = send_creates(client, rows, settings)
+    with warehouse.connect(settings.warehouse_path) as con:
+        record_creates(con, run_id, rows, results, out)
+        if out.quota_stopped is None:
+            close_cleared(con, client, run_id, settings, out)
+    out.api_calls = client.api_calls - calls_before
+    log.info("owner tasks: %d new, %d resent, %d reconciled, %d created, %d updated, %d rejected, %d closed",
+             out.pending, out.resent, out.reconciled, out.created, out.updated, out.rejected, out.closed)
+    return out
