@@ -2,7 +2,8 @@
 
 Loading extracts lives in `connectors.warehouse_load` (re-exported here as `load_manifest`).
 Layout (DESIGN.md): `raw` (current state of every record, tombstones kept), `meta` (watermarks, runs, quarantine,
-rules), `staging`, `marts`, `sync` (push state and the append-only push log).
+`quarantine_open` (records whose newest state is still refused), `reconciliation` (per run and object:
+extracted = loaded + quarantined, written in the load's transaction), rules), `staging`, `marts`, `sync` (push state and the append-only push log).
 """
 
 from __future__ import annotations
@@ -57,6 +58,14 @@ create table if not exists meta.runs (
 );
 create table if not exists meta.quarantine (
     run_id varchar, object varchar, record_id varchar, failed json, record json, quarantined_at timestamptz
+);
+alter table meta.quarantine add column if not exists resolved_run_id varchar;
+alter table meta.quarantine add column if not exists resolution varchar;
+create or replace view meta.quarantine_open as
+    select * from meta.quarantine where resolved_run_id is null;
+create table if not exists meta.reconciliation (
+    run_id varchar, object varchar, extracted bigint, loaded bigint, quarantined bigint, tombstones bigint,
+    reconciled_at timestamptz, primary key (run_id, object)
 );
 create table if not exists sync.push_log (
     run_id varchar, object varchar, record_id varchar, operation varchar, payload json, payload_hash varchar,

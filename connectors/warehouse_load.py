@@ -2,8 +2,9 @@
 
 One transaction per manifest: create or widen the raw table from the manifest's describe types, merge the chunks
 on `Id` (the newest cursor wins; bulk SQL over `read_parquet`), mark tombstones (soft deletes from `IsDeleted`,
-hard deletes from `deleted.parquet`, keeping the rest of the row), quarantine rows without an `Id`, and move
-`meta.watermarks` to the manifest's `window_end`. Either all of it commits or none of it does; loading the same
+hard deletes from `deleted.parquet`, keeping the rest of the row), quarantine rows without an `Id` (and the rows
+the gate refused), close older quarantine rows of records loaded or refused again, record the counts in
+`meta.reconciliation`, and move `meta.watermarks` to the manifest's `window_end`. Either all of it commits or none of it does; loading the same
 manifest again changes nothing.
 """
 
@@ -159,9 +160,11 @@ def load_manifest(
                 now,
                 result,
             )
+            _resolve_quarantine(con, obj, run_id, now)
         if deleted_path is not None:
             _apply_hard_deletes(con, table, str(deleted_path), cursor, run_id, now)
         result.tombstoned = _count_deleted(con, table) - deleted_before
+        _reconcile(con, result, now)
         if window_end is not None:
             _move_watermark(con, obj, manifest.get("cursor_field"), window_end, run_id, now)
         con.execute("commit")
@@ -241,7 +244,7 @@ def _quarantine_missing_ids(con: duckdb.DuckDBPyConnection, obj: str, run_id: st
             {"run_id": run_id, "obj": obj},
         )
         con.execute(
-            """insert into meta.quarantine
+            """insert into meta.quarantine (run_id, object, record_id, failed, record, quarantined_at)
                select $run_id, $obj, null, '{"Id": "missing"}'::json, to_json(s), $now from _load_src s
                where s."Id" is null""",
             {"run_id": run_id, "obj": obj, "now": now},
@@ -272,7 +275,8 @@ def _quarantine_refused(
             {"run_id": run_id, "obj": obj},
         )
         con.execute(
-            "insert into meta.quarantine select $run_id, $obj, record_id, failed::json, record::json, $now "
+            "insert into meta.quarantine (run_id, object, record_id, failed, record, quarantined_at) "
+            "select $run_id, $obj, record_id, failed::json, record::json, $now "
             "from _refused",
             params,
         )
@@ -280,6 +284,37 @@ def _quarantine_refused(
     finally:
         con.unregister("_refused")
     return len(batch)
+
+
+def _resolve_quarantine(con: duckdb.DuckDBPyConnection, obj: str, run_id: str, now: datetime) -> None:
+    """Newest state wins: earlier quarantine rows of records this run loaded, or quarantined again, are closed."""
+    for resolution, source in (
+        ("loaded", 'select "Id" from _load_dedup'),
+        ("requarantined", "select record_id from meta.quarantine where run_id = $run_id and object = $obj"),
+    ):
+        con.execute(
+            f"""update meta.quarantine set resolved_run_id = $run_id, resolution = '{resolution}'
+                where object = $obj and resolved_run_id is null and run_id <> $run_id
+                  and record_id in ({source})""",
+            {"run_id": run_id, "obj": obj},
+        )
+
+
+def _reconcile(con: duckdb.DuckDBPyConnection, result: LoadResult, now: datetime) -> None:
+    """meta.reconciliation: extracted = loaded + quarantined for this run and object, in the load's transaction."""
+    loaded = result.inserted + result.updated + result.unchanged
+    con.execute(
+        "insert or replace into meta.reconciliation values ($run_id, $obj, $extracted, $loaded, $q, $t, $now)",
+        {
+            "run_id": result.run_id,
+            "obj": result.object,
+            "extracted": result.rows_in_files,
+            "loaded": loaded,
+            "q": result.quarantined,
+            "t": result.tombstoned,
+            "now": now,
+        },
+    )
 
 
 def _merge(

@@ -74,6 +74,15 @@ class Settings(BaseSettings):
         description="pipeline value -> Account field it is written to",
     )
 
+    # --- data-quality gate (None: the gate's default, see expectations.model.GateSettings) -----------
+    dq_enabled: bool = Field(True, description="validate every extract and the push payload (Great Expectations)")
+    dq_chunk_rows: int | None = Field(None, description="rows validated at once (bounds memory); default 200000")
+    dq_max_row_drop: float | None = Field(None, description="full snapshots: critical above this drop; default 0.5")
+    dq_max_empty_ref_share: float | None = Field(
+        None, description="critical when more of a batch lacks a required reference; default 0.5"
+    )
+    dq_min_rows_for_share: int | None = Field(None, description="share checks need this many rows; default 20")
+
     # --- schedule --------------------------------------------------------------------------------
     schedule_timezone: str = "UTC"
 

@@ -10,7 +10,7 @@ from prefect.cache_policies import NO_CACHE
 
 from connectors.salesforce.client import CrmClient, connect
 from crm_risk.config import Settings, load_settings
-from flows import steps
+from flows import quality, steps
 from flows.report import summary_markdown
 
 __all__ = ["nightly_sync"]
@@ -47,10 +47,12 @@ def nightly_sync(
         message = f"{type(exc).__name__}: {exc}"
         raise
     finally:
-        md = summary_markdown(ctx.run_id, extracted.rows, loaded, levels, outcome, client.api_calls,
-                              [message] if message else None)
+        dq = quality.run_quality(cfg, ctx.run_id)  # counts survive a failed load; the Data Docs link
+        md = summary_markdown(ctx.run_id, extracted.rows, loaded or dq["loaded"], levels, outcome, client.api_calls,
+                              [message] if message else None, data_docs=dq["data_docs"])
         create_markdown_artifact(md, key="crm-risk-sync", description=f"run {ctx.run_id}")
         steps.finish_run(ctx, status, {"extracted": extracted.rows, "levels": levels}, client.api_calls, message)
     logger.info("run %s %s: %d API calls", ctx.run_id, status, client.api_calls)
     return {"run_id": ctx.run_id, "status": status, "extracted": extracted.rows, "loaded": loaded,
-            "levels": levels, "push": outcome.__dict__ if outcome else None, "api_calls": client.api_calls}
+            "levels": levels, "push": outcome.__dict__ if outcome else None, "api_calls": client.api_calls,
+            "data_docs": dq["data_docs"]}

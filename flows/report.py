@@ -15,6 +15,7 @@ def summary_markdown(
     push: Any,
     api_calls: int,
     notes: list[str] | None = None,
+    data_docs: str | None = None,
 ) -> str:
     """Records per object, flags raised and cleared, records pushed and rejected, API calls used."""
     lines = [f"# CRM risk sync `{run_id}`", "", "## Records per object", "",
@@ -25,6 +26,9 @@ def summary_markdown(
             f"| {obj} | {extracted.get(obj, 0)} | {c.get('loaded', 0)} | {c.get('quarantined', 0)} "
             f"| {c.get('tombstones', 0)} |"
         )
+    if data_docs:
+        lines += ["", f"**Data Docs** (validation results per object, quarantined rows by expectation): "
+                  f"[{data_docs}](file://{data_docs})"]
     lines += ["", "## Risk", "", "| level | accounts |", "|---|---:|"]
     lines += [f"| {lvl} | {levels.get(lvl, 0)} |" for lvl in ("Red", "Amber", "Green")]
     if push is not None:

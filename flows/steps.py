@@ -20,6 +20,7 @@ from connectors.salesforce.extract import extract_object
 from connectors.salesforce.push import push_updates
 from crm_risk.config import Settings
 from crm_risk.errors import PushRejectedError, QuotaExceeded
+from flows import quality
 from transforms.runner import run_transforms
 
 __all__ = [
@@ -129,6 +130,7 @@ def extract_all(
             out.quota_stopped = f"{entry.name}: {exc}"
             log.warning("API quota reached while extracting %s; stopping the extract cleanly", entry.name)
             break
+        quality.save_rules(manifest.path, client.describe(entry.name))  # cached: no API call
         out.manifests.append(manifest.path)
         out.rows[entry.name] = manifest.rows
     out.api_calls = client.api_calls - calls_before
@@ -137,18 +139,8 @@ def extract_all(
 
 
 def load_all(ctx: RunContext, manifests: list[Path]) -> dict[str, dict[str, int]]:
-    """Validate and merge every manifest into raw.*, each object in its own transaction with its watermark."""
-    counts: dict[str, dict[str, int]] = {}
-    with warehouse.connect(ctx.settings.warehouse_path) as con:
-        for manifest_dir in manifests:
-            result = warehouse.load_manifest(con, manifest_dir, ctx.run_id)
-            counts[result.object] = {
-                "extracted": result.rows_in_files,
-                "loaded": result.inserted + result.updated + result.unchanged,
-                "quarantined": result.quarantined,
-                "tombstones": result.tombstoned,
-            }
-    return counts
+    """Validate (the data-quality gate) and merge every manifest into raw.*, each object in its own transaction."""
+    return quality.load_gated(ctx.settings, ctx.run_id, manifests)
 
 
 def transform(ctx: RunContext, as_of: datetime | None = None) -> dict[str, int]:
@@ -166,6 +158,8 @@ def push_flags(ctx: RunContext, client: CrmClient) -> PushOutcome:
     with warehouse.connect(settings.warehouse_path) as con:
         pending = con.execute("select * from sync.account_push_pending").fetch_df()
     out.pending = len(pending)
+    if settings.dq_enabled and settings.push_enabled:
+        quality.check_payload(pending, settings, ctx.run_id)  # critical -> DataQualityError, nothing sent
     if pending.empty or not settings.push_enabled:
         return out
     fields = ["Id", *settings.push_fields.values()]

@@ -1,0 +1,337 @@
+"""The data-quality gate in the pipeline: validate each extract chunk by chunk, quarantine, stop on critical.
+
+    save_rules(manifest_dir, describe)            # extract: the describe facts beside the Parquet chunks
+    check = validate_manifest(con, manifest_dir, run_id, settings)
+    if check.ok: load_manifest(con, manifest_dir, run_id, quarantine=check.quarantine)
+    build_docs(settings, [check.results...], run_id) # Data Docs beside the warehouse
+    check_payload(pending_frame, settings, run_id)    # before any push: critical -> DataQualityError
+
+Great Expectations is imported only by the first validation (about 6 s), never by importing this module.
+Memory stays bounded by one chunk (`dq_chunk_rows` rows of one Parquet file): the batch-level checks that
+span chunks (duplicate Ids across files) run as one DuckDB query over the Parquet files instead.
+A batch with a critical failure loads nothing and keeps its watermark: the next run extracts it again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+import pyarrow.parquet as pq
+
+from connectors.warehouse_load import table_for
+from expectations.model import CriticalFailure, GateSettings
+from expectations.suites import OBJECT_RULES, ObjectRules, rules_from_describe
+
+__all__ = [
+    "RULES_FILE",
+    "ManifestCheck",
+    "build_docs",
+    "check_payload",
+    "docs_dir",
+    "docs_index",
+    "load_gated",
+    "run_quality",
+    "save_rules",
+    "validate_manifest",
+]
+
+log = logging.getLogger(__name__)
+
+RULES_FILE = "_rules.json"
+FULL_SNAPSHOT_BEFORE = datetime(1971, 1, 1, tzinfo=UTC)  # a window starting at the epoch is a full extract
+
+
+@dataclass
+class ManifestCheck:
+    """The gate's verdict on one extract: rows to quarantine, critical failures, GX results for Data Docs."""
+
+    object: str
+    rows: int = 0
+    quarantine: list[dict[str, Any]] = field(default_factory=list)
+    critical: list[CriticalFailure] = field(default_factory=list)
+    results: list[Any] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """True when no critical expectation failed: the batch may load."""
+        return not self.critical
+
+
+def save_rules(manifest_dir: Path | None, describe: dict[str, Any]) -> None:
+    """Write the describe-derived rules (picklists, lengths, field types) beside the manifest."""
+    if manifest_dir is None:
+        return
+    rules = rules_from_describe(describe)
+    rules["picklists"] = {k: sorted(v) for k, v in rules["picklists"].items()}
+    (Path(manifest_dir) / RULES_FILE).write_text(json.dumps(rules, sort_keys=True))
+
+
+def _rules(manifest_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+    path = manifest_dir / RULES_FILE
+    if path.exists():
+        return json.loads(path.read_text())
+    # An extract from before the gate: the manifest still knows the describe types.
+    return {"picklists": {}, "lengths": {}, "field_types": dict(manifest.get("fields") or {})}
+
+
+def _table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    name = table.split(".", 1)[1].strip('"')
+    rows = con.execute(
+        "select column_name from information_schema.columns where table_schema = 'raw' and table_name = ?",
+        [name],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def _previous_count(con: duckdb.DuckDBPyConnection, table: str, columns: list[str]) -> int | None:
+    """Live rows the warehouse holds for the object (compared with a full snapshot), None before its first load."""
+    if not columns:
+        return None
+    return int(
+        con.execute(f"select count(*) from {table} where not coalesce(_deleted, false)").fetchall()[0][0]
+    )
+
+
+def _known_records(
+    con: duckdb.DuckDBPyConnection, table: str, columns: list[str], spec: ObjectRules
+) -> pd.DataFrame | None:
+    """Already-loaded rows (Id, duplicate keys, CreatedDate) so a duplicate of an earlier run's record is caught."""
+    lower = {c.lower(): c for c in columns}
+    wanted = ["Id", *spec.duplicate_keys, "CreatedDate"]
+    if not spec.duplicate_keys or not all(c.lower() in lower for c in wanted):
+        return None
+    select = ", ".join(f'"{lower[c.lower()]}" as "{c}"' for c in wanted)
+    return con.execute(f"select {select} from {table} where not coalesce(_deleted, false)").fetch_df()
+
+
+def _cross_chunk_duplicates(
+    con: duckdb.DuckDBPyConnection, obj: str, files: list[str]
+) -> list[CriticalFailure]:
+    """Duplicate Ids across Parquet files (each chunk's own duplicates are GX's `duplicate_ids:Id`)."""
+    dup, total, sample = con.execute(
+        'select count(*) - count(distinct "Id"), count(*), '
+        '(select list("Id") from (select "Id" from read_parquet($f) group by 1 having count(*) > 1 limit 3)) '
+        "from read_parquet($f)",
+        {"f": files},
+    ).fetchall()[0]
+    if not dup:
+        return []
+    message = (
+        f"expectation duplicate_ids:Id (expect_column_values_to_be_unique) failed on {obj}: "
+        f"{dup} of {total} rows carry an Id that occurs more than once (e.g. {', '.join(sample or [])})"
+    )
+    return [CriticalFailure("duplicate_ids:Id", obj, message, {"rows": total, "duplicate_rows": dup})]
+
+
+def validate_manifest(
+    con: duckdb.DuckDBPyConnection, manifest_dir: Path | str, run_id: str, settings: Any = None
+) -> ManifestCheck:
+    """Validate one extract's Parquet chunks, one chunk in memory at a time; nothing is written."""
+    from expectations.validate import validate_batch  # pandas only; GX itself loads on the first validation
+
+    started = time.perf_counter()
+    manifest_dir = Path(manifest_dir)
+    manifest = json.loads((manifest_dir / "_manifest.json").read_text())
+    obj = manifest["object"]
+    check = ManifestCheck(obj)
+    files = [str(manifest_dir / f) if not Path(f).is_absolute() else f for f in manifest.get("files") or []]
+    if not files:
+        return check
+    gs = GateSettings.from_settings(settings)
+    rules = _rules(manifest_dir, manifest)
+    table = table_for(obj)
+    loaded_columns = _table_columns(con, table)
+    spec = OBJECT_RULES.get(obj, ObjectRules())
+    known = _known_records(con, table, loaded_columns, spec)
+    # A field the extract asked for, or one an earlier load brought in, must not vanish (schema change).
+    wanted = {f.lower(): f for f in manifest.get("fields") or {}}
+    expected = list(wanted.values()) + [
+        c
+        for c in loaded_columns
+        if not c.startswith("_")
+        and c.lower() not in wanted
+        and c.lower() in {m.lower() for m in manifest.get("missing_fields") or []}
+    ]
+    window_start = _parse(manifest.get("window_start"))
+    full = window_start is not None and window_start < FULL_SNAPSHOT_BEFORE
+    previous = _previous_count(con, table, loaded_columns) if full else None
+    now = _parse(manifest.get("window_end")) or datetime.now(UTC)
+    total = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+    # GX's row-count check sees one chunk; a batch of several chunks is compared below, on its total.
+    single = len(files) == 1 and total <= gs.chunk_rows
+    chunks = 0
+    for path in files:
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=max(1, gs.chunk_rows)):
+            df = batch.to_pandas()
+            chunks += 1
+            res = validate_batch(
+                obj,
+                df,
+                picklists=rules.get("picklists"),
+                lengths=rules.get("lengths"),
+                field_types=rules.get("field_types"),
+                expected_fields=expected,
+                previous_count=previous if single else None,
+                full_snapshot=full,
+                settings=gs,
+                now=now,
+                run_name=run_id,
+                known_records=known,
+            )
+            check.rows += len(df)
+            check.critical += res.critical
+            check.results += res.docs_results
+            # rows without an Id are the loader's to quarantine (it cannot merge them)
+            check.quarantine += [r for r in res.quarantine_rows(df) if r["record_id"]]
+            if known is not None and spec.duplicate_keys:
+                keys = df[[c for c in known.columns if c in df.columns]]
+                known = pd.concat([known, keys], ignore_index=True)
+    if chunks > 1:
+        check.critical += _cross_chunk_duplicates(con, obj, files)
+    if full and previous and not single and check.rows < previous * (1 - gs.max_row_drop):
+        check.critical.append(
+            CriticalFailure(
+                "row_count_drop",
+                obj,
+                f"expectation row_count_drop failed on {obj}: {check.rows} rows against {previous} loaded before, "
+                f"more than a {gs.max_row_drop:.0%} drop",
+                {"rows": check.rows, "previous_count": previous},
+            )
+        )
+    check.seconds = time.perf_counter() - started
+    log.info(
+        "validated %s: %d rows in %d chunks, %d quarantined, %d critical in %.2fs",
+        obj,
+        check.rows,
+        chunks,
+        len(check.quarantine),
+        len(check.critical),
+        check.seconds,
+    )
+    return check
+
+
+def _parse(value: Any) -> datetime | None:
+    if not value:
+        return None
+    ts = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+
+
+def docs_dir(settings: Any) -> Path:
+    """Where Data Docs go: `<warehouse dir>/data_docs` (the landing dir's parent for non-file warehouses)."""
+    target = str(settings.warehouse_path)
+    if target == ":memory:" or "://" in target or target.startswith("md:"):
+        return Path(settings.landing_dir).resolve().parent / "data_docs"
+    return Path(target).resolve().parent / "data_docs"
+
+
+def docs_index(settings: Any) -> Path | None:
+    """The Data Docs site's index.html, or None when no run has built it yet."""
+    from expectations.docs import INDEX
+
+    path = docs_dir(settings) / INDEX
+    return path if path.exists() else None
+
+
+def build_docs(settings: Any, results: list[Any], run_id: str) -> Path | None:
+    """Add the run's GX results to the Data Docs site beside the warehouse; returns index.html."""
+    if not results:
+        return docs_index(settings)
+    from expectations.docs import build_data_docs
+
+    started = time.perf_counter()
+    index = build_data_docs(results, docs_dir(settings), run_name=run_id)
+    log.info("Data Docs for run %s at %s (%.1fs)", run_id, index, time.perf_counter() - started)
+    return index
+
+
+def check_payload(pending: pd.DataFrame, settings: Any, run_id: str) -> None:
+    """Validate the outgoing Account payload; any failure raises DataQualityError before anything is sent."""
+    if pending.empty:
+        return
+    from expectations.payload import validate_payload
+
+    fields = ["Id", *getattr(settings, "push_fields", {}).values()]
+    res = validate_payload(
+        pending[[c for c in fields if c in pending.columns]], settings=settings, run_name=run_id
+    )
+    build_docs(settings, res.docs_results, run_id)
+    res.raise_for_critical()
+
+
+def load_gated(settings: Any, run_id: str, manifests: list[Path]) -> dict[str, dict[str, int]]:
+    """Validate then load each manifest; critically failed objects load nothing and raise at the end.
+
+    Objects that pass load (their rows, quarantine and watermark in one transaction each); an object with a
+    critical failure keeps its watermark, so its batch is extracted again by the next run. Data Docs are built
+    for the run either way. Raises DataQualityError naming each expectation, object and numbers.
+    """
+    from connectors import warehouse
+    from crm_risk.errors import DataQualityError
+
+    counts: dict[str, dict[str, int]] = {}
+    critical: list[CriticalFailure] = []
+    results: list[Any] = []
+    gate = bool(getattr(settings, "dq_enabled", True))
+    with warehouse.connect(settings.warehouse_path) as con:
+        for manifest_dir in manifests:
+            check = validate_manifest(con, manifest_dir, run_id, settings) if gate else None
+            if check is not None:
+                results += check.results
+                if not check.ok:
+                    critical += check.critical
+                    counts[check.object] = {
+                        "extracted": check.rows,
+                        "loaded": 0,
+                        "quarantined": 0,
+                        "tombstones": 0,
+                        "critical": len(check.critical),
+                    }
+                    continue
+            result = warehouse.load_manifest(
+                con, manifest_dir, run_id, quarantine=check.quarantine if check else None
+            )
+            counts[result.object] = {
+                "extracted": result.rows_in_files,
+                "loaded": result.inserted + result.updated + result.unchanged,
+                "quarantined": result.quarantined,
+                "tombstones": result.tombstoned,
+            }
+    build_docs(settings, results, run_id)
+    if critical:
+        held = sorted({c.object for c in critical})
+        raise DataQualityError(
+            "; ".join(c.message for c in critical)
+            + f". Nothing of {', '.join(held)} was loaded (watermarks unchanged) and nothing was pushed; "
+            f"see the Data Docs in {docs_dir(settings)}"
+        )
+    return counts
+
+
+def run_quality(settings: Any, run_id: str) -> dict[str, Any]:
+    """For the run summary: counts per object from meta.reconciliation and the Data Docs index (if built)."""
+    from connectors import warehouse
+
+    loaded: dict[str, dict[str, int]] = {}
+    try:
+        with warehouse.connect(settings.warehouse_path, read_only=True) as con:
+            rows = con.execute(
+                "select object, extracted, loaded, quarantined, tombstones from meta.reconciliation where run_id = ?",
+                [run_id],
+            ).fetchall()
+    except duckdb.Error:
+        rows = []
+    for obj, extracted, n, q, t in rows:
+        loaded[obj] = {"extracted": extracted, "loaded": n, "quarantined": q, "tombstones": t}
+    index = docs_index(settings)
+    return {"loaded": loaded, "data_docs": str(index) if index else None}
