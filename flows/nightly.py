@@ -11,6 +11,7 @@ from prefect.cache_policies import NO_CACHE
 from connectors.salesforce.client import CrmClient, connect
 from crm_risk.config import Settings, load_settings
 from flows import quality, steps
+from flows import tasks as owner_tasks
 from flows.report import summary_markdown
 
 __all__ = ["nightly_sync"]
@@ -21,6 +22,7 @@ extract_task = _task(steps.extract_all, name="extract")
 load_task = _task(steps.load_all, name="load")
 transform_task = _task(steps.transform, name="transform")
 push_task = _task(steps.push_flags, name="push")
+tasks_task = _task(owner_tasks.push_tasks, name="owner-tasks")
 
 
 @flow(name="nightly-sync", log_prints=False)
@@ -34,7 +36,7 @@ def nightly_sync(
     cfg: Settings = load_settings(**(settings or {}))
     ctx = steps.begin_run(cfg, "nightly_sync")
     client: CrmClient = connect_task(cfg)
-    status, message, loaded, levels, outcome = "failed", "", {}, {}, None
+    status, message, loaded, levels, outcome, tasks = "failed", "", {}, {}, None, None
     extracted = steps.ExtractOutcome()
     try:
         extracted = extract_task(ctx, client, objects)
@@ -42,17 +44,19 @@ def nightly_sync(
         levels = transform_task(ctx, extracted.as_of)
         if push and not extracted.quota_stopped:
             outcome = push_task(ctx, client)
-        status = "stopped_quota" if extracted.quota_stopped or (outcome and outcome.quota_stopped) else "success"
+            tasks = None if outcome.quota_stopped else tasks_task(ctx, client)
+        stopped = extracted.quota_stopped or (outcome and outcome.quota_stopped) or (tasks and tasks.quota_stopped)
+        status = "stopped_quota" if stopped else "success"
     except Exception as exc:
         message = f"{type(exc).__name__}: {exc}"
         raise
     finally:
         dq = quality.run_quality(cfg, ctx.run_id)  # counts survive a failed load; the Data Docs link
         md = summary_markdown(ctx.run_id, extracted.rows, loaded or dq["loaded"], levels, outcome, client.api_calls,
-                              [message] if message else None, data_docs=dq["data_docs"])
+                              [message] if message else None, tasks=tasks, data_docs=dq["data_docs"])
         create_markdown_artifact(md, key="crm-risk-sync", description=f"run {ctx.run_id}")
         steps.finish_run(ctx, status, {"extracted": extracted.rows, "levels": levels}, client.api_calls, message)
     logger.info("run %s %s: %d API calls", ctx.run_id, status, client.api_calls)
     return {"run_id": ctx.run_id, "status": status, "extracted": extracted.rows, "loaded": loaded,
-            "levels": levels, "push": outcome.__dict__ if outcome else None, "api_calls": client.api_calls,
-            "data_docs": dq["data_docs"]}
+            "levels": levels, "push": outcome.__dict__ if outcome else None,
+            "tasks": tasks.__dict__ if tasks else None, "api_calls": client.api_calls, "data_docs": dq["data_docs"]}

@@ -15,9 +15,10 @@ def summary_markdown(
     push: Any,
     api_calls: int,
     notes: list[str] | None = None,
+    tasks: Any = None,
     data_docs: str | None = None,
 ) -> str:
-    """Records per object, flags raised and cleared, records pushed and rejected, API calls used."""
+    """Records per object, flags raised and cleared, records pushed and rejected, owner tasks, API calls used."""
     lines = [f"# CRM risk sync `{run_id}`", "", "## Records per object", "",
              "| object | extracted | loaded | quarantined | tombstones |", "|---|---:|---:|---:|---:|"]
     for obj in sorted(set(extracted) | set(loaded)):
@@ -41,6 +42,17 @@ def summary_markdown(
             lines.append("- rejections by error: " + ", ".join(f"{k} {v}" for k, v in sorted(push.errors.items())))
         if push.quota_stopped:
             lines.append(f"- stopped by the API quota: {push.quota_stopped}")
+    if tasks is not None:
+        lines += [
+            "", "## Owner tasks", "",
+            f"- new: {tasks.pending}, created: {tasks.created}, already in the CRM (upserted): {tasks.updated}, "
+            f"rejected: {tasks.rejected}, to retry: {tasks.retry}",
+            f"- reconciled after an interrupted run: {tasks.reconciled}, sent again: {tasks.resent}, "
+            f"adopted from the CRM: {tasks.adopted}",
+            f"- closed because the signal cleared: {tasks.closed}, close rejected: {tasks.close_rejected}",
+        ]
+        if tasks.errors:
+            lines.append("- task errors: " + ", ".join(f"{k} {v}" for k, v in sorted(tasks.errors.items())))
     lines += ["", f"**API calls used:** {api_calls}"]
     for note in notes or []:
         lines += ["", f"> {note}"]

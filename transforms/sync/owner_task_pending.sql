@@ -15,9 +15,16 @@ accounts as (
     where is_customer and owner_id is not null
 ),
 
+-- read meta.rules directly, not the rule macros: those read session variables set only while the transforms run,
+-- and this view is read later by the push step
 titles as (
     select signal_id, text_value as title from meta.rules
     where param = 'title'
+),
+
+model as (
+    select text_value as version from meta.rules
+    where signal_id = 'model' and param = 'version'
 ),
 
 crm_keys as (
@@ -63,7 +70,7 @@ final as (
         -- marts.account_signals.evidence
         signals.reason || chr(10) || chr(10) || 'Suggested action: ' || signals.action || chr(10) || chr(10)
             || 'Flagged on ' || meta.human_date(signals.as_of) || ' by the relationship-risk model '
-            || meta.rule_text('model', 'version') || '.' as "Description",
+            || model.version || '.' as "Description",
         cast(signals.as_of as date) + 7 as "ActivityDate",
         'Not Started' as "Status",
         'High' as "Priority",
@@ -71,6 +78,7 @@ final as (
         signals.signal_id as signal_id,
         coalesce(episodes.last_episode, 0) + 1 as episode
     from signals
+    cross join model
     inner join accounts on signals.account_id = accounts.account_id
     left join titles on signals.signal_id = titles.signal_id
     left join episodes on signals.account_id = episodes.account_id and signals.signal_id = episodes.signal_id

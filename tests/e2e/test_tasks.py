@@ -1,0 +1,171 @@
+"""Owner Tasks end to end: one Task per (account, high signal) across reruns and crashes; closed when it clears."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from connectors.salesforce.client import connect
+from crm_risk.config import load_settings
+from flows import steps, tasks
+from flows.nightly import nightly_sync
+
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_harness")]
+
+CASE_SIGNALS = ("repeat_issue", "no_follow_up_after_fix", "missed_customer_yardstick", "broken_promise_after_sale")
+
+
+@pytest.fixture
+def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A fresh small org per test: these tests count the Tasks the pipeline created in it."""
+    from simulator.server import Simulator
+
+    with Simulator(tmp_path_factory.mktemp("org"), accounts=60, seed=11) as s:
+        yield s
+
+
+@pytest.fixture
+def overrides(tmp_path: Path, sim: Any) -> dict[str, Any]:
+    """Settings pointing the pipeline at this test's org and a fresh warehouse."""
+    return {
+        "sf_connection_file": str(Path(sim.state_dir) / "connection.json"),
+        "sf_auth": "client_credentials",
+        "warehouse_path": str(tmp_path / "warehouse.duckdb"),
+        "landing_dir": str(tmp_path / "landing"),
+        "extract_lookback_seconds": 600,
+    }
+
+
+def _risk_tasks(sim: Any) -> list[dict[str, Any]]:
+    soql = ("SELECT Id, Risk_Task_Key__c, WhatId, OwnerId, Subject, Description, Status, Priority, ActivityDate "
+            "FROM Task WHERE Risk_Task_Key__c != null")
+    return list(sim.org.query(soql).records(0, 100_000))
+
+
+def _ledger(settings: dict[str, Any]) -> dict[str, tuple[str, str | None]]:
+    with duckdb.connect(settings["warehouse_path"], read_only=True) as con:
+        return {k: (s, t) for k, s, t in con.execute("select task_key, state, task_id from sync.owner_tasks").fetchall()}
+
+
+def _no_duplicates(sim: Any) -> list[dict[str, Any]]:
+    found = _risk_tasks(sim)
+    per_pair = Counter(":".join(t["Risk_Task_Key__c"].split(":")[:2]) for t in found if t["Status"] != "Completed")
+    assert [p for p, n in per_pair.items() if n > 1] == []
+    assert len({t["Risk_Task_Key__c"] for t in found}) == len(found)
+    return found
+
+
+def test_rerun_creates_no_duplicate_task_and_tasks_read_as_written(sim: Any, overrides: dict[str, Any]) -> None:
+    first = nightly_sync(settings=overrides)
+    assert first["status"] == "success"
+    created = _no_duplicates(sim)
+    assert created and first["tasks"]["created"] == len(created)
+    ledger = _ledger(overrides)
+    assert {t["Risk_Task_Key__c"] for t in created} == set(ledger)
+    assert {s for s, _ in ledger.values()} == {"open"}
+    owners = {r["Id"]: r["OwnerId"] for r in sim.org.query("SELECT Id, OwnerId FROM Account").records(0, 10_000)}
+    for t in created:
+        account_id, signal_id, episode = t["Risk_Task_Key__c"].split(":")
+        assert (t["WhatId"], t["OwnerId"], t["Status"], t["Priority"]) == (
+            account_id, owners[account_id], "Not Started", "High")
+        assert episode == "1" and t["ActivityDate"] and t["Subject"].startswith("Relationship risk at ")
+        assert "_" not in t["Subject"], "the subject names the signal in plain words"
+        assert "Suggested action: " in t["Description"] and t["Description"].rstrip().endswith(".")
+    with duckdb.connect(overrides["warehouse_path"], read_only=True) as con:
+        logged = con.execute("select count(*) from sync.push_log where object = 'Task' and operation = 'create' "
+                             "and status = 'created'").fetchone()[0]
+    assert logged == len(created)
+
+    second = nightly_sync(settings=overrides)
+    assert second["status"] == "success"
+    assert second["tasks"]["pending"] == 0 and second["tasks"]["created"] == 0
+    assert len(_no_duplicates(sim)) == len(created)
+
+
+def test_cleared_signal_completes_its_task_with_a_note(sim: Any, overrides: dict[str, Any]) -> None:
+    assert nightly_sync(settings=overrides)["status"] == "success"
+    by_key = {t["Risk_Task_Key__c"]: t for t in _risk_tasks(sim)}
+    target = next(k for k in sorted(by_key) if k.split(":")[1] in CASE_SIGNALS)
+    account_id = target.split(":")[0]
+    # the account's cases are withdrawn in the CRM: every case-based signal on it clears
+    for case in sim.org.query(f"SELECT Id FROM Case WHERE AccountId = '{account_id}'").records(0, 10_000):
+        sim.org.delete("Case", case["Id"])
+    sim.org.clock.advance(2 / 1440)  # the next run's extract window covers the change (deletes by whole minutes)
+    result = nightly_sync(settings=overrides)
+    assert result["status"] == "success" and result["tasks"]["closed"] >= 1
+    after = {t["Risk_Task_Key__c"]: t for t in _risk_tasks(sim)}
+    closed = after[target]
+    assert closed["Status"] == "Completed"
+    assert "Signal cleared on " in closed["Description"]
+    assert closed["Description"].startswith(by_key[target]["Description"])
+    assert _ledger(overrides)[target][0] == "closed"
+    for key, t in after.items():  # the account's other, still live, signals keep their open Task
+        if key.startswith(account_id) and key.split(":")[1] not in CASE_SIGNALS:
+            assert t["Status"] == "Not Started", key
+    with duckdb.connect(overrides["warehouse_path"], read_only=True) as con:
+        logged = con.execute("select status from sync.push_log where object = 'Task' and operation = 'close' "
+                             "and record_id = ?", [closed["Id"]]).fetchall()
+    assert logged == [("updated",)]
+    assert nightly_sync(settings=overrides)["tasks"]["closed"] == 0  # closed once
+
+
+def _run_until_transform(overrides: dict[str, Any]) -> tuple[steps.RunContext, Any]:
+    settings = load_settings(**overrides)
+    ctx = steps.begin_run(settings, "nightly_sync")
+    client = connect(settings)
+    extracted = steps.extract_all(ctx, client)
+    steps.load_all(ctx, extracted.manifests)
+    steps.transform(ctx, extracted.as_of)
+    return ctx, client
+
+
+def test_crash_after_create_before_result_does_not_duplicate(sim: Any, overrides: dict[str, Any]) -> None:
+    ctx, client = _run_until_transform(overrides)
+    with duckdb.connect(overrides["warehouse_path"]) as con:
+        out = tasks.TaskOutcome()
+        assert tasks.reconcile(con, client, ctx.run_id, out) == []
+        rows = tasks.store_intents(con, ctx.run_id)
+    assert rows
+    results, stopped = tasks.send_creates(client, rows, ctx.settings)  # the CRM creates them ...
+    assert stopped is None and all(r.ok for r in results)
+    # ... and the process dies here: no result recorded, every ledger row still an 'intent'
+    assert {s for s, _ in _ledger(overrides).values()} == {"intent"}
+    assert len(_no_duplicates(sim)) == len(rows)
+
+    rerun = nightly_sync(settings=overrides)
+    assert rerun["status"] == "success"
+    assert rerun["tasks"]["reconciled"] == len(rows) and rerun["tasks"]["created"] == 0
+    assert len(_no_duplicates(sim)) == len(rows)
+    ledger = _ledger(overrides)
+    assert {s for s, _ in ledger.values()} == {"open"}
+    crm_ids = {t["Risk_Task_Key__c"]: t["Id"] for t in _risk_tasks(sim)}
+    assert {k: t for k, (_, t) in ledger.items()} == crm_ids
+    with duckdb.connect(overrides["warehouse_path"], read_only=True) as con:
+        reconciled = con.execute("select count(*) from sync.push_log where operation = 'reconcile'").fetchone()[0]
+    assert reconciled == len(rows)
+
+
+def test_crash_after_intent_before_create_sends_it_once(sim: Any, overrides: dict[str, Any]) -> None:
+    ctx, client = _run_until_transform(overrides)
+    with duckdb.connect(overrides["warehouse_path"]) as con:
+        rows = tasks.store_intents(con, ctx.run_id)
+    assert rows and _risk_tasks(sim) == []  # the key is stored; the process dies before the create
+    rerun = nightly_sync(settings=overrides)
+    assert rerun["tasks"]["resent"] == len(rows) and rerun["tasks"]["pending"] == 0
+    assert rerun["tasks"]["created"] == len(rows)
+    assert {t["Risk_Task_Key__c"] for t in _no_duplicates(sim)} == {r["Risk_Task_Key__c"] for r in rows}
+
+
+def test_summary_artifact_counts_tasks() -> None:
+    from flows.report import summary_markdown
+
+    out = tasks.TaskOutcome(pending=3, created=2, rejected=1, errors={"INVALID_CROSS_REFERENCE_KEY": 1})
+    md = summary_markdown("r1", {}, {}, {}, None, 5, tasks=out)
+    assert "## Owner tasks" in md and "new: 3, created: 2" in md and "INVALID_CROSS_REFERENCE_KEY 1" in md
+    assert json.dumps(out.__dict__)
