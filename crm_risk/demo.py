@@ -16,6 +16,22 @@ def _print_table(rows: list[tuple[Any, ...]], headers: tuple[str, ...]) -> None:
         print("  " + "  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)))
 
 
+def _print_quality(warehouse_path: str, result: dict[str, Any]) -> None:
+    """Quarantined records per object and rule (open quarantine: newest state still refused), Data Docs path."""
+    from connectors import warehouse
+
+    with warehouse.connect(warehouse_path, read_only=True) as con:
+        rows = con.execute(
+            "select object, rule, count(*) from (select object, unnest(json_keys(failed)) as rule "
+            "from meta.quarantine_open) group by all order by 1, 2"
+        ).fetchall()
+    seconds = sum(c.get("validation_ms", 0) for c in result["loaded"].values()) / 1000
+    print(f"\nData-quality gate: {sum(c.get('quarantined', 0) for c in result['loaded'].values())} records "
+          f"quarantined by this run (validation {seconds:.1f}s); open quarantine by rule (meta.quarantine_open):")
+    _print_table(rows, ("object", "rule", "records"))
+    print(f"  Data Docs: {result.get('data_docs') or 'not built'}")
+
+
 def run_demo(state_dir: Path, accounts: int = 2000, seed: int = 42, dirty: bool = False) -> int:
     """Run one nightly sync against a simulated org in `state_dir`; print a summary a new user can follow."""
     from connectors import warehouse
@@ -51,6 +67,8 @@ def run_demo(state_dir: Path, accounts: int = 2000, seed: int = 42, dirty: bool 
              sorted(result["extracted"].items())],
             ("object", "records", "quarantined"),
         )
+        if dirty or any(c.get("quarantined") for c in result["loaded"].values()):
+            _print_quality(overrides["warehouse_path"], result)
         levels = result["levels"]
         print(f"\nRelationship risk: {levels.get('Red', 0)} Red, {levels.get('Amber', 0)} Amber, "
               f"{levels.get('Green', 0)} Green accounts")
@@ -82,7 +100,9 @@ def run_demo(state_dir: Path, accounts: int = 2000, seed: int = 42, dirty: bool 
 
     print(f"""
 Where to look next:
-  warehouse      duckdb {state_dir / 'warehouse.duckdb'}   (tables raw.*, marts.account_risk, sync.push_log)
+  warehouse      duckdb {state_dir / 'warehouse.duckdb'}   (tables raw.*, marts.account_risk, sync.push_log,
+                 meta.quarantine_open, meta.reconciliation)
+  data docs      {result.get('data_docs') or '-'}
   one account    crm-risk flags --account <Id>   (with CRM_RISK_WAREHOUSE_PATH={state_dir / 'warehouse.duckdb'})
   run it again   make demo   (incremental: only what changed is pulled, only changed flags are pushed)
   total time     {time.monotonic() - t0:.1f}s""")

@@ -192,9 +192,9 @@ def validate_manifest(
             check.results += res.docs_results
             # rows without an Id are the loader's to quarantine (it cannot merge them)
             check.quarantine += [r for r in res.quarantine_rows(df) if r["record_id"]]
-            if known is not None and spec.duplicate_keys:
-                keys = df[[c for c in known.columns if c in df.columns]]
-                known = pd.concat([known, keys], ignore_index=True)
+            if spec.duplicate_keys:  # later chunks compare against earlier ones (key columns only)
+                keys = df[[c for c in ("Id", *spec.duplicate_keys, "CreatedDate") if c in df.columns]]
+                known = keys.copy() if known is None else pd.concat([known, keys], ignore_index=True)
     if chunks > 1:
         check.critical += _cross_chunk_duplicates(con, obj, files)
     if full and previous and not single and check.rows < previous * (1 - gs.max_row_drop):
@@ -306,6 +306,7 @@ def load_gated(settings: Any, run_id: str, manifests: list[Path]) -> dict[str, d
                 "loaded": result.inserted + result.updated + result.unchanged,
                 "quarantined": result.quarantined,
                 "tombstones": result.tombstoned,
+                "validation_ms": int(check.seconds * 1000) if check else 0,
             }
     build_docs(settings, results, run_id)
     if critical:

@@ -1,0 +1,124 @@
+"""The gate as the flow runs it: an extract's Parquet chunks validated one chunk at a time, and the payload gate."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from connectors import warehouse
+from crm_risk.config import load_settings
+from crm_risk.errors import DataQualityError
+from flows import quality
+
+FIELDS = {
+    "Id": "id",
+    "AccountId": "reference",
+    "FirstName": "string",
+    "LastName": "string",
+    "Email": "email",
+    "CreatedDate": "datetime",
+    "SystemModstamp": "datetime",
+}
+
+
+def _contacts(ids: range, *, email: str | None = None) -> pa.Table:
+    stamp = pd.Timestamp("2026-01-01", tz="UTC")
+    return pa.Table.from_pylist(
+        [
+            {
+                "Id": f"003{n:012d}AAA",
+                "AccountId": f"001{n:012d}AAA" if n % 10 else None,  # every tenth contact has no account
+                "FirstName": "Ana" if email else f"F{n}",
+                "LastName": "Lima" if email else f"L{n}",
+                "Email": email or f"c{n}@example.com",
+                "CreatedDate": stamp + pd.Timedelta(days=n),
+                "SystemModstamp": stamp + pd.Timedelta(days=n),
+            }
+            for n in ids
+        ]
+    )
+
+
+def _extract(tmp_path: Path, parts: list[pa.Table]) -> Path:
+    out = tmp_path / "landing" / "run1" / "Contact"
+    out.mkdir(parents=True)
+    files = []
+    for i, part in enumerate(parts):
+        pq.write_table(part, out / f"part-{i:05d}.parquet")
+        files.append(f"part-{i:05d}.parquet")
+    manifest = {
+        "object": "Contact",
+        "run_id": "run1",
+        "fields": FIELDS,
+        "rows": sum(p.num_rows for p in parts),
+        "files": files,
+        "deleted_file": None,
+        "window_start": "1970-01-01T00:00:00+00:00",
+        "window_end": "2026-11-25T00:00:00+00:00",
+        "cursor_field": "SystemModstamp",
+        "missing_fields": [],
+    }
+    (out / "_manifest.json").write_text(json.dumps(manifest))
+    quality.save_rules(out, {"fields": [{"name": k, "type": v, "length": 80} for k, v in FIELDS.items()]})
+    return out
+
+
+def test_chunked_manifest_finds_what_a_whole_frame_would_and_loads_the_rest(
+    tmp_path: Path, gx_warm: None
+) -> None:
+    # two files, read 7 rows at a time: the duplicate contact's original lives in the other file
+    ana = "ana@example.com"
+    parts = [
+        _contacts(range(1, 31)),
+        pa.concat_tables([_contacts(range(31, 41)), _contacts(range(41, 42), email=ana)]),
+        _contacts(range(42, 43), email=ana),
+    ]
+    manifest_dir = _extract(tmp_path, parts)
+    settings = load_settings(warehouse_path=str(tmp_path / "wh.duckdb"), dq_chunk_rows=7)
+    with warehouse.connect(settings.warehouse_path) as con:
+        check = quality.validate_manifest(con, manifest_dir, "run1", settings)
+        assert check.ok, check.critical
+        failed = {r["record_id"]: sorted(r["failed"]) for r in check.quarantine}
+        assert failed == {
+            **{f"003{n:012d}AAA": ["required_ref:AccountId"] for n in (10, 20, 30, 40)},
+            "003000000000042AAA": ["duplicate_record:Email+FirstName+LastName"],
+        }
+        result = warehouse.load_manifest(con, manifest_dir, "run1", quarantine=check.quarantine)
+        recon = con.execute("select extracted, loaded, quarantined from meta.reconciliation").fetchall()
+    assert recon == [(42, 37, 5)]
+    assert result.rows_in_files == 42
+
+
+def test_duplicate_ids_across_files_are_critical_and_nothing_loads(tmp_path: Path, gx_warm: None) -> None:
+    manifest_dir = _extract(tmp_path, [_contacts(range(1, 11)), _contacts(range(5, 8))])
+    settings = load_settings(
+        warehouse_path=str(tmp_path / "wh.duckdb"), landing_dir=str(tmp_path / "landing")
+    )
+    with pytest.raises(DataQualityError, match=r"duplicate_ids:Id .* on Contact: 3 of 13 rows"):
+        quality.load_gated(settings, "run1", [manifest_dir])
+    with warehouse.connect(settings.warehouse_path, read_only=True) as con:
+        assert con.execute("select count(*) from meta.watermarks").fetchone() == (0,)
+        assert con.execute("select count(*) from meta.reconciliation").fetchone() == (0,)
+    assert quality.docs_index(settings) is not None  # the failed run's results are in Data Docs
+
+
+def test_payload_gate_stops_a_bad_payload(tmp_path: Path, gx_warm: None) -> None:
+    settings = load_settings(warehouse_path=str(tmp_path / "wh.duckdb"))
+    good = pd.DataFrame(
+        {
+            "Id": ["001000000000001AAA", "001000000000002AAA"],
+            "Risk_Level__c": ["Red", "Green"],
+            "Risk_Score__c": [81.0, 12.0],
+            "Risk_Reasons__c": ["Champion left", ""],
+            "payload_hash": ["a", "b"],
+        }
+    )
+    quality.check_payload(good, settings, "run1")
+    bad = good.assign(Risk_Score__c=[81.0, 150.0])
+    with pytest.raises(DataQualityError, match=r"score_range:Risk_Score__c .*1 of 2 rows"):
+        quality.check_payload(bad, settings, "run2")
