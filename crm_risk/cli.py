@@ -1,4 +1,4 @@
-"""`crm-risk`: the command line (demo, sync, flags, simulate). Heavy imports happen inside each command."""
+"""`crm-risk`: the command line (demo, sync, flags, backtest, simulate). Heavy imports happen inside each command."""
 
 from __future__ import annotations
 
@@ -51,6 +51,21 @@ def _cmd_flags(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_backtest(args: argparse.Namespace) -> int:
+    from flows.backtest import run_backtest
+    from flows.backtest_report import as_json, as_table, write_html
+
+    state_dir = Path(args.state_dir)
+    result = run_backtest(state_dir)
+    if args.format == "json":
+        print(as_json(result))
+    elif args.format == "html":
+        print(write_html(result, state_dir / "backtest.html"))
+    else:
+        print(as_table(result))
+    return 0
+
+
 def _cmd_simulate(args: argparse.Namespace, rest: list[str]) -> int:
     from simulator.cli import main as simulate_main
 
@@ -79,6 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--level", choices=["Red", "Amber", "Green"], default=None)
     f.add_argument("--limit", type=int, default=20)
     f.set_defaults(func=_cmd_flags)
+
+    b = sub.add_parser("backtest", help="score the signals over the org's history against the simulator's ground truth")
+    b.add_argument("--state-dir", default=".demo", help="demo state dir: warehouse.duckdb and org/ground_truth.json")
+    b.add_argument("--format", choices=["table", "json", "html"], default="table",
+                   help="html writes backtest.html next to the warehouse and prints its path")
+    b.set_defaults(func=_cmd_backtest)
 
     sub.add_parser("simulate", help="run the Salesforce-compatible simulator (see `crm-risk simulate --help`)",
                    add_help=False)

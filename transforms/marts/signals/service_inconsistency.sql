@@ -49,9 +49,11 @@ month_touched as (
         months.month_index,
         exists (
             select 1 from touches
+            -- whole days back from the as-of date: month 0 is days 0-30, month 1 days 31-60, ... (a touch at 4 pm
+            -- sixty days ago is in the same month whatever the hour of the run)
             where touches.account_id = sales.account_id
-                and touches.touched_at <= $as_of - to_days(30 * months.month_index)
-                and touches.touched_at > $as_of - to_days(30 * months.month_index + 30)
+                and greatest(cast($as_of as date) - cast(touches.touched_at as date) - 1, 0) // 30
+                    = months.month_index
         ) as touched
     from sales
     cross join months
