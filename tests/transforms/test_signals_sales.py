@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from tests.transforms.helpers import ago, coverage, day, fired, run
 
 
@@ -245,6 +247,19 @@ def test_service_inconsistency_gaps_in_contact(con, crm):
     got = fired(con, "service_inconsistency")
     assert set(got) == {"A"}
     assert got["A"][0] == "No contact from the account team in 2 of the last 6 months."
+
+
+def test_service_inconsistency_months_are_whole_days_back_from_the_as_of_date(con, crm):
+    # AS_OF is at noon: a touch at 8 am sixty days ago is in month 1 (days 31-60), not month 2 (days 61-90)
+    for a in "AB":
+        crm.account(a)
+        crm.opportunity(a, "First deal", "Closed Won", day(400))
+        for m in (0, 1, 3, 5):
+            crm.task(a, ago(15 + 30 * m))
+    crm.task("A", ago(60) - timedelta(hours=4))  # day 60, before the as-of hour: month 1; months 2 and 4 stay silent
+    crm.task("B", ago(61) + timedelta(hours=4))  # day 61 (whatever the hour): month 2 touched, one hole only
+    run(con)
+    assert set(fired(con, "service_inconsistency")) == {"A"}
 
 
 def test_existing_client_neglect(con, crm):
