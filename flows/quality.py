@@ -33,13 +33,16 @@ from expectations.suites import OBJECT_RULES, ObjectRules, rules_from_describe
 __all__ = [
     "RULES_FILE",
     "ManifestCheck",
+    "Prior",
     "build_docs",
     "check_payload",
     "docs_dir",
     "docs_index",
     "load_gated",
+    "read_prior",
     "run_quality",
     "save_rules",
+    "validate_extract",
     "validate_manifest",
 ]
 
@@ -132,10 +135,33 @@ def _cross_chunk_duplicates(
     return [CriticalFailure("duplicate_ids:Id", obj, message, {"rows": total, "duplicate_rows": dup})]
 
 
+@dataclass
+class Prior:
+    """What the warehouse already holds for an object, read in a short connection before validating."""
+
+    loaded_columns: list[str] = field(default_factory=list)
+    known: pd.DataFrame | None = None  # Id, duplicate keys, CreatedDate of loaded records (duplicate check)
+    previous: int | None = None  # live rows before this extract (compared with a full snapshot)
+
+
+def read_prior(con: duckdb.DuckDBPyConnection, manifest_dir: Path | str) -> Prior:
+    """The loaded columns, duplicate-check keys and live row count of the manifest's object."""
+    manifest = json.loads((Path(manifest_dir) / "_manifest.json").read_text())
+    table = table_for(manifest["object"])
+    columns = _table_columns(con, table)
+    spec = OBJECT_RULES.get(manifest["object"], ObjectRules())
+    return Prior(columns, _known_records(con, table, columns, spec), _previous_count(con, table, columns))
+
+
 def validate_manifest(
     con: duckdb.DuckDBPyConnection, manifest_dir: Path | str, run_id: str, settings: Any = None
 ) -> ManifestCheck:
-    """Validate one extract's Parquet chunks, one chunk in memory at a time; nothing is written."""
+    """Validate one extract against what `con`'s warehouse holds; nothing is written."""
+    return validate_extract(manifest_dir, run_id, settings, read_prior(con, manifest_dir))
+
+
+def validate_extract(manifest_dir: Path | str, run_id: str, settings: Any, prior: Prior) -> ManifestCheck:
+    """Validate one extract's Parquet chunks, one chunk in memory at a time (no warehouse connection held)."""
     from expectations.validate import validate_batch  # pandas only; GX itself loads on the first validation
 
     started = time.perf_counter()
@@ -148,22 +174,20 @@ def validate_manifest(
         return check
     gs = GateSettings.from_settings(settings)
     rules = _rules(manifest_dir, manifest)
-    table = table_for(obj)
-    loaded_columns = _table_columns(con, table)
     spec = OBJECT_RULES.get(obj, ObjectRules())
-    known = _known_records(con, table, loaded_columns, spec)
+    known = prior.known
     # A field the extract asked for, or one an earlier load brought in, must not vanish (schema change).
     wanted = {f.lower(): f for f in manifest.get("fields") or {}}
     expected = list(wanted.values()) + [
         c
-        for c in loaded_columns
+        for c in prior.loaded_columns
         if not c.startswith("_")
         and c.lower() not in wanted
         and c.lower() in {m.lower() for m in manifest.get("missing_fields") or []}
     ]
     window_start = _parse(manifest.get("window_start"))
     full = window_start is not None and window_start < FULL_SNAPSHOT_BEFORE
-    previous = _previous_count(con, table, loaded_columns) if full else None
+    previous = prior.previous if full else None
     now = _parse(manifest.get("window_end")) or datetime.now(UTC)
     total = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
     # GX's row-count check sees one chunk; a batch of several chunks is compared below, on its total.
@@ -196,7 +220,8 @@ def validate_manifest(
                 keys = df[[c for c in ("Id", *spec.duplicate_keys, "CreatedDate") if c in df.columns]]
                 known = keys.copy() if known is None else pd.concat([known, keys], ignore_index=True)
     if chunks > 1:
-        check.critical += _cross_chunk_duplicates(con, obj, files)
+        with duckdb.connect() as scratch:  # reads the Parquet files only
+            check.critical += _cross_chunk_duplicates(scratch, obj, files)
     if full and previous and not single and check.rows < previous * (1 - gs.max_row_drop):
         check.critical.append(
             CriticalFailure(
@@ -283,31 +308,35 @@ def load_gated(settings: Any, run_id: str, manifests: list[Path]) -> dict[str, d
     critical: list[CriticalFailure] = []
     results: list[Any] = []
     gate = bool(getattr(settings, "dq_enabled", True))
-    with warehouse.connect(settings.warehouse_path) as con:
-        for manifest_dir in manifests:
-            check = validate_manifest(con, manifest_dir, run_id, settings) if gate else None
-            if check is not None:
-                results += check.results
-                if not check.ok:
-                    critical += check.critical
-                    counts[check.object] = {
-                        "extracted": check.rows,
-                        "loaded": 0,
-                        "quarantined": 0,
-                        "tombstones": 0,
-                        "critical": len(check.critical),
-                    }
-                    continue
+    for manifest_dir in manifests:
+        check = None
+        if gate:  # the warehouse is open only to read what it holds, then to load: GX runs without it
+            with warehouse.connect(settings.warehouse_path) as con:
+                prior = read_prior(con, manifest_dir)
+            check = validate_extract(manifest_dir, run_id, settings, prior)
+        if check is not None:
+            results += check.results
+            if not check.ok:
+                critical += check.critical
+                counts[check.object] = {
+                    "extracted": check.rows,
+                    "loaded": 0,
+                    "quarantined": 0,
+                    "tombstones": 0,
+                    "critical": len(check.critical),
+                }
+                continue
+        with warehouse.connect(settings.warehouse_path) as con:
             result = warehouse.load_manifest(
                 con, manifest_dir, run_id, quarantine=check.quarantine if check else None
             )
-            counts[result.object] = {
-                "extracted": result.rows_in_files,
-                "loaded": result.inserted + result.updated + result.unchanged,
-                "quarantined": result.quarantined,
-                "tombstones": result.tombstoned,
-                "validation_ms": int(check.seconds * 1000) if check else 0,
-            }
+        counts[result.object] = {
+            "extracted": result.rows_in_files,
+            "loaded": result.inserted + result.updated + result.unchanged,
+            "quarantined": result.quarantined,
+            "tombstones": result.tombstoned,
+            "validation_ms": int(check.seconds * 1000) if check else 0,
+        }
     build_docs(settings, results, run_id)
     if critical:
         held = sorted({c.object for c in critical})
