@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_harness")]
 SF_ID = re.compile(r"\b(?:001|003|005|006|500|00T|00U)[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?\b")
 CODE = re.compile(r"\b[a-z]+_[a-z_]+\b")  # snake_case: a signal id or a column name
 # A sentence: a capital letter, a numeral (the catalogue's "3 escalations in the last 90 days.") or a quoted
-# opportunity name first; a full stop last.
+# opportunity name first; a full stop (or a question mark: "Did everything go as expected?") last.
 SENTENCE_START = re.compile(r"^(?:[A-Z0-9]|'[A-Z0-9])")
 
 
@@ -105,7 +105,7 @@ def _rep_text_problems(text: str, limit: int) -> list[str]:
     if CODE.search(text):
         problems.append(f"internal code {CODE.search(text).group(0)}")
     for sentence in text.split("\n"):
-        if sentence and (not SENTENCE_START.match(sentence) or not sentence.endswith(".")):
+        if sentence and (not SENTENCE_START.match(sentence) or not sentence.endswith((".", "?"))):
             problems.append(f"not a sentence: {sentence[:80]!r}")
     return problems
 
