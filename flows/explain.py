@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
+from typing import Any
+
+import duckdb
 
 from connectors import warehouse
 from crm_risk.config import Settings
 from crm_risk.errors import ConfigError
 
-__all__ = ["explain_account", "list_flags"]
+__all__ = ["explain_account", "level_spans", "list_flags"]
 
 
 def list_flags(settings: Settings, level: str | None = None, limit: int = 20) -> str:
@@ -27,35 +31,81 @@ def list_flags(settings: Settings, level: str | None = None, limit: int = 20) ->
     return "\n".join(out) or "no accounts scored yet: run `crm-risk sync` (or `crm-risk demo`) first"
 
 
+def level_spans(history: list[tuple[datetime, str, float]]) -> list[tuple[datetime, datetime, str, float, float, int]]:
+    """Consecutive runs at the same level, oldest first: (from, to, level, min score, max score, runs)."""
+    spans: list[tuple[datetime, datetime, str, float, float, int]] = []
+    for at, level, score in sorted(history, key=lambda r: r[0]):
+        if spans and spans[-1][2] == level:
+            first, _, _, low, high, runs = spans[-1]
+            spans[-1] = (first, at, level, min(low, score), max(high, score), runs + 1)
+        else:
+            spans.append((at, at, level, score, score, 1))
+    return spans
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    return bool(con.execute(
+        "select count(*) from duckdb_tables() where schema_name = $s and table_name = $t", {"s": schema, "t": table}
+    ).fetchone()[0])
+
+
+def _day(at: Any) -> str:
+    return at.strftime("%Y-%m-%d") if isinstance(at, datetime) else str(at)
+
+
 def explain_account(settings: Settings, account_id: str) -> str:
-    """Level, score, every signal with its evidence, and the history of the level, for one account."""
+    """Level, score, reasons, every signal with its evidence, what was not scored, owner Tasks, and level history."""
     with warehouse.connect(settings.warehouse_path, read_only=True) as con:
         head = con.execute(
-            "select r.level, r.score, r.trend, r.computed_at, r.model_version, a.account_name from marts.account_risk r "
-            "left join staging.stg_accounts a on a.account_id = r.account_id where r.account_id = $id",
+            "select r.level, r.score, r.trend, r.computed_at, r.model_version, a.account_name, r.reasons "
+            "from marts.account_risk r left join staging.stg_accounts a on a.account_id = r.account_id "
+            "where r.account_id = $id",
             {"id": account_id},
         ).fetchone()
         if head is None:
+            known = con.execute("select account_name from staging.stg_accounts where account_id = $id",
+                                {"id": account_id}).fetchone()
+            if known:
+                raise ConfigError(f"account {account_id!r} ({known[0]}) is not scored: only customer accounts "
+                                  "(a deal won within the contract period) get a risk level")
             raise ConfigError(f"account {account_id!r} is not in marts.account_risk: check the Id (18 characters)")
         signals = con.execute(
             "select signal_id, severity, points, reason, action, evidence from marts.account_signals "
             "where account_id = $id order by points desc, signal_id",
             {"id": account_id},
         ).fetchall()
+        not_scored = con.execute(
+            "select signal_id, reason from marts.signal_coverage where status = 'not_scored' order by 1"
+        ).fetchall() if _has_table(con, "marts", "signal_coverage") else []
+        tasks = con.execute(
+            "select task_key, state, task_id, coalesce(closed_at, opened_at, intent_at) from sync.owner_tasks "
+            "where account_id = $id order by task_key",
+            {"id": account_id},
+        ).fetchall() if _has_table(con, "sync", "owner_tasks") else []
         history = con.execute(
-            "select computed_at, level, score from marts.account_risk_history where account_id = $id "
-            "order by computed_at desc limit 12",
+            "select computed_at, level, score from marts.account_risk_history where account_id = $id",
             {"id": account_id},
         ).fetchall()
-    level, score, trend, computed_at, version, name = head
+    level, score, trend, computed_at, version, name, reasons = head
     lines = [f"{name} ({account_id})", f"  level {level}, score {score:.0f}, trend {trend}, computed {computed_at} "
-             f"by model {version}", "", "Signals:"]
+             f"by model {version}", f"  reasons (Risk_Reasons__c): {reasons}", "", "Signals:"]
     for signal_id, severity, points, reason, action, evidence in signals:
-        lines.append(f"  [{severity}] {signal_id} (+{points}): {reason}")
+        lines.append(f"  [{severity}] {signal_id} (+{points:g}): {reason}")
         lines.append(f"      what to do: {action}")
         ev = json.loads(evidence) if isinstance(evidence, str) else evidence
         lines.append(f"      evidence: {json.dumps(ev, default=str)}")
     if not signals:
         lines.append("  none")
-    lines += ["", "History:"] + [f"  {at}  {lvl:<5} {sc:>5.0f}" for at, lvl, sc in history]
+    if not_scored:
+        lines += ["", "Not scored in this org (input missing, not the same as fine):"]
+        lines += [f"  {sid}: {why or 'input missing'}" for sid, why in not_scored]
+    if tasks:
+        lines += ["", "Owner tasks:"]
+        lines += [f"  {key}  {state:<8} {task_id or '-':<18} {_day(at)}" for key, state, task_id, at in tasks]
+    lines += ["", "Level history (oldest first):"]
+    for first, last, lvl, low, high, runs in level_spans(history):
+        scores = f"{low:.0f}" if round(low) == round(high) else f"{low:.0f}-{high:.0f}"
+        lines.append(f"  {_day(first)} .. {_day(last)}  {lvl:<5} score {scores:<7} ({runs} run{'s' * (runs != 1)})")
+    if not history:
+        lines.append("  no run recorded yet")
     return "\n".join(lines)

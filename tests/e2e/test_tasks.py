@@ -87,6 +87,13 @@ def test_rerun_creates_no_duplicate_task_and_tasks_read_as_written(sim: Any, ove
     assert second["tasks"]["pending"] == 0 and second["tasks"]["created"] == 0
     assert len(_no_duplicates(sim)) == len(created)
 
+    from flows.explain import explain_account  # `crm-risk flags --account`: the Task and both runs are shown
+
+    key = created[0]["Risk_Task_Key__c"]
+    text = explain_account(load_settings(**overrides), key.split(":")[0])
+    assert "level Red" in text and f"[high] {key.split(':')[1]}" in text and "evidence: {" in text
+    assert f"{key}  open" in text and "Level history" in text and "Red   score" in text and "(2 runs)" in text
+
 
 def test_cleared_signal_completes_its_task_with_a_note(sim: Any, overrides: dict[str, Any]) -> None:
     assert nightly_sync(settings=overrides)["status"] == "success"
