@@ -42,7 +42,14 @@ def _context() -> Any:
     # GX md5-hashes every row of a dataframe batch for a `pandas_data_fingerprint` marker, twice per
     # validation; that was over half the validation time of a 200k-row chunk. The marker is metadata only.
     pandas_engine.HASH_THRESHOLD = 0
-    context = gx.get_context(mode="ephemeral")
+    # An ephemeral context announces its throwaway docs folder at INFO: noise in the CLI and the run logs.
+    noisy = logging.getLogger("great_expectations.data_context.types.base")
+    level = noisy.level
+    noisy.setLevel(logging.WARNING)
+    try:
+        context = gx.get_context(mode="ephemeral")
+    finally:
+        noisy.setLevel(level)
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     context.data_sources.add_pandas(DATASOURCE)
     return context

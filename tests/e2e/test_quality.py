@@ -86,6 +86,22 @@ def test_dirty_rows_are_quarantined_with_their_reason_and_clean_rows_load(
     docs = Path(result["data_docs"])
     assert docs.exists() and docs.is_relative_to(Path(settings_for["warehouse_path"]).parent / "data_docs")
     assert result["push"]["updated"] > 0  # a dirty org still gets its flags: the payload gate passed
+    summary = _artifact(result["run_id"])
+    assert f"(file://{docs})" in summary
+    n, q = result["extracted"]["Case"], sum(1 for o, _ in dirty if o == "Case")
+    assert f"| Case | {n} | {n - q} | {q} |" in summary
+
+
+def _artifact(run_id: str) -> str:
+    """The run's markdown summary as Prefect stored it."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["crm-risk-sync"]))
+        )
+    return next(str(a.data) for a in found if a.description == f"run {run_id}")
 
 
 def test_fixed_row_loads_next_run_and_a_row_that_stays_bad_stays_quarantined(
