@@ -53,12 +53,16 @@ class BacktestResult:
 def find_inputs(state_dir: Path) -> tuple[Path, Path]:
     """The warehouse and the ground-truth file of a demo state dir (`DIR/warehouse.duckdb`, `DIR/org/ground_truth.json`)."""
     wh = state_dir / "warehouse.duckdb"
-    truth = next((p for p in (state_dir / "org" / "ground_truth.json", state_dir / "ground_truth.json") if p.exists()),
-                 None)
+    truth = next(
+        (p for p in (state_dir / "org" / "ground_truth.json", state_dir / "ground_truth.json") if p.exists()),
+        None,
+    )
     if not wh.exists():
         raise ConfigError(f"no warehouse at {wh}: run `crm-risk demo --state-dir {state_dir}` first")
     if truth is None:
-        raise ConfigError(f"no ground_truth.json in {state_dir}/org or {state_dir}: the backtest needs the simulator's")
+        raise ConfigError(
+            f"no ground_truth.json in {state_dir}/org or {state_dir}: the backtest needs the simulator's"
+        )
     return wh, truth
 
 
@@ -74,7 +78,8 @@ def _copy_warehouse(source: Path) -> tuple[duckdb.DuckDBPyConnection, datetime |
             con.execute(f'create or replace table {schema}."{table}" as select * from src.{schema}."{table}"')
     last = None
     if ("marts", "account_risk") in set(tables):
-        last = con.execute("select max(computed_at) from src.marts.account_risk").fetchone()[0]
+        row = con.execute("select max(computed_at) from src.marts.account_risk").fetchone()
+        last = row[0] if row else None
     con.execute("detach src")
     return con, last
 
@@ -97,7 +102,9 @@ def _at(d: date) -> datetime:
 
 def _signals_at(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
     fired: dict[str, set[str]] = {}
-    for account_id, signal_id in con.execute("select account_id, signal_id from marts.account_signals").fetchall():
+    for account_id, signal_id in con.execute(
+        "select account_id, signal_id from marts.account_signals"
+    ).fetchall():
         fired.setdefault(signal_id, set()).add(account_id)
     return fired
 
@@ -108,13 +115,23 @@ def _score_signals(result: BacktestResult, truth: dict[str, Any], fired: dict[st
         planted = set(planted_list)
         hits = fired.get(sid, set())
         tp, fp = len(hits & planted), len(hits & (controls - planted))
-        result.signals[sid] = {"precision": _ratio(tp, tp + fp), "recall": _ratio(tp, len(planted)),
-                               "support": len(planted)}
-        result.signal_counts[sid] = {"true_pos": tp, "false_pos": fp, "missed": len(planted) - tp,
-                                     "controls": len(controls - planted), "fired_in_org": len(hits)}
+        result.signals[sid] = {
+            "precision": _ratio(tp, tp + fp),
+            "recall": _ratio(tp, len(planted)),
+            "support": len(planted),
+        }
+        result.signal_counts[sid] = {
+            "true_pos": tp,
+            "false_pos": fp,
+            "missed": len(planted) - tp,
+            "controls": len(controls - planted),
+            "fired_in_org": len(hits),
+        }
 
 
-def _score_renewals(result: BacktestResult, renewals: list[dict[str, Any]], red_at: dict[date, set[str]]) -> None:
+def _score_renewals(
+    result: BacktestResult, renewals: list[dict[str, Any]], red_at: dict[date, set[str]]
+) -> None:
     snaps = sorted(red_at)
     for n in HORIZONS:
         flagged = lost = flagged_lost = total = 0
@@ -129,10 +146,18 @@ def _score_renewals(result: BacktestResult, renewals: list[dict[str, Any]], red_
             lost += is_lost
             flagged_lost += is_red and is_lost
         precision, base = _ratio(flagged_lost, flagged), _ratio(lost, total)
-        result.renewal[str(n)] = {"precision": precision, "recall": _ratio(flagged_lost, lost),
-                                  "lift": _ratio(precision, base)}
-        result.renewal_counts[str(n)] = {"renewals": total, "lost": lost, "red": flagged, "red_and_lost": flagged_lost,
-                                         "base_rate": base}
+        result.renewal[str(n)] = {
+            "precision": precision,
+            "recall": _ratio(flagged_lost, lost),
+            "lift": _ratio(precision, base),
+        }
+        result.renewal_counts[str(n)] = {
+            "renewals": total,
+            "lost": lost,
+            "red": flagged,
+            "red_and_lost": flagged_lost,
+            "base_rate": base,
+        }
 
 
 def run_backtest(state_dir: Path, rules: Rules | str | Path | None = None) -> BacktestResult:
@@ -147,18 +172,34 @@ def run_backtest(state_dir: Path, rules: Rules | str | Path | None = None) -> Ba
         result.as_of = now.isoformat()
         run_transforms(con, as_of=now, run_id="backtest-now", rules=loaded, record_history=False)
         _score_signals(result, truth, _signals_at(con))
-        renewals = [r for r in truth.get("renewals", [])
-                    if not r.get("is_open") and date.fromisoformat(r["close_date"]) <= now.date()]
+        renewals = [
+            r
+            for r in truth.get("renewals", [])
+            if not r.get("is_open") and date.fromisoformat(r["close_date"]) <= now.date()
+        ]
         red_at: dict[date, set[str]] = {}
         if renewals:
-            first = min(date.fromisoformat(r["close_date"]) for r in renewals) - timedelta(days=max(HORIZONS) + 31)
+            first = min(date.fromisoformat(r["close_date"]) for r in renewals) - timedelta(
+                days=max(HORIZONS) + 31
+            )
             for snap in _month_starts(first, now.date()):
-                run_transforms(con, as_of=_at(snap), run_id=f"backtest-{snap}", rules=loaded, record_history=False)
-                red_at[snap] = {r[0] for r in con.execute(
-                    "select account_id from marts.account_risk where level = 'Red'").fetchall()}
+                run_transforms(
+                    con, as_of=_at(snap), run_id=f"backtest-{snap}", rules=loaded, record_history=False
+                )
+                red_at[snap] = {
+                    r[0]
+                    for r in con.execute(
+                        "select account_id from marts.account_risk where level = 'Red'"
+                    ).fetchall()
+                }
                 result.snapshots.append(snap.isoformat())
         _score_renewals(result, renewals, red_at)
     finally:
         con.close()
-    log.info("backtest of %s: %d signals, %d monthly snapshots", state_dir, len(result.signals), len(result.snapshots))
+    log.info(
+        "backtest of %s: %d signals, %d monthly snapshots",
+        state_dir,
+        len(result.signals),
+        len(result.snapshots),
+    )
     return result

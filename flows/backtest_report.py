@@ -20,40 +20,64 @@ def as_json(result: BacktestResult) -> str:
 
 def as_table(result: BacktestResult) -> str:
     """Plain-text tables a terminal shows."""
-    lines = [f"Backtest of model {result.model_version}, signals as of {result.as_of}", "",
-             f"{'signal':<28} {'precision':>9} {'recall':>7} {'support':>8} {'false pos':>9} {'fired in org':>12}"]
+    lines = [
+        f"Backtest of model {result.model_version}, signals as of {result.as_of}",
+        "",
+        f"{'signal':<28} {'precision':>9} {'recall':>7} {'support':>8} {'false pos':>9} {'fired in org':>12}",
+    ]
     for sid, m in result.signals.items():
-        c = result.signal_counts.get(sid, {})
-        lines.append(f"{sid:<28} {m['precision']:>9.2f} {m['recall']:>7.2f} {m['support']:>8} "
-                     f"{c.get('false_pos', 0):>9} {c.get('fired_in_org', 0):>12}")
-    lines += ["", f"Red N days before a renewal -> lost renewal ({len(result.snapshots)} monthly as-of dates)", "",
-              f"{'N days':>6} {'precision':>9} {'recall':>7} {'lift':>6} {'base rate':>9} {'renewals':>8} {'lost':>5} "
-              f"{'Red':>5}"]
+        sc = result.signal_counts.get(sid, {})
+        lines.append(
+            f"{sid:<28} {m['precision']:>9.2f} {m['recall']:>7.2f} {m['support']:>8} "
+            f"{sc.get('false_pos', 0):>9} {sc.get('fired_in_org', 0):>12}"
+        )
+    lines += [
+        "",
+        f"Red N days before a renewal -> lost renewal ({len(result.snapshots)} monthly as-of dates)",
+        "",
+        f"{'N days':>6} {'precision':>9} {'recall':>7} {'lift':>6} {'base rate':>9} {'renewals':>8} {'lost':>5} "
+        f"{'Red':>5}",
+    ]
     for n, m in result.renewal.items():
         c = result.renewal_counts.get(n, {})
-        lines.append(f"{n:>6} {m['precision']:>9.2f} {m['recall']:>7.2f} {m['lift']:>6.2f} "
-                     f"{float(c.get('base_rate', 0)):>9.2f} {c.get('renewals', 0):>8} {c.get('lost', 0):>5} "
-                     f"{c.get('red', 0):>5}")
+        lines.append(
+            f"{n:>6} {m['precision']:>9.2f} {m['recall']:>7.2f} {m['lift']:>6.2f} "
+            f"{float(c.get('base_rate', 0)):>9.2f} {c.get('renewals', 0):>8} {c.get('lost', 0):>5} "
+            f"{c.get('red', 0):>5}"
+        )
     return "\n".join(lines)
 
 
-def _bars(groups: list[tuple[str, list[tuple[str, float, str]]]], title: str, max_value: float = 1.0,
-          fmt: str = "{:.0%}") -> str:
+def _bars(
+    groups: list[tuple[str, list[tuple[str, float, str]]]],
+    title: str,
+    max_value: float = 1.0,
+    fmt: str = "{:.0%}",
+) -> str:
     """A horizontal grouped bar chart: one row per group, one bar per (label, value, colour)."""
     bar_h, gap, left, width = 14, 10, 230, 420
     per_group = max((len(bars) for _, bars in groups), default=1) * bar_h + gap
     height = 40 + per_group * len(groups) + 30
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + width + 80}" height="{height}" role="img" '
-           f'aria-label="{escape(title)}">', f'<text x="0" y="18" font-weight="bold">{escape(title)}</text>']
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + width + 80}" height="{height}" role="img" '
+        f'aria-label="{escape(title)}">',
+        f'<text x="0" y="18" font-weight="bold">{escape(title)}</text>',
+    ]
     y = 34
     for name, bars in groups:
-        out.append(f'<text x="{left - 8}" y="{y + bar_h}" text-anchor="end" font-size="12">{escape(name)}</text>')
+        out.append(
+            f'<text x="{left - 8}" y="{y + bar_h}" text-anchor="end" font-size="12">{escape(name)}</text>'
+        )
         for label, value, colour in bars:
             w = 0 if max_value <= 0 else max(0.0, min(1.0, value / max_value)) * width
-            out.append(f'<rect x="{left}" y="{y}" width="{w:.1f}" height="{bar_h - 2}" fill="{colour}">'
-                       f"<title>{escape(label)}: {escape(fmt.format(value))}</title></rect>")
-            out.append(f'<text x="{left + w + 4:.1f}" y="{y + bar_h - 3}" font-size="11">'
-                       f"{escape(label)} {escape(fmt.format(value))}</text>")
+            out.append(
+                f'<rect x="{left}" y="{y}" width="{w:.1f}" height="{bar_h - 2}" fill="{colour}">'
+                f"<title>{escape(label)}: {escape(fmt.format(value))}</title></rect>"
+            )
+            out.append(
+                f'<text x="{left + w + 4:.1f}" y="{y + bar_h - 3}" font-size="11">'
+                f"{escape(label)} {escape(fmt.format(value))}</text>"
+            )
             y += bar_h
         y += gap
     out.append("</svg>")
@@ -63,22 +87,38 @@ def _bars(groups: list[tuple[str, list[tuple[str, float, str]]]], title: str, ma
 def write_html(result: BacktestResult, path: Path) -> Path:
     """Write the report (a chart per section, the numbers under it) and return its path."""
     signal_chart = _bars(
-        [(sid, [("precision", m["precision"], _BLUE), ("recall", m["recall"], _ORANGE)])
-         for sid, m in result.signals.items()],
+        [
+            (sid, [("precision", m["precision"], _BLUE), ("recall", m["recall"], _ORANGE)])
+            for sid, m in result.signals.items()
+        ],
         "Does each warning find the planted problems (recall) without crying wolf on healthy accounts (precision)?",
     )
     top = max([m["lift"] for m in result.renewal.values()] + [2.0])
     renewal_chart = _bars(
-        [(f"Red {n} days before renewal", [("lift over base rate", m["lift"], _BLUE)])
-         for n, m in result.renewal.items()],
+        [
+            (f"Red {n} days before renewal", [("lift over base rate", m["lift"], _BLUE)])
+            for n, m in result.renewal.items()
+        ],
         "How many times more often a Red account loses its renewal than an average one",
-        max_value=top * 1.1, fmt="{:.2f}x",
+        max_value=top * 1.1,
+        fmt="{:.2f}x",
     )
     rates = _bars(
-        [(f"{n} days", [("lost when Red (precision)", m["precision"], _BLUE),
-                        ("lost overall (base rate)", float(result.renewal_counts.get(n, {}).get("base_rate", 0)), _GREY),
-                        ("lost renewals flagged Red (recall)", m["recall"], _ORANGE)])
-         for n, m in result.renewal.items()],
+        [
+            (
+                f"{n} days",
+                [
+                    ("lost when Red (precision)", m["precision"], _BLUE),
+                    (
+                        "lost overall (base rate)",
+                        float(result.renewal_counts.get(n, {}).get("base_rate", 0)),
+                        _GREY,
+                    ),
+                    ("lost renewals flagged Red (recall)", m["recall"], _ORANGE),
+                ],
+            )
+            for n, m in result.renewal.items()
+        ],
         "Lost renewals: Red accounts against all accounts",
     )
     rows = "".join(

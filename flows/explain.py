@@ -31,7 +31,9 @@ def list_flags(settings: Settings, level: str | None = None, limit: int = 20) ->
     return "\n".join(out) or "no accounts scored yet: run `crm-risk sync` (or `crm-risk demo`) first"
 
 
-def level_spans(history: list[tuple[datetime, str, float]]) -> list[tuple[datetime, datetime, str, float, float, int]]:
+def level_spans(
+    history: list[tuple[datetime, str, float]],
+) -> list[tuple[datetime, datetime, str, float, float, int]]:
     """Consecutive runs at the same level, oldest first: (from, to, level, min score, max score, runs)."""
     spans: list[tuple[datetime, datetime, str, float, float, int]] = []
     for at, level, score in sorted(history, key=lambda r: r[0]):
@@ -44,9 +46,11 @@ def level_spans(history: list[tuple[datetime, str, float]]) -> list[tuple[dateti
 
 
 def _has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return bool(con.execute(
-        "select count(*) from duckdb_tables() where schema_name = $s and table_name = $t", {"s": schema, "t": table}
-    ).fetchone()[0])
+    row = con.execute(
+        "select count(*) from duckdb_tables() where schema_name = $s and table_name = $t",
+        {"s": schema, "t": table},
+    ).fetchone()
+    return bool(row and row[0])
 
 
 def _day(at: Any) -> str:
@@ -63,32 +67,50 @@ def explain_account(settings: Settings, account_id: str) -> str:
             {"id": account_id},
         ).fetchone()
         if head is None:
-            known = con.execute("select account_name from staging.stg_accounts where account_id = $id",
-                                {"id": account_id}).fetchone()
+            known = con.execute(
+                "select account_name from staging.stg_accounts where account_id = $id", {"id": account_id}
+            ).fetchone()
             if known:
-                raise ConfigError(f"account {account_id!r} ({known[0]}) is not scored: only customer accounts "
-                                  "(a deal won within the contract period) get a risk level")
-            raise ConfigError(f"account {account_id!r} is not in marts.account_risk: check the Id (18 characters)")
+                raise ConfigError(
+                    f"account {account_id!r} ({known[0]}) is not scored: only customer accounts "
+                    "(a deal won within the contract period) get a risk level"
+                )
+            raise ConfigError(
+                f"account {account_id!r} is not in marts.account_risk: check the Id (18 characters)"
+            )
         signals = con.execute(
             "select signal_id, severity, points, reason, action, evidence from marts.account_signals "
             "where account_id = $id order by points desc, signal_id",
             {"id": account_id},
         ).fetchall()
-        not_scored = con.execute(
-            "select signal_id, reason from marts.signal_coverage where status = 'not_scored' order by 1"
-        ).fetchall() if _has_table(con, "marts", "signal_coverage") else []
-        tasks = con.execute(
-            "select task_key, state, task_id, coalesce(closed_at, opened_at, intent_at) from sync.owner_tasks "
-            "where account_id = $id order by task_key",
-            {"id": account_id},
-        ).fetchall() if _has_table(con, "sync", "owner_tasks") else []
+        not_scored = (
+            con.execute(
+                "select signal_id, reason from marts.signal_coverage where status = 'not_scored' order by 1"
+            ).fetchall()
+            if _has_table(con, "marts", "signal_coverage")
+            else []
+        )
+        tasks = (
+            con.execute(
+                "select task_key, state, task_id, coalesce(closed_at, opened_at, intent_at) from sync.owner_tasks "
+                "where account_id = $id order by task_key",
+                {"id": account_id},
+            ).fetchall()
+            if _has_table(con, "sync", "owner_tasks")
+            else []
+        )
         history = con.execute(
             "select computed_at, level, score from marts.account_risk_history where account_id = $id",
             {"id": account_id},
         ).fetchall()
     level, score, trend, computed_at, version, name, reasons = head
-    lines = [f"{name} ({account_id})", f"  level {level}, score {score:.0f}, trend {trend}, computed {computed_at} "
-             f"by model {version}", f"  reasons (Risk_Reasons__c): {reasons}", "", "Signals:"]
+    lines = [
+        f"{name} ({account_id})",
+        f"  level {level}, score {score:.0f}, trend {trend}, computed {computed_at} by model {version}",
+        f"  reasons (Risk_Reasons__c): {reasons}",
+        "",
+        "Signals:",
+    ]
     for signal_id, severity, points, reason, action, evidence in signals:
         lines.append(f"  [{severity}] {signal_id} (+{points:g}): {reason}")
         lines.append(f"      what to do: {action}")
@@ -105,7 +127,9 @@ def explain_account(settings: Settings, account_id: str) -> str:
     lines += ["", "Level history (oldest first):"]
     for first, last, lvl, low, high, runs in level_spans(history):
         scores = f"{low:.0f}" if round(low) == round(high) else f"{low:.0f}-{high:.0f}"
-        lines.append(f"  {_day(first)} .. {_day(last)}  {lvl:<5} score {scores:<7} ({runs} run{'s' * (runs != 1)})")
+        lines.append(
+            f"  {_day(first)} .. {_day(last)}  {lvl:<5} score {scores:<7} ({runs} run{'s' * (runs != 1)})"
+        )
     if not history:
         lines.append("  no run recorded yet")
     return "\n".join(lines)

@@ -9,7 +9,9 @@ The ledger `sync.owner_tasks` (transforms/sync/owner_tasks_table.sql) makes it s
 2. `store_intents`: new rows of `sync.owner_task_pending` go to the ledger as 'intent' and are committed BEFORE
    anything is sent.
 3. `send_creates`: Collections upsert on the key, 200 a call; every result in `sync.push_log` (operation 'create')
-   and in the ledger ('open' / 'rejected'; 'retry' stays an intent for the next run).
+   and in the ledger ('open' / 'rejected'; 'retry' stays an intent for the next run). A rejected create is a dead
+   letter until the Task would read differently (owner, subject, description), then sent again under its key; a
+   run whose rejected share passes CRM_RISK_PUSH_REJECT_THRESHOLD fails (PushRejectedError), as the Account push.
 4. `close_cleared`: policy for a cleared signal: the open Task is set to Completed with a dated note appended to its
    Description ("Signal cleared on <date>: ..."); a Task the rep already completed or deleted is left alone. Logged
    as operation 'close'.
@@ -33,15 +35,23 @@ from connectors import warehouse
 from connectors.salesforce.client import CrmClient
 from connectors.salesforce.push import PushResult, create_tasks, push_updates
 from crm_risk.config import Settings
-from crm_risk.errors import QuotaExceeded
+from crm_risk.errors import PushRejectedError, QuotaExceeded
 from flows.steps import RunContext
 
 __all__ = ["TaskOutcome", "close_cleared", "push_tasks", "reconcile", "send_creates", "store_intents"]
 
 log = logging.getLogger(__name__)
 LEDGER_DDL = Path(__file__).parents[1] / "transforms" / "sync" / "owner_tasks_table.sql"
-TASK_FIELDS = ("Risk_Task_Key__c", "WhatId", "OwnerId", "Subject", "Description", "ActivityDate", "Status",
-               "Priority")
+TASK_FIELDS = (
+    "Risk_Task_Key__c",
+    "WhatId",
+    "OwnerId",
+    "Subject",
+    "Description",
+    "ActivityDate",
+    "Status",
+    "Priority",
+)
 KEYS_PER_QUERY = 100  # keeps the SOQL IN (...) list well under the query length limit
 
 
@@ -101,14 +111,25 @@ def reconcile(con: duckdb.DuckDBPyConnection, client: CrmClient, run_id: str, ou
     if found:
         payloads = {k: json.loads(p) for k, p in intents}
         warehouse.record_push_results(
-            con, run_id, "Task",
-            [PushResult(found[k], True, "created", message="reconciled: found in the CRM by its key", key=k)
-             for k in sorted(found)],
-            {found[k]: payloads[k] for k in sorted(found)}, operation="reconcile",
+            con,
+            run_id,
+            "Task",
+            [
+                PushResult(
+                    found[k], True, "created", message="reconciled: found in the CRM by its key", key=k
+                )
+                for k in sorted(found)
+            ],
+            {found[k]: payloads[k] for k in sorted(found)},
+            operation="reconcile",
         )
     out.reconciled = len(found)
-    live = {(a, s) for a, s in con.execute(
-        "select account_id, signal_id from marts.account_signals where severity = 'high'").fetchall()}
+    live = {
+        (a, s)
+        for a, s in con.execute(
+            "select account_id, signal_id from marts.account_signals where severity = 'high'"
+        ).fetchall()
+    }
     again = []
     for key, payload in intents:
         if key in found:
@@ -117,8 +138,10 @@ def reconcile(con: duckdb.DuckDBPyConnection, client: CrmClient, run_id: str, ou
         if (account_id, signal_id) in live:
             again.append(json.loads(payload))
         else:  # never reached the CRM and no longer wanted
-            con.execute("update sync.owner_tasks set state = 'dropped', closed_at = now() where task_key = $k",
-                        {"k": key})
+            con.execute(
+                "update sync.owner_tasks set state = 'dropped', closed_at = now() where task_key = $k",
+                {"k": key},
+            )
     out.resent = len(again)
     return again
 
@@ -127,7 +150,9 @@ def _find_keys(client: CrmClient, keys: list[str]) -> dict[str, str]:
     """Task Ids in the CRM for these Risk_Task_Key__c values (key -> Id)."""
     found: dict[str, str] = {}
     for i in range(0, len(keys), KEYS_PER_QUERY):
-        quoted = ", ".join("'" + k.replace("\\", "\\\\").replace("'", "\\'") + "'" for k in keys[i:i + KEYS_PER_QUERY])
+        quoted = ", ".join(
+            "'" + k.replace("\\", "\\\\").replace("'", "\\'") + "'" for k in keys[i : i + KEYS_PER_QUERY]
+        )
         soql = f"SELECT Id, Risk_Task_Key__c FROM Task WHERE Risk_Task_Key__c IN ({quoted})"
         for page in client.query_pages(soql, include_deleted=False):
             for rec in page.get("records", []):
@@ -143,11 +168,13 @@ def store_intents(con: duckdb.DuckDBPyConnection, run_id: str) -> list[dict[str,
     rows = []
     for p in pending:
         payload = {k: (str(p[k]) if k == "ActivityDate" else p[k]) for k in TASK_FIELDS}
-        rows.append((p["Risk_Task_Key__c"], p["account_id"], p["signal_id"], p["episode"], json.dumps(payload)))
+        rows.append(
+            (p["Risk_Task_Key__c"], p["account_id"], p["signal_id"], p["episode"], json.dumps(payload))
+        )
     if rows:
         con.execute("begin")
         con.executemany(
-            "insert into sync.owner_tasks (task_key, account_id, signal_id, episode, state, payload, run_id, "
+            "insert or replace into sync.owner_tasks (task_key, account_id, signal_id, episode, state, payload, run_id, "
             "intent_at) values (?, ?, ?, ?, 'intent', ?, ?, now())",
             [(*r, run_id) for r in rows],
         )
@@ -155,8 +182,9 @@ def store_intents(con: duckdb.DuckDBPyConnection, run_id: str) -> list[dict[str,
     return [json.loads(r[4]) for r in rows]
 
 
-def send_creates(client: CrmClient, rows: list[dict[str, Any]], settings: Settings | None = None) -> tuple[
-        list[PushResult], str | None]:
+def send_creates(
+    client: CrmClient, rows: list[dict[str, Any]], settings: Settings | None = None
+) -> tuple[list[PushResult], str | None]:
     """Upsert the Tasks on their key (Collections); return every row's result and the quota message if stopped."""
     if not rows:
         return [], None
@@ -166,8 +194,13 @@ def send_creates(client: CrmClient, rows: list[dict[str, Any]], settings: Settin
         return list(getattr(exc, "results", [])), str(exc)
 
 
-def record_creates(con: duckdb.DuckDBPyConnection, run_id: str, rows: list[dict[str, Any]],
-                   results: list[PushResult], out: TaskOutcome) -> None:
+def record_creates(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    rows: list[dict[str, Any]],
+    results: list[PushResult],
+    out: TaskOutcome,
+) -> None:
     """Log the creates in sync.push_log and move their ledger rows (open / rejected; retry stays an intent)."""
     if not results:
         return
@@ -178,9 +211,11 @@ def record_creates(con: duckdb.DuckDBPyConnection, run_id: str, rows: list[dict[
         if res.ok:
             out.created += res.status == "created"
             out.updated += res.status == "updated"
-            con.execute("update sync.owner_tasks set state = 'open', task_id = $id, opened_at = $now, "
-                        "run_id = $run_id, error_code = null, message = null where task_key = $key",
-                        {"id": res.record_id, "now": now, "run_id": run_id, "key": key})
+            con.execute(
+                "update sync.owner_tasks set state = 'open', task_id = $id, opened_at = $now, "
+                "run_id = $run_id, error_code = null, message = null where task_key = $key",
+                {"id": res.record_id, "now": now, "run_id": run_id, "key": key},
+            )
             continue
         code = res.error_code or "UNKNOWN"
         out.errors[code] = out.errors.get(code, 0) + 1
@@ -190,12 +225,16 @@ def record_creates(con: duckdb.DuckDBPyConnection, run_id: str, rows: list[dict[
         else:
             out.rejected += 1
             state = "rejected"
-        con.execute("update sync.owner_tasks set state = $state, error_code = $code, message = $msg "
-                    "where task_key = $key", {"state": state, "code": code, "msg": res.message, "key": key})
+        con.execute(
+            "update sync.owner_tasks set state = $state, error_code = $code, message = $msg "
+            "where task_key = $key",
+            {"state": state, "code": code, "msg": res.message, "key": key},
+        )
 
 
-def close_cleared(con: duckdb.DuckDBPyConnection, client: CrmClient, run_id: str, settings: Settings,
-                  out: TaskOutcome) -> None:
+def close_cleared(
+    con: duckdb.DuckDBPyConnection, client: CrmClient, run_id: str, settings: Settings, out: TaskOutcome
+) -> None:
     """Complete the open Tasks whose signal cleared (with a dated note); log every result."""
     cur = con.execute("select * from sync.owner_task_close")
     names = [d[0] for d in cur.description]
@@ -210,8 +249,11 @@ def close_cleared(con: duckdb.DuckDBPyConnection, client: CrmClient, run_id: str
            or task_key in (select task_key from sync.owner_task_close where crm_state in ('completed', 'deleted'))
         """
     )
-    rows = [{"Id": c["Id"], "Status": c["Status"], "Description": c["Description"]}
-            for c in closing if c["crm_state"] in ("open", "unknown")]
+    rows = [
+        {"Id": c["Id"], "Status": c["Status"], "Description": c["Description"]}
+        for c in closing
+        if c["crm_state"] in ("open", "unknown")
+    ]
     if not rows:
         return
     keys = {c["Id"]: c["task_key"] for c in closing}
@@ -223,10 +265,13 @@ def close_cleared(con: duckdb.DuckDBPyConnection, client: CrmClient, run_id: str
     warehouse.record_push_results(con, run_id, "Task", results, rows, operation="close")
     for res in results:
         key = keys.get(res.record_id or "")
-        if res.ok or res.error_code == "ENTITY_IS_DELETED":  # deleted in the CRM meanwhile: nothing left to close
+        # a Task deleted in the CRM meanwhile has nothing left to close
+        if res.ok or res.error_code == "ENTITY_IS_DELETED":
             out.closed += res.ok
-            con.execute("update sync.owner_tasks set state = 'closed', closed_at = now() where task_key = $k",
-                        {"k": key})
+            con.execute(
+                "update sync.owner_tasks set state = 'closed', closed_at = now() where task_key = $k",
+                {"k": key},
+            )
         else:
             out.close_rejected += 1
             code = res.error_code or "UNKNOWN"
@@ -250,6 +295,21 @@ def push_tasks(ctx: RunContext, client: CrmClient) -> TaskOutcome:
         if out.quota_stopped is None:
             close_cleared(con, client, run_id, settings, out)
     out.api_calls = client.api_calls - calls_before
-    log.info("owner tasks: %d new, %d resent, %d reconciled, %d created, %d updated, %d rejected, %d closed",
-             out.pending, out.resent, out.reconciled, out.created, out.updated, out.rejected, out.closed)
+    sent = len(results)
+    if sent and out.rejected / sent > settings.push_reject_threshold:
+        raise PushRejectedError(
+            f"{out.rejected} of {sent} owner Task creates were rejected ({out.rejected / sent:.0%} > "
+            f"CRM_RISK_PUSH_REJECT_THRESHOLD={settings.push_reject_threshold:.0%}); errors: {out.errors}. "
+            f"Each record's error is in sync.push_log (run_id '{run_id}', object 'Task')."
+        )
+    log.info(
+        "owner tasks: %d new, %d resent, %d reconciled, %d created, %d updated, %d rejected, %d closed",
+        out.pending,
+        out.resent,
+        out.reconciled,
+        out.created,
+        out.updated,
+        out.rejected,
+        out.closed,
+    )
     return out

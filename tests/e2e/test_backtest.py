@@ -31,13 +31,15 @@ def _state(tmp: Path, accounts: int, seed: int) -> Iterator[Path]:
     from simulator.server import Simulator
 
     state = tmp / "state"
-    with Simulator(state / "org", accounts=accounts, seed=seed) as sim:
-        result = nightly_sync(settings={
-            "sf_connection_file": str(state / "org" / "connection.json"),
-            "sf_auth": "client_credentials",
-            "warehouse_path": str(state / "warehouse.duckdb"),
-            "landing_dir": str(state / "landing"),
-        })
+    with Simulator(state / "org", accounts=accounts, seed=seed):
+        result = nightly_sync(
+            settings={
+                "sf_connection_file": str(state / "org" / "connection.json"),
+                "sf_auth": "client_credentials",
+                "warehouse_path": str(state / "warehouse.duckdb"),
+                "landing_dir": str(state / "landing"),
+            }
+        )
         assert result["status"] == "success"
         yield state
 
@@ -88,10 +90,14 @@ def test_backtest_table_and_html_report(small_state: Path, capsys: pytest.Captur
     path = Path(capsys.readouterr().out.strip())
     assert path == small_state / "backtest.html"
     html = path.read_text()
-    assert html.count("<svg") >= 2 and "Signals against the planted scenarios" in html and "<script" not in html
+    assert (
+        html.count("<svg") >= 2 and "Signals against the planted scenarios" in html and "<script" not in html
+    )
 
 
-def test_backtest_without_a_warehouse_says_what_to_do(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_backtest_without_a_warehouse_says_what_to_do(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["backtest", "--state-dir", str(tmp_path)]) == 2
     assert "crm-risk demo" in capsys.readouterr().err
 
@@ -114,14 +120,18 @@ def _rep_text_problems(text: str, limit: int) -> list[str]:
 def test_every_reason_on_the_demo_org_fits_names_and_reads_as_sentences(demo_state: Path) -> None:
     with duckdb.connect(str(demo_state / "warehouse.duckdb"), read_only=True) as con:
         reasons = con.execute("select account_id, reasons from marts.account_risk").fetchall()
-        sentences = con.execute("select account_id, signal_id, reason, action from marts.account_signals").fetchall()
+        sentences = con.execute(
+            "select account_id, signal_id, reason, action from marts.account_signals"
+        ).fetchall()
         tasks = con.execute("select task_key, payload from sync.owner_tasks").fetchall()
     assert len(reasons) > 1000 and len(sentences) > 500 and tasks
     bad = {a: p for a, r in reasons if (p := _rep_text_problems(str(r), 1000))}
     bad |= {f"{a} {s}": p for a, s, r, act in sentences if (p := _rep_text_problems(f"{r}\n{act}", 1000))}
     for key, payload in tasks:
         task = json.loads(payload)
-        subject_problems = [] if len(task["Subject"]) <= 255 and not CODE.search(task["Subject"]) else ["subject"]
+        subject_problems = (
+            [] if len(task["Subject"]) <= 255 and not CODE.search(task["Subject"]) else ["subject"]
+        )
         body = [line for line in task["Description"].split("\n") if line]
         if p := subject_problems + _rep_text_problems("\n".join(body), 32000):
             bad[key] = p

@@ -18,7 +18,12 @@ from flows.nightly import nightly_sync
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_harness")]
 
-CASE_SIGNALS = ("repeat_issue", "no_follow_up_after_fix", "missed_customer_yardstick", "broken_promise_after_sale")
+CASE_SIGNALS = (
+    "repeat_issue",
+    "no_follow_up_after_fix",
+    "missed_customer_yardstick",
+    "broken_promise_after_sale",
+)
 
 
 @pytest.fixture
@@ -43,25 +48,34 @@ def overrides(tmp_path: Path, sim: Any) -> dict[str, Any]:
 
 
 def _risk_tasks(sim: Any) -> list[dict[str, Any]]:
-    soql = ("SELECT Id, Risk_Task_Key__c, WhatId, OwnerId, Subject, Description, Status, Priority, ActivityDate "
-            "FROM Task WHERE Risk_Task_Key__c != null")
+    soql = (
+        "SELECT Id, Risk_Task_Key__c, WhatId, OwnerId, Subject, Description, Status, Priority, ActivityDate "
+        "FROM Task WHERE Risk_Task_Key__c != null"
+    )
     return list(sim.org.query(soql).records(0, 100_000))
 
 
 def _ledger(settings: dict[str, Any]) -> dict[str, tuple[str, str | None]]:
     with duckdb.connect(settings["warehouse_path"], read_only=True) as con:
-        return {k: (s, t) for k, s, t in con.execute("select task_key, state, task_id from sync.owner_tasks").fetchall()}
+        return {
+            k: (s, t)
+            for k, s, t in con.execute("select task_key, state, task_id from sync.owner_tasks").fetchall()
+        }
 
 
 def _no_duplicates(sim: Any) -> list[dict[str, Any]]:
     found = _risk_tasks(sim)
-    per_pair = Counter(":".join(t["Risk_Task_Key__c"].split(":")[:2]) for t in found if t["Status"] != "Completed")
+    per_pair = Counter(
+        ":".join(t["Risk_Task_Key__c"].split(":")[:2]) for t in found if t["Status"] != "Completed"
+    )
     assert [p for p, n in per_pair.items() if n > 1] == []
     assert len({t["Risk_Task_Key__c"] for t in found}) == len(found)
     return found
 
 
-def test_rerun_creates_no_duplicate_task_and_tasks_read_as_written(sim: Any, overrides: dict[str, Any]) -> None:
+def test_rerun_creates_no_duplicate_task_and_tasks_read_as_written(
+    sim: Any, overrides: dict[str, Any]
+) -> None:
     first = nightly_sync(settings=overrides)
     assert first["status"] == "success"
     created = _no_duplicates(sim)
@@ -69,17 +83,25 @@ def test_rerun_creates_no_duplicate_task_and_tasks_read_as_written(sim: Any, ove
     ledger = _ledger(overrides)
     assert {t["Risk_Task_Key__c"] for t in created} == set(ledger)
     assert {s for s, _ in ledger.values()} == {"open"}
-    owners = {r["Id"]: r["OwnerId"] for r in sim.org.query("SELECT Id, OwnerId FROM Account").records(0, 10_000)}
+    owners = {
+        r["Id"]: r["OwnerId"] for r in sim.org.query("SELECT Id, OwnerId FROM Account").records(0, 10_000)
+    }
     for t in created:
-        account_id, signal_id, episode = t["Risk_Task_Key__c"].split(":")
+        account_id, _, episode = t["Risk_Task_Key__c"].split(":")
         assert (t["WhatId"], t["OwnerId"], t["Status"], t["Priority"]) == (
-            account_id, owners[account_id], "Not Started", "High")
+            account_id,
+            owners[account_id],
+            "Not Started",
+            "High",
+        )
         assert episode == "1" and t["ActivityDate"] and t["Subject"].startswith("Relationship risk at ")
         assert "_" not in t["Subject"], "the subject names the signal in plain words"
         assert "Suggested action: " in t["Description"] and t["Description"].rstrip().endswith(".")
     with duckdb.connect(overrides["warehouse_path"], read_only=True) as con:
-        logged = con.execute("select count(*) from sync.push_log where object = 'Task' and operation = 'create' "
-                             "and status = 'created'").fetchone()[0]
+        logged = con.execute(
+            "select count(*) from sync.push_log where object = 'Task' and operation = 'create' "
+            "and status = 'created'"
+        ).fetchone()[0]
     assert logged == len(created)
 
     second = nightly_sync(settings=overrides)
@@ -103,7 +125,8 @@ def test_cleared_signal_completes_its_task_with_a_note(sim: Any, overrides: dict
     # the account's cases are withdrawn in the CRM: every case-based signal on it clears
     for case in sim.org.query(f"SELECT Id FROM Case WHERE AccountId = '{account_id}'").records(0, 10_000):
         sim.org.delete("Case", case["Id"])
-    sim.org.clock.advance(2 / 1440)  # the next run's extract window covers the change (deletes by whole minutes)
+    # the next run's extract window covers the change (deleted() works in whole minutes)
+    sim.org.clock.advance(2 / 1440)
     result = nightly_sync(settings=overrides)
     assert result["status"] == "success" and result["tasks"]["closed"] >= 1
     after = {t["Risk_Task_Key__c"]: t for t in _risk_tasks(sim)}
@@ -116,8 +139,11 @@ def test_cleared_signal_completes_its_task_with_a_note(sim: Any, overrides: dict
         if key.startswith(account_id) and key.split(":")[1] not in CASE_SIGNALS:
             assert t["Status"] == "Not Started", key
     with duckdb.connect(overrides["warehouse_path"], read_only=True) as con:
-        logged = con.execute("select status from sync.push_log where object = 'Task' and operation = 'close' "
-                             "and record_id = ?", [closed["Id"]]).fetchall()
+        logged = con.execute(
+            "select status from sync.push_log where object = 'Task' and operation = 'close' "
+            "and record_id = ?",
+            [closed["Id"]],
+        ).fetchall()
     assert logged == [("updated",)]
     assert nightly_sync(settings=overrides)["tasks"]["closed"] == 0  # closed once
 
@@ -154,12 +180,14 @@ def test_crash_after_create_before_result_does_not_duplicate(sim: Any, overrides
     crm_ids = {t["Risk_Task_Key__c"]: t["Id"] for t in _risk_tasks(sim)}
     assert {k: t for k, (_, t) in ledger.items()} == crm_ids
     with duckdb.connect(overrides["warehouse_path"], read_only=True) as con:
-        reconciled = con.execute("select count(*) from sync.push_log where operation = 'reconcile'").fetchone()[0]
+        reconciled = con.execute(
+            "select count(*) from sync.push_log where operation = 'reconcile'"
+        ).fetchone()[0]
     assert reconciled == len(rows)
 
 
 def test_crash_after_intent_before_create_sends_it_once(sim: Any, overrides: dict[str, Any]) -> None:
-    ctx, client = _run_until_transform(overrides)
+    ctx, _ = _run_until_transform(overrides)
     with duckdb.connect(overrides["warehouse_path"]) as con:
         rows = tasks.store_intents(con, ctx.run_id)
     assert rows and _risk_tasks(sim) == []  # the key is stored; the process dies before the create
@@ -176,3 +204,30 @@ def test_summary_artifact_counts_tasks() -> None:
     md = summary_markdown("r1", {}, {}, {}, None, 5, tasks=out)
     assert "## Owner tasks" in md and "new: 3, created: 2" in md and "INVALID_CROSS_REFERENCE_KEY 1" in md
     assert json.dumps(out.__dict__)
+
+
+def test_rejected_task_creates_fail_the_run_and_wait_as_dead_letters(
+    sim: Any, overrides: dict[str, Any]
+) -> None:
+    from crm_risk.errors import PushRejectedError
+
+    sim.faults.add("reject:Task:FIELD_CUSTOM_VALIDATION_EXCEPTION")
+    try:
+        with pytest.raises(PushRejectedError, match="owner Task creates were rejected"):
+            nightly_sync(settings=overrides)
+    finally:
+        sim.faults.clear()
+    assert _risk_tasks(sim) == []
+    ledger = _ledger(overrides)
+    assert ledger and {s for s, _ in ledger.values()} == {"rejected"}
+    with duckdb.connect(overrides["warehouse_path"], read_only=True) as con:
+        logged = con.execute(
+            "select distinct status, error_code from sync.push_log where object = 'Task'"
+        ).fetchall()
+        accounts = con.execute(
+            "select count(*) from sync.push_log where object = 'Account' and status = 'updated'"
+        )
+        assert accounts.fetchone()[0] > 0  # the Account flags went out before the Tasks
+    assert logged == [("rejected", "FIELD_CUSTOM_VALIDATION_EXCEPTION")]
+    again = nightly_sync(settings=overrides)  # nothing changed: the dead letters are not sent again
+    assert again["status"] == "success" and again["tasks"]["pending"] == 0 and _risk_tasks(sim) == []

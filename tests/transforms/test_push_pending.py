@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
 from connectors import warehouse as wh
-from tests.transforms.helpers import AS_OF, Crm, ago, run
+from tests.transforms.helpers import AS_OF, Crm, ago, fired, run
 
 
 def pending(con) -> dict[str, dict[str, Any]]:
@@ -143,19 +144,32 @@ def test_owner_tasks_once_per_flag_episode_and_closed_when_it_clears(con, crm):
     assert tasks[0]["Subject"] == "Relationship risk at Acme: issues keep coming back after being fixed"
     assert tasks[0]["Description"].startswith("2 issues came back within 14 days of being closed")
     assert "Suggested action: Verify the fix on site" in tasks[0]["Description"]
-    _ledger(con, "A:repeat_issue:1", "intent")  # stored before the create: not pending twice, even before a result
+    _ledger(
+        con, "A:repeat_issue:1", "intent"
+    )  # stored before the create: not pending twice, even before a result
     assert _rows(con, "sync.owner_task_pending") == []
     _ledger(con, "A:repeat_issue:1", "open", "00T000000000009AAA")
     assert _rows(con, "sync.owner_task_pending") == []
     assert _rows(con, "sync.owner_task_close") == []  # still firing
     # the next extract brings the Task back; then the issue clears
-    crm.add("task", Id="00T000000000009AAA", AccountId="A", WhatId="A", Status="Not Started", IsClosed=False,
-            Risk_Task_Key__c="A:repeat_issue:1", Subject=tasks[0]["Subject"], Description="Original text.",
-            OwnerId="005000000000001AAA")
+    crm.add(
+        "task",
+        Id="00T000000000009AAA",
+        AccountId="A",
+        WhatId="A",
+        Status="Not Started",
+        IsClosed=False,
+        Risk_Task_Key__c="A:repeat_issue:1",
+        Subject=tasks[0]["Subject"],
+        Description="Original text.",
+        OwnerId="005000000000001AAA",
+    )
     con.execute("""update raw."case" set _deleted = true where "AccountId" = 'A'""")
     run(con, as_of=AS_OF + timedelta(hours=1), run_id="run-2")
     close = _rows(con, "sync.owner_task_close")
-    assert [(c["Id"], c["Status"], c["crm_state"]) for c in close] == [("00T000000000009AAA", "Completed", "open")]
+    assert [(c["Id"], c["Status"], c["crm_state"]) for c in close] == [
+        ("00T000000000009AAA", "Completed", "open")
+    ]
     assert close[0]["Description"] == (
         "Original text.\n\nSignal cleared on 30 Jun 2026: issues keep coming back after being fixed no longer "
         "applies, so the relationship-risk model closed this task."
@@ -171,7 +185,36 @@ def test_owner_task_new_episode_gets_a_new_key_and_open_crm_task_is_not_recreate
     assert [t["Risk_Task_Key__c"] for t in _rows(con, "sync.owner_task_pending")] == ["A:repeat_issue:2"]
     # a rebuilt warehouse (empty ledger) that sees an open Task with our key in the CRM does not create another
     con.execute("delete from sync.owner_tasks")
-    crm.add("task", Id="00T000000000010AAA", AccountId="A", WhatId="A", Status="Not Started", IsClosed=False,
-            Risk_Task_Key__c="A:repeat_issue:3", OwnerId="005000000000001AAA")
+    crm.add(
+        "task",
+        Id="00T000000000010AAA",
+        AccountId="A",
+        WhatId="A",
+        Status="Not Started",
+        IsClosed=False,
+        Risk_Task_Key__c="A:repeat_issue:3",
+        OwnerId="005000000000001AAA",
+    )
     run(con, as_of=AS_OF + timedelta(hours=1), run_id="run-2")
     assert _rows(con, "sync.owner_task_pending") == []
+
+
+def test_rejected_owner_task_waits_until_it_would_read_differently(con, crm):
+    setup_org(crm)
+    run(con, run_id="run-1")
+    (task,) = _rows(con, "sync.owner_task_pending")
+    payload = {k: str(task[k]) for k in ("OwnerId", "Subject", "Description")}
+    con.execute(
+        "insert into sync.owner_tasks (task_key, account_id, signal_id, episode, state, payload) "
+        "values ('A:repeat_issue:1', 'A', 'repeat_issue', 1, 'rejected', ?)",
+        [json.dumps(payload)],
+    )
+    assert _rows(con, "sync.owner_task_pending") == []  # dead letter: the same Task would be rejected again
+    run(con, as_of=AS_OF + timedelta(days=1), run_id="run-1b")
+    assert "A" in fired(con, "repeat_issue")
+    assert _rows(con, "sync.owner_task_pending") == []  # a day later: only its 'Flagged on' date would differ
+    new_owner = crm.user("005000000000009AAA", "Bea", "New")
+    con.execute("""update raw.account set "OwnerId" = ? where "Id" = 'A'""", [new_owner])
+    run(con, as_of=AS_OF + timedelta(hours=1), run_id="run-2")
+    again = _rows(con, "sync.owner_task_pending")
+    assert [(t["Risk_Task_Key__c"], t["OwnerId"]) for t in again] == [("A:repeat_issue:1", new_owner)]

@@ -1,7 +1,9 @@
 -- owner_task_pending: the Tasks to create now, one per (account, high-severity signal) without a live Task.
--- A pair is covered while the ledger (sync.owner_tasks) holds it as 'intent', 'open' or 'rejected', or while the
--- CRM holds an open Task with its key that the ledger does not know yet (adopted by the push step, not re-created).
--- A new episode (the signal fired again after its Task was closed) gets the next episode number, so its key is new.
+-- A pair is covered while the ledger (sync.owner_tasks) holds it as 'intent' or 'open', or while the CRM holds an
+-- open Task with its key that the ledger does not know yet (adopted by the push step, not re-created). A create the
+-- CRM rejected is a dead letter until its Task would read differently (owner, subject or description changed): then
+-- it is sent again under the same key. A new episode (the signal fired again after its Task was closed) gets the
+-- next episode number, so its key is new.
 -- grain: (account, signal); key: Risk_Task_Key__c
 create or replace view sync.owner_task_pending as
 
@@ -38,20 +40,25 @@ crm_keys as (
 ),
 
 ledger as (
-    select account_id, signal_id, episode, state in ('intent', 'open', 'rejected') as is_live
-    from sync.owner_tasks
+    select * from sync.owner_tasks
 ),
 
 covered as (
-    select account_id, signal_id from ledger where is_live
+    select account_id, signal_id from ledger where state in ('intent', 'open')
     union
     select account_id, signal_id from crm_keys where not is_completed
 ),
 
+rejected as (
+    select account_id, signal_id, payload from ledger
+    where state = 'rejected'
+),
+
+-- a rejected create never reached the CRM: its episode is still the one to (re)send
 episodes as (
     select account_id, signal_id, max(episode) as last_episode
     from (
-        select account_id, signal_id, episode from ledger
+        select account_id, signal_id, episode from ledger where state != 'rejected'
         union all
         select account_id, signal_id, episode from crm_keys
     )
@@ -86,7 +93,22 @@ final as (
         select 1 from covered
         where covered.account_id = signals.account_id and covered.signal_id = signals.signal_id
     )
+),
+
+unchanged_dead_letters as (
+    select final.account_id, final.signal_id
+    from final
+    inner join rejected on final.account_id = rejected.account_id and final.signal_id = rejected.signal_id
+    where rejected.payload ->> 'OwnerId' = final."OwnerId"
+        and rejected.payload ->> 'Subject' = final."Subject"
+        -- the text without its 'Flagged on <date>' line, which moves every night
+        and split_part(rejected.payload ->> 'Description', chr(10) || chr(10) || 'Flagged on ', 1)
+            = split_part(final."Description", chr(10) || chr(10) || 'Flagged on ', 1)
 )
 
 select * from final
+where not exists (
+    select 1 from unchanged_dead_letters d
+    where d.account_id = final.account_id and d.signal_id = final.signal_id
+)
 order by "Risk_Task_Key__c"
