@@ -20,6 +20,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from connectors.warehouse_quarantine import reconcile, resolve_deleted, resolve_quarantine
+
 __all__ = ["DESCRIBE_TYPES", "TABLES", "LoadResult", "load_manifest", "table_for"]
 
 TABLES: dict[str, str] = {
@@ -160,11 +162,13 @@ def load_manifest(
                 now,
                 result,
             )
-            _resolve_quarantine(con, obj, run_id, now)
+            resolve_quarantine(con, obj, run_id)
         if deleted_path is not None:
             _apply_hard_deletes(con, table, str(deleted_path), cursor, run_id, now)
+            resolve_deleted(con, obj, run_id, str(deleted_path))
         result.tombstoned = _count_deleted(con, table) - deleted_before
-        _reconcile(con, result, now)
+        loaded = result.inserted + result.updated + result.unchanged
+        reconcile(con, run_id, obj, (result.rows_in_files, loaded, result.quarantined, result.tombstoned), now)
         if window_end is not None:
             _move_watermark(con, obj, manifest.get("cursor_field"), window_end, run_id, now)
         con.execute("commit")
@@ -284,37 +288,6 @@ def _quarantine_refused(
     finally:
         con.unregister("_refused")
     return len(batch)
-
-
-def _resolve_quarantine(con: duckdb.DuckDBPyConnection, obj: str, run_id: str, now: datetime) -> None:
-    """Newest state wins: earlier quarantine rows of records this run loaded, or quarantined again, are closed."""
-    for resolution, source in (
-        ("loaded", 'select "Id" from _load_dedup'),
-        ("requarantined", "select record_id from meta.quarantine where run_id = $run_id and object = $obj"),
-    ):
-        con.execute(
-            f"""update meta.quarantine set resolved_run_id = $run_id, resolution = '{resolution}'
-                where object = $obj and resolved_run_id is null and run_id <> $run_id
-                  and record_id in ({source})""",
-            {"run_id": run_id, "obj": obj},
-        )
-
-
-def _reconcile(con: duckdb.DuckDBPyConnection, result: LoadResult, now: datetime) -> None:
-    """meta.reconciliation: extracted = loaded + quarantined for this run and object, in the load's transaction."""
-    loaded = result.inserted + result.updated + result.unchanged
-    con.execute(
-        "insert or replace into meta.reconciliation values ($run_id, $obj, $extracted, $loaded, $q, $t, $now)",
-        {
-            "run_id": result.run_id,
-            "obj": result.object,
-            "extracted": result.rows_in_files,
-            "loaded": loaded,
-            "q": result.quarantined,
-            "t": result.tombstoned,
-            "now": now,
-        },
-    )
 
 
 def _merge(

@@ -112,9 +112,10 @@ def test_fixed_row_loads_next_run_and_a_row_that_stays_bad_stays_quarantined(
     org = e2e_sim.org
     by_rule = {rule: rid for (_, rid), rule in dirty.items()}
     fixed, touched = by_rule["value_range:CSAT__c"], by_rule["date_order:ClosedDate>=CreatedDate"]
-    untouched = by_rule["non_negative:Amount"]
+    untouched, deleted = by_rule["non_negative:Amount"], by_rule["duplicate_record:Email+FirstName+LastName"]
     org.update("Case", fixed, {"CSAT__c": 4})
     org.update("Case", touched, {"Subject": "Edited, still closed before it was opened"})
+    org.hard_delete("Contact", deleted)
     _next_window(org)
     second = nightly_sync(settings=settings_for)
     assert second["status"] == "success"
@@ -127,7 +128,7 @@ def test_fixed_row_loads_next_run_and_a_row_that_stays_bad_stays_quarantined(
                 "quarantined_at",
                 [rid],
             ).fetchall()
-            for rid in (fixed, touched, untouched)
+            for rid in (fixed, touched, untouched, deleted)
         }
         found = _open_quarantine(con)
         recon = con.execute(
@@ -137,8 +138,9 @@ def test_fixed_row_loads_next_run_and_a_row_that_stays_bad_stays_quarantined(
     assert history[fixed] == [(one, two, "loaded")]
     assert history[touched] == [(one, two, "requarantined"), (two, None, None)]
     assert history[untouched] == [(one, None, None)]  # not extracted again: still open, not lost
+    assert history[deleted] == [(one, two, "deleted")]
     assert found[("Case", touched)][1] == two and ("Case", fixed) not in found
-    assert set(found) == set(dirty) - {("Case", fixed)}
+    assert set(found) == set(dirty) - {("Case", fixed), ("Contact", deleted)}
     assert recon == (0,)
 
 
