@@ -40,8 +40,13 @@ def test_first_run_loads_everything_and_pushes_flags_that_read_back(e2e_sim: Any
     assert result["status"] == "success"
     with _wh(settings_for) as con:
         for obj, table in (("Account", "account"), ("Case", "case"), ("Contact", "contact"), ("Task", "task")):
-            raw = con.execute(f"select count(*) from raw.{table} where not _deleted").fetchone()[0]
-            assert raw == _crm_count(e2e_sim, f"SELECT COUNT() FROM {obj}"), obj
+            # the run's own owner Tasks are created after its extract: they arrive with the next run
+            own = obj == "Task"
+            raw = con.execute(
+                f"select count(*) from raw.{table} where not _deleted{' and Risk_Task_Key__c is null' * own}"
+            ).fetchone()[0]
+            crm = _crm_count(e2e_sim, f"SELECT COUNT() FROM {obj}{' WHERE Risk_Task_Key__c = null' * own}")
+            assert raw == crm, obj
         red = {r[0] for r in con.execute("select account_id from marts.account_risk where level = 'Red'").fetchall()}
         ok = con.execute("select count(*) from sync.push_log where status = 'updated'").fetchone()[0]
     assert red, "the planted scenarios make some accounts Red"
