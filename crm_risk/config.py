@@ -82,6 +82,7 @@ class Settings(BaseSettings):
         None, description="critical when more of a batch lacks a required reference; default 0.5"
     )
     dq_min_rows_for_share: int | None = Field(None, description="share checks need this many rows; default 20")
+    dq_docs_keep_runs: int = Field(30, ge=1, description="Data Docs keep the validation results of this many runs")
 
     # --- schedule --------------------------------------------------------------------------------
     schedule_timezone: str = "UTC"

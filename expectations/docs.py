@@ -9,6 +9,7 @@ so the index lists past runs too. The suites are stored beside them (`gx/expecta
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,9 +17,10 @@ from typing import Any
 
 from expectations.model import BatchValidation
 
-__all__ = ["build_data_docs"]
+__all__ = ["build_data_docs", "prune_runs"]
 
 INDEX = Path("gx/uncommitted/data_docs/local_site/index.html")
+_RUN_TIME = re.compile(r"\d{8}T\d{6}\.\d+Z")
 
 
 def build_data_docs(
@@ -27,8 +29,13 @@ def build_data_docs(
     *,
     run_name: str | None = None,
     run_time: datetime | None = None,
+    keep_runs: int | None = None,
 ) -> Path:
-    """Write the run's validation results and the Data Docs site under `target_dir`; return index.html."""
+    """Write the run's validation results and the Data Docs site under `target_dir`; return index.html.
+
+    Only this run's pages are rendered; the index lists every stored run. `keep_runs`: keep the results (and
+    pages) of only the newest N runs, this one included, so the folder and the index stay bounded.
+    """
     import great_expectations as gx
     from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types.resource_identifiers import (
@@ -41,6 +48,7 @@ def build_data_docs(
     context = gx.get_context(mode="file", project_root_dir=str(target))
     run_time = run_time or datetime.now(UTC)
     suites: dict[str, Any] = {}
+    keys: list[Any] = []
     for n, result in enumerate(_results(validations)):
         meta = result.meta.get("crm_risk", {})
         name = run_name or meta.get("run_name") or f"run-{run_time:%Y%m%dT%H%M%SZ}"
@@ -52,11 +60,37 @@ def build_data_docs(
             batch_identifier=batch,
         )
         context.validation_results_store.set(key, result)
+        keys.append(key)
         suites.setdefault(result.suite_name, result)
     for suite_name, result in suites.items():
         _store_suite(context, suite_name, result)
-    context.build_data_docs()
+    if keep_runs:
+        prune_runs(target, keep_runs)
+    # Render only this run's pages (earlier runs' pages are on disk already); the index lists every stored run.
+    context.build_data_docs(resource_identifiers=[*keys, *(ExpectationSuiteIdentifier(name=n) for n in suites)])
     return target / INDEX
+
+
+def prune_runs(target_dir: Path | str, keep: int) -> list[str]:
+    """Delete stored results and rendered pages of all but the newest `keep` runs; returns the runs dropped.
+
+    Results live at `<root>/<suite path>/<run_name>/<run_time>/<batch>` under both the validations store and the
+    rendered site; a run's age is its newest run_time.
+    """
+    roots = [Path(target_dir) / "gx/uncommitted/validations", Path(target_dir) / INDEX.parent / "validations"]
+    newest: dict[str, str] = {}
+    dirs: dict[str, list[Path]] = {}
+    for root in roots:
+        for stamp in root.rglob("*") if root.exists() else []:
+            if stamp.is_dir() and _RUN_TIME.fullmatch(stamp.name):
+                run = stamp.parent
+                newest[run.name] = max(newest.get(run.name, ""), stamp.name)
+                dirs.setdefault(run.name, []).append(run)
+    dropped = sorted(newest, key=lambda r: newest[r], reverse=True)[max(1, keep) :]
+    for run in dropped:
+        for path in dirs[run]:
+            shutil.rmtree(path, ignore_errors=True)
+    return dropped
 
 
 def _results(validations: Iterable[BatchValidation | Any]) -> Iterable[Any]:

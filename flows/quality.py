@@ -275,7 +275,8 @@ def build_docs(settings: Any, results: list[Any], run_id: str) -> Path | None:
     from expectations.docs import build_data_docs
 
     started = time.perf_counter()
-    index = build_data_docs(results, docs_dir(settings), run_name=run_id)
+    keep = getattr(settings, "dq_docs_keep_runs", None)
+    index = build_data_docs(results, docs_dir(settings), run_name=run_id, keep_runs=keep)
     log.info("Data Docs for run %s at %s (%.1fs)", run_id, index, time.perf_counter() - started)
     return index
 

@@ -33,3 +33,15 @@ def test_data_docs_site_is_written(cases: pd.DataFrame, tmp_path: Path) -> None:
     # a second run adds to the same site
     build_data_docs([case], tmp_path / "data_docs", run_name="run-43")
     assert len(list((site / "validations").rglob("*.html"))) == 6
+
+
+def test_data_docs_keep_only_the_newest_runs(cases: pd.DataFrame, tmp_path: Path) -> None:
+    case = validate_batch("Case", cases, **case_kwargs())
+    for n in range(4):
+        index = build_data_docs([case], tmp_path, run_name=f"run-{n}", keep_runs=2)
+    site = index.parent
+    runs = {p.parent.parent.name for p in (site / "validations").rglob("*.html")}
+    stored = {p.parent.parent.name for p in (tmp_path / "gx/uncommitted/validations").rglob("*.json")}
+    assert runs == stored == {"run-2", "run-3"}
+    html = index.read_text()
+    assert "run-0" not in html and "run-2" in html and "run-3" in html  # earlier kept runs stay listed
