@@ -45,8 +45,14 @@ def _run(settings: Any, label: str) -> dict[str, Any]:
     out.update(
         records=rows,
         records_per_object=extracted.rows,
-        seconds={"connect": round(t1 - t0, 3), "extract": round(t2 - t1, 3), "load": round(t3 - t2, 3),
-                 "transform": round(t4 - t3, 3), "push": round(t5 - t4, 3), "total": round(t5 - t0, 3)},
+        seconds={
+            "connect": round(t1 - t0, 3),
+            "extract": round(t2 - t1, 3),
+            "load": round(t3 - t2, 3),
+            "transform": round(t4 - t3, 3),
+            "push": round(t5 - t4, 3),
+            "total": round(t5 - t0, 3),
+        },
         extract_load_records_per_s=round(rows / max(t3 - t1, 1e-9)),
         api_calls=client.api_calls,
         api_calls_extract=extracted.api_calls,
@@ -94,8 +100,23 @@ def main(argv: list[str] | None = None) -> int:
     Path(args.out).write_text(json.dumps(result, indent=2))
     print(json.dumps({k: result[k] for k in ("accounts", "org_generate_seconds", "peak_rss_mb")}))
     for run in result["runs"]:
-        print(json.dumps({k: run[k] for k in ("run", "records", "extract_load_records_per_s", "seconds",
-                                               "api_calls", "api_calls_extract", "api_calls_push", "pushed")}))
+        print(
+            json.dumps(
+                {
+                    k: run[k]
+                    for k in (
+                        "run",
+                        "records",
+                        "extract_load_records_per_s",
+                        "seconds",
+                        "api_calls",
+                        "api_calls_extract",
+                        "api_calls_push",
+                        "pushed",
+                    )
+                }
+            )
+        )
     return 0
 
 

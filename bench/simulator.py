@@ -51,10 +51,26 @@ class Served:
             self.sim = Simulator(state_dir, accounts=accounts, seed=seed).start()
             self.connection = self.sim.connection
             return
-        cmd = [sys.executable, "-c", "import sys; from simulator.cli import main; sys.exit(main(sys.argv[1:]))",
-               "--port", "0", "--state-dir", str(state_dir), "--accounts", str(accounts), "--seed", str(seed)]
-        self.proc = subprocess.Popen(cmd, cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL, text=True)
+        cmd = [
+            sys.executable,
+            "-c",
+            "import sys; from simulator.cli import main; sys.exit(main(sys.argv[1:]))",
+            "--port",
+            "0",
+            "--state-dir",
+            str(state_dir),
+            "--accounts",
+            str(accounts),
+            "--seed",
+            str(seed),
+        ]
+        self.proc = subprocess.Popen(
+            cmd,
+            cwd=Path(__file__).resolve().parent.parent,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
         deadline = time.monotonic() + READY_TIMEOUT
         assert self.proc.stdout is not None
         while time.monotonic() < deadline:
@@ -72,8 +88,11 @@ class Served:
         """The simulator's per-endpoint call counter."""
         if self.sim is not None:
             return Counter(self.sim.calls)
-        resp = http.get(f"{self.connection['instance_url']}/_simulator/calls",
-                        headers={"Authorization": f"Bearer {self.connection['access_token']}"}, timeout=30)
+        resp = http.get(
+            f"{self.connection['instance_url']}/_simulator/calls",
+            headers={"Authorization": f"Bearer {self.connection['access_token']}"},
+            timeout=30,
+        )
         resp.raise_for_status()
         return Counter(resp.json()["calls"])
 
@@ -104,12 +123,15 @@ def _client(conn: dict[str, Any]) -> tuple[Salesforce, requests.Session]:
     http = requests.Session()
     http.trust_env = False
     http.verify = conn["ca_bundle"]
-    return Salesforce(instance_url=conn["instance_url"], session_id=conn["access_token"], session=http,
-                      version="62.0"), http
+    return Salesforce(
+        instance_url=conn["instance_url"], session_id=conn["access_token"], session=http, version="62.0"
+    ), http
 
 
 def _largest(sf: Salesforce) -> tuple[str, int]:
-    counts = {o: sf.query(f"SELECT COUNT() FROM {o}")["totalSize"] for o in ("Task", "Event", "Case", "Contact")}
+    counts = {
+        o: sf.query(f"SELECT COUNT() FROM {o}")["totalSize"] for o in ("Task", "Event", "Case", "Contact")
+    }
     name = max(counts, key=lambda k: counts[k])
     return name, counts[name]
 
@@ -123,23 +145,34 @@ def _timed(served: Served, fn: Any) -> dict[str, Any]:
     t0, c0 = time.perf_counter(), time.process_time()
     n = fn()
     secs, cpu, server_cpu = time.perf_counter() - t0, time.process_time() - c0, served.cpu_seconds() - s0
-    return {"records": n, "seconds": round(secs, 3), "records_per_s": round(n / secs),
-            "client_cpu_seconds": round(cpu, 3), "server_cpu_seconds": round(server_cpu, 3),
-            "records_per_cpu_s": round(n / max(cpu + server_cpu, 1e-6))}
+    return {
+        "records": n,
+        "seconds": round(secs, 3),
+        "records_per_s": round(n / secs),
+        "client_cpu_seconds": round(cpu, 3),
+        "server_cpu_seconds": round(server_cpu, 3),
+        "records_per_cpu_s": round(n / max(cpu + server_cpu, 1e-6)),
+    }
 
 
 def bench_rest(served: Served, sf: Salesforce, sobject: str) -> dict[str, Any]:
     """Read the whole object through REST paging (query + query_more)."""
-    return _timed(served, lambda: sum(1 for _ in sf.query_all_iter(f"SELECT {_fields(sobject)} FROM {sobject}")))
+    return _timed(
+        served, lambda: sum(1 for _ in sf.query_all_iter(f"SELECT {_fields(sobject)} FROM {sobject}"))
+    )
 
 
 def bench_bulk2(served: Served, sf: Salesforce, sobject: str) -> dict[str, Any]:
     """Read the whole object through a Bulk 2.0 query job (results pages of 50,000)."""
+
     def run() -> int:
         n = 0
-        for page in getattr(sf.bulk2, sobject).query(f"SELECT {_fields(sobject)} FROM {sobject}",
-                                                     max_records=50_000, wait=0):
-            n += page.count("\n") - 1  # the selected fields are single-line: one line per record after the header
+        for page in getattr(sf.bulk2, sobject).query(
+            f"SELECT {_fields(sobject)} FROM {sobject}", max_records=50_000, wait=0
+        ):
+            n += (
+                page.count("\n") - 1
+            )  # the selected fields are single-line: one line per record after the header
         return n
 
     return _timed(served, run)
@@ -147,7 +180,11 @@ def bench_bulk2(served: Served, sf: Salesforce, sobject: str) -> dict[str, Any]:
 
 def _best(runs: list[dict[str, Any]], calls: int) -> dict[str, Any]:
     best = max(runs, key=lambda r: r["records_per_s"])
-    return {**best, "api_calls_per_run": calls // len(runs), "runs_records_per_s": [r["records_per_s"] for r in runs]}
+    return {
+        **best,
+        "api_calls_per_run": calls // len(runs),
+        "runs_records_per_s": [r["records_per_s"] for r in runs],
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -157,7 +194,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--state-dir", type=Path, default=None, help="reuse an org here (default: a temp dir)")
     p.add_argument("--repeat", type=int, default=3, help="best of N runs per API (default 3)")
-    p.add_argument("--in-process", action="store_true", help="serve from this process instead of a child process")
+    p.add_argument(
+        "--in-process", action="store_true", help="serve from this process instead of a child process"
+    )
     args = p.parse_args(argv)
     tmp = None
     if args.state_dir is None:
@@ -178,16 +217,31 @@ def main(argv: list[str] | None = None) -> int:
         rest = _best(rest_runs, sum((mid - before).values()) - 1)  # minus the counter read itself
         bulk = _best(bulk_runs, sum((after - mid).values()) - 1)
         result = {
-            "benchmark": "simulator", "at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
-                        "load_average": [round(x, 2) for x in os.getloadavg()]},
+            "benchmark": "simulator",
+            "at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "machine": {
+                "python": platform.python_version(),
+                "cpus": os.cpu_count(),
+                "load_average": [round(x, 2) for x in os.getloadavg()],
+            },
             "mode": "in-process" if args.in_process else "separate process",
-            "org": {"accounts": args.accounts, "seed": args.seed, "object": sobject, "records": total,
-                    "fields": _fields(sobject), "startup_seconds": round(startup, 2)},
-            "rest": rest, "bulk2": bulk, "targets": TARGETS,
-            "meets_targets": {"rest": rest["records_per_s"] >= TARGETS["rest_records_per_s"],
-                              "bulk2": bulk["records_per_s"] >= TARGETS["bulk2_records_per_s"]},
-            "api_calls_total": sum(after.values()), "api_calls": dict(sorted(after.items())),
+            "org": {
+                "accounts": args.accounts,
+                "seed": args.seed,
+                "object": sobject,
+                "records": total,
+                "fields": _fields(sobject),
+                "startup_seconds": round(startup, 2),
+            },
+            "rest": rest,
+            "bulk2": bulk,
+            "targets": TARGETS,
+            "meets_targets": {
+                "rest": rest["records_per_s"] >= TARGETS["rest_records_per_s"],
+                "bulk2": bulk["records_per_s"] >= TARGETS["bulk2_records_per_s"],
+            },
+            "api_calls_total": sum(after.values()),
+            "api_calls": dict(sorted(after.items())),
         }
         http.close()
     finally:

@@ -168,7 +168,9 @@ def load_manifest(
             resolve_deleted(con, obj, run_id, str(deleted_path))
         result.tombstoned = _count_deleted(con, table) - deleted_before
         loaded = result.inserted + result.updated + result.unchanged
-        reconcile(con, run_id, obj, (result.rows_in_files, loaded, result.quarantined, result.tombstoned), now)
+        reconcile(
+            con, run_id, obj, (result.rows_in_files, loaded, result.quarantined, result.tombstoned), now
+        )
         if window_end is not None:
             _move_watermark(con, obj, manifest.get("cursor_field"), window_end, run_id, now)
         con.execute("commit")

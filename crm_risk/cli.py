@@ -74,11 +74,15 @@ def _cmd_simulate(args: argparse.Namespace, rest: list[str]) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and docs)."""
-    p = argparse.ArgumentParser(prog="crm-risk", description="Relationship-risk flags from your CRM, back into your CRM.")
+    p = argparse.ArgumentParser(
+        prog="crm-risk", description="Relationship-risk flags from your CRM, back into your CRM."
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
     d = sub.add_parser("demo", help="run the whole loop against the embedded CRM simulator")
-    d.add_argument("--state-dir", default=".demo", help="where the org, warehouse and run state live (default .demo/)")
+    d.add_argument(
+        "--state-dir", default=".demo", help="where the org, warehouse and run state live (default .demo/)"
+    )
     d.add_argument("--accounts", type=int, default=2000, help="size of the simulated org (default 2000)")
     d.add_argument("--seed", type=int, default=42)
     d.add_argument("--dirty", action="store_true", help="simulate an org with dirty data")
@@ -95,14 +99,25 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--limit", type=int, default=20)
     f.set_defaults(func=_cmd_flags)
 
-    b = sub.add_parser("backtest", help="score the signals over the org's history against the simulator's ground truth")
-    b.add_argument("--state-dir", default=".demo", help="demo state dir: warehouse.duckdb and org/ground_truth.json")
-    b.add_argument("--format", choices=["table", "json", "html"], default="table",
-                   help="html writes backtest.html next to the warehouse and prints its path")
+    b = sub.add_parser(
+        "backtest", help="score the signals over the org's history against the simulator's ground truth"
+    )
+    b.add_argument(
+        "--state-dir", default=".demo", help="demo state dir: warehouse.duckdb and org/ground_truth.json"
+    )
+    b.add_argument(
+        "--format",
+        choices=["table", "json", "html"],
+        default="table",
+        help="html writes backtest.html next to the warehouse and prints its path",
+    )
     b.set_defaults(func=_cmd_backtest)
 
-    sub.add_parser("simulate", help="run the Salesforce-compatible simulator (see `crm-risk simulate --help`)",
-                   add_help=False)
+    sub.add_parser(
+        "simulate",
+        help="run the Salesforce-compatible simulator (see `crm-risk simulate --help`)",
+        add_help=False,
+    )
     return p
 
 

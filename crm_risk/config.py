@@ -30,10 +30,16 @@ class Settings(BaseSettings):
     landing_dir: str = Field("landing", description="where extracts land as Parquet before loading")
 
     # --- Salesforce connection -------------------------------------------------------------------
-    sf_connection_file: Path | None = Field(None, description="a simulator's connection.json: fills the sf_* settings")
+    sf_connection_file: Path | None = Field(
+        None, description="a simulator's connection.json: fills the sf_* settings"
+    )
     sf_auth: AuthMode = "client_credentials"
-    sf_login_url: str = Field("https://login.salesforce.com", description="token host: My Domain, sandbox or simulator")
-    sf_instance_url: str | None = Field(None, description="needed for auth=session; learned from the token otherwise")
+    sf_login_url: str = Field(
+        "https://login.salesforce.com", description="token host: My Domain, sandbox or simulator"
+    )
+    sf_instance_url: str | None = Field(
+        None, description="needed for auth=session; learned from the token otherwise"
+    )
     sf_api_version: str = "62.0"
     sf_client_id: str | None = None
     sf_client_secret: SecretStr | None = None
@@ -47,13 +53,19 @@ class Settings(BaseSettings):
     sf_token_store: Path | None = Field(None, description="where a rotated refresh token is persisted")
     sf_timeout_seconds: float = 60.0
     sf_max_retries: int = 5
-    sf_session_refresh_seconds: int = Field(3600, description="refresh the session proactively after this long")
+    sf_session_refresh_seconds: int = Field(
+        3600, description="refresh the session proactively after this long"
+    )
 
     # --- extract ---------------------------------------------------------------------------------
-    extract_objects: list[str] | None = Field(None, description="limit the run to these objects (default: registry)")
+    extract_objects: list[str] | None = Field(
+        None, description="limit the run to these objects (default: registry)"
+    )
     extract_lookback_seconds: int = 600
     extract_safety_seconds: int = 0
-    extract_bulk_threshold: int = Field(2000, description="objects with more changed records than this use Bulk 2.0")
+    extract_bulk_threshold: int = Field(
+        2000, description="objects with more changed records than this use Bulk 2.0"
+    )
     extract_page_size: int = 2000
     extract_chunk_rows: int = Field(50_000, description="rows per landing Parquet file")
     api_call_budget: int | None = Field(None, description="stop the run cleanly after this many API calls")
@@ -61,7 +73,9 @@ class Settings(BaseSettings):
     # --- push ------------------------------------------------------------------------------------
     push_enabled: bool = True
     push_bulk_threshold: int = 2000
-    push_reject_threshold: float = Field(0.05, ge=0, le=1, description="fail the run above this rejected share")
+    push_reject_threshold: float = Field(
+        0.05, ge=0, le=1, description="fail the run above this rejected share"
+    )
     push_fields: dict[str, str] = Field(
         default_factory=lambda: {
             "level": "Risk_Level__c",
@@ -75,14 +89,24 @@ class Settings(BaseSettings):
     )
 
     # --- data-quality gate (None: the gate's default, see expectations.model.GateSettings) -----------
-    dq_enabled: bool = Field(True, description="validate every extract and the push payload (Great Expectations)")
-    dq_chunk_rows: int | None = Field(None, description="rows validated at once (bounds memory); default 200000")
-    dq_max_row_drop: float | None = Field(None, description="full snapshots: critical above this drop; default 0.5")
+    dq_enabled: bool = Field(
+        True, description="validate every extract and the push payload (Great Expectations)"
+    )
+    dq_chunk_rows: int | None = Field(
+        None, description="rows validated at once (bounds memory); default 200000"
+    )
+    dq_max_row_drop: float | None = Field(
+        None, description="full snapshots: critical above this drop; default 0.5"
+    )
     dq_max_empty_ref_share: float | None = Field(
         None, description="critical when more of a batch lacks a required reference; default 0.5"
     )
-    dq_min_rows_for_share: int | None = Field(None, description="share checks need this many rows; default 20")
-    dq_docs_keep_runs: int = Field(30, ge=1, description="Data Docs keep the validation results of this many runs")
+    dq_min_rows_for_share: int | None = Field(
+        None, description="share checks need this many rows; default 20"
+    )
+    dq_docs_keep_runs: int = Field(
+        30, ge=1, description="Data Docs keep the validation results of this many runs"
+    )
 
     # --- schedule --------------------------------------------------------------------------------
     schedule_timezone: str = "UTC"

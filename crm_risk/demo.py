@@ -10,7 +10,9 @@ __all__ = ["run_demo"]
 
 
 def _print_table(rows: list[tuple[Any, ...]], headers: tuple[str, ...]) -> None:
-    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    widths = [
+        max(len(str(h)), *(len(str(r[i])) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
+    ]
     print("  " + "  ".join(str(h).ljust(w) for h, w in zip(headers, widths, strict=True)))
     for r in rows:
         print("  " + "  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)))
@@ -26,8 +28,10 @@ def _print_quality(warehouse_path: str, result: dict[str, Any]) -> None:
             "from meta.quarantine_open) group by all order by 1, 2"
         ).fetchall()
     seconds = sum(c.get("validation_ms", 0) for c in result["loaded"].values()) / 1000
-    print(f"\nData-quality gate: {sum(c.get('quarantined', 0) for c in result['loaded'].values())} records "
-          f"quarantined by this run (validation {seconds:.1f}s); open quarantine by rule (meta.quarantine_open):")
+    print(
+        f"\nData-quality gate: {sum(c.get('quarantined', 0) for c in result['loaded'].values())} records "
+        f"quarantined by this run (validation {seconds:.1f}s); open quarantine by rule (meta.quarantine_open):"
+    )
     _print_table(rows, ("object", "rule", "records"))
     print(f"  Data Docs: {result.get('data_docs') or 'not built'}")
 
@@ -43,12 +47,16 @@ def run_demo(state_dir: Path, accounts: int = 2000, seed: int = 42, dirty: bool 
     state_dir = state_dir.resolve()
     org_dir = state_dir / "org"
     fresh = not (org_dir / "org.duckdb").exists()
-    print(f"crm-risk demo: {'generating' if fresh else 'reusing'} a simulated Salesforce org of {accounts} accounts "
-          f"in {org_dir}")
+    print(
+        f"crm-risk demo: {'generating' if fresh else 'reusing'} a simulated Salesforce org of {accounts} accounts "
+        f"in {org_dir}"
+    )
     t0 = time.monotonic()
     with Simulator(org_dir, accounts=accounts, seed=seed, dirty=dirty) as sim:
-        print(f"  simulator listening on {sim.url} (TLS, CA {sim.connection['ca_bundle']}) "
-              f"after {time.monotonic() - t0:.1f}s")
+        print(
+            f"  simulator listening on {sim.url} (TLS, CA {sim.connection['ca_bundle']}) "
+            f"after {time.monotonic() - t0:.1f}s"
+        )
         overrides = {
             "sf_connection_file": str(org_dir / "connection.json"),
             "sf_auth": "client_credentials",
@@ -59,19 +67,25 @@ def run_demo(state_dir: Path, accounts: int = 2000, seed: int = 42, dirty: bool 
         result = nightly_sync(settings=overrides)
         elapsed = time.monotonic() - t1
 
-        print(f"\nNightly sync {result['run_id']}: {result['status']} in {elapsed:.1f}s, "
-              f"{result['api_calls']} API calls")
+        print(
+            f"\nNightly sync {result['run_id']}: {result['status']} in {elapsed:.1f}s, "
+            f"{result['api_calls']} API calls"
+        )
         print("\nPulled from the CRM (changed since the last run):")
         _print_table(
-            [(obj, n, result["loaded"].get(obj, {}).get("quarantined", 0)) for obj, n in
-             sorted(result["extracted"].items())],
+            [
+                (obj, n, result["loaded"].get(obj, {}).get("quarantined", 0))
+                for obj, n in sorted(result["extracted"].items())
+            ],
             ("object", "records", "quarantined"),
         )
         if dirty or any(c.get("quarantined") for c in result["loaded"].values()):
             _print_quality(overrides["warehouse_path"], result)
         levels = result["levels"]
-        print(f"\nRelationship risk: {levels.get('Red', 0)} Red, {levels.get('Amber', 0)} Amber, "
-              f"{levels.get('Green', 0)} Green accounts")
+        print(
+            f"\nRelationship risk: {levels.get('Red', 0)} Red, {levels.get('Amber', 0)} Amber, "
+            f"{levels.get('Green', 0)} Green accounts"
+        )
 
         settings = load_settings(**overrides)
         with warehouse.connect(settings.warehouse_path, read_only=True) as con:
@@ -88,22 +102,28 @@ def run_demo(state_dir: Path, accounts: int = 2000, seed: int = 42, dirty: bool 
                     print(f"    - {line}")
 
         push = result.get("push") or {}
-        print(f"\nWritten back to the CRM: {push.get('updated', 0)} Account updates, "
-              f"{push.get('rejected', 0)} rejected (every result is in sync.push_log)")
+        print(
+            f"\nWritten back to the CRM: {push.get('updated', 0)} Account updates, "
+            f"{push.get('rejected', 0)} rejected (every result is in sync.push_log)"
+        )
         client = connect(settings)
         crm_red = client.sf.query("SELECT COUNT() FROM Account WHERE Risk_Level__c = 'Red'")["totalSize"]
-        print(f"  read back from the CRM: {crm_red} Accounts now carry Risk_Level__c = 'Red' "
-              f"(warehouse: {levels.get('Red', 0)})")
+        print(
+            f"  read back from the CRM: {crm_red} Accounts now carry Risk_Level__c = 'Red' "
+            f"(warehouse: {levels.get('Red', 0)})"
+        )
         if not fresh and push.get("pending", 0) == 0:
             print("  nothing changed since the last run, so nothing was pushed (the incremental path)")
-        print(f"  API calls used by this run: {result['api_calls']}; simulator total today: {sum(sim.calls.values())}")
+        print(
+            f"  API calls used by this run: {result['api_calls']}; simulator total today: {sum(sim.calls.values())}"
+        )
 
     print(f"""
 Where to look next:
-  warehouse      duckdb {state_dir / 'warehouse.duckdb'}   (tables raw.*, marts.account_risk, sync.push_log,
+  warehouse      duckdb {state_dir / "warehouse.duckdb"}   (tables raw.*, marts.account_risk, sync.push_log,
                  meta.quarantine_open, meta.reconciliation)
-  data docs      {result.get('data_docs') or '-'}
-  one account    crm-risk flags --account <Id>   (with CRM_RISK_WAREHOUSE_PATH={state_dir / 'warehouse.duckdb'})
+  data docs      {result.get("data_docs") or "-"}
+  one account    crm-risk flags --account <Id>   (with CRM_RISK_WAREHOUSE_PATH={state_dir / "warehouse.duckdb"})
   run it again   make demo   (incremental: only what changed is pulled, only changed flags are pushed)
   total time     {time.monotonic() - t0:.1f}s""")
     return 0 if result["status"] == "success" else 1

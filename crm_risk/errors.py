@@ -1,14 +1,14 @@
 """The error tree. Every failure the pipeline can name is one of these.
 
-    CrmRiskError
-     +-- ConfigError            a setting is missing or wrong (the message names it and says how to fix it)
-     +-- ConnectorError         something that talks to the CRM failed
-     |    +-- TransientError    worth retrying: timeouts, connection resets, 5xx, UNABLE_TO_LOCK_ROW
-     |    +-- QuotaExceeded     403 REQUEST_LIMIT_EXCEEDED: stop the run cleanly, keep the watermark
-     |    +-- TerminalError     retrying will not help: auth refused, INVALID_FIELD, MALFORMED_QUERY
-     |    +-- RecordError       one record was refused (data error): dead-letter it, go on with the rest
-     +-- DataQualityError       a critical expectation failed: nothing is pushed
-     +-- PushRejectedError      the rejected share of a push passed the configured threshold
+CrmRiskError
+ +-- ConfigError            a setting is missing or wrong (the message names it and says how to fix it)
+ +-- ConnectorError         something that talks to the CRM failed
+ |    +-- TransientError    worth retrying: timeouts, connection resets, 5xx, UNABLE_TO_LOCK_ROW
+ |    +-- QuotaExceeded     403 REQUEST_LIMIT_EXCEEDED: stop the run cleanly, keep the watermark
+ |    +-- TerminalError     retrying will not help: auth refused, INVALID_FIELD, MALFORMED_QUERY
+ |    +-- RecordError       one record was refused (data error): dead-letter it, go on with the rest
+ +-- DataQualityError       a critical expectation failed: nothing is pushed
+ +-- PushRejectedError      the rejected share of a push passed the configured threshold
 """
 
 from __future__ import annotations

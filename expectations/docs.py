@@ -67,7 +67,9 @@ def build_data_docs(
     if keep_runs:
         prune_runs(target, keep_runs)
     # Render only this run's pages (earlier runs' pages are on disk already); the index lists every stored run.
-    context.build_data_docs(resource_identifiers=[*keys, *(ExpectationSuiteIdentifier(name=n) for n in suites)])
+    context.build_data_docs(
+        resource_identifiers=[*keys, *(ExpectationSuiteIdentifier(name=n) for n in suites)]
+    )
     return target / INDEX
 
 
@@ -87,8 +89,8 @@ def prune_runs(target_dir: Path | str, keep: int) -> list[str]:
                 newest[run.name] = max(newest.get(run.name, ""), stamp.name)
                 dirs.setdefault(run.name, []).append(run)
     dropped = sorted(newest, key=lambda r: newest[r], reverse=True)[max(1, keep) :]
-    for run in dropped:
-        for path in dirs[run]:
+    for run_name in dropped:
+        for path in dirs[run_name]:
             shutil.rmtree(path, ignore_errors=True)
     return dropped
 

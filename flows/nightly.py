@@ -16,13 +16,12 @@ from flows.report import summary_markdown
 
 __all__ = ["nightly_sync"]
 
-_task = task(cache_policy=NO_CACHE)
-connect_task = _task(connect, name="connect")
-extract_task = _task(steps.extract_all, name="extract")
-load_task = _task(steps.load_all, name="load")
-transform_task = _task(steps.transform, name="transform")
-push_task = _task(steps.push_flags, name="push")
-tasks_task = _task(owner_tasks.push_tasks, name="owner-tasks")
+connect_task = task(name="connect", cache_policy=NO_CACHE)(connect)
+extract_task = task(name="extract", cache_policy=NO_CACHE)(steps.extract_all)
+load_task = task(name="load", cache_policy=NO_CACHE)(steps.load_all)
+transform_task = task(name="transform", cache_policy=NO_CACHE)(steps.transform)
+push_task = task(name="push", cache_policy=NO_CACHE)(steps.push_flags)
+tasks_task = task(name="owner-tasks", cache_policy=NO_CACHE)(owner_tasks.push_tasks)
 
 
 @flow(name="nightly-sync", log_prints=False)
@@ -45,18 +44,39 @@ def nightly_sync(
         if push and not extracted.quota_stopped:
             outcome = push_task(ctx, client)
             tasks = None if outcome.quota_stopped else tasks_task(ctx, client)
-        stopped = extracted.quota_stopped or (outcome and outcome.quota_stopped) or (tasks and tasks.quota_stopped)
+        stopped = (
+            extracted.quota_stopped or (outcome and outcome.quota_stopped) or (tasks and tasks.quota_stopped)
+        )
         status = "stopped_quota" if stopped else "success"
     except Exception as exc:
         message = f"{type(exc).__name__}: {exc}"
         raise
     finally:
         dq = quality.run_quality(cfg, ctx.run_id)  # counts survive a failed load; the Data Docs link
-        md = summary_markdown(ctx.run_id, extracted.rows, loaded or dq["loaded"], levels, outcome, client.api_calls,
-                              [message] if message else None, tasks=tasks, data_docs=dq["data_docs"])
+        md = summary_markdown(
+            ctx.run_id,
+            extracted.rows,
+            loaded or dq["loaded"],
+            levels,
+            outcome,
+            client.api_calls,
+            [message] if message else None,
+            tasks=tasks,
+            data_docs=dq["data_docs"],
+        )
         create_markdown_artifact(md, key="crm-risk-sync", description=f"run {ctx.run_id}")
-        steps.finish_run(ctx, status, {"extracted": extracted.rows, "levels": levels}, client.api_calls, message)
+        steps.finish_run(
+            ctx, status, {"extracted": extracted.rows, "levels": levels}, client.api_calls, message
+        )
     logger.info("run %s %s: %d API calls", ctx.run_id, status, client.api_calls)
-    return {"run_id": ctx.run_id, "status": status, "extracted": extracted.rows, "loaded": loaded,
-            "levels": levels, "push": outcome.__dict__ if outcome else None,
-            "tasks": tasks.__dict__ if tasks else None, "api_calls": client.api_calls, "data_docs": dq["data_docs"]}
+    return {
+        "run_id": ctx.run_id,
+        "status": status,
+        "extracted": extracted.rows,
+        "loaded": loaded,
+        "levels": levels,
+        "push": outcome.__dict__ if outcome else None,
+        "tasks": tasks.__dict__ if tasks else None,
+        "api_calls": client.api_calls,
+        "data_docs": dq["data_docs"],
+    }

@@ -19,8 +19,14 @@ def summary_markdown(
     data_docs: str | None = None,
 ) -> str:
     """Records per object, flags raised and cleared, records pushed and rejected, owner tasks, API calls used."""
-    lines = [f"# CRM risk sync `{run_id}`", "", "## Records per object", "",
-             "| object | extracted | loaded | quarantined | tombstones |", "|---|---:|---:|---:|---:|"]
+    lines = [
+        f"# CRM risk sync `{run_id}`",
+        "",
+        "## Records per object",
+        "",
+        "| object | extracted | loaded | quarantined | tombstones |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for obj in sorted(set(extracted) | set(loaded)):
         c = loaded.get(obj, {})
         lines.append(
@@ -28,23 +34,32 @@ def summary_markdown(
             f"| {c.get('tombstones', 0)} |"
         )
     if data_docs:
-        lines += ["", f"**Data Docs** (validation results per object, quarantined rows by expectation): "
-                  f"[{data_docs}](file://{data_docs})"]
+        lines += [
+            "",
+            f"**Data Docs** (validation results per object, quarantined rows by expectation): "
+            f"[{data_docs}](file://{data_docs})",
+        ]
     lines += ["", "## Risk", "", "| level | accounts |", "|---|---:|"]
     lines += [f"| {lvl} | {levels.get(lvl, 0)} |" for lvl in ("Red", "Amber", "Green")]
     if push is not None:
         lines += [
-            "", "## Push to the CRM", "",
+            "",
+            "## Push to the CRM",
+            "",
             f"- flags raised: {push.raised}, cleared: {push.cleared}",
             f"- accounts to update: {push.pending}, updated: {push.updated}, rejected: {push.rejected}",
         ]
         if push.errors:
-            lines.append("- rejections by error: " + ", ".join(f"{k} {v}" for k, v in sorted(push.errors.items())))
+            lines.append(
+                "- rejections by error: " + ", ".join(f"{k} {v}" for k, v in sorted(push.errors.items()))
+            )
         if push.quota_stopped:
             lines.append(f"- stopped by the API quota: {push.quota_stopped}")
     if tasks is not None:
         lines += [
-            "", "## Owner tasks", "",
+            "",
+            "## Owner tasks",
+            "",
             f"- new: {tasks.pending}, created: {tasks.created}, already in the CRM (upserted): {tasks.updated}, "
             f"rejected: {tasks.rejected}, to retry: {tasks.retry}",
             f"- reconciled after an interrupted run: {tasks.reconciled}, sent again: {tasks.resent}, "

@@ -15,7 +15,7 @@ from typing import Any
 
 from connectors import warehouse
 from connectors.salesforce import registry
-from connectors.salesforce.client import CrmClient, connect
+from connectors.salesforce.client import CrmClient
 from connectors.salesforce.extract import extract_object
 from connectors.salesforce.push import push_updates
 from crm_risk.config import Settings
@@ -130,11 +130,17 @@ def extract_all(
             out.quota_stopped = f"{entry.name}: {exc}"
             log.warning("API quota reached while extracting %s; stopping the extract cleanly", entry.name)
             break
+        assert manifest.path is not None  # extract_object always sets where it landed
         quality.save_rules(manifest.path, client.describe(entry.name))  # cached: no API call
         out.manifests.append(manifest.path)
         out.rows[entry.name] = manifest.rows
     out.api_calls = client.api_calls - calls_before
-    log.info("extracted %s rows in %d objects with %d API calls", sum(out.rows.values()), len(out.rows), out.api_calls)
+    log.info(
+        "extracted %s rows in %d objects with %d API calls",
+        sum(out.rows.values()),
+        len(out.rows),
+        out.api_calls,
+    )
     return out
 
 
@@ -189,7 +195,9 @@ def push_flags(ctx: RunContext, client: CrmClient) -> PushOutcome:
     return out
 
 
-def finish_run(ctx: RunContext, status: str, counts: dict[str, Any], api_calls: int, message: str = "") -> None:
+def finish_run(
+    ctx: RunContext, status: str, counts: dict[str, Any], api_calls: int, message: str = ""
+) -> None:
     """Close the run's row in meta.runs."""
     with warehouse.connect(ctx.settings.warehouse_path) as con:
         warehouse.finish_run(con, ctx.run_id, status, counts, api_calls, message)

@@ -49,18 +49,30 @@ def _write_jwt_keypair(key_file: Path, cert_file: Path) -> None:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "crm-risk simulator JWT")])
     now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=3650)).sign(key, hashes.SHA256()))
-    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=3650))
+        .sign(key, hashes.SHA256())
+    )
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
     cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
 
 class Auth:
     """Credentials (persisted in DIR/credentials.json) and live sessions (in memory, with a TTL)."""
 
-    def __init__(self, state_dir: Path, *, organization_id: str, ttl_seconds: int, rotate_refresh: bool) -> None:
+    def __init__(
+        self, state_dir: Path, *, organization_id: str, ttl_seconds: int, rotate_refresh: bool
+    ) -> None:
         self.state_dir = state_dir
         self.ttl_seconds = ttl_seconds
         self.rotate_refresh = rotate_refresh
@@ -72,7 +84,9 @@ class Auth:
         self.on_change: Callable[[], None] | None = None  # called after a refresh-token rotation
         self.creds: dict[str, Any] = json.loads(self._path.read_text()) if self._path.exists() else {}
         self.creds.setdefault("organization_id", organization_id)
-        self.creds.setdefault("client_id", "3MVG9" + secrets.token_urlsafe(60).replace("-", "A").replace("_", "z"))
+        self.creds.setdefault(
+            "client_id", "3MVG9" + secrets.token_urlsafe(60).replace("-", "A").replace("_", "z")
+        )
         self.creds.setdefault("client_secret", secrets.token_hex(32).upper())
         self.creds.setdefault("password", "Sim-" + secrets.token_urlsafe(12))
         self.creds.setdefault("security_token", secrets.token_hex(12))
@@ -172,9 +186,14 @@ class Auth:
 
     def _check_jwt(self, assertion: str, instance_url: str) -> None:
         try:
-            claims = jwt.decode(assertion, self._jwt_key, algorithms=["RS256"],
-                                audience=[instance_url, *LOGIN_AUDIENCES],
-                                options={"require": ["exp", "iss", "sub", "aud"]}, leeway=5)
+            claims = jwt.decode(
+                assertion,
+                self._jwt_key,
+                algorithms=["RS256"],
+                audience=[instance_url, *LOGIN_AUDIENCES],
+                options={"require": ["exp", "iss", "sub", "aud"]},
+                leeway=5,
+            )
         except jwt.ExpiredSignatureError:
             raise _oauth_error("invalid_grant", "expired authorization code") from None
         except jwt.InvalidAudienceError:
@@ -186,14 +205,25 @@ class Auth:
         if claims.get("sub") != self.creds["username"]:
             raise _oauth_error("invalid_grant", "user hasn't approved this consumer")
 
-    def token_body(self, instance_url: str, access_token: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    def token_body(
+        self, instance_url: str, access_token: str, extra: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         """The token JSON Salesforce answers (instance_url without trailing slash)."""
         issued_at = str(int(time.time() * 1000))
         ident = f"{instance_url}/id/{self.creds['organization_id']}/{self.creds['user_id']}"
-        sig = hmac.new(self.creds["client_secret"].encode(), (ident + issued_at).encode(), hashlib.sha256).digest()
-        return {"access_token": access_token, **(extra or {}), "signature": base64.b64encode(sig).decode(),
-                "scope": "api refresh_token", "instance_url": instance_url.rstrip("/"), "id": ident,
-                "token_type": "Bearer", "issued_at": issued_at}
+        sig = hmac.new(
+            self.creds["client_secret"].encode(), (ident + issued_at).encode(), hashlib.sha256
+        ).digest()
+        return {
+            "access_token": access_token,
+            **(extra or {}),
+            "signature": base64.b64encode(sig).decode(),
+            "scope": "api refresh_token",
+            "instance_url": instance_url.rstrip("/"),
+            "id": ident,
+            "token_type": "Bearer",
+            "issued_at": issued_at,
+        }
 
     def soap_ok(self, username: str, password: str) -> bool:
         """SOAP login accepts the password with the security token appended (or alone, as from a trusted IP)."""

@@ -100,12 +100,22 @@ class Bulk2:
             self._serial += 1
             id15 = f"7508d{self._serial:010d}"
             now = format_datetime(self.sim.org.clock.now())
-            job = {"id": id15 + checksum(id15), "createdById": req.user_id, "createdDate": now,
-                   "systemModstamp": now, "concurrencyMode": "Parallel", "contentType": "CSV",
-                   "apiVersion": float(req.version), "jobType": kind, **extra}
+            job = {
+                "id": id15 + checksum(id15),
+                "createdById": req.user_id,
+                "createdDate": now,
+                "systemModstamp": now,
+                "concurrencyMode": "Parallel",
+                "contentType": "CSV",
+                "apiVersion": float(req.version),
+                "jobType": kind,
+                **extra,
+            }
             self.jobs[job["id"]] = job
             if len(self.jobs) > MAX_JOBS:
-                done = [j for j, v in self.jobs.items() if v["state"] in TERMINAL or v["jobType"] == "V2Query"]
+                done = [
+                    j for j, v in self.jobs.items() if v["state"] in TERMINAL or v["jobType"] == "V2Query"
+                ]
                 for old in done[: len(self.jobs) - MAX_JOBS]:
                     del self.jobs[old]
         return job
@@ -128,19 +138,35 @@ class Bulk2:
         body = req.json() or {}
         op, soql = body.get("operation", "query"), body.get("query")
         if op not in ("query", "queryAll") or not soql:
-            raise error(400, "INVALIDJOB", "InvalidJob : operation must be query or queryAll and query is required")
+            raise error(
+                400, "INVALIDJOB", "InvalidJob : operation must be query or queryAll and query is required"
+            )
         delimiter = body.get("columnDelimiter", "COMMA")
         if delimiter != "COMMA" or body.get("lineEnding", "LF") != "LF":
-            raise error(400, "INVALIDJOB", "InvalidJob : the simulator serves columnDelimiter COMMA, lineEnding LF")
+            raise error(
+                400, "INVALIDJOB", "InvalidJob : the simulator serves columnDelimiter COMMA, lineEnding LF"
+            )
         if _OFFSET_RE.search(soql):
-            raise error(400, "INVALIDJOB", "InvalidJob : OFFSET clause is not supported in Bulk API 2.0 query")
+            raise error(
+                400, "INVALIDJOB", "InvalidJob : OFFSET clause is not supported in Bulk API 2.0 query"
+            )
         result = self.sim.org.query(soql, include_deleted=op == "queryAll")
         if result.is_count:
             raise error(400, "INVALIDJOB", "InvalidJob : Aggregate queries are not supported by Bulk API 2.0")
         failed = bool(self.sim.faults.check("bulk2.query.fail", req.path, {"bulkfail"}))
-        job = self._new_job(req, "V2Query", {
-            "operation": op, "object": result.sobject, "state": "UploadComplete", "lineEnding": "LF",
-            "columnDelimiter": "COMMA", "_result": result, "_final": "Failed" if failed else "JobComplete"})
+        job = self._new_job(
+            req,
+            "V2Query",
+            {
+                "operation": op,
+                "object": result.sobject,
+                "state": "UploadComplete",
+                "lineEnding": "LF",
+                "columnDelimiter": "COMMA",
+                "_result": result,
+                "_final": "Failed" if failed else "JobComplete",
+            },
+        )
         return json_response(200, self.public(job))
 
     def query_info(self, req: Request) -> Response:
@@ -151,8 +177,13 @@ class Bulk2:
             job["systemModstamp"] = format_datetime(self.sim.org.clock.now())
             if job["state"] == "Failed":
                 job["errorMessage"] = "InternalServerError : the query job failed (simulated fault)"
-        info = {**self.public(job), "numberRecordsProcessed": job["_result"].total_size, "retries": 0,
-                "totalProcessingTime": 10, "isPkChunkingSupported": True}
+        info = {
+            **self.public(job),
+            "numberRecordsProcessed": job["_result"].total_size,
+            "retries": 0,
+            "totalProcessingTime": 10,
+            "isPkChunkingSupported": True,
+        }
         return json_response(200, info)
 
     def query_results(self, req: Request) -> Response:
@@ -160,8 +191,12 @@ class Bulk2:
         job = self.job(req, "V2Query")
         if job["state"] != "JobComplete":
             status = "JOB_COMPLETE" if job["state"] == "UploadComplete" else job["state"].upper()
-            raise error(412, "JOB_NOT_COMPLETE", "can only download query results of successfully completed bulk "
-                                                 f"job with status: JOB_COMPLETE. Current status: {status}")
+            raise error(
+                412,
+                "JOB_NOT_COMPLETE",
+                "can only download query results of successfully completed bulk "
+                f"job with status: JOB_COMPLETE. Current status: {status}",
+            )
         result = job["_result"]
         offset = _offset(req.params["locator"]) if req.params.get("locator") else 0
         limit = int(req.params.get("maxRecords") or 100_000)
@@ -185,8 +220,10 @@ class Bulk2:
         count = max(0, min(limit, result.total_size - offset))
         end = offset + count
         body = result.csv(offset, limit).encode("utf-8")
-        headers = [("Sforce-Locator", _locator(end) if end < result.total_size else "null"),
-                   ("Sforce-NumberOfRecords", str(count))]
+        headers = [
+            ("Sforce-Locator", _locator(end) if end < result.total_size else "null"),
+            ("Sforce-NumberOfRecords", str(count)),
+        ]
         if gz and len(body) > 1024:
             body = gzip.compress(body, compresslevel=1)
             headers.append(("Content-Encoding", "gzip"))
@@ -197,7 +234,9 @@ class Bulk2:
         kind = "V2Query" if "/jobs/query/" in req.path else "V2Ingest"
         job = self.job(req, kind)
         if job["state"] in ("Open", "InProgress"):
-            raise error(400, "API_ERROR", "Error encountered when deleting the job because the job is not terminated")
+            raise error(
+                400, "API_ERROR", "Error encountered when deleting the job because the job is not terminated"
+            )
         self.jobs.pop(job["id"], None)
         return Response(204, b"", None)
 
@@ -224,11 +263,25 @@ class Bulk2:
         if delimiter not in DELIMITERS or body.get("lineEnding", "LF") not in ("LF", "CRLF"):
             raise error(400, "INVALIDJOB", "InvalidJob : invalid columnDelimiter or lineEnding")
         failed = bool(self.sim.faults.check("bulk2.ingest.fail", req.path, {"bulkfail"}))
-        job = self._new_job(req, "V2Ingest", {
-            "operation": op, "object": name, "state": "Open", "externalIdFieldName": ext,
-            "lineEnding": body.get("lineEnding", "LF"), "columnDelimiter": delimiter,
-            "_data": [], "_success": [], "_failed": [], "_unprocessed": [], "_header": [], "_fail": failed,
-            "_user": req.user_id})
+        job = self._new_job(
+            req,
+            "V2Ingest",
+            {
+                "operation": op,
+                "object": name,
+                "state": "Open",
+                "externalIdFieldName": ext,
+                "lineEnding": body.get("lineEnding", "LF"),
+                "columnDelimiter": delimiter,
+                "_data": [],
+                "_success": [],
+                "_failed": [],
+                "_unprocessed": [],
+                "_header": [],
+                "_fail": failed,
+                "_user": req.user_id,
+            },
+        )
         job["contentUrl"] = f"services/data/v{req.version}/jobs/ingest/{job['id']}/batches"
         return json_response(200, self.public(job))
 
@@ -238,16 +291,26 @@ class Bulk2:
         return json_response(200, self._info(job))
 
     def _info(self, job: dict[str, Any]) -> dict[str, Any]:
-        return {**self.public(job), "numberRecordsProcessed": len(job["_success"]) + len(job["_failed"]),
-                "numberRecordsFailed": len(job["_failed"]), "retries": 0, "totalProcessingTime": 10,
-                "apiActiveProcessingTime": 5, "apexProcessingTime": 0}
+        return {
+            **self.public(job),
+            "numberRecordsProcessed": len(job["_success"]) + len(job["_failed"]),
+            "numberRecordsFailed": len(job["_failed"]),
+            "retries": 0,
+            "totalProcessingTime": 10,
+            "apiActiveProcessingTime": 5,
+            "apexProcessingTime": 0,
+        }
 
     def upload(self, req: Request) -> Response:
         """PUT jobs/ingest/{id}/batches: the CSV data; exactly 201, no body."""
         job = self.job(req, "V2Ingest")
         if job["state"] != "Open":
-            raise error(409, "INVALIDJOB", f"InvalidJob : Found Job with state: {job['state']}; data can only be "
-                                           "uploaded to an Open job")
+            raise error(
+                409,
+                "INVALIDJOB",
+                f"InvalidJob : Found Job with state: {job['state']}; data can only be "
+                "uploaded to an Open job",
+            )
         job["_data"].append(req.body.decode("utf-8-sig"))
         return Response(201, b"", None)
 
@@ -268,7 +331,9 @@ class Bulk2:
                     job["_unprocessed"] = [_csv_line(r, delimiter) for r in self._parse(job)]
                 job["state"] = "Aborted"
             else:
-                raise error(400, "INVALIDJOB", f"InvalidJob : cannot change state from {job['state']} to {state}")
+                raise error(
+                    400, "INVALIDJOB", f"InvalidJob : cannot change state from {job['state']} to {state}"
+                )
             job["systemModstamp"] = format_datetime(self.sim.org.clock.now())
         return json_response(200, self.public(job))
 
@@ -327,9 +392,14 @@ class Bulk2:
         unknown = [h for h in header if "." not in h and obj is not None and obj.field(h) is None]
         if job["_fail"] or unknown:
             job["_unprocessed"] = [_csv_line(r, delimiter) for r in rows]
-            job["state"], job["errorMessage"] = "Failed", (
-                f"InvalidBatch : Field name not found : {unknown[0]}" if unknown
-                else "InvalidBatch : the job failed (simulated fault)")
+            job["state"], job["errorMessage"] = (
+                "Failed",
+                (
+                    f"InvalidBatch : Field name not found : {unknown[0]}"
+                    if unknown
+                    else "InvalidBatch : the job failed (simulated fault)"
+                ),
+            )
             return
         for i, raw in enumerate(rows):
             if job["state"] == "Aborted" or self._stopping.is_set():
@@ -370,7 +440,9 @@ class Bulk2:
                 value = next((v for k, v in record.items() if k.lower() == ext.lower()), "")
                 data = {k: v for k, v in data.items() if k.lower() != ext.lower()}
                 rid, created = org.upsert(name, ext, value, data, user_id=user)
-            job["_success"].append(_quoted([rid, str(created).lower()], delimiter) + _tail(original, delimiter))
+            job["_success"].append(
+                _quoted([rid, str(created).lower()], delimiter) + _tail(original, delimiter)
+            )
         except Exception as exc:
             code = getattr(exc, "error_code", None)
             if code is None:
@@ -407,6 +479,7 @@ def _convert(name: str, record: dict[str, str]) -> dict[str, Any]:
             else:
                 out[key] = value
         except ValueError:
-            raise _RowError("INVALID_TYPE_ON_FIELD_IN_RECORD", f"{key}: value not of required type: {value}",
-                            [key]) from None
+            raise _RowError(
+                "INVALID_TYPE_ON_FIELD_IN_RECORD", f"{key}: value not of required type: {value}", [key]
+            ) from None
     return out

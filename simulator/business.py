@@ -28,9 +28,24 @@ if TYPE_CHECKING:
 
 __all__ = ["KINDS", "advance"]
 
-KINDS = ("days", "cases_created", "cases_escalated", "cases_closed", "tasks_created", "tasks_completed",
-         "events_created", "opportunities_created", "opportunities_moved", "opportunities_won", "opportunities_lost",
-         "opportunities_pushed", "contacts_bounced", "contacts_left", "owners_changed", "records_deleted")
+KINDS = (
+    "days",
+    "cases_created",
+    "cases_escalated",
+    "cases_closed",
+    "tasks_created",
+    "tasks_completed",
+    "events_created",
+    "opportunities_created",
+    "opportunities_moved",
+    "opportunities_won",
+    "opportunities_lost",
+    "opportunities_pushed",
+    "contacts_bounced",
+    "contacts_left",
+    "owners_changed",
+    "records_deleted",
+)
 _OPEN_STAGES = [s for s, (_, closed, _, _) in OPPORTUNITY_STAGES.items() if not closed]
 _BOUNCE = "550 5.1.1 The email account that you tried to reach does not exist"
 
@@ -39,19 +54,23 @@ _BOUNCE = "550 5.1.1 The email account that you tried to reach does not exist"
 class _State:
     """What the day loop needs to know about the org, read once and kept current as changes are made."""
 
-    accounts: list[tuple[str, str]]                       # customer (id, owner)
-    contacts: dict[str, list[str]]                        # account -> reachable contact ids
-    cases: list[dict]                                     # open cases
-    opps: list[dict]                                      # open opportunities
-    tasks: list[tuple[str, date]]                         # open tasks (id, due date)
-    done: list[str]                                       # completed tasks that may be deleted
+    accounts: list[tuple[str, str]]  # customer (id, owner)
+    contacts: dict[str, list[str]]  # account -> reachable contact ids
+    cases: list[dict]  # open cases
+    opps: list[dict]  # open opportunities
+    tasks: list[tuple[str, date]]  # open tasks (id, due date)
+    done: list[str]  # completed tasks that may be deleted
     reps: list[str]
     agents: list[str]
-    owner: dict[str, str] = field(default_factory=dict)   # account -> owner
-    outcomes: dict[str, str] = field(default_factory=dict)  # renewal opportunity -> "won" | "lost" (ground truth)
+    owner: dict[str, str] = field(default_factory=dict)  # account -> owner
+    outcomes: dict[str, str] = field(
+        default_factory=dict
+    )  # renewal opportunity -> "won" | "lost" (ground truth)
     health: dict[str, float] = field(default_factory=dict)  # account -> latent health (ground truth)
-    contract: dict[str, tuple[date, float, str]] = field(default_factory=dict)  # account -> (first win, amount, name)
-    renewing: set[str] = field(default_factory=set)          # accounts with an open renewal
+    contract: dict[str, tuple[date, float, str]] = field(
+        default_factory=dict
+    )  # account -> (first win, amount, name)
+    renewing: set[str] = field(default_factory=set)  # accounts with an open renewal
 
 
 def _rows(org: Org, soql: str) -> list[dict]:
@@ -62,36 +81,79 @@ def _load(org: Org) -> _State:
     users = _rows(org, "SELECT Id, Title FROM User WHERE IsActive = true ORDER BY Id")
     reps = [u["Id"] for u in users if u["Title"] == "Account Executive"]
     agents = [u["Id"] for u in users if u["Title"] == "Service Agent"] or reps
-    accounts = [(r["Id"], r["OwnerId"]) for r in _rows(
-        org, "SELECT Id, OwnerId FROM Account WHERE Type LIKE 'Customer%' ORDER BY Id")]
+    accounts = [
+        (r["Id"], r["OwnerId"])
+        for r in _rows(org, "SELECT Id, OwnerId FROM Account WHERE Type LIKE 'Customer%' ORDER BY Id")
+    ]
     contacts: dict[str, list[str]] = {}
-    for r in _rows(org, "SELECT Id, AccountId FROM Contact WHERE Left_Company__c = false "
-                        "AND EmailBouncedDate = null ORDER BY Id"):
+    for r in _rows(
+        org,
+        "SELECT Id, AccountId FROM Contact WHERE Left_Company__c = false "
+        "AND EmailBouncedDate = null ORDER BY Id",
+    ):
         contacts.setdefault(r["AccountId"], []).append(r["Id"])
-    cases = [{"Id": r["Id"], "AccountId": r["AccountId"], "ContactId": r["ContactId"], "Priority": r["Priority"],
-              "IsEscalated": r["IsEscalated"], "created": date.fromisoformat(r["CreatedDate"][:10])}
-             for r in _rows(org, "SELECT Id, AccountId, ContactId, Priority, IsEscalated, CreatedDate FROM Case "
-                                 "WHERE IsClosed = false ORDER BY Id")]
-    opps = [{"Id": r["Id"], "StageName": r["StageName"], "Type": r["Type"], "AccountId": r["AccountId"],
-             "close": date.fromisoformat(r["CloseDate"])}
-            for r in _rows(org, "SELECT Id, StageName, Type, AccountId, CloseDate FROM Opportunity "
-                                "WHERE IsClosed = false ORDER BY Id")]
-    tasks = [(r["Id"], date.fromisoformat(r["ActivityDate"])) for r in _rows(
-        org, "SELECT Id, ActivityDate FROM Task WHERE IsClosed = false AND ActivityDate != null ORDER BY Id")]
-    done = [r["Id"] for r in _rows(org, "SELECT Id FROM Task WHERE IsClosed = true ORDER BY Id DESC LIMIT 500")]
+    cases = [
+        {
+            "Id": r["Id"],
+            "AccountId": r["AccountId"],
+            "ContactId": r["ContactId"],
+            "Priority": r["Priority"],
+            "IsEscalated": r["IsEscalated"],
+            "created": date.fromisoformat(r["CreatedDate"][:10]),
+        }
+        for r in _rows(
+            org,
+            "SELECT Id, AccountId, ContactId, Priority, IsEscalated, CreatedDate FROM Case "
+            "WHERE IsClosed = false ORDER BY Id",
+        )
+    ]
+    opps = [
+        {
+            "Id": r["Id"],
+            "StageName": r["StageName"],
+            "Type": r["Type"],
+            "AccountId": r["AccountId"],
+            "close": date.fromisoformat(r["CloseDate"]),
+        }
+        for r in _rows(
+            org,
+            "SELECT Id, StageName, Type, AccountId, CloseDate FROM Opportunity "
+            "WHERE IsClosed = false ORDER BY Id",
+        )
+    ]
+    tasks = [
+        (r["Id"], date.fromisoformat(r["ActivityDate"]))
+        for r in _rows(
+            org,
+            "SELECT Id, ActivityDate FROM Task WHERE IsClosed = false AND ActivityDate != null ORDER BY Id",
+        )
+    ]
+    done = [
+        r["Id"] for r in _rows(org, "SELECT Id FROM Task WHERE IsClosed = true ORDER BY Id DESC LIMIT 500")
+    ]
     st = _State(accounts, contacts, cases, opps, tasks, done, reps or agents, agents, dict(accounts))
     truth = Path(org.state_dir) / "ground_truth.json"
     if truth.exists():  # renewals due later close the way the latent health decided at generation
         gt = json.loads(truth.read_text())
         st.outcomes = {r["opportunity_id"]: r["outcome"] for r in gt.get("renewals", [])}
         st.health = gt.get("health", {})
-    for r in _rows(org, "SELECT AccountId, CloseDate, Amount, Account.Name FROM Opportunity "
-                        "WHERE IsWon = true AND Type = 'New Business' ORDER BY CloseDate, Id"):
+    for r in _rows(
+        org,
+        "SELECT AccountId, CloseDate, Amount, Account.Name FROM Opportunity "
+        "WHERE IsWon = true AND Type = 'New Business' ORDER BY CloseDate, Id",
+    ):
         if r["AccountId"] in st.owner and r["AccountId"] not in st.contract:
-            st.contract[r["AccountId"]] = (date.fromisoformat(r["CloseDate"]), r["Amount"] or 0.0,
-                                           (r["Account"] or {}).get("Name") or "")
-    st.renewing = {r["AccountId"] for r in _rows(
-        org, "SELECT AccountId FROM Opportunity WHERE IsClosed = false AND Type = 'Renewal' ORDER BY Id")}
+            st.contract[r["AccountId"]] = (
+                date.fromisoformat(r["CloseDate"]),
+                r["Amount"] or 0.0,
+                (r["Account"] or {}).get("Name") or "",
+            )
+    st.renewing = {
+        r["AccountId"]
+        for r in _rows(
+            org, "SELECT AccountId FROM Opportunity WHERE IsClosed = false AND Type = 'Renewal' ORDER BY Id"
+        )
+    }
     return st
 
 
@@ -116,11 +178,31 @@ def advance(org: Org, days: int, rng_seed: int) -> dict[str, int]:
     return counts
 
 
-def _touch(org: Org, st: _State, rng: random.Random, account: str, who: str | None, user: str, today: date,
-           subject: str, what: str | None = None) -> None:
+def _touch(
+    org: Org,
+    st: _State,
+    rng: random.Random,
+    account: str,
+    who: str | None,
+    user: str,
+    today: date,
+    subject: str,
+    what: str | None = None,
+) -> None:
     typ = "Call" if rng.random() < 0.6 else "Email"
-    tid = org.create("Task", {"WhatId": what or account, "WhoId": who, "Subject": subject, "Type": typ,
-                              "Status": "Completed", "ActivityDate": today, "OwnerId": user}, user_id=user)
+    tid = org.create(
+        "Task",
+        {
+            "WhatId": what or account,
+            "WhoId": who,
+            "Subject": subject,
+            "Type": typ,
+            "Status": "Completed",
+            "ActivityDate": today,
+            "OwnerId": user,
+        },
+        user_id=user,
+    )
     st.done.append(tid)
 
 
@@ -137,12 +219,31 @@ def _day(org: Org, st: _State, rng: random.Random, counts: dict[str, int]) -> No
         agent = st.agents[rng.randrange(len(st.agents))]
         issue = rng.choice(CLEAN_ISSUES) if rng.random() < 0.95 else rng.choice(COMPLAINT_ISSUES)
         high = rng.random() < 0.1
-        cid = org.create("Case", {"AccountId": account, "ContactId": contact, "Status": "New",
-                                  "Priority": "High" if high else rng.choice(("Medium", "Low")),
-                                  "Origin": rng.choice(("Phone", "Email", "Web")), "Type": issue[0],
-                                  "Reason": issue[1], "Subject": issue[2], "OwnerId": agent}, user_id=agent)
-        st.cases.append({"Id": cid, "AccountId": account, "ContactId": contact, "Priority": "High" if high else "",
-                         "IsEscalated": False, "created": today})
+        cid = org.create(
+            "Case",
+            {
+                "AccountId": account,
+                "ContactId": contact,
+                "Status": "New",
+                "Priority": "High" if high else rng.choice(("Medium", "Low")),
+                "Origin": rng.choice(("Phone", "Email", "Web")),
+                "Type": issue[0],
+                "Reason": issue[1],
+                "Subject": issue[2],
+                "OwnerId": agent,
+            },
+            user_id=agent,
+        )
+        st.cases.append(
+            {
+                "Id": cid,
+                "AccountId": account,
+                "ContactId": contact,
+                "Priority": "High" if high else "",
+                "IsEscalated": False,
+                "created": today,
+            }
+        )
         counts["cases_created"] += 1
     for case in list(st.cases):
         age = (today - case["created"]).days
@@ -160,23 +261,52 @@ def _day(org: Org, st: _State, rng: random.Random, counts: dict[str, int]) -> No
             counts["cases_closed"] += 1
             if rng.random() < 0.6:
                 owner = st.owner.get(case["AccountId"], agent)
-                _touch(org, st, rng, case["AccountId"], case["ContactId"], owner, today,
-                       "Follow-up: did everything go as expected?", what=case["Id"])
+                _touch(
+                    org,
+                    st,
+                    rng,
+                    case["AccountId"],
+                    case["ContactId"],
+                    owner,
+                    today,
+                    "Follow-up: did everything go as expected?",
+                    what=case["Id"],
+                )
                 counts["tasks_created"] += 1
     for _ in range(_poisson(rng, n / 80)):
         account, _ = st.accounts[rng.randrange(n)]
         people = [*st.contacts.get(account, [])] or [None]
-        _touch(org, st, rng, account, people[rng.randrange(len(people))], st.owner[account], today, "Check-in call")
+        _touch(
+            org,
+            st,
+            rng,
+            account,
+            people[rng.randrange(len(people))],
+            st.owner[account],
+            today,
+            "Check-in call",
+        )
         counts["tasks_created"] += 1
     if rng.random() < min(1.0, n / 1500):
         account, _ = st.accounts[rng.randrange(n)]
         people = [*st.contacts.get(account, [])] or [None]
         start = org.clock.now().replace(hour=14, minute=0, second=0, microsecond=0)
-        org.create("Event", {"WhatId": account, "WhoId": people[0], "Type": "Business Review",
-                             "Subject": "Quarterly Business Review", "ActivityDateTime": start,
-                             "StartDateTime": start, "EndDateTime": start + timedelta(hours=1),
-                             "DurationInMinutes": 60, "ActivityDate": today, "OwnerId": st.owner[account]},
-                   user_id=st.owner[account])
+        org.create(
+            "Event",
+            {
+                "WhatId": account,
+                "WhoId": people[0],
+                "Type": "Business Review",
+                "Subject": "Quarterly Business Review",
+                "ActivityDateTime": start,
+                "StartDateTime": start,
+                "EndDateTime": start + timedelta(hours=1),
+                "DurationInMinutes": 60,
+                "ActivityDate": today,
+                "OwnerId": st.owner[account],
+            },
+            user_id=st.owner[account],
+        )
         counts["events_created"] += 1
     for task in list(st.tasks):
         if task[1] <= today and rng.random() < 0.5:
@@ -198,12 +328,28 @@ def _deals(org: Org, st: _State, rng: random.Random, counts: dict[str, int], tod
         due = anniversary(start, years - 1)
         due = due if due > today else anniversary(start, years)
         if 0 < (due - today).days <= 120:
-            oid = org.create("Opportunity", {"AccountId": account, "Name": f"{name} - Renewal {due.year}",
-                                             "StageName": "Qualification", "CloseDate": due, "Type": "Renewal",
-                                             "Amount": amount, "OwnerId": st.owner[account]},
-                             user_id=st.owner[account])
-            st.opps.append({"Id": oid, "StageName": "Qualification", "Type": "Renewal", "AccountId": account,
-                            "close": due})
+            oid = org.create(
+                "Opportunity",
+                {
+                    "AccountId": account,
+                    "Name": f"{name} - Renewal {due.year}",
+                    "StageName": "Qualification",
+                    "CloseDate": due,
+                    "Type": "Renewal",
+                    "Amount": amount,
+                    "OwnerId": st.owner[account],
+                },
+                user_id=st.owner[account],
+            )
+            st.opps.append(
+                {
+                    "Id": oid,
+                    "StageName": "Qualification",
+                    "Type": "Renewal",
+                    "AccountId": account,
+                    "close": due,
+                }
+            )
             st.renewing.add(account)
             counts["opportunities_created"] += 1
     for opp in list(st.opps):
@@ -221,8 +367,11 @@ def _deals(org: Org, st: _State, rng: random.Random, counts: dict[str, int], tod
             counts["opportunities_moved"] += 1
         elif opp["Type"] != "Renewal" and i + 1 == len(_OPEN_STAGES) and rng.random() < 0.1:
             won = rng.random() < 0.7
-            org.update("Opportunity", opp["Id"], {"StageName": "Closed Won" if won else "Closed Lost",
-                                                  "CloseDate": today})
+            org.update(
+                "Opportunity",
+                opp["Id"],
+                {"StageName": "Closed Won" if won else "Closed Lost", "CloseDate": today},
+            )
             st.opps.remove(opp)
             counts["opportunities_won" if won else "opportunities_lost"] += 1
         elif opp["Type"] != "Renewal" and opp["close"] < today:
@@ -239,7 +388,9 @@ def _people(org: Org, st: _State, rng: random.Random, counts: dict[str, int]) ->
         if people:
             contact = people.pop(rng.randrange(len(people)))
             if rng.random() < 0.5:
-                org.update("Contact", contact, {"EmailBouncedDate": org.clock.now(), "EmailBouncedReason": _BOUNCE})
+                org.update(
+                    "Contact", contact, {"EmailBouncedDate": org.clock.now(), "EmailBouncedReason": _BOUNCE}
+                )
                 counts["contacts_bounced"] += 1
             else:
                 org.update("Contact", contact, {"Left_Company__c": True})

@@ -23,19 +23,39 @@ __all__ = ["main"]
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="crm-risk simulate", description="Serve a simulated Salesforce org over HTTPS.")
-    p.add_argument("--port", type=int, default=8443, help="port on 127.0.0.1 (0 = any free port; default 8443)")
-    p.add_argument("--state-dir", type=Path, required=True, help="where the org, certificates and connection.json live")
-    p.add_argument("--accounts", type=int, default=2000, help="accounts of a newly generated org (default 2000)")
+    p = argparse.ArgumentParser(
+        prog="crm-risk simulate", description="Serve a simulated Salesforce org over HTTPS."
+    )
+    p.add_argument(
+        "--port", type=int, default=8443, help="port on 127.0.0.1 (0 = any free port; default 8443)"
+    )
+    p.add_argument(
+        "--state-dir", type=Path, required=True, help="where the org, certificates and connection.json live"
+    )
+    p.add_argument(
+        "--accounts", type=int, default=2000, help="accounts of a newly generated org (default 2000)"
+    )
     p.add_argument("--seed", type=int, default=42, help="generator seed of a new org (default 42)")
-    p.add_argument("--faults", default=None, help="fault SPEC, see simulator/faults.py (e.g. '503:query:count=2')")
-    p.add_argument("--outbound-url", default=None, help="POST outbound messages for Case/Opportunity/Contact here")
-    p.add_argument("--advance-days", type=int, default=0, help="move the org N days of business forward first")
-    p.add_argument("--once", action="store_true", help="with --advance-days: exit after advancing, do not serve")
-    p.add_argument("--api-budget", type=int, default=1_000_000, help="daily API requests before 403 (default 1e6)")
+    p.add_argument(
+        "--faults", default=None, help="fault SPEC, see simulator/faults.py (e.g. '503:query:count=2')"
+    )
+    p.add_argument(
+        "--outbound-url", default=None, help="POST outbound messages for Case/Opportunity/Contact here"
+    )
+    p.add_argument(
+        "--advance-days", type=int, default=0, help="move the org N days of business forward first"
+    )
+    p.add_argument(
+        "--once", action="store_true", help="with --advance-days: exit after advancing, do not serve"
+    )
+    p.add_argument(
+        "--api-budget", type=int, default=1_000_000, help="daily API requests before 403 (default 1e6)"
+    )
     p.add_argument("--session-ttl", type=int, default=7200, help="session lifetime in seconds (default 7200)")
     p.add_argument("--dirty", action="store_true", help="generate a new org with dirty data")
-    p.add_argument("--rotate-refresh-token", action="store_true", help="each refresh returns a new refresh token")
+    p.add_argument(
+        "--rotate-refresh-token", action="store_true", help="each refresh returns a new refresh token"
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="log every request")
     return p
 
@@ -45,7 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     from simulator.server import Simulator
 
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(message)s"
+    )
     if args.once and not args.advance_days:
         print("--once needs --advance-days")
         return 2
@@ -55,10 +77,18 @@ def main(argv: list[str] | None = None) -> int:
         stop.set()
 
     try:
-        sim = Simulator(args.state_dir, port=0 if args.once else args.port, accounts=args.accounts, seed=args.seed,
-                        faults=args.faults, outbound_url=args.outbound_url, api_budget=args.api_budget,
-                        session_ttl_seconds=args.session_ttl, dirty=args.dirty,
-                        rotate_refresh_token=args.rotate_refresh_token)
+        sim = Simulator(
+            args.state_dir,
+            port=0 if args.once else args.port,
+            accounts=args.accounts,
+            seed=args.seed,
+            faults=args.faults,
+            outbound_url=args.outbound_url,
+            api_budget=args.api_budget,
+            session_ttl_seconds=args.session_ttl,
+            dirty=args.dirty,
+            rotate_refresh_token=args.rotate_refresh_token,
+        )
     except ValueError as exc:  # a bad --faults SPEC
         print(f"crm-risk simulate: {exc}")
         return 2
@@ -70,8 +100,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"advanced {args.advance_days} day(s): {json.dumps(counts, sort_keys=True)}", flush=True)
         if args.once:
             return 0
-        print(f"simulator serving {sim.url}  (connection: {args.state_dir / 'connection.json'}; Ctrl-C stops)",
-              flush=True)
+        print(
+            f"simulator serving {sim.url}  (connection: {args.state_dir / 'connection.json'}; Ctrl-C stops)",
+            flush=True,
+        )
         while not stop.wait(1.0):
             pass
         return 0

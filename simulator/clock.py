@@ -7,7 +7,7 @@ import threading
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-__all__ = ["Clock", "format_datetime", "format_date"]
+__all__ = ["Clock", "format_date", "format_datetime"]
 
 
 class Clock:

@@ -1,9 +1,9 @@
 """The simulator's API error: one exception carrying Salesforce's status, error code, message and fields.
 
-    ApiError(status, error_code, message, fields)
-      REST body:             [{"message": ..., "errorCode": ..., "fields": [...]}]
-      Collections item:      {"statusCode": ..., "message": ..., "fields": [...]}
-      300 MULTIPLE_CHOICES:  the body is the JSON array of matching record urls (`urls`)
+ApiError(status, error_code, message, fields)
+  REST body:             [{"message": ..., "errorCode": ..., "fields": [...]}]
+  Collections item:      {"statusCode": ..., "message": ..., "fields": [...]}
+  300 MULTIPLE_CHOICES:  the body is the JSON array of matching record urls (`urls`)
 """
 
 from __future__ import annotations
@@ -16,8 +16,15 @@ NOT_FOUND_MESSAGE = "The requested resource does not exist"
 class ApiError(Exception):
     """A Salesforce API error with the HTTP status and the wire fields a client reads."""
 
-    def __init__(self, status: int, error_code: str, message: str = "", fields: list[str] | None = None,
-                 *, urls: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        error_code: str,
+        message: str = "",
+        fields: list[str] | None = None,
+        *,
+        urls: list[str] | None = None,
+    ) -> None:
         super().__init__(f"{status} {error_code}: {message}")
         self.status = status
         self.error_code = error_code

@@ -18,8 +18,13 @@ __all__ = ["Builder", "Rows", "fast_id"]
 
 Rows = dict[str, list[dict]]
 # OpportunityHistory.ForecastCategory uses the API names of the forecast categories.
-_HIST_FORECAST = {"Pipeline": "Pipeline", "Best Case": "BestCase", "Commit": "Forecast", "Closed": "Closed",
-                  "Omitted": "Omitted"}
+_HIST_FORECAST = {
+    "Pipeline": "Pipeline",
+    "Best Case": "BestCase",
+    "Commit": "Forecast",
+    "Closed": "Closed",
+    "Omitted": "Omitted",
+}
 
 
 _B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -28,7 +33,9 @@ _CHK = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 # (make_id is 40% of generation time otherwise). tests/simulator/test_generator.py checks both agree.
 _PAIRS = [(a + b, ("A" <= a <= "Z") | (("A" <= b <= "Z") << 1)) for a in _B62 for b in _B62]
 _HEADS = {o: f"{p}8d" for o, p in KEY_PREFIXES.items()}  # key prefix + pod
-_HEAD_CHK = {o: _CHK[sum(1 << i for i, ch in enumerate(f"{p}8d") if "A" <= ch <= "Z")] for o, p in KEY_PREFIXES.items()}
+_HEAD_CHK = {
+    o: _CHK[sum(1 << i for i, ch in enumerate(f"{p}8d") if "A" <= ch <= "Z")] for o, p in KEY_PREFIXES.items()
+}
 
 
 def fast_id(sobject: str, serial: int) -> str:
@@ -59,7 +66,9 @@ class Builder:
     def __init__(self, today: date) -> None:
         self.today = today
         self.midnight = datetime(today.year, today.month, today.day, tzinfo=UTC)
-        self.latest = self.midnight - timedelta(seconds=1)  # nothing in the generated past is stamped after this
+        self.latest = self.midnight - timedelta(
+            seconds=1
+        )  # nothing in the generated past is stamped after this
         self.data: dict[str, list[dict]] = {name: [] for name in SCHEMA}
         self._serial = dict.fromkeys(SCHEMA, 0)
         self._tmpl = {name: _template(name) for name in SCHEMA}
@@ -146,8 +155,9 @@ class Builder:
         return r
 
     # -- objects ----------------------------------------------------------------------------------------------
-    def opportunity(self, account: dict, name: str, typ: str, owner: str,
-                    steps: list[tuple[int, int, str, float, int]]) -> dict:
+    def opportunity(
+        self, account: dict, name: str, typ: str, owner: str, steps: list[tuple[int, int, str, float, int]]
+    ) -> dict:
         """An opportunity and its history: steps are (day, minute, stage, amount, close day), the last is current."""
         o0, m0, stage, amount, close = steps[-1]
         prob, closed, won, forecast = OPPORTUNITY_STAGES[stage]
@@ -157,76 +167,188 @@ class Builder:
         for prev, step in pairwise(steps):
             if step[2] != prev[2]:
                 last_change = step
-        opp = self.row("Opportunity", created, modified, owner, {
-            "AccountId": account["Id"], "Name": name, "StageName": stage, "Amount": amount,
-            "Probability": float(prob), "CloseDate": self.day(close), "Type": typ, "IsClosed": closed,
-            "IsWon": won, "ForecastCategoryName": forecast, "OwnerId": owner,
-            "LastStageChangeDate": self.at(last_change[0], last_change[1]),
-        })
+        opp = self.row(
+            "Opportunity",
+            created,
+            modified,
+            owner,
+            {
+                "AccountId": account["Id"],
+                "Name": name,
+                "StageName": stage,
+                "Amount": amount,
+                "Probability": float(prob),
+                "CloseDate": self.day(close),
+                "Type": typ,
+                "IsClosed": closed,
+                "IsWon": won,
+                "ForecastCategoryName": forecast,
+                "OwnerId": owner,
+                "LastStageChangeDate": self.at(last_change[0], last_change[1]),
+            },
+        )
         prev_amount: float | None = None
         prev_close: date | None = None
         for o, m, st, amt, cl in steps:
             p, _, _, fc = OPPORTUNITY_STAGES[st]
             t = self.at(o, m)
-            self.row("OpportunityHistory", t, t, owner, {
-                "OpportunityId": opp["Id"], "StageName": st, "Amount": amt, "Probability": float(p),
-                "CloseDate": self.day(cl), "ForecastCategory": _HIST_FORECAST[fc],
-                "PrevAmount": prev_amount, "PrevCloseDate": prev_close,
-            })
+            self.row(
+                "OpportunityHistory",
+                t,
+                t,
+                owner,
+                {
+                    "OpportunityId": opp["Id"],
+                    "StageName": st,
+                    "Amount": amt,
+                    "Probability": float(p),
+                    "CloseDate": self.day(cl),
+                    "ForecastCategory": _HIST_FORECAST[fc],
+                    "PrevAmount": prev_amount,
+                    "PrevCloseDate": prev_close,
+                },
+            )
             prev_amount, prev_close = amt, self.day(cl)
         return opp
 
     def contact_role(self, opp: dict, contact: dict, role: str, primary: bool) -> dict:
         """An OpportunityContactRole created with the opportunity."""
-        return self.row("OpportunityContactRole", opp["CreatedDate"], opp["CreatedDate"], opp["OwnerId"], {
-            "OpportunityId": opp["Id"], "ContactId": contact["Id"], "Role": role, "IsPrimary": primary,
-        })
+        return self.row(
+            "OpportunityContactRole",
+            opp["CreatedDate"],
+            opp["CreatedDate"],
+            opp["OwnerId"],
+            {
+                "OpportunityId": opp["Id"],
+                "ContactId": contact["Id"],
+                "Role": role,
+                "IsPrimary": primary,
+            },
+        )
 
-    def case(self, account: dict, contact: dict | None, owner: str, created: datetime, closed: datetime | None,
-             values: dict) -> dict:
+    def case(
+        self,
+        account: dict,
+        contact: dict | None,
+        owner: str,
+        created: datetime,
+        closed: datetime | None,
+        values: dict,
+    ) -> dict:
         """A Case; `closed` None leaves it open (Status from values, default 'New')."""
         serial = self._serial["Case"] + 1
         status = "Closed" if closed is not None else values.pop("Status", "New")
         modified = closed if closed is not None else created + timedelta(hours=3)
-        r = self.row("Case", created, min(modified, self.latest), owner, {
-            "CaseNumber": f"{1000 + serial:08d}", "AccountId": account["Id"],
-            "ContactId": contact["Id"] if contact else None, "Status": status,
-            "IsClosed": CASE_STATUSES[status], "ClosedDate": closed, "OwnerId": owner, **values,
-        })
+        r = self.row(
+            "Case",
+            created,
+            min(modified, self.latest),
+            owner,
+            {
+                "CaseNumber": f"{1000 + serial:08d}",
+                "AccountId": account["Id"],
+                "ContactId": contact["Id"] if contact else None,
+                "Status": status,
+                "IsClosed": CASE_STATUSES[status],
+                "ClosedDate": closed,
+                "OwnerId": owner,
+                **values,
+            },
+        )
         return r
 
-    def task(self, account_id: str, what_id: str | None, who_id: str | None, owner: str, o: int, minute: int,
-             subject: str, typ: str, status: str = "Completed", priority: str = "Normal") -> dict:
+    def task(
+        self,
+        account_id: str,
+        what_id: str | None,
+        who_id: str | None,
+        owner: str,
+        o: int,
+        minute: int,
+        subject: str,
+        typ: str,
+        status: str = "Completed",
+        priority: str = "Normal",
+    ) -> dict:
         """A Task on day `o`; completed ones carry CompletedDateTime, open ones were created before today."""
         closed = TASK_STATUSES[status]
         when = self.at(o, minute)
         created = self.at(min(o, -1), minute - 30) if closed else self.at(min(o - 3, -1), 540)
-        return self.row("Task", created, when if closed else created, owner, {
-            "WhatId": what_id or account_id, "WhoId": who_id, "AccountId": account_id, "Subject": subject,
-            "ActivityDate": self.day(o), "OwnerId": owner, "Status": status, "Priority": priority,
-            "Type": typ, "TaskSubtype": "Call" if typ == "Call" else ("Email" if typ == "Email" else "Task"),
-            "IsClosed": closed, "CompletedDateTime": when if closed else None,
-        })
+        return self.row(
+            "Task",
+            created,
+            when if closed else created,
+            owner,
+            {
+                "WhatId": what_id or account_id,
+                "WhoId": who_id,
+                "AccountId": account_id,
+                "Subject": subject,
+                "ActivityDate": self.day(o),
+                "OwnerId": owner,
+                "Status": status,
+                "Priority": priority,
+                "Type": typ,
+                "TaskSubtype": "Call" if typ == "Call" else ("Email" if typ == "Email" else "Task"),
+                "IsClosed": closed,
+                "CompletedDateTime": when if closed else None,
+            },
+        )
 
-    def event(self, account_id: str, what_id: str | None, who_id: str | None, owner: str, o: int, minute: int,
-              duration: int, typ: str, subject: str) -> dict:
+    def event(
+        self,
+        account_id: str,
+        what_id: str | None,
+        who_id: str | None,
+        owner: str,
+        o: int,
+        minute: int,
+        duration: int,
+        typ: str,
+        subject: str,
+    ) -> dict:
         """An Event on day `o` (created a week before, or earlier today for past-dated ones)."""
         start = self.midnight + timedelta(days=o, minutes=minute)
         created = self.at(min(o - 7, -1), 480)
-        return self.row("Event", created, created, owner, {
-            "WhatId": what_id or account_id, "WhoId": who_id, "AccountId": account_id, "Subject": subject,
-            "ActivityDate": self.day(o), "OwnerId": owner, "Type": typ, "EventSubtype": "Event",
-            "ActivityDateTime": start, "StartDateTime": start,
-            "EndDateTime": start + timedelta(minutes=duration), "DurationInMinutes": duration,
-        })
+        return self.row(
+            "Event",
+            created,
+            created,
+            owner,
+            {
+                "WhatId": what_id or account_id,
+                "WhoId": who_id,
+                "AccountId": account_id,
+                "Subject": subject,
+                "ActivityDate": self.day(o),
+                "OwnerId": owner,
+                "Type": typ,
+                "EventSubtype": "Event",
+                "ActivityDateTime": start,
+                "StartDateTime": start,
+                "EndDateTime": start + timedelta(minutes=duration),
+                "DurationInMinutes": duration,
+            },
+        )
 
-    def account_history(self, account: dict, o: int, minute: int, by: str, fld: str, old: str, new: str) -> dict:
+    def account_history(
+        self, account: dict, o: int, minute: int, by: str, fld: str, old: str, new: str
+    ) -> dict:
         """An AccountHistory row (Owner changes: DataType EntityId; Type changes: Picklist)."""
         t = self.at(o, minute)
-        return self.row("AccountHistory", t, t, by, {
-            "AccountId": account["Id"], "Field": fld, "DataType": "EntityId" if fld == "Owner" else "Picklist",
-            "OldValue": old, "NewValue": new,
-        })
+        return self.row(
+            "AccountHistory",
+            t,
+            t,
+            by,
+            {
+                "AccountId": account["Id"],
+                "Field": fld,
+                "DataType": "EntityId" if fld == "Owner" else "Picklist",
+                "OldValue": old,
+                "NewValue": new,
+            },
+        )
 
     @staticmethod
     def touch(row: dict, o: int, by: str, builder: Builder) -> None:

@@ -16,9 +16,19 @@ from simulator.gen_profile import CLEAN_ISSUES, COMPLAINT_ISSUES, ISSUES, Plan, 
 __all__ = ["anniversary", "build_customer", "owner_at"]
 
 _ROLES = ("Decision Maker", "Economic Buyer", "Technical Buyer", "Influencer", "Business User")
-_CALLS = ("Check-in call", "Call: how is the service going?", "Call about upcoming maintenance", "Quarterly check-in")
+_CALLS = (
+    "Check-in call",
+    "Call: how is the service going?",
+    "Call about upcoming maintenance",
+    "Quarterly check-in",
+)
 _CASE_SEASON = {1: 0.75, 2: 0.8, 8: 1.3, 12: 1.3}
-_EMAILS = ("Email: service report", "Email: meeting notes", "Email: maintenance plan", "Email: invoice question")
+_EMAILS = (
+    "Email: service report",
+    "Email: meeting notes",
+    "Email: maintenance plan",
+    "Email: invoice question",
+)
 
 
 def anniversary(start: date, years: int) -> date:
@@ -48,13 +58,26 @@ def build_customer(b: Builder, plan: Plan, manager: str) -> State:
     size = rng.choice((1, 1, 2, 3, 5, 8))
     city, country = rng.choice(CITIES)
     t0 = b.at(c0, rng.randint(480, 1000))
-    acct = b.row("Account", t0, t0, first_owner, {
-        "Name": plan.name, "Type": "Customer - Channel" if rng.random() < 0.15 else "Customer - Direct",
-        "Industry": rng.choice(INDUSTRIES), "AnnualRevenue": float(size * rng.randint(2, 9) * 1_000_000),
-        "NumberOfEmployees": size * rng.randint(40, 250), "Phone": f"+1 555 {rng.randint(1000000, 9999999)}",
-        "Website": f"https://www.{slug(plan.name)}.example", "BillingCity": city, "BillingCountry": country,
-        "OwnerId": plan.owner, "Expected_Resolution_Days__c": plan.expected, "Key_Account__c": plan.key,
-    })
+    acct = b.row(
+        "Account",
+        t0,
+        t0,
+        first_owner,
+        {
+            "Name": plan.name,
+            "Type": "Customer - Channel" if rng.random() < 0.15 else "Customer - Direct",
+            "Industry": rng.choice(INDUSTRIES),
+            "AnnualRevenue": float(size * rng.randint(2, 9) * 1_000_000),
+            "NumberOfEmployees": size * rng.randint(40, 250),
+            "Phone": f"+1 555 {rng.randint(1000000, 9999999)}",
+            "Website": f"https://www.{slug(plan.name)}.example",
+            "BillingCity": city,
+            "BillingCountry": country,
+            "OwnerId": plan.owner,
+            "Expected_Resolution_Days__c": plan.expected,
+            "Key_Account__c": plan.key,
+        },
+    )
     domain = f"{slug(plan.name)}.example"
 
     # Contacts: the champion first; `since` / `gone` days drive who can be touched when.
@@ -65,12 +88,22 @@ def build_customer(b: Builder, plan: Plan, manager: str) -> State:
         first, last = person(rng)
         co = c0 if k == 0 else c0 + rng.randint(1, 20)
         t = b.at(co, 540 + 11 * k)
-        c = b.row("Contact", t, t, first_owner, {
-            "AccountId": acct["Id"], "FirstName": first, "LastName": last, "Name": f"{first} {last}",
-            "Title": rng.choice(CHAMPION_TITLES if k == 0 else TITLES),
-            "Email": f"{first.lower()}.{last.lower()}{k}@{domain}", "Phone": f"+1 555 {rng.randint(1000000, 9999999)}",
-            "OwnerId": plan.owner,
-        })
+        c = b.row(
+            "Contact",
+            t,
+            t,
+            first_owner,
+            {
+                "AccountId": acct["Id"],
+                "FirstName": first,
+                "LastName": last,
+                "Name": f"{first} {last}",
+                "Title": rng.choice(CHAMPION_TITLES if k == 0 else TITLES),
+                "Email": f"{first.lower()}.{last.lower()}{k}@{domain}",
+                "Phone": f"+1 555 {rng.randint(1000000, 9999999)}",
+                "OwnerId": plan.owner,
+            },
+        )
         contacts.append(c)
         since.append(co)
         gone.append(None)
@@ -91,11 +124,24 @@ def build_customer(b: Builder, plan: Plan, manager: str) -> State:
             co = leave + rng.randint(10, 45)
             first, last = person(rng)
             t = b.at(co, 600)
-            contacts.append(b.row("Contact", t, t, owner_at(plan, co), {
-                "AccountId": acct["Id"], "FirstName": first, "LastName": last, "Name": f"{first} {last}",
-                "Title": rng.choice(CHAMPION_TITLES), "Email": f"{first.lower()}.{last.lower()}@{domain}",
-                "Phone": f"+1 555 {rng.randint(1000000, 9999999)}", "OwnerId": plan.owner,
-            }))
+            contacts.append(
+                b.row(
+                    "Contact",
+                    t,
+                    t,
+                    owner_at(plan, co),
+                    {
+                        "AccountId": acct["Id"],
+                        "FirstName": first,
+                        "LastName": last,
+                        "Name": f"{first} {last}",
+                        "Title": rng.choice(CHAMPION_TITLES),
+                        "Email": f"{first.lower()}.{last.lower()}@{domain}",
+                        "Phone": f"+1 555 {rng.randint(1000000, 9999999)}",
+                        "OwnerId": plan.owner,
+                    },
+                )
+            )
             since.append(co)
             gone.append(None)
             champ_until, new_champ = co, len(contacts) - 1
@@ -120,9 +166,18 @@ def build_customer(b: Builder, plan: Plan, manager: str) -> State:
     amount = float(round(size * rng.randint(8, 40) * 1000, -2))
     won_amount = float(round(amount * rng.uniform(0.9, 1.1), -2))
     planned = fw - rng.randint(5, 20) if rng.random() < 0.4 else fw
-    steps = [(s + int(f * cycle), 600 + 7 * i, st, amount if i < 3 else won_amount, planned)
-             for i, (st, f) in enumerate((("Prospecting", 0.0), ("Qualification", 0.15), ("Needs Analysis", 0.35),
-                                          ("Proposal/Price Quote", 0.6), ("Negotiation/Review", 0.85)))]
+    steps = [
+        (s + int(f * cycle), 600 + 7 * i, st, amount if i < 3 else won_amount, planned)
+        for i, (st, f) in enumerate(
+            (
+                ("Prospecting", 0.0),
+                ("Qualification", 0.15),
+                ("Needs Analysis", 0.35),
+                ("Proposal/Price Quote", 0.6),
+                ("Negotiation/Review", 0.85),
+            )
+        )
+    ]
     if planned != fw:
         steps.append((fw - 2, 650, "Negotiation/Review", won_amount, fw))  # the close date slipped to fw
     steps.append((fw, 900, "Closed Won", won_amount, fw))
@@ -142,16 +197,28 @@ def build_customer(b: Builder, plan: Plan, manager: str) -> State:
         anniversaries.append(a)
         amt = float(round(won_amount * rng.uniform(1.0, 1.08), -2))
         steps = [(created, 610, "Qualification", amt, a)]
-        steps += [(a - off, 620, st, amt, a) for off, st in ((60, "Proposal/Price Quote"), (25, "Negotiation/Review"))
-                  if a - off <= -1]
+        steps += [
+            (a - off, 620, st, amt, a)
+            for off, st in ((60, "Proposal/Price Quote"), (25, "Negotiation/Review"))
+            if a - off <= -1
+        ]
         won = plan.force_won or rng.random() >= p_lost(h)
         if a <= -1:
             steps.append((a, 840, "Closed Won" if won else "Closed Lost", amt, a))
-        opp = b.opportunity(acct, f"{plan.name} - Renewal {ad.year}", "Renewal", owner_at(plan, created), steps)
+        opp = b.opportunity(
+            acct, f"{plan.name} - Renewal {ad.year}", "Renewal", owner_at(plan, created), steps
+        )
         roles(opp, created, won or a > -1)
         windows.append((created, a, opp["Id"]))
-        renewals.append({"opportunity_id": opp["Id"], "account_id": acct["Id"], "close_date": ad.isoformat(),
-                         "outcome": "won" if won else "lost", "is_open": a > -1})
+        renewals.append(
+            {
+                "opportunity_id": opp["Id"],
+                "account_id": acct["Id"],
+                "close_date": ad.isoformat(),
+                "outcome": "won" if won else "lost",
+                "is_open": a > -1,
+            }
+        )
         if a <= -1 and not won:
             churned, end = True, a
             break
@@ -173,9 +240,16 @@ def build_customer(b: Builder, plan: Plan, manager: str) -> State:
                 steps.append((close, 800, "Closed Won" if won else "Closed Lost", amt, close))
                 cut = close + rng.randint(10, 40)
                 if won and cut <= -1 and rng.random() < p.reneged_prob:
-                    steps.append((cut, 820, "Closed Won", float(round(amt * rng.uniform(0.6, 0.8), -2)), close))
-            opp = b.opportunity(acct, f"{plan.name} - Expansion {b.day(o).year}", "Existing Business",
-                                owner_at(plan, o), steps)
+                    steps.append(
+                        (cut, 820, "Closed Won", float(round(amt * rng.uniform(0.6, 0.8), -2)), close)
+                    )
+            opp = b.opportunity(
+                acct,
+                f"{plan.name} - Expansion {b.day(o).year}",
+                "Existing Business",
+                owner_at(plan, o),
+                steps,
+            )
             roles(opp, o, won or close > -1)
             windows.append((o, close, opp["Id"]))
 
@@ -210,12 +284,39 @@ def build_customer(b: Builder, plan: Plan, manager: str) -> State:
         who = owner_at(plan, o) if o < fw or rng.random() < p.owner_share else plan.agent
         r = rng.random()
         if r < 0.5:
-            b.task(acct["Id"], what(o), contacts[ci]["Id"], who, o, rng.randint(480, 1020), rng.choice(_CALLS), "Call")
+            b.task(
+                acct["Id"],
+                what(o),
+                contacts[ci]["Id"],
+                who,
+                o,
+                rng.randint(480, 1020),
+                rng.choice(_CALLS),
+                "Call",
+            )
         elif r < 0.88:
-            b.task(acct["Id"], what(o), contacts[ci]["Id"], who, o, rng.randint(480, 1020), rng.choice(_EMAILS), "Email")
+            b.task(
+                acct["Id"],
+                what(o),
+                contacts[ci]["Id"],
+                who,
+                o,
+                rng.randint(480, 1020),
+                rng.choice(_EMAILS),
+                "Email",
+            )
         else:
-            b.event(acct["Id"], what(o), contacts[ci]["Id"], who, o, rng.randint(480, 960), 45, "Meeting",
-                    f"Meeting with {contacts[ci]['FirstName']}")
+            b.event(
+                acct["Id"],
+                what(o),
+                contacts[ci]["Id"],
+                who,
+                o,
+                rng.randint(480, 960),
+                45,
+                "Meeting",
+                f"Meeting with {contacts[ci]['FirstName']}",
+            )
         o += max(1, int(gap + 0.5))
 
     # Business reviews and service visits.
@@ -224,20 +325,47 @@ def build_customer(b: Builder, plan: Plan, manager: str) -> State:
         while o < t_end:
             pool = active(o, [champion(o)]) or active(o, list(range(len(contacts))))
             if pool and (p.steady or rng.random() >= p.br_skip):
-                b.event(acct["Id"], None, contacts[pool[0]]["Id"], owner_at(plan, o), o, rng.randint(540, 900), 60,
-                        "Business Review", rng.choice(("Quarterly Business Review", "Business review: results")))
+                b.event(
+                    acct["Id"],
+                    None,
+                    contacts[pool[0]]["Id"],
+                    owner_at(plan, o),
+                    o,
+                    rng.randint(540, 900),
+                    60,
+                    "Business Review",
+                    rng.choice(("Quarterly Business Review", "Business review: results")),
+                )
             o += int(rng.uniform(80, 100)) if p.steady else int(p.br_gap * rng.uniform(0.7, 1.3))
         if not churned and o < 30 and rng.random() < 0.7:
-            b.event(acct["Id"], None, contacts[0]["Id"], plan.owner, o, 600, 60, "Business Review",
-                    "Quarterly Business Review")
+            b.event(
+                acct["Id"],
+                None,
+                contacts[0]["Id"],
+                plan.owner,
+                o,
+                600,
+                60,
+                "Business Review",
+                "Quarterly Business Review",
+            )
     visits: list[int] = []
     if p.visit_gap:
         o = fw + rng.randint(30, 90)
         while o < t_end:
             pool = active(o, list(range(len(contacts))))
             if pool:
-                b.event(acct["Id"], None, contacts[rng.choice(pool)]["Id"], plan.agent, o, rng.randint(480, 840),
-                        120, "Service Visit", "On-site service visit")
+                b.event(
+                    acct["Id"],
+                    None,
+                    contacts[rng.choice(pool)]["Id"],
+                    plan.agent,
+                    o,
+                    rng.randint(480, 840),
+                    120,
+                    "Service Visit",
+                    "On-site service visit",
+                )
                 visits.append(o)
             o += int(p.visit_gap * rng.uniform(0.7, 1.3))
 
@@ -252,16 +380,23 @@ def build_customer(b: Builder, plan: Plan, manager: str) -> State:
         if p.steady:
             res = base_res * rng.uniform(0.9, 1.1)
         else:
-            drift = 1.0 + max(0.0, 0.7 - h) * max(0, o - fw - 90) / 365  # weak relationships degrade over time
+            drift = (
+                1.0 + max(0.0, 0.7 - h) * max(0, o - fw - 90) / 365
+            )  # weak relationships degrade over time
             res = yard * p.slowness * drift * rng.lognormvariate(0.0, 0.25) * (0.6 if high else 1.0)
         if rng.random() < p.stuck_prob:
             res = rng.uniform(15.0, 60.0)
         closed: datetime | None = created + timedelta(days=res)
         if closed is not None and closed >= b.latest:
             closed = None
-        vals: dict = {"Priority": "High" if high else rng.choice(("Medium", "Medium", "Low")),
-                "Origin": rng.choice(("Phone", "Email", "Web")), "Type": issue[0], "Reason": issue[1],
-                "Subject": issue[2], "IsEscalated": esc}
+        vals: dict = {
+            "Priority": "High" if high else rng.choice(("Medium", "Medium", "Low")),
+            "Origin": rng.choice(("Phone", "Email", "Web")),
+            "Type": issue[0],
+            "Reason": issue[1],
+            "Subject": issue[2],
+            "IsEscalated": esc,
+        }
         if closed is None:
             vals["Status"] = "Escalated" if esc else rng.choice(("New", "Working", "On Hold"))
         elif rng.random() < 0.45:
@@ -274,9 +409,16 @@ def build_customer(b: Builder, plan: Plan, manager: str) -> State:
         fu = close_o + (rng.randint(1, 3) if p.steady else rng.randint(1, 6))
         chance = p.followup_prob if (high or esc) else p.followup_prob * 0.6
         if fu <= -1 and fu < t_end and (p.steady or rng.random() < chance):
-            b.task(acct["Id"], case["Id"], contact["Id"] if contact else None,
-                   owner_at(plan, fu) if rng.random() < 0.5 else plan.agent, fu, rng.randint(480, 1020),
-                   "Follow-up: did everything go as expected?", "Call")
+            b.task(
+                acct["Id"],
+                case["Id"],
+                contact["Id"] if contact else None,
+                owner_at(plan, fu) if rng.random() < 0.5 else plan.agent,
+                fu,
+                rng.randint(480, 1020),
+                "Follow-up: did everything go as expected?",
+                "Call",
+            )
         return close_o
 
     o = fw + rng.randint(5, 20)
@@ -286,7 +428,9 @@ def build_customer(b: Builder, plan: Plan, manager: str) -> State:
             make_case(o, issue, False, False)
             o += int(rng.uniform(25, 35) if o < fw + 90 else rng.uniform(40, 70))
             continue
-        issue = ISSUES[rng.randrange(len(CLEAN_ISSUES))] if rng.random() < 0.93 else rng.choice(COMPLAINT_ISSUES)
+        issue = (
+            ISSUES[rng.randrange(len(CLEAN_ISSUES))] if rng.random() < 0.93 else rng.choice(COMPLAINT_ISSUES)
+        )
         high = rng.random() < p.high_prob
         close_o = make_case(o, issue, high, rng.random() < p.escalate_prob)
         if close_o is not None and rng.random() < p.repeat_prob and close_o + 12 < t_end:
@@ -299,11 +443,30 @@ def build_customer(b: Builder, plan: Plan, manager: str) -> State:
 
     # Open work, owner changes, churn.
     if not churned and rng.random() < 0.5:
-        b.task(acct["Id"], None, contacts[champion(0)]["Id"], plan.owner, rng.randint(1, 14), 600,
-               "Call: plan next steps", "Call", status="Not Started")
+        b.task(
+            acct["Id"],
+            None,
+            contacts[champion(0)]["Id"],
+            plan.owner,
+            rng.randint(1, 14),
+            600,
+            "Call: plan next steps",
+            "Call",
+            status="Not Started",
+        )
     if not p.steady and rng.random() < 0.25 * (1 - h) and t_end > -5:
-        b.task(acct["Id"], None, contacts[0]["Id"], plan.owner, rng.randint(-40, -3) + min(t_end, 0), 600,
-               "Send the service report", "Email", status="Not Started", priority="High")
+        b.task(
+            acct["Id"],
+            None,
+            contacts[0]["Id"],
+            plan.owner,
+            rng.randint(-40, -3) + min(t_end, 0),
+            600,
+            "Send the service report",
+            "Email",
+            status="Not Started",
+            priority="High",
+        )
     prev = first_owner
     for until, _old in plan.owners:
         new = owner_at(plan, until)

@@ -16,8 +16,14 @@ from simulator.gen_base import Builder
 
 __all__ = ["PROBLEMS", "make_dirty"]
 
-PROBLEMS = ("contact_without_account", "closed_before_created", "negative_amount", "csat_out_of_range",
-            "negative_expected_days", "duplicate_contact")
+PROBLEMS = (
+    "contact_without_account",
+    "closed_before_created",
+    "negative_amount",
+    "csat_out_of_range",
+    "negative_expected_days",
+    "duplicate_contact",
+)
 
 
 def make_dirty(b: Builder, rng: random.Random, protected: set[str], accounts: int) -> list[dict]:
@@ -45,16 +51,35 @@ def make_dirty(b: Builder, rng: random.Random, protected: set[str], accounts: in
     for r in pick(d["Case"], lambda r: r["CSAT__c"] is not None):
         r["CSAT__c"] = rng.choice((0.0, 7.0, 10.0))
         note("Case", r, "csat_out_of_range")
-    accts = [a for a in d["Account"] if a["Id"] not in protected and a["Expected_Resolution_Days__c"] is not None]
+    accts = [
+        a for a in d["Account"] if a["Id"] not in protected and a["Expected_Resolution_Days__c"] is not None
+    ]
     for a in [accts[i] for i in sorted(rng.sample(range(len(accts)), min(per, len(accts))))]:
         a["Expected_Resolution_Days__c"] = -3.0
         note("Account", a, "negative_expected_days")
     b.start()
     for r in pick(d["Contact"], lambda r: r["AccountId"] is not None):
         t = min(r["CreatedDate"] + timedelta(days=rng.randint(30, 300)), b.latest)
-        dup = b.row("Contact", t, t, r["CreatedById"], {
-            k: v for k, v in r.items() if k not in ("Id", "CreatedDate", "CreatedById", "LastModifiedDate",
-                                                    "LastModifiedById", "SystemModstamp", "LastActivityDate")})
+        dup = b.row(
+            "Contact",
+            t,
+            t,
+            r["CreatedById"],
+            {
+                k: v
+                for k, v in r.items()
+                if k
+                not in (
+                    "Id",
+                    "CreatedDate",
+                    "CreatedById",
+                    "LastModifiedDate",
+                    "LastModifiedById",
+                    "SystemModstamp",
+                    "LastActivityDate",
+                )
+            },
+        )
         note("Contact", dup, "duplicate_contact")
     b.flush(b.buf)
     return out

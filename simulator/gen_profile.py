@@ -13,7 +13,17 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-__all__ = ["CLEAN_ISSUES", "ISSUES", "STEADY", "Plan", "Profile", "State", "Team", "background_profile", "p_lost"]
+__all__ = [
+    "CLEAN_ISSUES",
+    "ISSUES",
+    "STEADY",
+    "Plan",
+    "Profile",
+    "State",
+    "Team",
+    "background_profile",
+    "p_lost",
+]
 
 # (Type, Reason, Subject) of ordinary service issues; the billing / scope ones are complaint material.
 CLEAN_ISSUES: tuple[tuple[str, str, str], ...] = (
@@ -39,31 +49,48 @@ ISSUES = CLEAN_ISSUES + COMPLAINT_ISSUES
 class Profile:
     """How an account team and a customer behave; times in days, rates as probabilities."""
 
-    steady: bool              # deterministic-ish cadence that satisfies every signal's "fine" side
-    touch_gap: float          # mean days between account-team touches after onboarding
-    engaged: int              # how many contacts the team talks to
-    owner_share: float        # share of touches made by the owner (the rest by the service agent)
-    renewal_burst: float      # touch-rate multiplier in the 60 days before an anniversary
-    br_gap: float             # mean days between business reviews (0 = none)
-    br_skip: float            # chance a due business review is skipped
-    visit_gap: float          # mean days between service visits (0 = none)
-    case_gap: float           # mean days between cases after onboarding
-    high_prob: float          # chance a case is High priority
-    escalate_prob: float      # chance a case is escalated
-    repeat_prob: float        # chance a fix does not hold: same issue again within two weeks
-    followup_prob: float      # chance a closed high-priority / escalated case is followed up within a week
-    slowness: float           # typical resolution time as a multiple of the customer's expectation
-    stuck_prob: float         # chance a case is left open for weeks (closed 15-60 days late)
-    complaint_prob: float     # chance a service visit leads to a billing / scope complaint
-    champion_leave: float     # chance the main contact leaves or bounces during the history
-    expansion_rate: float     # expansion opportunities per year
-    reneged_prob: float       # chance a won expansion is cut back afterwards
+    steady: bool  # deterministic-ish cadence that satisfies every signal's "fine" side
+    touch_gap: float  # mean days between account-team touches after onboarding
+    engaged: int  # how many contacts the team talks to
+    owner_share: float  # share of touches made by the owner (the rest by the service agent)
+    renewal_burst: float  # touch-rate multiplier in the 60 days before an anniversary
+    br_gap: float  # mean days between business reviews (0 = none)
+    br_skip: float  # chance a due business review is skipped
+    visit_gap: float  # mean days between service visits (0 = none)
+    case_gap: float  # mean days between cases after onboarding
+    high_prob: float  # chance a case is High priority
+    escalate_prob: float  # chance a case is escalated
+    repeat_prob: float  # chance a fix does not hold: same issue again within two weeks
+    followup_prob: float  # chance a closed high-priority / escalated case is followed up within a week
+    slowness: float  # typical resolution time as a multiple of the customer's expectation
+    stuck_prob: float  # chance a case is left open for weeks (closed 15-60 days late)
+    complaint_prob: float  # chance a service visit leads to a billing / scope complaint
+    champion_leave: float  # chance the main contact leaves or bounces during the history
+    expansion_rate: float  # expansion opportunities per year
+    reneged_prob: float  # chance a won expansion is cut back afterwards
 
 
-STEADY = Profile(steady=True, touch_gap=13.0, engaged=4, owner_share=0.8, renewal_burst=1.0, br_gap=90.0,
-                 br_skip=0.0, visit_gap=120.0, case_gap=55.0, high_prob=0.0, escalate_prob=0.0, repeat_prob=0.0,
-                 followup_prob=1.0, slowness=0.4, stuck_prob=0.0, complaint_prob=0.0, champion_leave=0.0,
-                 expansion_rate=0.0, reneged_prob=0.0)
+STEADY = Profile(
+    steady=True,
+    touch_gap=13.0,
+    engaged=4,
+    owner_share=0.8,
+    renewal_burst=1.0,
+    br_gap=90.0,
+    br_skip=0.0,
+    visit_gap=120.0,
+    case_gap=55.0,
+    high_prob=0.0,
+    escalate_prob=0.0,
+    repeat_prob=0.0,
+    followup_prob=1.0,
+    slowness=0.4,
+    stuck_prob=0.0,
+    complaint_prob=0.0,
+    champion_leave=0.0,
+    expansion_rate=0.0,
+    reneged_prob=0.0,
+)
 
 
 def background_profile(h: float, rng: random.Random) -> Profile:
@@ -105,17 +132,17 @@ class Plan:
     index: int
     rng: random.Random
     name: str
-    kind: str                     # "customer" | "prospect"
+    kind: str  # "customer" | "prospect"
     health: float
-    owner: str                    # current owner
-    agent: str                    # the account's service agent
+    owner: str  # current owner
+    agent: str  # the account's service agent
     profile: Profile
-    first_win: int = 0            # day offset of the first closed-won deal
+    first_win: int = 0  # day offset of the first closed-won deal
     key: bool = False
     expected: float | None = None
-    force_won: bool = False       # past renewals are won (planted and control accounts are current customers)
+    force_won: bool = False  # past renewals are won (planted and control accounts are current customers)
     owners: list[tuple[int, str]] = field(default_factory=list)  # earlier owners: (until day, owner)
-    hunter: bool = False          # owned by a rep who woos prospects (prospects get many touches)
+    hunter: bool = False  # owned by a rep who woos prospects (prospects get many touches)
     signal: str | None = None
     variant: int = 0
 
@@ -128,9 +155,9 @@ class State:
     account: dict
     contacts: list[dict]
     champion: dict
-    end: int                      # last active day (0 while still a customer)
+    end: int  # last active day (0 while still a customer)
     churned: bool
-    renewals: list[dict] = field(default_factory=list)   # ground-truth renewal entries
+    renewals: list[dict] = field(default_factory=list)  # ground-truth renewal entries
 
 
 @dataclass
@@ -139,9 +166,9 @@ class Team:
 
     admin: str
     manager: str
-    reps: list[str]               # active account executives (farmers)
-    hunters: list[str]            # active reps who woo prospects and neglect existing clients
-    agents: list[str]             # service agents
+    reps: list[str]  # active account executives (farmers)
+    hunters: list[str]  # active reps who woo prospects and neglect existing clients
+    agents: list[str]  # service agents
     integration: str
-    departed: str                 # a rep who left; their accounts were reassigned
+    departed: str  # a rep who left; their accounts were reassigned
     departed_day: int

@@ -51,17 +51,34 @@ def _users(b: Builder, rng: random.Random) -> Team:
     b.start()
     k = 0
 
-    def add(by: str | None, title: str, dept: str, manager: str | None, first: str | None = None,
-            last: str | None = None, username: str | None = None) -> str:
+    def add(
+        by: str | None,
+        title: str,
+        dept: str,
+        manager: str | None,
+        first: str | None = None,
+        last: str | None = None,
+        username: str | None = None,
+    ) -> str:
         nonlocal k
         k += 1
         if first is None or last is None:
             first, last = person(rng)
         uname = username or f"{first.lower()}.{last.lower()}{k}@crm-risk.sim"
-        r = b.user(by, b.at(-1400 + 3 * k, 540), {
-            "Username": uname, "FirstName": first, "LastName": last, "Email": uname, "Title": title,
-            "Department": dept, "IsActive": True, "ManagerId": manager,
-        })
+        r = b.user(
+            by,
+            b.at(-1400 + 3 * k, 540),
+            {
+                "Username": uname,
+                "FirstName": first,
+                "LastName": last,
+                "Email": uname,
+                "Title": title,
+                "Department": dept,
+                "IsActive": True,
+                "ManagerId": manager,
+            },
+        )
         return r["Id"]
 
     admin = add(None, "System Administrator", "IT", None, "Ada", "Admin", "admin@crm-risk.sim")
@@ -76,8 +93,16 @@ def _users(b: Builder, rng: random.Random) -> Team:
     departed["IsActive"] = False
     Builder.touch(departed, departed_day, admin, b)
     b.flush(b.buf)
-    return Team(admin=admin, manager=managers[0], reps=reps[2:13], hunters=reps[:2], agents=agents,
-                integration=integration, departed=reps[13], departed_day=departed_day)
+    return Team(
+        admin=admin,
+        manager=managers[0],
+        reps=reps[2:13],
+        hunters=reps[:2],
+        agents=agents,
+        integration=integration,
+        departed=reps[13],
+        departed_day=departed_day,
+    )
 
 
 def _prospect(b: Builder, plan: Plan) -> None:
@@ -87,35 +112,73 @@ def _prospect(b: Builder, plan: Plan) -> None:
     c0 = -rng.randint(30, 900)
     city, country = rng.choice(CITIES)
     t = b.at(c0, rng.randint(480, 1000))
-    acct = b.row("Account", t, t, plan.owner, {
-        "Name": plan.name, "Type": "Prospect", "Industry": rng.choice(INDUSTRIES),
-        "AnnualRevenue": float(rng.randint(1, 40) * 1_000_000), "NumberOfEmployees": rng.randint(20, 2000),
-        "Phone": f"+1 555 {rng.randint(1000000, 9999999)}", "Website": f"https://www.{slug(plan.name)}.example",
-        "BillingCity": city, "BillingCountry": country, "OwnerId": plan.owner,
-    })
+    acct = b.row(
+        "Account",
+        t,
+        t,
+        plan.owner,
+        {
+            "Name": plan.name,
+            "Type": "Prospect",
+            "Industry": rng.choice(INDUSTRIES),
+            "AnnualRevenue": float(rng.randint(1, 40) * 1_000_000),
+            "NumberOfEmployees": rng.randint(20, 2000),
+            "Phone": f"+1 555 {rng.randint(1000000, 9999999)}",
+            "Website": f"https://www.{slug(plan.name)}.example",
+            "BillingCity": city,
+            "BillingCountry": country,
+            "OwnerId": plan.owner,
+        },
+    )
     contacts = []
     for i in range(rng.randint(1, 3)):
         first, last = person(rng)
         tc = b.at(c0, 560 + i)
-        contacts.append(b.row("Contact", tc, tc, plan.owner, {
-            "AccountId": acct["Id"], "FirstName": first, "LastName": last, "Name": f"{first} {last}",
-            "Title": "Procurement Lead" if i else "Operations Director",
-            "Email": f"{first.lower()}.{last.lower()}@{slug(plan.name)}.example", "OwnerId": plan.owner,
-        })["Id"])
+        contacts.append(
+            b.row(
+                "Contact",
+                tc,
+                tc,
+                plan.owner,
+                {
+                    "AccountId": acct["Id"],
+                    "FirstName": first,
+                    "LastName": last,
+                    "Name": f"{first} {last}",
+                    "Title": "Procurement Lead" if i else "Operations Director",
+                    "Email": f"{first.lower()}.{last.lower()}@{slug(plan.name)}.example",
+                    "OwnerId": plan.owner,
+                },
+            )["Id"]
+        )
     o = max(c0 + 2, -150) if plan.hunter else c0 + 2
     keen = c0 + rng.randint(60, 400)
     while o <= -1:
         typ = "Call" if rng.random() < 0.6 else "Email"
-        b.task(acct["Id"], None, rng.choice(contacts), plan.owner, o, rng.randint(480, 1020),
-               "Intro call" if typ == "Call" else "Email: proposal", typ)
-        o += rng.randint(4, 9) if plan.hunter else max(1, int(rng.expovariate(1 / (25.0 if o < keen else 70.0))))
+        b.task(
+            acct["Id"],
+            None,
+            rng.choice(contacts),
+            plan.owner,
+            o,
+            rng.randint(480, 1020),
+            "Intro call" if typ == "Call" else "Email: proposal",
+            typ,
+        )
+        o += (
+            rng.randint(4, 9)
+            if plan.hunter
+            else max(1, int(rng.expovariate(1 / (25.0 if o < keen else 70.0))))
+        )
     if rng.random() < 0.6:
         oc = rng.randint(c0 + 5, -5)
         close = oc + rng.randint(30, 120)
         amt = float(round(rng.randint(10, 80) * 1000, -2))
         steps = [(oc, 600, "Prospecting", amt, close)]
         if (oc + close) // 2 <= -1:
-            steps.append(((oc + close) // 2, 610, rng.choice(("Qualification", "Needs Analysis")), amt, close))
+            steps.append(
+                ((oc + close) // 2, 610, rng.choice(("Qualification", "Needs Analysis")), amt, close)
+            )
         if close <= -1:
             if rng.random() < 0.7:
                 steps.append((close, 800, "Closed Lost", amt, close))
@@ -170,8 +233,17 @@ def generate(accounts: int, seed: int, today: date, *, dirty: bool = False) -> G
         if role == "prospect":
             pool = team.hunters * 3 + team.reps  # hunters own about a third of the prospects
             owner = pool[arng.randrange(len(pool))]
-            plan = Plan(idx, arng, name, "prospect", round(arng.betavariate(4, 2), 3), owner, agent, STEADY,
-                        hunter=owner in team.hunters)
+            plan = Plan(
+                idx,
+                arng,
+                name,
+                "prospect",
+                round(arng.betavariate(4, 2), 3),
+                owner,
+                agent,
+                STEADY,
+                hunter=owner in team.hunters,
+            )
             _prospect(b, plan)
             health[b.data["Account"][-1]["Id"]] = plan.health
             continue
@@ -189,8 +261,11 @@ def generate(accounts: int, seed: int, today: date, *, dirty: bool = False) -> G
                 plan.owner = team.hunters[pick - len(farmers)]
             if not plan.owners and arng.random() < 0.12 and plan.first_win + 30 < -10:
                 plan.owners = [(arng.randint(plan.first_win + 30, -10), plan.owner)]
-                plan.owner = team.reps[(team.reps.index(owner) + 1) % len(team.reps)] if owner in team.reps \
+                plan.owner = (
+                    team.reps[(team.reps.index(owner) + 1) % len(team.reps)]
+                    if owner in team.reps
                     else team.reps[0]
+                )
         else:
             h = round(arng.uniform(0.85, 0.97) if role == "control" else arng.uniform(0.15, 0.45), 3)
             plan = Plan(idx, arng, name, "customer", h, owner, agent, STEADY, signal=sig, variant=variant)
@@ -212,7 +287,14 @@ def generate(accounts: int, seed: int, today: date, *, dirty: bool = False) -> G
         protected = set(controls).union(*signals.values())
         defects = make_dirty(b, random.Random(f"{seed}:dirty"), protected, accounts)
     ground_truth = {
-        "today": today.isoformat(), "seed": seed, "accounts": accounts, "signals": signals, "controls": controls,
-        "renewals": renewals, "health": health, "integration_user_id": team.integration, "dirty": defects,
+        "today": today.isoformat(),
+        "seed": seed,
+        "accounts": accounts,
+        "signals": signals,
+        "controls": controls,
+        "renewals": renewals,
+        "health": health,
+        "integration_user_id": team.integration,
+        "dirty": defects,
     }
     return GeneratedOrg(data=b.data, ground_truth=ground_truth, integration_user_id=team.integration)

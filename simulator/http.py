@@ -89,8 +89,13 @@ class Response:
 class HttpError(Exception):
     """A Salesforce-shaped failure: status + body (a JSON list for REST, anything for OAuth/SOAP)."""
 
-    def __init__(self, status: int, payload: Any, content_type: str = JSON_TYPE,
-                 headers: list[tuple[str, str]] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        payload: Any,
+        content_type: str = JSON_TYPE,
+        headers: list[tuple[str, str]] | None = None,
+    ) -> None:
         super().__init__(f"{status}: {payload!r:.200}")
         self.status = status
         self.payload = payload
@@ -128,7 +133,9 @@ class Route:
     pattern: re.Pattern[str]
     handler: Handler
     name: str
-    kind: str = "rest"  # rest (auth + budget + limit header) | auth (no session) | open (no session, no budget)
+    kind: str = (
+        "rest"  # rest (auth + budget + limit header) | auth (no session) | open (no session, no budget)
+    )
 
 
 def route(method: str, pattern: str, handler: Handler, name: str, kind: str = "rest") -> Route:
@@ -198,8 +205,12 @@ class _Handler(BaseHTTPRequestHandler):
     def _write(self, resp: Response, drop: bool) -> None:
         body = resp.body
         headers = list(resp.headers)
-        if (len(body) > 1024 and "gzip" in (self.headers.get("Accept-Encoding") or "")
-                and resp.status not in (204, 304) and not any(h[0] == "Content-Encoding" for h in headers)):
+        if (
+            len(body) > 1024
+            and "gzip" in (self.headers.get("Accept-Encoding") or "")
+            and resp.status not in (204, 304)
+            and not any(h[0] == "Content-Encoding" for h in headers)
+        ):
             body = gzip.compress(body, compresslevel=1)
             headers.append(("Content-Encoding", "gzip"))
         self.log_request(resp.status)
@@ -207,7 +218,9 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in headers:  # Sforce-Limit-Info leads, as on Salesforce
             self.send_header(name, value)
         # The org's clock, not the wall clock: after "advance days" clients must see the org's time.
-        self.send_header("Date", email.utils.formatdate(self.server.simulator.org.clock.now().timestamp(), usegmt=True))
+        self.send_header(
+            "Date", email.utils.formatdate(self.server.simulator.org.clock.now().timestamp(), usegmt=True)
+        )
         if resp.content_type and resp.status != 204:
             self.send_header("Content-Type", resp.content_type)
         if resp.status not in (204, 304):  # no body, and RFC 9110 forbids Content-Length on a 204

@@ -104,8 +104,12 @@ class Outbound:
         msg.attempts += 1
         self.attempts += 1
         try:
-            resp = self._http.post(self.url, data=self.envelope(msg).encode("utf-8"), timeout=10,
-                                   headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'})
+            resp = self._http.post(
+                self.url,
+                data=self.envelope(msg).encode("utf-8"),
+                timeout=10,
+                headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'},
+            )
             ok = resp.status_code == 200 and bool(_ACK_RE.search(resp.content))
         except requests.RequestException as exc:
             log.debug("outbound message to %s failed: %s", self.url, exc)
@@ -114,8 +118,12 @@ class Outbound:
             self.delivered += 1
         elif msg.attempts >= MAX_ATTEMPTS:
             self.failed += 1
-            log.warning("outbound message for %s %s dropped after %d attempts", msg.sobject, msg.record_id,
-                        msg.attempts)
+            log.warning(
+                "outbound message for %s %s dropped after %d attempts",
+                msg.sobject,
+                msg.record_id,
+                msg.attempts,
+            )
         else:
             msg.due = time.monotonic() + min(MAX_DELAY, self.base_delay * 2 ** (msg.attempts - 1))
             self._retry.append(msg)
@@ -135,7 +143,9 @@ class Outbound:
         org_id = creds["organization_id"]
         fields = "".join(
             f"<sf:{k}>{escape(str(v).lower() if isinstance(v, bool) else str(v))}</sf:{k}>"
-            for k, v in self._fields(msg).items() if v is not None)
+            for k, v in self._fields(msg).items()
+            if v is not None
+        )
         version = self.sim.api_version
         return (
             '<?xml version="1.0" encoding="UTF-8"?>'

@@ -22,9 +22,12 @@ if TYPE_CHECKING:
 __all__ = ["create", "delete", "retrieve", "update", "upsert"]
 
 MAX_RECORDS = 200
-ROLLED_BACK = {"statusCode": "ALL_OR_NONE_OPERATION_ROLLED_BACK",
-               "message": "Record rolled back because not all records were valid and the request was using "
-                          "AllOrNone header", "fields": []}
+ROLLED_BACK = {
+    "statusCode": "ALL_OR_NONE_OPERATION_ROLLED_BACK",
+    "message": "Record rolled back because not all records were valid and the request was using "
+    "AllOrNone header",
+    "fields": [],
+}
 
 
 class ItemError(Exception):
@@ -41,7 +44,11 @@ def _records(req: Request) -> tuple[list[Any], bool]:
         raise error(400, "JSON_PARSER_ERROR", "The request body must be an object with a 'records' array")
     records = body["records"]
     if len(records) > MAX_RECORDS:
-        raise error(400, "EXCEEDED_ID_LIMIT", "record limit reached. cannot submit more than 200 records into this call")
+        raise error(
+            400,
+            "EXCEEDED_ID_LIMIT",
+            "record limit reached. cannot submit more than 200 records into this call",
+        )
     return records, bool(body.get("allOrNone", False))
 
 
@@ -66,8 +73,13 @@ def _guard(sim: Simulator, name: str, record_id: str | None) -> None:
         raise ItemError(fault[0], f"{fault[1]}" + (f": {record_id}" if record_id else ""))
 
 
-def _run(sim: Simulator, records: list[Any], all_or_none: bool,
-         op: Callable[[Any], tuple[dict[str, Any], Callable[[], None] | None]], keep_id: bool) -> Response:
+def _run(
+    sim: Simulator,
+    records: list[Any],
+    all_or_none: bool,
+    op: Callable[[Any], tuple[dict[str, Any], Callable[[], None] | None]],
+    keep_id: bool,
+) -> Response:
     """Apply `op` to each record in order; on failure with allOrNone, undo and mark the rest rolled back."""
     results: list[dict[str, Any]] = []
     undo: list[Callable[[], None]] = []
@@ -84,8 +96,11 @@ def _run(sim: Simulator, records: list[Any], all_or_none: bool,
         except Exception as exc:  # the org's ApiError (status, error_code, message, fields)
             if not hasattr(exc, "error_code"):
                 raise
-            item = {"statusCode": exc.error_code, "message": getattr(exc, "message", str(exc)),
-                    "fields": list(getattr(exc, "fields", None) or [])}
+            item = {
+                "statusCode": exc.error_code,
+                "message": getattr(exc, "message", str(exc)),
+                "fields": list(getattr(exc, "fields", None) or []),
+            }
             results.append({"success": False, "errors": [item]})
             failed = True
         if failed and all_or_none:
@@ -100,7 +115,8 @@ def _run(sim: Simulator, records: list[Any], all_or_none: bool,
                 continue
             rolled: dict[str, Any] = {"success": False, "errors": [dict(ROLLED_BACK)]}
             rid = (results[i].get("id") if i < len(results) else None) or (
-                (record.get("id") or record.get("Id")) if isinstance(record, dict) else None)
+                (record.get("id") or record.get("Id")) if isinstance(record, dict) else None
+            )
             if keep_id and rid:
                 rolled = {"id": rid, **rolled}
             out.append(rolled)
@@ -151,15 +167,20 @@ def upsert(sim: Simulator, req: Request) -> Response:
     obj = schema_sobject(name)
     field = obj.field(req.groups["field"]) if obj else None
     if field is None or not (field.external_id or field.id_lookup):
-        raise error(404, "NOT_FOUND", f"Provided external ID field does not exist or is not accessible: "
-                                      f"{req.groups['field']}")
+        raise error(
+            404,
+            "NOT_FOUND",
+            f"Provided external ID field does not exist or is not accessible: {req.groups['field']}",
+        )
     records, all_or_none = _records(req)
 
     def op(record: Any) -> tuple[dict[str, Any], Callable[[], None] | None]:
         _type_of(record, name)
         value = next((v for k, v in record.items() if k.lower() == field.name.lower()), None)
         if value is None or value == "":
-            raise ItemError("REQUIRED_FIELD_MISSING", f"Required fields are missing: [{field.name}]", [field.name])
+            raise ItemError(
+                "REQUIRED_FIELD_MISSING", f"Required fields are missing: [{field.name}]", [field.name]
+            )
         data = _fields(record, (field.name.lower(),) if field.name == "Id" else ())
         if field.name == "Id":
             _guard(sim, name, str(value))
@@ -168,8 +189,11 @@ def upsert(sim: Simulator, req: Request) -> Response:
         existing = sim.org.find_by(name, field.name, value)
         _guard(sim, name, existing[0] if existing else None)
         if len(existing) > 1:
-            raise ItemError("DUPLICATE_EXTERNAL_ID", f"{field.name}: more than one record found for external id "
-                                                     f"field: {existing}", [field.name])
+            raise ItemError(
+                "DUPLICATE_EXTERNAL_ID",
+                f"{field.name}: more than one record found for external id field: {existing}",
+                [field.name],
+            )
         data = {k: v for k, v in data.items() if k.lower() != field.name.lower()}
         rid, created = sim.org.upsert(name, field.name, str(value), data, user_id=req.user_id)
         undo = (lambda: sim.org.hard_delete(name, rid)) if created else None
@@ -181,7 +205,11 @@ def upsert(sim: Simulator, req: Request) -> Response:
 def _ids(req: Request) -> list[str]:
     ids = [i for i in unquote_plus(req.params.get("ids", "")).split(",") if i]
     if len(ids) > MAX_RECORDS:
-        raise error(400, "EXCEEDED_ID_LIMIT", "record limit reached. cannot submit more than 200 records into this call")
+        raise error(
+            400,
+            "EXCEEDED_ID_LIMIT",
+            "record limit reached. cannot submit more than 200 records into this call",
+        )
     return ids
 
 

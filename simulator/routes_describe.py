@@ -20,9 +20,15 @@ __all__ = ["describe_field", "describe_object"]
 
 SCHEMA_DATE = datetime(2024, 1, 1, tzinfo=UTC)
 _NUMERIC = {"double": (18, 2), "currency": (18, 2), "percent": (3, 0)}
-_LABELS = {"Id": "Record ID", "IsDeleted": "Deleted", "CreatedById": "Created By ID", "CreatedDate": "Created Date",
-           "LastModifiedById": "Last Modified By ID", "LastModifiedDate": "Last Modified Date",
-           "SystemModstamp": "System Modstamp"}
+_LABELS = {
+    "Id": "Record ID",
+    "IsDeleted": "Deleted",
+    "CreatedById": "Created By ID",
+    "CreatedDate": "Created Date",
+    "LastModifiedById": "Last Modified By ID",
+    "LastModifiedDate": "Last Modified Date",
+    "SystemModstamp": "System Modstamp",
+}
 
 
 def _label(f: Field) -> str:
@@ -33,19 +39,33 @@ def _label(f: Field) -> str:
     name = f.name.removesuffix("__c").replace("_", " ")
     if name.endswith("Id") and f.type == "reference":
         name = name[:-2] + " ID"
-    out = "".join(" " + c if c.isupper() and i and not name[i - 1].isupper() and name[i - 1] != " " else c
-                  for i, c in enumerate(name))
+    out = "".join(
+        " " + c if c.isupper() and i and not name[i - 1].isupper() and name[i - 1] != " " else c
+        for i, c in enumerate(name)
+    )
     return out.strip()
 
 
 def describe_field(f: Field) -> dict[str, Any]:
     """One field's describe entry, every property Salesforce returns."""
     precision, scale = _NUMERIC.get(f.type, (0, 0))
-    text = f.type in ("string", "picklist", "textarea", "email", "phone", "url", "combobox", "id", "reference")
+    text = f.type in (
+        "string",
+        "picklist",
+        "textarea",
+        "email",
+        "phone",
+        "url",
+        "combobox",
+        "id",
+        "reference",
+    )
     is_bool = f.type == "boolean"
     long_text = f.type == "textarea" and f.length > 255
-    picklist = [{"active": True, "defaultValue": f.default == v, "label": v, "validFor": None, "value": v}
-                for v in f.picklist]
+    picklist = [
+        {"active": True, "defaultValue": f.default == v, "label": v, "validFor": None, "value": v}
+        for v in f.picklist
+    ]
     return {
         "aggregatable": not long_text and f.type not in ("anyType",),
         "aiPredictionField": False,
@@ -109,25 +129,49 @@ def describe_field(f: Field) -> dict[str, Any]:
 
 def _urls(version: str, name: str) -> dict[str, str | None]:
     base = f"/services/data/v{version}/sobjects/{name}"
-    return {"compactLayouts": f"{base}/describe/compactLayouts", "rowTemplate": f"{base}/{{ID}}",
-            "defaultValues": f"{base}/defaultValues?recordTypeId&fields", "describe": f"{base}/describe",
-            "layouts": f"{base}/describe/layouts", "sobject": base, "uiDetailTemplate": None,
-            "uiEditTemplate": None, "uiNewRecord": None}
+    return {
+        "compactLayouts": f"{base}/describe/compactLayouts",
+        "rowTemplate": f"{base}/{{ID}}",
+        "defaultValues": f"{base}/defaultValues?recordTypeId&fields",
+        "describe": f"{base}/describe",
+        "layouts": f"{base}/describe/layouts",
+        "sobject": base,
+        "uiDetailTemplate": None,
+        "uiEditTemplate": None,
+        "uiNewRecord": None,
+    }
 
 
 def _summary(obj: SObject, version: str) -> dict[str, Any]:
     queryable_only = not obj.createable and not obj.updateable
     return {
-        "activateable": False, "associateEntityType": "History" if obj.name.endswith("History") else None,
+        "activateable": False,
+        "associateEntityType": "History" if obj.name.endswith("History") else None,
         "associateParentEntity": obj.name.removesuffix("History") if obj.name.endswith("History") else None,
-        "createable": obj.createable, "custom": obj.custom, "customSetting": False, "deepCloneable": False,
-        "deletable": obj.deletable, "deprecatedAndHidden": False, "feedEnabled": not queryable_only,
-        "hasSubtypes": False, "isInterface": False, "isSubtype": False,
-        "keyPrefix": KEY_PREFIXES.get(obj.name), "label": obj.label,
-        "labelPlural": obj.label + ("es" if obj.label.endswith("s") else "s"), "layoutable": not queryable_only,
-        "mergeable": obj.name in ("Account", "Contact"), "mruEnabled": not queryable_only, "name": obj.name,
-        "queryable": True, "replicateable": obj.replicateable, "retrieveable": True, "searchable": not queryable_only,
-        "triggerable": not queryable_only, "undeletable": obj.deletable, "updateable": obj.updateable,
+        "createable": obj.createable,
+        "custom": obj.custom,
+        "customSetting": False,
+        "deepCloneable": False,
+        "deletable": obj.deletable,
+        "deprecatedAndHidden": False,
+        "feedEnabled": not queryable_only,
+        "hasSubtypes": False,
+        "isInterface": False,
+        "isSubtype": False,
+        "keyPrefix": KEY_PREFIXES.get(obj.name),
+        "label": obj.label,
+        "labelPlural": obj.label + ("es" if obj.label.endswith("s") else "s"),
+        "layoutable": not queryable_only,
+        "mergeable": obj.name in ("Account", "Contact"),
+        "mruEnabled": not queryable_only,
+        "name": obj.name,
+        "queryable": True,
+        "replicateable": obj.replicateable,
+        "retrieveable": True,
+        "searchable": not queryable_only,
+        "triggerable": not queryable_only,
+        "undeletable": obj.deletable,
+        "updateable": obj.updateable,
         "urls": _urls(version, obj.name),
     }
 
@@ -136,11 +180,23 @@ def _child_relationships(name: str) -> list[dict[str, Any]]:
     out = []
     for child in SCHEMA.values():
         for f in child.fields:
-            if f.type == "reference" and name in f.reference_to and f.name not in (
-                    "CreatedById", "LastModifiedById"):
-                out.append({"cascadeDelete": False, "childSObject": child.name, "deprecatedAndHidden": False,
-                            "field": f.name, "junctionIdListNames": [], "junctionReferenceTo": [],
-                            "relationshipName": None, "restrictedDelete": False})
+            if (
+                f.type == "reference"
+                and name in f.reference_to
+                and f.name not in ("CreatedById", "LastModifiedById")
+            ):
+                out.append(
+                    {
+                        "cascadeDelete": False,
+                        "childSObject": child.name,
+                        "deprecatedAndHidden": False,
+                        "field": f.name,
+                        "junctionIdListNames": [],
+                        "junctionReferenceTo": [],
+                        "relationshipName": None,
+                        "restrictedDelete": False,
+                    }
+                )
     return out
 
 
@@ -149,11 +205,23 @@ def _describe_cached(name: str, version: str) -> dict[str, Any]:
     obj = SCHEMA[name]
     return {
         **_summary(obj, version),
-        "actionOverrides": [], "childRelationships": _child_relationships(name), "compactLayoutable": True,
-        "defaultImplementation": None, "extendedBy": None, "extendsInterfaces": None,
-        "fields": [describe_field(f) for f in obj.fields], "implementedBy": None, "implementsInterfaces": None,
-        "listviewable": None, "lookupLayoutable": None, "namedLayoutInfos": [], "networkScopeFieldName": None,
-        "recordTypeInfos": [], "searchLayoutable": True, "sobjectDescribeOption": "FULL", "supportedScopes": [],
+        "actionOverrides": [],
+        "childRelationships": _child_relationships(name),
+        "compactLayoutable": True,
+        "defaultImplementation": None,
+        "extendedBy": None,
+        "extendsInterfaces": None,
+        "fields": [describe_field(f) for f in obj.fields],
+        "implementedBy": None,
+        "implementsInterfaces": None,
+        "listviewable": None,
+        "lookupLayoutable": None,
+        "namedLayoutInfos": [],
+        "networkScopeFieldName": None,
+        "recordTypeInfos": [],
+        "searchLayoutable": True,
+        "sobjectDescribeOption": "FULL",
+        "supportedScopes": [],
         "urls": _urls(version, name),
     }
 
@@ -184,8 +252,14 @@ def describe(sim: Simulator, req: Request) -> Response:
 
 def describe_global(sim: Simulator, req: Request) -> Response:
     """GET sobjects/: encoding, maxBatchSize and the list of objects."""
-    return json_response(200, {"encoding": "UTF-8", "maxBatchSize": 200,
-                               "sobjects": [_summary(o, req.version) for o in SCHEMA.values()]})
+    return json_response(
+        200,
+        {
+            "encoding": "UTF-8",
+            "maxBatchSize": 200,
+            "sobjects": [_summary(o, req.version) for o in SCHEMA.values()],
+        },
+    )
 
 
 def sobject_info(sim: Simulator, req: Request) -> Response:

@@ -83,7 +83,9 @@ def _batch_size(req: Request) -> int:
     return DEFAULT_BATCH
 
 
-def _page(req: Request, result: Any, locator: str | None, offset: int, batch: int, all_rows: bool) -> Response:
+def _page(
+    req: Request, result: Any, locator: str | None, offset: int, batch: int, all_rows: bool
+) -> Response:
     if result.is_count:
         return json_response(200, {"totalSize": result.total_size, "done": True, "records": []})
     records = result.records(offset, batch, api_version=req.version)
@@ -170,7 +172,11 @@ def _versioned(record: dict[str, Any], req: Request) -> dict[str, Any]:
 def record_get(sim: Simulator, req: Request) -> Response:
     """GET sobjects/X/{id}[?fields=A,B]."""
     name = sobject_name(req.groups["sobject"])
-    fields = [f.strip() for f in req.params["fields"].split(",") if f.strip()] if req.params.get("fields") else None
+    fields = (
+        [f.strip() for f in req.params["fields"].split(",") if f.strip()]
+        if req.params.get("fields")
+        else None
+    )
     return json_response(200, _versioned(sim.org.get(name, req.groups["id"], fields), req))
 
 
@@ -206,7 +212,9 @@ def _ext_field(name: str, field: str) -> str:
     obj = schema_sobject(name)
     f = obj.field(field) if obj else None
     if f is None or not (f.external_id or f.id_lookup):
-        raise error(404, "NOT_FOUND", f"Provided external ID field does not exist or is not accessible: {field}")
+        raise error(
+            404, "NOT_FOUND", f"Provided external ID field does not exist or is not accessible: {field}"
+        )
     return f.name
 
 
@@ -254,18 +262,32 @@ def ext_upsert(sim: Simulator, req: Request) -> Response:
 def sobject_updated(sim: Simulator, req: Request) -> Response:
     """GET sobjects/X/updated/?start=&end= (getUpdated)."""
     name = sobject_name(req.groups["sobject"])
-    start, end = parse_datetime(req.params.get("start"), "start"), parse_datetime(req.params.get("end"), "end")
+    start, end = (
+        parse_datetime(req.params.get("start"), "start"),
+        parse_datetime(req.params.get("end"), "end"),
+    )
     if start >= end:
-        raise error(400, "INVALID_REPLICATION_DATE", "startDate must chronologically precede endDate by more than one minute")
+        raise error(
+            400,
+            "INVALID_REPLICATION_DATE",
+            "startDate must chronologically precede endDate by more than one minute",
+        )
     return json_response(200, sim.org.updated(name, start, end))
 
 
 def sobject_deleted(sim: Simulator, req: Request) -> Response:
     """GET sobjects/X/deleted/?start=&end= (getDeleted)."""
     name = sobject_name(req.groups["sobject"])
-    start, end = parse_datetime(req.params.get("start"), "start"), parse_datetime(req.params.get("end"), "end")
+    start, end = (
+        parse_datetime(req.params.get("start"), "start"),
+        parse_datetime(req.params.get("end"), "end"),
+    )
     if start >= end:
-        raise error(400, "INVALID_REPLICATION_DATE", "startDate must chronologically precede endDate by more than one minute")
+        raise error(
+            400,
+            "INVALID_REPLICATION_DATE",
+            "startDate must chronologically precede endDate by more than one minute",
+        )
     return json_response(200, sim.org.deleted(name, start, end))
 
 

@@ -23,6 +23,7 @@ _JOB = r"/(?P<job>750\w+)"
 def _bulk(method: str) -> object:
     def handler(sim: Simulator, req: Request) -> Response:
         return getattr(sim.bulk2, method)(req)  # type: ignore[no-any-return]
+
     handler.__doc__ = f"Bulk 2.0: {method}."
     return handler
 
@@ -35,7 +36,9 @@ def _advance(sim: Simulator, req: Request) -> Response:
 
 def _calls(sim: Simulator, req: Request) -> Response:
     """GET /_simulator/calls: the per-endpoint call counter and the API usage (for out-of-process benchmarks)."""
-    return json_response(200, {"calls": dict(sim.calls), "api_used": sim.api_used, "api_budget": sim.api_budget})
+    return json_response(
+        200, {"calls": dict(sim.calls), "api_used": sim.api_used, "api_budget": sim.api_budget}
+    )
 
 
 def build_routes() -> list[Route]:
@@ -48,7 +51,9 @@ def build_routes() -> list[Route]:
         route("GET", "/services/data", r.versions, "versions", "open"),
         route("POST", "/services/oauth2/token", auth.token, "oauth.token", "auth"),
         route("POST", "/services/oauth2/revoke", auth.revoke, "oauth.revoke", "auth"),
-        route("POST", r"/services/Soap/u/(?P<version>\d{2}\.\d)(?:/\w+)?", auth.soap_login, "soap.login", "auth"),
+        route(
+            "POST", r"/services/Soap/u/(?P<version>\d{2}\.\d)(?:/\w+)?", auth.soap_login, "soap.login", "auth"
+        ),
         route("POST", "/_simulator/advance", _advance, "simulator.advance", "admin"),
         route("GET", "/_simulator/calls", _calls, "simulator.calls", "admin"),
         route("GET", "{V}", r.resources, "resources"),
@@ -66,26 +71,38 @@ def build_routes() -> list[Route]:
         route("GET", "{V}" + _OBJ + r"/(?P<id>[^/]+)", r.record_get, "sobject.get"),
         route("PATCH", "{V}" + _OBJ + r"/(?P<id>[^/]+)", r.record_update, "sobject.update"),
         route("DELETE", "{V}" + _OBJ + r"/(?P<id>[^/]+)", r.record_delete, "sobject.delete"),
-        route("GET", "{V}" + _OBJ + r"/(?P<field>\w+)/(?P<value>[^/]+)", r.ext_get, "sobject.get_by_external_id"),
+        route(
+            "GET", "{V}" + _OBJ + r"/(?P<field>\w+)/(?P<value>[^/]+)", r.ext_get, "sobject.get_by_external_id"
+        ),
         route("PATCH", "{V}" + _OBJ + r"/(?P<field>\w+)/(?P<value>[^/]+)", r.ext_upsert, "sobject.upsert"),
         route("POST", "{V}/composite/sobjects", c.create, "composite.create"),
         route("PATCH", "{V}/composite/sobjects", c.update, "composite.update"),
         route("DELETE", "{V}/composite/sobjects", c.delete, "composite.delete"),
         route("GET", r"{V}/composite/sobjects/(?P<sobject>\w+)", c.retrieve, "composite.retrieve"),
-        route("PATCH", r"{V}/composite/sobjects/(?P<sobject>\w+)/(?P<field>\w+)", c.upsert, "composite.upsert"),
+        route(
+            "PATCH", r"{V}/composite/sobjects/(?P<sobject>\w+)/(?P<field>\w+)", c.upsert, "composite.upsert"
+        ),
         route("POST", "{V}/jobs/query", b("create_query"), "bulk2.query.create"),  # type: ignore[arg-type]
         route("GET", "{V}/jobs/query", b("list_jobs"), "bulk2.query.list"),  # type: ignore[arg-type]
         route("GET", "{V}/jobs/query" + _JOB, b("query_info"), "bulk2.query.get"),  # type: ignore[arg-type]
         route("PATCH", "{V}/jobs/query" + _JOB, b("set_state"), "bulk2.query.abort"),  # type: ignore[arg-type]
         route("DELETE", "{V}/jobs/query" + _JOB, b("delete_job"), "bulk2.query.delete"),  # type: ignore[arg-type]
-        route("GET", "{V}/jobs/query" + _JOB + "/results", b("query_results"),  # type: ignore[arg-type]
-              "bulk2.query.results"),
+        route(
+            "GET",
+            "{V}/jobs/query" + _JOB + "/results",
+            b("query_results"),  # type: ignore[arg-type]
+            "bulk2.query.results",
+        ),
         route("POST", "{V}/jobs/ingest", b("create_ingest"), "bulk2.ingest.create"),  # type: ignore[arg-type]
         route("GET", "{V}/jobs/ingest", b("list_jobs"), "bulk2.ingest.list"),  # type: ignore[arg-type]
         route("GET", "{V}/jobs/ingest" + _JOB, b("ingest_info"), "bulk2.ingest.get"),  # type: ignore[arg-type]
         route("PATCH", "{V}/jobs/ingest" + _JOB, b("set_state"), "bulk2.ingest.state"),  # type: ignore[arg-type]
         route("DELETE", "{V}/jobs/ingest" + _JOB, b("delete_job"), "bulk2.ingest.delete"),  # type: ignore[arg-type]
         route("PUT", "{V}/jobs/ingest" + _JOB + "/batches", b("upload"), "bulk2.ingest.upload"),  # type: ignore[arg-type]
-        route("GET", "{V}/jobs/ingest" + _JOB + "/(?P<which>successfulResults|failedResults|unprocessed[rR]ecords)",
-              b("results"), "bulk2.ingest.results"),  # type: ignore[arg-type]
+        route(
+            "GET",
+            "{V}/jobs/ingest" + _JOB + "/(?P<which>successfulResults|failedResults|unprocessed[rR]ecords)",
+            b("results"),
+            "bulk2.ingest.results",
+        ),  # type: ignore[arg-type]
     ]

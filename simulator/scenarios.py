@@ -19,10 +19,23 @@ from simulator.gen_profile import CLEAN_ISSUES, COMPLAINT_ISSUES, Plan, State, T
 __all__ = ["SIGNALS", "apply", "configure", "configure_control"]
 
 SIGNALS: tuple[str, ...] = (
-    "repeat_issue", "no_follow_up_after_fix", "missed_customer_yardstick", "escalation_load", "case_spike",
-    "aging_open_cases", "broken_promise_after_sale", "reneged_deal", "oversell_complaint", "single_threaded",
-    "champion_gone", "owner_changed", "renewal_only_contact", "no_business_review", "service_inconsistency",
-    "existing_client_neglect", "expansion_ready",
+    "repeat_issue",
+    "no_follow_up_after_fix",
+    "missed_customer_yardstick",
+    "escalation_load",
+    "case_spike",
+    "aging_open_cases",
+    "broken_promise_after_sale",
+    "reneged_deal",
+    "oversell_complaint",
+    "single_threaded",
+    "champion_gone",
+    "owner_changed",
+    "renewal_only_contact",
+    "no_business_review",
+    "service_inconsistency",
+    "existing_client_neglect",
+    "expansion_ready",
 )
 _FOLLOW = "Follow-up: did everything go as expected?"
 
@@ -53,7 +66,9 @@ def configure(b: Builder, plan: Plan, team: Team) -> None:
     elif sig == "owner_changed":
         ahead = rng.randint(85, 110)
         old = plan.owner
-        plan.owner = team.reps[(team.reps.index(old) + 1) % len(team.reps)] if old in team.reps else team.reps[0]
+        plan.owner = (
+            team.reps[(team.reps.index(old) + 1) % len(team.reps)] if old in team.reps else team.reps[0]
+        )
         plan.owners = [(-60, old)]
     elif sig == "renewal_only_contact":
         ahead = 45 if plan.variant % 2 == 0 else 60
@@ -69,26 +84,53 @@ def configure(b: Builder, plan: Plan, team: Team) -> None:
 # -- helpers -------------------------------------------------------------------------------------------------
 def _touches(b: Builder, st: State) -> list[dict]:
     """Completed tasks and past events of the account (what the catalogue calls touches)."""
-    return [r for r in st.rows["Task"] if r["IsClosed"]] + [r for r in st.rows["Event"] if r["ActivityDate"] < b.today]
+    return [r for r in st.rows["Task"] if r["IsClosed"]] + [
+        r for r in st.rows["Event"] if r["ActivityDate"] < b.today
+    ]
 
 
-def _drop_touches(b: Builder, st: State, lo: int, hi: int, pred: Callable[[dict], bool] | None = None) -> None:
+def _drop_touches(
+    b: Builder, st: State, lo: int, hi: int, pred: Callable[[dict], bool] | None = None
+) -> None:
     """Remove touches dated between day `lo` and day `hi` (inclusive) that match `pred`."""
     d_lo, d_hi = b.day(lo), b.day(hi)
     for obj in ("Task", "Event"):
-        st.rows[obj] = [r for r in st.rows[obj]
-                        if not ((obj == "Event" or r["IsClosed"]) and d_lo <= r["ActivityDate"] <= d_hi
-                                and (pred is None or pred(r)))]
+        st.rows[obj] = [
+            r
+            for r in st.rows[obj]
+            if not (
+                (obj == "Event" or r["IsClosed"])
+                and d_lo <= r["ActivityDate"] <= d_hi
+                and (pred is None or pred(r))
+            )
+        ]
 
 
-def _case(b: Builder, st: State, plan: Plan, o: int, res: float | None, issue: tuple[str, str, str], *,
-          high: bool = False, esc: bool = False, follow: int | None = 1, csat: int | None = None,
-          status: str | None = None) -> dict:
+def _case(
+    b: Builder,
+    st: State,
+    plan: Plan,
+    o: int,
+    res: float | None,
+    issue: tuple[str, str, str],
+    *,
+    high: bool = False,
+    esc: bool = False,
+    follow: int | None = 1,
+    csat: int | None = None,
+    status: str | None = None,
+) -> dict:
     """Add a case opened on day `o` at 10:00, closed `res` days later (None = still open), optionally followed up."""
     created = b.at(o, 600)
     closed = None if res is None else created + timedelta(days=res)
-    vals: dict = {"Priority": "High" if high else "Medium", "Origin": "Phone", "Type": issue[0], "Reason": issue[1],
-                  "Subject": issue[2], "IsEscalated": esc}
+    vals: dict = {
+        "Priority": "High" if high else "Medium",
+        "Origin": "Phone",
+        "Type": issue[0],
+        "Reason": issue[1],
+        "Subject": issue[2],
+        "IsEscalated": esc,
+    }
     if status:
         vals["Status"] = status
     if csat is not None:
@@ -102,7 +144,9 @@ def _case(b: Builder, st: State, plan: Plan, o: int, res: float | None, issue: t
 
 def _deal(b: Builder, st: State, plan: Plan, steps: list[tuple[int, int, str, float, int]]) -> dict:
     """Add an expansion opportunity with the champion as primary contact."""
-    opp = b.opportunity(st.account, f"{st.account['Name']} - Fleet expansion", "Existing Business", plan.owner, steps)
+    opp = b.opportunity(
+        st.account, f"{st.account['Name']} - Fleet expansion", "Existing Business", plan.owner, steps
+    )
     b.contact_role(opp, st.champion, "Economic Buyer", True)
     return opp
 
@@ -150,29 +194,58 @@ def _aging_open_cases(b: Builder, st: State, plan: Plan) -> None:
 
 def _broken_promise_after_sale(b: Builder, st: State, plan: Plan) -> None:
     amt = 40_000.0
-    _deal(b, st, plan, [(-100, 600, "Qualification", amt, -55), (-75, 600, "Proposal/Price Quote", amt, -55),
-                        (-55, 900, "Closed Won", amt, -55)])
+    _deal(
+        b,
+        st,
+        plan,
+        [
+            (-100, 600, "Qualification", amt, -55),
+            (-75, 600, "Proposal/Price Quote", amt, -55),
+            (-55, 900, "Closed Won", amt, -55),
+        ],
+    )
     _case(b, st, plan, -45, 2.0, ("Electrical", "Installation", "New line not working as sold"), high=True)
-    _case(b, st, plan, -28, 3.0, ("Mechanical", "Performance", "Expansion units underperform"), high=True, esc=True)
+    _case(
+        b,
+        st,
+        plan,
+        -28,
+        3.0,
+        ("Mechanical", "Performance", "Expansion units underperform"),
+        high=True,
+        esc=True,
+    )
 
 
 def _reneged_deal(b: Builder, st: State, plan: Plan) -> None:
     amt = 60_000.0
-    steps = [(-160, 600, "Qualification", amt, -120), (-140, 600, "Proposal/Price Quote", amt, -120),
-             (-120, 900, "Closed Won", amt, -120)]
+    steps = [
+        (-160, 600, "Qualification", amt, -120),
+        (-140, 600, "Proposal/Price Quote", amt, -120),
+        (-120, 900, "Closed Won", amt, -120),
+    ]
     v = plan.variant % 3
     if v == 0:
-        steps.append((-95, 900, "Closed Won", 39_000.0, -120))            # cut by 35% after the win
+        steps.append((-95, 900, "Closed Won", 39_000.0, -120))  # cut by 35% after the win
     elif v == 1:
         steps += [(-100, 900, "Negotiation/Review", amt, -60), (-80, 900, "Closed Lost", amt, -80)]  # un-won
     else:
-        steps.append((-90, 900, "Closed Won", amt, -30))                  # close date moved after the win
+        steps.append((-90, 900, "Closed Won", amt, -30))  # close date moved after the win
     _deal(b, st, plan, steps)
 
 
 def _oversell_complaint(b: Builder, st: State, plan: Plan) -> None:
-    b.event(st.account["Id"], None, st.champion["Id"], plan.agent, -40, 540, 120, "Service Visit",
-            "On-site service visit")
+    b.event(
+        st.account["Id"],
+        None,
+        st.champion["Id"],
+        plan.agent,
+        -40,
+        540,
+        120,
+        "Service Visit",
+        "On-site service visit",
+    )
     _case(b, st, plan, -33, 3.0, COMPLAINT_ISSUES[plan.variant % 2])
 
 
@@ -225,8 +298,11 @@ def _renewal_only_contact(b: Builder, st: State, plan: Plan) -> None:
 
 def _no_business_review(b: Builder, st: State, plan: Plan) -> None:
     since = -250 if plan.key else -420
-    st.rows["Event"] = [r for r in st.rows["Event"]
-                        if not (r["Type"] == "Business Review" and r["ActivityDate"] >= b.day(since))]
+    st.rows["Event"] = [
+        r
+        for r in st.rows["Event"]
+        if not (r["Type"] == "Business Review" and r["ActivityDate"] >= b.day(since))
+    ]
 
 
 def _service_inconsistency(b: Builder, st: State, plan: Plan) -> None:
@@ -263,14 +339,23 @@ def _expansion_ready(b: Builder, st: State, plan: Plan) -> None:
 
 
 _PLANTS: dict[str, Callable[[Builder, State, Plan], None]] = {
-    "repeat_issue": _repeat_issue, "no_follow_up_after_fix": _no_follow_up_after_fix,
-    "missed_customer_yardstick": _missed_customer_yardstick, "escalation_load": _escalation_load,
-    "case_spike": _case_spike, "aging_open_cases": _aging_open_cases,
-    "broken_promise_after_sale": _broken_promise_after_sale, "reneged_deal": _reneged_deal,
-    "oversell_complaint": _oversell_complaint, "single_threaded": _single_threaded,
-    "champion_gone": _champion_gone, "owner_changed": _owner_changed, "renewal_only_contact": _renewal_only_contact,
-    "no_business_review": _no_business_review, "service_inconsistency": _service_inconsistency,
-    "existing_client_neglect": _existing_client_neglect, "expansion_ready": _expansion_ready,
+    "repeat_issue": _repeat_issue,
+    "no_follow_up_after_fix": _no_follow_up_after_fix,
+    "missed_customer_yardstick": _missed_customer_yardstick,
+    "escalation_load": _escalation_load,
+    "case_spike": _case_spike,
+    "aging_open_cases": _aging_open_cases,
+    "broken_promise_after_sale": _broken_promise_after_sale,
+    "reneged_deal": _reneged_deal,
+    "oversell_complaint": _oversell_complaint,
+    "single_threaded": _single_threaded,
+    "champion_gone": _champion_gone,
+    "owner_changed": _owner_changed,
+    "renewal_only_contact": _renewal_only_contact,
+    "no_business_review": _no_business_review,
+    "service_inconsistency": _service_inconsistency,
+    "existing_client_neglect": _existing_client_neglect,
+    "expansion_ready": _expansion_ready,
 }
 
 

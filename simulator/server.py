@@ -51,10 +51,21 @@ REQUEST_FAULTS = {"503", "500", "403", "expire", "slow", "drop"}
 class Simulator:
     """A Salesforce-compatible HTTPS server on 127.0.0.1 over the org in `state_dir`."""
 
-    def __init__(self, state_dir: Path | str, *, port: int = 0, accounts: int = 2000, seed: int = 42,
-                 faults: str | None = None, outbound_url: str | None = None, api_budget: int = 1_000_000,
-                 session_ttl_seconds: int = 7200, dirty: bool = False, api_version: str = DEFAULT_API_VERSION,
-                 rotate_refresh_token: bool = False) -> None:
+    def __init__(
+        self,
+        state_dir: Path | str,
+        *,
+        port: int = 0,
+        accounts: int = 2000,
+        seed: int = 42,
+        faults: str | None = None,
+        outbound_url: str | None = None,
+        api_budget: int = 1_000_000,
+        session_ttl_seconds: int = 7200,
+        dirty: bool = False,
+        api_version: str = DEFAULT_API_VERSION,
+        rotate_refresh_token: bool = False,
+    ) -> None:
         self.state_dir = Path(state_dir)
         self.port = port
         self.accounts = accounts
@@ -89,8 +100,9 @@ class Simulator:
     def __enter__(self) -> Simulator:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
     def start(self) -> Simulator:
@@ -113,8 +125,12 @@ class Simulator:
         self.bulk2.start()
         self.org.listen(self._on_change)
         self.set_outbound(self.outbound_url)
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.2},
-                                        name=f"simulator-{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.2},
+            name=f"simulator-{self.port}",
+            daemon=True,
+        )
         self._thread.start()
         self._write_connection()
 
@@ -170,25 +186,40 @@ class Simulator:
             user_id = gen.integration_user_id
             if hasattr(self.org, "integration_user_id"):
                 self.org.integration_user_id = user_id
-            (self.state_dir / "ground_truth.json").write_text(json.dumps(gen.ground_truth, indent=1, default=str))
+            (self.state_dir / "ground_truth.json").write_text(
+                json.dumps(gen.ground_truth, indent=1, default=str)
+            )
             log.info("generated an org of %d accounts in %.1fs", self.accounts, time.monotonic() - t0)
         if not user_id:
-            user_id = self.org.query("SELECT Id FROM User ORDER BY CreatedDate LIMIT 1").records(0, 1)[0]["Id"]
+            user_id = self.org.query("SELECT Id FROM User ORDER BY CreatedDate LIMIT 1").records(0, 1)[0][
+                "Id"
+            ]
         username = self.org.get("User", user_id, ["Username"]).get("Username") or "integration@crm-risk.sim"
-        self.auth = Auth(self.state_dir, organization_id=make_id("Organization", 1),
-                         ttl_seconds=self.session_ttl_seconds, rotate_refresh=self.rotate_refresh_token)
+        self.auth = Auth(
+            self.state_dir,
+            organization_id=make_id("Organization", 1),
+            ttl_seconds=self.session_ttl_seconds,
+            rotate_refresh=self.rotate_refresh_token,
+        )
         self.auth.bind_user(user_id, username)
         self.auth.on_change = self._write_connection
 
     def _write_connection(self) -> None:
         creds = self.auth.creds
         self.connection = {
-            "instance_url": self.url, "login_url": self.url, "api_version": self.api_version,
-            "access_token": creds["access_token"], "token_url": f"{self.url}/services/oauth2/token",
-            "client_id": creds["client_id"], "client_secret": creds["client_secret"],
-            "username": creds["username"], "password": creds["password"],
-            "security_token": creds["security_token"], "refresh_token": creds["refresh_token"],
-            "organization_id": creds["organization_id"], "user_id": creds["user_id"],
+            "instance_url": self.url,
+            "login_url": self.url,
+            "api_version": self.api_version,
+            "access_token": creds["access_token"],
+            "token_url": f"{self.url}/services/oauth2/token",
+            "client_id": creds["client_id"],
+            "client_secret": creds["client_secret"],
+            "username": creds["username"],
+            "password": creds["password"],
+            "security_token": creds["security_token"],
+            "refresh_token": creds["refresh_token"],
+            "organization_id": creds["organization_id"],
+            "user_id": creds["user_id"],
             "ca_bundle": str(self.ca_file.resolve()),
             "private_key_file": str(self.auth.key_file.resolve()),
             "certificate_file": str(self.auth.cert_file.resolve()),
@@ -244,8 +275,11 @@ class Simulator:
                 return r
             allowed.append(r.method)
         if allowed:
-            raise error(405, "METHOD_NOT_ALLOWED",
-                        f"HTTP Method '{req.method}' not allowed. Allowed are {','.join(sorted(set(allowed)))}")
+            raise error(
+                405,
+                "METHOD_NOT_ALLOWED",
+                f"HTTP Method '{req.method}' not allowed. Allowed are {','.join(sorted(set(allowed)))}",
+            )
         return None
 
     def _charge(self) -> None:
@@ -308,8 +342,12 @@ class Simulator:
         if kind == "503":
             raise error(503, "SERVER_UNAVAILABLE", "Server too busy")
         if kind == "500":
-            raise error(500, "UNKNOWN_EXCEPTION", "An unexpected error occurred. Please include this ErrorId if "
-                                                  f"you contact support: {int(time.time() * 1000)}-4242 (-1)")
+            raise error(
+                500,
+                "UNKNOWN_EXCEPTION",
+                "An unexpected error occurred. Please include this ErrorId if "
+                f"you contact support: {int(time.time() * 1000)}-4242 (-1)",
+            )
         if kind == "403":
             raise error(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
 
@@ -318,9 +356,14 @@ class Simulator:
         code = getattr(exc, "error_code", None)
         if code is None:
             log.exception("simulator handler failed")
-            return error(500, "UNKNOWN_EXCEPTION", "An unexpected error occurred. Please include this ErrorId "
-                                                   "if you contact support: sim-internal").response()
+            return error(
+                500,
+                "UNKNOWN_EXCEPTION",
+                "An unexpected error occurred. Please include this ErrorId "
+                "if you contact support: sim-internal",
+            ).response()
         status = int(getattr(exc, "status", 400))
         fields = getattr(exc, "fields", None)
-        return error(status, code, getattr(exc, "message", str(exc)),
-                     list(fields) if fields is not None else None).response()
+        return error(
+            status, code, getattr(exc, "message", str(exc)), list(fields) if fields is not None else None
+        ).response()

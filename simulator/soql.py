@@ -24,28 +24,95 @@ from simulator.errors import ApiError
 from simulator.schema import SCHEMA, Field, SObject, sobject
 from simulator.soql_lex import Tok, decode_string, located, parse_datetime_literal, tokenize
 
-__all__ = ["Cond", "FieldRef", "Literal", "Logic", "OrderItem", "Query", "decode_string", "located", "parse", "parse_datetime_literal"]
+__all__ = [
+    "Cond",
+    "FieldRef",
+    "Literal",
+    "Logic",
+    "OrderItem",
+    "Query",
+    "decode_string",
+    "located",
+    "parse",
+    "parse_datetime_literal",
+]
 
-_CUSTOM_HINT = ("If you are attempting to use a custom field, be sure to append the '__c' after the custom field "
-                "name. Please reference your WSDL or the describe call for the appropriate names.")
-_TYPE_HINT = ("If you are attempting to use a custom object, be sure to append the '__c' after the entity name. "
-              "Please reference your WSDL or the describe call for the appropriate names.")
-_REL_HINT = ("If you are attempting to use a custom relationship, be sure to append the '__r' after the custom "
-             "relationship name. Please reference your WSDL or the describe call for the appropriate names.")
+_CUSTOM_HINT = (
+    "If you are attempting to use a custom field, be sure to append the '__c' after the custom field "
+    "name. Please reference your WSDL or the describe call for the appropriate names."
+)
+_TYPE_HINT = (
+    "If you are attempting to use a custom object, be sure to append the '__c' after the entity name. "
+    "Please reference your WSDL or the describe call for the appropriate names."
+)
+_REL_HINT = (
+    "If you are attempting to use a custom relationship, be sure to append the '__r' after the custom "
+    "relationship name. Please reference your WSDL or the describe call for the appropriate names."
+)
 # Named date literals that take no argument, and those taking ":n".
-DATE_LITERALS = {"TODAY", "YESTERDAY", "TOMORROW", "THIS_WEEK", "LAST_WEEK", "NEXT_WEEK", "THIS_MONTH",
-                 "LAST_MONTH", "NEXT_MONTH", "THIS_YEAR", "LAST_YEAR", "NEXT_YEAR", "LAST_90_DAYS", "NEXT_90_DAYS"}
-DATE_N_LITERALS = {"LAST_N_DAYS", "NEXT_N_DAYS", "N_DAYS_AGO", "LAST_N_WEEKS", "NEXT_N_WEEKS", "LAST_N_MONTHS",
-                   "NEXT_N_MONTHS"}
+DATE_LITERALS = {
+    "TODAY",
+    "YESTERDAY",
+    "TOMORROW",
+    "THIS_WEEK",
+    "LAST_WEEK",
+    "NEXT_WEEK",
+    "THIS_MONTH",
+    "LAST_MONTH",
+    "NEXT_MONTH",
+    "THIS_YEAR",
+    "LAST_YEAR",
+    "NEXT_YEAR",
+    "LAST_90_DAYS",
+    "NEXT_90_DAYS",
+}
+DATE_N_LITERALS = {
+    "LAST_N_DAYS",
+    "NEXT_N_DAYS",
+    "N_DAYS_AGO",
+    "LAST_N_WEEKS",
+    "NEXT_N_WEEKS",
+    "LAST_N_MONTHS",
+    "NEXT_N_MONTHS",
+}
 # Literal kinds each field type admits in a filter (anything else is INVALID_FIELD, as in Salesforce).
 _TEMPORAL = ("date", "datetime", "dateliteral")
-_ALLOWED = {"date": _TEMPORAL, "datetime": _TEMPORAL, "boolean": ("bool",), "double": ("number",),
-            "currency": ("number",), "percent": ("number",), "int": ("number",)}
+_ALLOWED = {
+    "date": _TEMPORAL,
+    "datetime": _TEMPORAL,
+    "boolean": ("bool",),
+    "double": ("number",),
+    "currency": ("number",),
+    "percent": ("number",),
+    "int": ("number",),
+}
 _ID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
 LIKE_TYPES = {"string", "picklist", "textarea", "email", "phone", "url", "combobox", "id", "reference"}
-_KEYWORDS = {"SELECT", "FROM", "WHERE", "AND", "OR", "NOT", "IN", "LIKE", "ORDER", "BY", "LIMIT", "OFFSET", "ASC",
-             "DESC", "NULLS", "FIRST", "LAST", "NULL", "TRUE", "FALSE", "COUNT", "GROUP", "HAVING"}
-
+_KEYWORDS = {
+    "SELECT",
+    "FROM",
+    "WHERE",
+    "AND",
+    "OR",
+    "NOT",
+    "IN",
+    "LIKE",
+    "ORDER",
+    "BY",
+    "LIMIT",
+    "OFFSET",
+    "ASC",
+    "DESC",
+    "NULLS",
+    "FIRST",
+    "LAST",
+    "NULL",
+    "TRUE",
+    "FALSE",
+    "COUNT",
+    "GROUP",
+    "HAVING",
+}
 
 
 @dataclass(frozen=True)
@@ -62,8 +129,8 @@ class Literal:
 class FieldRef:
     """A resolved field: own field (`rel` None) or a parent's field reached through the reference field `rel`."""
 
-    name: str                 # canonical, dotted for parent fields ("Account.Name")
-    field: Field              # the field read (on the root object or on the parent)
+    name: str  # canonical, dotted for parent fields ("Account.Name")
+    field: Field  # the field read (on the root object or on the parent)
     rel: Field | None = None  # the root object's reference field (AccountId) for parent fields
     parent: str | None = None  # the parent object's name (None for a polymorphic relationship)
     sources: tuple[tuple[str, str | None], ...] = ()  # polymorphic: (object, its field or None) per target
@@ -109,7 +176,6 @@ class Query:
     offset: int | None = None
 
 
-
 class _Parser:
     """Recursive descent over the token list; resolves names once FROM is known."""
 
@@ -143,7 +209,9 @@ class _Parser:
         return self.take()
 
     def fail(self, tok: Tok, message: str | None = None) -> None:
-        msg = message or (f"unexpected token: '{tok.text}'" if tok.kind != "eof" else "unexpected end of query")
+        msg = message or (
+            f"unexpected token: '{tok.text}'" if tok.kind != "eof" else "unexpected end of query"
+        )
         raise ApiError(400, "MALFORMED_QUERY", located(self.text, tok.pos, msg))
 
     # -- grammar ----------------------------------------------------------------------------------------
@@ -167,8 +235,13 @@ class _Parser:
             self.fail(obj_tok)
         obj = sobject(obj_tok.text)
         if obj is None:
-            raise ApiError(400, "INVALID_TYPE", located(
-                self.text, obj_tok.pos, f"sObject type '{obj_tok.text}' is not supported. {_TYPE_HINT}"))
+            raise ApiError(
+                400,
+                "INVALID_TYPE",
+                located(
+                    self.text, obj_tok.pos, f"sObject type '{obj_tok.text}' is not supported. {_TYPE_HINT}"
+                ),
+            )
         self.obj = obj
         q = Query(self.text, obj, [self.resolve(t) for t in raw_fields], is_count)
         seen: set[str] = set()
@@ -217,25 +290,58 @@ class _Parser:
         if len(parts) == 1:
             f = self.obj.field(parts[0])
             if f is None:
-                raise ApiError(400, "INVALID_FIELD", located(
-                    self.text, tok.pos, f"No such column '{parts[0]}' on entity '{self.obj.name}'. {_CUSTOM_HINT}"))
+                raise ApiError(
+                    400,
+                    "INVALID_FIELD",
+                    located(
+                        self.text,
+                        tok.pos,
+                        f"No such column '{parts[0]}' on entity '{self.obj.name}'. {_CUSTOM_HINT}",
+                    ),
+                )
             return FieldRef(f.name, f)
         if len(parts) > 2:
-            raise ApiError(400, "INVALID_FIELD", located(
-                self.text, tok.pos, f"Didn't understand relationship '{'.'.join(parts[:-1])}' in field path. "
-                                    f"{_REL_HINT}"))
-        rel = next((f for f in self.obj.fields if f.relationship_name
-                    and f.relationship_name.lower() == parts[0].lower()), None)
+            raise ApiError(
+                400,
+                "INVALID_FIELD",
+                located(
+                    self.text,
+                    tok.pos,
+                    f"Didn't understand relationship '{'.'.join(parts[:-1])}' in field path. {_REL_HINT}",
+                ),
+            )
+        rel = next(
+            (
+                f
+                for f in self.obj.fields
+                if f.relationship_name and f.relationship_name.lower() == parts[0].lower()
+            ),
+            None,
+        )
         if rel is None:
-            raise ApiError(400, "INVALID_FIELD", located(
-                self.text, tok.pos, f"Didn't understand relationship '{parts[0]}' in field path. {_REL_HINT}"))
+            raise ApiError(
+                400,
+                "INVALID_FIELD",
+                located(
+                    self.text,
+                    tok.pos,
+                    f"Didn't understand relationship '{parts[0]}' in field path. {_REL_HINT}",
+                ),
+            )
         if len(rel.reference_to) > 1:
             return self.polymorphic(tok, rel, parts[1])
         parent = SCHEMA[rel.reference_to[0]]
         f = parent.field(parts[1])
         if f is None:
-            raise ApiError(400, "INVALID_FIELD", located(
-                self.text, tok.pos, f"No such column '{parts[1]}' on entity '{parent.name}'. {_CUSTOM_HINT}"))
+            raise ApiError(
+                400,
+                "INVALID_FIELD",
+                located(
+                    self.text,
+                    tok.pos,
+                    f"No such column '{parts[1]}' on entity '{parent.name}'. {_CUSTOM_HINT}",
+                ),
+            )
         return FieldRef(f"{rel.relationship_name}.{f.name}", f, rel, parent.name)
 
     def polymorphic(self, tok: Tok, rel: Field, name: str) -> FieldRef:
@@ -249,8 +355,11 @@ class _Parser:
             sources.append((target, f.name if f else None))
             chosen = chosen or f
         if chosen is None:
-            raise ApiError(400, "INVALID_FIELD", located(
-                self.text, tok.pos, f"No such column '{name}' on entity 'Name'. {_CUSTOM_HINT}"))
+            raise ApiError(
+                400,
+                "INVALID_FIELD",
+                located(self.text, tok.pos, f"No such column '{name}' on entity 'Name'. {_CUSTOM_HINT}"),
+            )
         canonical = "Name" if name.lower() == "name" else chosen.name
         return FieldRef(f"{rel.relationship_name}.{canonical}", chosen, rel, None, tuple(sources))
 
@@ -303,8 +412,11 @@ class _Parser:
         if self.is_kw("LIKE"):
             self.take()
             if ref.field.type not in LIKE_TYPES:
-                raise ApiError(400, "INVALID_FIELD", located(
-                    self.text, op_tok.pos, f"invalid operator on field '{ref.field.name}': LIKE"))
+                raise ApiError(
+                    400,
+                    "INVALID_FIELD",
+                    located(self.text, op_tok.pos, f"invalid operator on field '{ref.field.name}': LIKE"),
+                )
             return Cond(ref, "LIKE", self.literal(ref))
         negate = False
         if self.is_kw("NOT"):
@@ -326,17 +438,36 @@ class _Parser:
         """A literal checked against the field's type (ids=True: id fields need well-formed ids)."""
         tok = self.peek()
         lit = self.raw_literal()
-        if ids and ref.field.type in ("id", "reference") and lit.kind == "string" and lit.value \
-                and not _ID.fullmatch(str(lit.value)):
-            raise ApiError(400, "INVALID_QUERY_FILTER_OPERATOR", located(
-                self.text, tok.pos, f"invalid ID field: {lit.value}"))
+        if (
+            ids
+            and ref.field.type in ("id", "reference")
+            and lit.kind == "string"
+            and lit.value
+            and not _ID.fullmatch(str(lit.value))
+        ):
+            raise ApiError(
+                400,
+                "INVALID_QUERY_FILTER_OPERATOR",
+                located(self.text, tok.pos, f"invalid ID field: {lit.value}"),
+            )
         ftype = ref.field.type
         allowed = _ALLOWED.get(ftype, ("string",))
         if lit.kind != "null" and lit.kind not in allowed:
-            quoted = "should be enclosed in quotes" if allowed[0] == "string" else "should not be enclosed in quotes"
-            raise ApiError(400, "INVALID_FIELD", located(
-                self.text, tok.pos, f"value of filter criterion for field '{ref.field.name}' must be of type "
-                                    f"{'string' if allowed[0] == 'string' else ftype} and {quoted}"))
+            quoted = (
+                "should be enclosed in quotes"
+                if allowed[0] == "string"
+                else "should not be enclosed in quotes"
+            )
+            raise ApiError(
+                400,
+                "INVALID_FIELD",
+                located(
+                    self.text,
+                    tok.pos,
+                    f"value of filter criterion for field '{ref.field.name}' must be of type "
+                    f"{'string' if allowed[0] == 'string' else ftype} and {quoted}",
+                ),
+            )
         return lit
 
     def raw_literal(self) -> Literal:
@@ -365,6 +496,7 @@ class _Parser:
                 return Literal("dateliteral", word, tok.text, self.int_value())
         self.fail(tok)
         raise AssertionError  # unreachable
+
 
 def parse(text: str) -> Query:
     """Parse and resolve a SOQL query (ApiError MALFORMED_QUERY / INVALID_FIELD / INVALID_TYPE)."""

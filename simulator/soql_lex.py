@@ -10,7 +10,8 @@ from simulator.errors import ApiError
 
 __all__ = ["Tok", "decode_string", "located", "parse_datetime_literal", "tokenize"]
 
-_TOKEN = re.compile(r"""
+_TOKEN = re.compile(
+    r"""
     (?P<ws>\s+)
   | (?P<datetime>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:?\d{2}))
   | (?P<date>\d{4}-\d{2}-\d{2})(?![\dT])
@@ -19,7 +20,9 @@ _TOKEN = re.compile(r"""
   | (?P<name>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)
   | (?P<op><>|!=|<=|>=|=|<|>)
   | (?P<punct>[(),:])
-""", re.VERBOSE)
+""",
+    re.VERBOSE,
+)
 _DT = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|([+-])(\d{2}):?(\d{2}))")
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "'": "'", '"': '"', "\\": "\\"}
 
@@ -97,4 +100,3 @@ def tokenize(text: str) -> list[Tok]:
         pos = m.end()
     toks.append(Tok("eof", "", len(text)))
     return toks
-

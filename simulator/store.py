@@ -100,10 +100,15 @@ class Org(WriteMixin):
                 cur.execute("DELETE FROM _deleted_log")
                 for name, obj in SCHEMA.items():
                     if obj.field("IsDeleted") is not None and obj.field("SystemModstamp") is not None:
-                        cur.execute(f"INSERT INTO _deleted_log SELECT ?, \"Id\", \"SystemModstamp\", FALSE "
-                                    f"FROM {quote(name)} WHERE \"IsDeleted\"", [name])
-                cur.execute("INSERT OR REPLACE INTO _counters SELECT 'CaseNumber', "
-                            "coalesce(max(try_cast(\"CaseNumber\" AS BIGINT)), 0) FROM \"Case\"")
+                        cur.execute(
+                            f'INSERT INTO _deleted_log SELECT ?, "Id", "SystemModstamp", FALSE '
+                            f'FROM {quote(name)} WHERE "IsDeleted"',
+                            [name],
+                        )
+                cur.execute(
+                    "INSERT OR REPLACE INTO _counters SELECT 'CaseNumber', "
+                    'coalesce(max(try_cast("CaseNumber" AS BIGINT)), 0) FROM "Case"'
+                )
                 cur.execute("COMMIT")
             except BaseException:
                 cur.execute("ROLLBACK")
@@ -129,8 +134,9 @@ class Org(WriteMixin):
         q = parse(soql)
         return self._run(q, include_deleted=include_deleted)
 
-    def _run(self, q: Query, *, include_deleted: bool, extra_where: tuple[str, list] | None = None
-             ) -> QueryResult:
+    def _run(
+        self, q: Query, *, include_deleted: bool, extra_where: tuple[str, list] | None = None
+    ) -> QueryResult:
         tr = translate(q, include_deleted=include_deleted, today=self.clock.today(), extra_where=extra_where)
         name = q.sobject.name
         try:
@@ -141,12 +147,14 @@ class Org(WriteMixin):
                 table = cur.sql(tr.sql, params=tr.params).to_arrow_table()
         except duckdb.Error as exc:  # a value the parser let through but the column cannot take
             log.warning("query failed in DuckDB: %s (%s)", q.text, exc)
-            raise ApiError(400, "MALFORMED_QUERY", f"\n{q.text}\n^\nERROR at Row:1:Column:1\ninvalid query: {exc}"
-                           ) from None
+            raise ApiError(
+                400, "MALFORMED_QUERY", f"\n{q.text}\n^\nERROR at Row:1:Column:1\ninvalid query: {exc}"
+            ) from None
         return QueryResult(name, tr.columns, table, table.num_rows, tr.parents, api_version=self.api_version)
 
-    def get(self, sobject: str, record_id: str, fields: list[str] | None = None, *,
-            api_version: str | None = None) -> dict:
+    def get(
+        self, sobject: str, record_id: str, fields: list[str] | None = None, *, api_version: str | None = None
+    ) -> dict:
         """One record in REST JSON shape (all fields, or the listed ones); ApiError 404 NOT_FOUND."""
         obj = self._object(sobject)
         rid = self._record_id(obj, record_id)
@@ -167,7 +175,9 @@ class Org(WriteMixin):
         obj = self._object(sobject)
         f = obj.field(field)
         if f is None:
-            raise ApiError(400, "INVALID_FIELD", f"No such column '{field}' on sobject of type {obj.name}", [field])
+            raise ApiError(
+                400, "INVALID_FIELD", f"No such column '{field}' on sobject of type {obj.name}", [field]
+            )
         if f.type in ("id", "reference") and isinstance(value, str):
             try:
                 value = parse_id(value, obj.name)

@@ -19,9 +19,17 @@ _OBJECT_OF_PREFIX = {prefix: name for name, prefix in KEY_PREFIXES.items()}
 class QueryResult:
     """Rows of one SOQL query: `records()` pages REST JSON dicts, `csv()` pages Bulk 2.0 CSV (header on every page)."""
 
-    def __init__(self, sobject: str, columns: list[Column], table: pa.Table | None, total_size: int,
-                 parents: list[tuple[str, str]] | None = None, *, is_count: bool = False,
-                 api_version: str = DEFAULT_API_VERSION) -> None:
+    def __init__(
+        self,
+        sobject: str,
+        columns: list[Column],
+        table: pa.Table | None,
+        total_size: int,
+        parents: list[tuple[str, str]] | None = None,
+        *,
+        is_count: bool = False,
+        api_version: str = DEFAULT_API_VERSION,
+    ) -> None:
         self.sobject = sobject
         self.columns: list[str] = [c.name for c in columns]
         self.total_size = total_size
@@ -31,13 +39,16 @@ class QueryResult:
         self._table = table
         # hidden parent-id column per relationship name, and the parent's type
         self._parent_of: dict[str, tuple[str, str]] = {
-            rel: (f"__p{i}", parent) for i, (rel, parent) in enumerate(parents or [])}
+            rel: (f"__p{i}", parent) for i, (rel, parent) in enumerate(parents or [])
+        }
         self._csv_table: pa.Table | None = None
 
     def __len__(self) -> int:
         return self.total_size
 
-    def records(self, offset: int = 0, limit: int | None = None, *, api_version: str | None = None) -> list[dict]:
+    def records(
+        self, offset: int = 0, limit: int | None = None, *, api_version: str | None = None
+    ) -> list[dict]:
         """REST JSON records `[offset, offset+limit)`: attributes first, fields in SELECT order, parents nested."""
         if self._table is None or self.is_count:
             return []
@@ -83,8 +94,9 @@ class QueryResult:
                 out.append(None)
                 continue
             ptype = parent_type or _OBJECT_OF_PREFIX.get(pid[:3], "Name")  # polymorphic: the id says which
-            nested: dict = {"attributes": {"type": ptype, "url": (url if parent_type else prefix + ptype + "/")
-                                           + pid}}
+            nested: dict = {
+                "attributes": {"type": ptype, "url": (url if parent_type else prefix + ptype + "/") + pid}
+            }
             nested.update(zip(names, values, strict=True))
             out.append(nested)
         return out

@@ -15,8 +15,18 @@ from simulator.ids import KEY_PREFIXES, to18
 from simulator.schema import CASE_STATUSES, OPPORTUNITY_STAGES, TASK_STATUSES, Field, SObject
 from simulator.soql import parse_datetime_literal
 
-__all__ = ["apply_defaults", "check_required", "coerce", "derive", "forecast_category", "normalize_body", "object_of",
-           "parse_id", "temporal", "to_utc_naive"]
+__all__ = [
+    "apply_defaults",
+    "check_required",
+    "coerce",
+    "derive",
+    "forecast_category",
+    "normalize_body",
+    "object_of",
+    "parse_id",
+    "temporal",
+    "to_utc_naive",
+]
 
 Lookup = Callable[[str, str], dict | None]
 _ID_SHAPE = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
@@ -52,26 +62,38 @@ def normalize_body(obj: SObject, data: dict, *, creating: bool) -> dict[str, obj
             continue
         f = obj.field(key)
         if f is None:
-            raise ApiError(400, "INVALID_FIELD", f"No such column '{key}' on sobject of type {obj.name}", [key])
+            raise ApiError(
+                400, "INVALID_FIELD", f"No such column '{key}' on sobject of type {obj.name}", [key]
+            )
         if f.name == "Id":
             if creating:
-                raise ApiError(400, "INVALID_FIELD", "The Id field should not be specified in the sobject data.",
-                               ["Id"])
+                raise ApiError(
+                    400, "INVALID_FIELD", "The Id field should not be specified in the sobject data.", ["Id"]
+                )
             continue  # Collections updates carry the id in the record
         if not (f.createable if creating else f.updateable):
             readonly.append(f.name)
             continue
         out[f.name] = value
     if readonly:
-        raise ApiError(400, "INVALID_FIELD_FOR_INSERT_UPDATE",
-                       f"Unable to create/update fields: {', '.join(readonly)}. {_SECURITY}", readonly)
+        raise ApiError(
+            400,
+            "INVALID_FIELD_FOR_INSERT_UPDATE",
+            f"Unable to create/update fields: {', '.join(readonly)}. {_SECURITY}",
+            readonly,
+        )
     return out
 
 
 def _parse_error(f: Field, value: object) -> ApiError:
     kind = "VALUE_STRING" if isinstance(value, str) else type(value).__name__.upper()
-    return ApiError(400, "JSON_PARSER_ERROR", f"Cannot deserialize instance of {f.type} from {kind} value {value} "
-                                              "or request may be missing a required field", [f.name])
+    return ApiError(
+        400,
+        "JSON_PARSER_ERROR",
+        f"Cannot deserialize instance of {f.type} from {kind} value {value} "
+        "or request may be missing a required field",
+        [f.name],
+    )
 
 
 def coerce(f: Field, value: object, lookup: Lookup) -> object:
@@ -104,11 +126,19 @@ def coerce(f: Field, value: object, lookup: Lookup) -> object:
         return temporal(f, value)
     text = value if isinstance(value, str) else str(value)
     if f.restricted and text not in f.picklist:
-        raise ApiError(400, "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
-                       f"bad value for restricted picklist field: {text}", [f.name])
+        raise ApiError(
+            400,
+            "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+            f"bad value for restricted picklist field: {text}",
+            [f.name],
+        )
     if f.length and len(text) > f.length and t != "anyType":
-        raise ApiError(400, "STRING_TOO_LONG", f"{f.label or f.name}: data value too large: {text} "
-                                               f"(max length={f.length})", [f.name])
+        raise ApiError(
+            400,
+            "STRING_TOO_LONG",
+            f"{f.label or f.name}: data value too large: {text} (max length={f.length})",
+            [f.name],
+        )
     return text
 
 
@@ -150,7 +180,9 @@ def check_required(obj: SObject, rec: dict[str, object]) -> None:
     """REQUIRED_FIELD_MISSING for required fields left empty."""
     missing = [f.name for f in obj.fields if f.required and rec.get(f.name) in (None, "")]
     if missing:
-        raise ApiError(400, "REQUIRED_FIELD_MISSING", f"Required fields are missing: [{', '.join(missing)}]", missing)
+        raise ApiError(
+            400, "REQUIRED_FIELD_MISSING", f"Required fields are missing: [{', '.join(missing)}]", missing
+        )
 
 
 def _activity_account(rec: dict[str, object], lookup: Lookup) -> str | None:
@@ -171,8 +203,14 @@ def _activity_account(rec: dict[str, object], lookup: Lookup) -> str | None:
     return None
 
 
-def derive(obj: SObject, old: dict[str, object] | None, rec: dict[str, object], changed: set[str],
-           now: datetime, lookup: Lookup) -> None:
+def derive(
+    obj: SObject,
+    old: dict[str, object] | None,
+    rec: dict[str, object],
+    changed: set[str],
+    now: datetime,
+    lookup: Lookup,
+) -> None:
     """Compute derived fields in place: stage/status flags, names, activity accounts."""
     name = obj.name
     creating = old is None
@@ -235,4 +273,3 @@ def forecast_category(name: object) -> str | None:
     if name is None:
         return None
     return {"Best Case": "BestCase", "Commit": "Forecast"}.get(str(name), str(name))
-

@@ -102,7 +102,9 @@ class _Builder:
         aliases = self.joins[ref.rel.name][0]
         if not ref.sources:
             return f"{aliases[0][0]}.{quote(ref.field.name)}"
-        parts = [f"{alias}.{quote(src)}" for (alias, _), (_, src) in zip(aliases, ref.sources, strict=True) if src]
+        parts = [
+            f"{alias}.{quote(src)}" for (alias, _), (_, src) in zip(aliases, ref.sources, strict=True) if src
+        ]
         return f"coalesce({', '.join(parts)})" if len(parts) > 1 else parts[0]
 
     def param(self, value: object) -> str:
@@ -198,15 +200,16 @@ def _select_expr(expr: str, f: Field) -> str:
     return expr
 
 
-def translate(q: Query, *, include_deleted: bool, today: date, extra_where: tuple[str, list] | None = None
-              ) -> Translation:
+def translate(
+    q: Query, *, include_deleted: bool, today: date, extra_where: tuple[str, list] | None = None
+) -> Translation:
     """The DuckDB SELECT for a parsed query: hidden `__id` / `__p<i>` id columns first, then c0..cN."""
     b = _Builder(q, today)
     where: list[str] = []
     if q.where is not None:
         where.append(b.expr(q.where))
     if not include_deleted and q.sobject.field("IsDeleted") is not None:
-        where.append("NOT t.\"IsDeleted\"")
+        where.append('NOT t."IsDeleted"')
     if extra_where:
         where.append(extra_where[0])
     where_params = list(b.params)
@@ -215,8 +218,9 @@ def translate(q: Query, *, include_deleted: bool, today: date, extra_where: tupl
     order_sql = []
     for item in q.order:
         nulls_first = (not item.desc) if item.nulls_first is None else item.nulls_first
-        order_sql.append(f"{b.col(item.ref)} {'DESC' if item.desc else 'ASC'} "
-                         f"NULLS {'FIRST' if nulls_first else 'LAST'}")
+        order_sql.append(
+            f"{b.col(item.ref)} {'DESC' if item.desc else 'ASC'} NULLS {'FIRST' if nulls_first else 'LAST'}"
+        )
     if not (q.order and q.order[-1].ref.rel is None and q.order[-1].ref.field.name == "Id"):
         order_sql.append('t."Id" ASC')  # ties broken by Id: paging and LIMIT/OFFSET are deterministic
     columns: list[Column] = []
@@ -225,10 +229,15 @@ def translate(q: Query, *, include_deleted: bool, today: date, extra_where: tupl
         for ref in q.fields:
             expr = b.col(ref)
             select.append(f"{_select_expr(expr, ref.field)} AS c{len(columns)}")
-            columns.append(Column(ref.name, ref.field, ref.rel.relationship_name if ref.rel else None, ref.parent))
+            columns.append(
+                Column(ref.name, ref.field, ref.rel.relationship_name if ref.rel else None, ref.parent)
+            )
     obj = quote(q.sobject.name)
-    joins = "".join(f" LEFT JOIN {quote(parent)} AS {alias} ON {alias}.\"Id\" = t.{quote(rel)}"
-                    for rel, (aliases, _, _) in b.joins.items() for alias, parent in aliases)
+    joins = "".join(
+        f' LEFT JOIN {quote(parent)} AS {alias} ON {alias}."Id" = t.{quote(rel)}'
+        for rel, (aliases, _, _) in b.joins.items()
+        for alias, parent in aliases
+    )
     where_sql = (" WHERE " + " AND ".join(where)) if where else ""
     if q.is_count:
         sql = f"SELECT count(*) FROM {obj} AS t{joins}{where_sql}"

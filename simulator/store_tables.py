@@ -16,10 +16,24 @@ from simulator.store_sql import quote
 
 __all__ = ["arrow_type", "create_tables", "duck_type", "to_arrow"]
 
-_DUCK = {"boolean": "BOOLEAN", "date": "DATE", "datetime": "TIMESTAMP", "double": "DOUBLE", "currency": "DOUBLE",
-         "percent": "DOUBLE", "int": "BIGINT"}
-_ARROW = {"boolean": pa.bool_(), "date": pa.date32(), "datetime": pa.timestamp("us"), "double": pa.float64(),
-          "currency": pa.float64(), "percent": pa.float64(), "int": pa.int64()}
+_DUCK = {
+    "boolean": "BOOLEAN",
+    "date": "DATE",
+    "datetime": "TIMESTAMP",
+    "double": "DOUBLE",
+    "currency": "DOUBLE",
+    "percent": "DOUBLE",
+    "int": "BIGINT",
+}
+_ARROW = {
+    "boolean": pa.bool_(),
+    "date": pa.date32(),
+    "datetime": pa.timestamp("us"),
+    "double": pa.float64(),
+    "currency": pa.float64(),
+    "percent": pa.float64(),
+    "int": pa.int64(),
+}
 
 BOOKKEEPING = [
     "CREATE TABLE IF NOT EXISTS _deleted_log (sobject VARCHAR, id VARCHAR, deleted_at TIMESTAMP, hard BOOLEAN)",
@@ -41,8 +55,9 @@ def arrow_type(f: Field) -> pa.DataType:
 def create_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Create missing tables and add columns a newer schema has (reopening an older state dir keeps working)."""
     have: dict[str, set[str]] = {}
-    for table, column in con.execute("SELECT table_name, column_name FROM information_schema.columns "
-                                     "WHERE table_schema = 'main'").fetchall():
+    for table, column in con.execute(
+        "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'main'"
+    ).fetchall():
         have.setdefault(table, set()).add(column.lower())
     stmts = [stmt for stmt in BOOKKEEPING]
     for obj in SCHEMA.values():
@@ -50,8 +65,11 @@ def create_tables(con: duckdb.DuckDBPyConnection) -> None:
             cols = ", ".join(f"{quote(f.name)} {duck_type(f)}" for f in obj.fields)
             stmts.append(f"CREATE TABLE {quote(obj.name)} ({cols})")
             continue
-        stmts += [f"ALTER TABLE {quote(obj.name)} ADD COLUMN {quote(f.name)} {duck_type(f)}"
-                  for f in obj.fields if f.name.lower() not in have[obj.name]]
+        stmts += [
+            f"ALTER TABLE {quote(obj.name)} ADD COLUMN {quote(f.name)} {duck_type(f)}"
+            for f in obj.fields
+            if f.name.lower() not in have[obj.name]
+        ]
     con.execute("; ".join(stmts))
 
 

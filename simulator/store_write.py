@@ -41,8 +41,13 @@ _OPP_TRACKED = ("StageName", "Amount", "Probability", "CloseDate")
 Events = list[tuple[str, str, str]]
 # Soft-deleting a parent soft-deletes these children (object, reference column), one level further for opportunities.
 _CASCADE: dict[str, tuple[tuple[str, str], ...]] = {
-    "Account": (("Contact", "AccountId"), ("Opportunity", "AccountId"), ("Case", "AccountId"), ("Task", "AccountId"),
-                ("Event", "AccountId")),
+    "Account": (
+        ("Contact", "AccountId"),
+        ("Opportunity", "AccountId"),
+        ("Case", "AccountId"),
+        ("Task", "AccountId"),
+        ("Event", "AccountId"),
+    ),
     "Opportunity": (("OpportunityContactRole", "OpportunityId"),),
 }
 
@@ -124,18 +129,23 @@ class WriteMixin:
                 raise ApiError(404, "NOT_FOUND", NOT_FOUND_MESSAGE)
             cur.execute(f'DELETE FROM {quote(obj.name)} WHERE "Id" = ?', [rid])
             if row.get("IsDeleted"):
-                cur.execute("UPDATE _deleted_log SET hard = TRUE WHERE sobject = ? AND id = ?", [obj.name, rid])
+                cur.execute(
+                    "UPDATE _deleted_log SET hard = TRUE WHERE sobject = ? AND id = ?", [obj.name, rid]
+                )
                 return rid, []
-            cur.execute("INSERT INTO _deleted_log VALUES (?, ?, ?, TRUE)",
-                        [obj.name, rid, to_utc_naive(self.clock.now())])
+            cur.execute(
+                "INSERT INTO _deleted_log VALUES (?, ?, ?, TRUE)",
+                [obj.name, rid, to_utc_naive(self.clock.now())],
+            )
             return rid, [(obj.name, rid, "deleted")]
 
         with self._lock:
             _, events = self._transact(run)
         self._notify(events)
 
-    def upsert(self, sobject: str, ext_field: str, value: str, data: dict, *,
-               user_id: str | None = None) -> tuple[str, bool]:
+    def upsert(
+        self, sobject: str, ext_field: str, value: str, data: dict, *, user_id: str | None = None
+    ) -> tuple[str, bool]:
         """Create or update by external id: (id, created); ApiError 300 MULTIPLE_CHOICES with the record urls."""
         obj = self._object(sobject)
         f = obj.field(ext_field)
@@ -146,17 +156,21 @@ class WriteMixin:
             ids = self.find_by(obj.name, f.name, value)
             if len(ids) > 1:
                 urls = [f"/services/data/v{self.api_version}/sobjects/{obj.name}/{i}" for i in ids]
-                raise ApiError(300, "MULTIPLE_CHOICES", f"More than one record found for {f.name} = {value}",
-                               urls=urls)
+                raise ApiError(
+                    300, "MULTIPLE_CHOICES", f"More than one record found for {f.name} = {value}", urls=urls
+                )
             if ids:
                 if not obj.updateable:
-                    raise ApiError(400, "INVALID_TYPE_FOR_OPERATION", f"entity type cannot be updated: {obj.name}")
+                    raise ApiError(
+                        400, "INVALID_TYPE_FOR_OPERATION", f"entity type cannot be updated: {obj.name}"
+                    )
                 rid, events = self._transact(lambda cur: self._update_in(cur, obj, ids[0], body, user_id))
             elif f.name == "Id" or not obj.createable:
                 raise ApiError(404, "NOT_FOUND", NOT_FOUND_MESSAGE)
             else:
                 rid, events = self._transact(
-                    lambda cur: self._create_in(cur, obj, {**body, f.name: value}, user_id))
+                    lambda cur: self._create_in(cur, obj, {**body, f.name: value}, user_id)
+                )
         self._notify(events)
         return rid, not ids
 
@@ -164,8 +178,11 @@ class WriteMixin:
     def _window(self, start: datetime, end: datetime) -> tuple[datetime, datetime]:
         lo, hi = _minute(start), _minute(end)
         if lo >= hi:
-            raise ApiError(400, "INVALID_REPLICATION_DATE",
-                           "startDate must chronologically precede endDate by more than one minute")
+            raise ApiError(
+                400,
+                "INVALID_REPLICATION_DATE",
+                "startDate must chronologically precede endDate by more than one minute",
+            )
         return lo, min(hi, _minute(self.clock.now()))
 
     def updated(self, sobject: str, start: datetime, end: datetime) -> dict:
@@ -175,9 +192,13 @@ class WriteMixin:
         stamp = "SystemModstamp" if obj.field("SystemModstamp") else "CreatedDate"
         deleted = ' AND NOT "IsDeleted"' if obj.field("IsDeleted") else ""
         with self._cursor() as cur:
-            ids = [r[0] for r in cur.execute(
-                f'SELECT "Id" FROM {quote(obj.name)} WHERE "{stamp}" >= ? AND "{stamp}" < ?{deleted} ORDER BY "Id"',
-                [lo, hi]).fetchall()]
+            ids = [
+                r[0]
+                for r in cur.execute(
+                    f'SELECT "Id" FROM {quote(obj.name)} WHERE "{stamp}" >= ? AND "{stamp}" < ?{deleted} ORDER BY "Id"',
+                    [lo, hi],
+                ).fetchall()
+            ]
         return {"ids": ids, "latestDateCovered": format_datetime(hi)}
 
     def deleted(self, sobject: str, start: datetime, end: datetime) -> dict:
@@ -186,22 +207,39 @@ class WriteMixin:
         lo, hi = self._window(start, end)
         earliest = _minute(self.clock.now()) - timedelta(days=15)
         with self._cursor() as cur:
-            rows = cur.execute("SELECT id, deleted_at FROM _deleted_log WHERE sobject = ? AND deleted_at >= ? "
-                               "AND deleted_at < ? ORDER BY deleted_at, id", [obj.name, max(lo, earliest), hi]
-                               ).fetchall()
-        return {"deletedRecords": [{"id": r[0], "deletedDate": format_datetime(r[1])} for r in rows],
-                "earliestDateAvailable": format_datetime(earliest), "latestDateCovered": format_datetime(hi)}
+            rows = cur.execute(
+                "SELECT id, deleted_at FROM _deleted_log WHERE sobject = ? AND deleted_at >= ? "
+                "AND deleted_at < ? ORDER BY deleted_at, id",
+                [obj.name, max(lo, earliest), hi],
+            ).fetchall()
+        return {
+            "deletedRecords": [{"id": r[0], "deletedDate": format_datetime(r[1])} for r in rows],
+            "earliestDateAvailable": format_datetime(earliest),
+            "latestDateCovered": format_datetime(hi),
+        }
 
     # -- internals ------------------------------------------------------------------------------------------
-    def _soft_delete(self, cur: duckdb.DuckDBPyConnection, name: str, where: str, params: list, now: datetime,
-                     user: str | None) -> list[tuple]:
+    def _soft_delete(
+        self,
+        cur: duckdb.DuckDBPyConnection,
+        name: str,
+        where: str,
+        params: list,
+        now: datetime,
+        user: str | None,
+    ) -> list[tuple]:
         """Mark live rows deleted, log them for getDeleted, and return their ids."""
-        ids = cur.execute(f'UPDATE {quote(name)} SET "IsDeleted" = TRUE, "LastModifiedDate" = ?, '
-                          f'"LastModifiedById" = ?, "SystemModstamp" = ? WHERE {where} AND NOT "IsDeleted" '
-                          f'RETURNING "Id"', [now, user, now, *params]).fetchall()
+        ids = cur.execute(
+            f'UPDATE {quote(name)} SET "IsDeleted" = TRUE, "LastModifiedDate" = ?, '
+            f'"LastModifiedById" = ?, "SystemModstamp" = ? WHERE {where} AND NOT "IsDeleted" '
+            f'RETURNING "Id"',
+            [now, user, now, *params],
+        ).fetchall()
         if ids:
-            cur.execute("INSERT INTO _deleted_log SELECT ?, unnest(?::VARCHAR[]), ?, FALSE",
-                        [name, [i for (i,) in ids], now])
+            cur.execute(
+                "INSERT INTO _deleted_log SELECT ?, unnest(?::VARCHAR[]), ?, FALSE",
+                [name, [i for (i,) in ids], now],
+            )
         return ids
 
     def _transact(self, fn: Any) -> tuple[str, Events]:
@@ -225,8 +263,11 @@ class WriteMixin:
 
     def _next_id(self, cur: duckdb.DuckDBPyConnection, name: str) -> str:
         while True:
-            serial = cur.execute("INSERT INTO _counters VALUES (?, 1) ON CONFLICT (name) DO UPDATE "
-                                 "SET value = _counters.value + 1 RETURNING value", [f"id:{name}"]).fetchone()[0]  # type: ignore[index]
+            serial = cur.execute(
+                "INSERT INTO _counters VALUES (?, 1) ON CONFLICT (name) DO UPDATE "
+                "SET value = _counters.value + 1 RETURNING value",
+                [f"id:{name}"],
+            ).fetchone()[0]  # type: ignore[index]
             rid = make_id(name, int(serial), ID_POD)
             if cur.execute(f'SELECT 1 FROM {quote(name)} WHERE "Id" = ?', [rid]).fetchone() is None:
                 return rid
@@ -234,8 +275,9 @@ class WriteMixin:
     def _lookup(self, cur: duckdb.DuckDBPyConnection) -> Any:
         return lambda name, rid: self._row(cur, name, rid)
 
-    def _create_in(self, cur: duckdb.DuckDBPyConnection, obj: SObject, data: dict,
-                   user_id: str | None) -> tuple[str, Events]:
+    def _create_in(
+        self, cur: duckdb.DuckDBPyConnection, obj: SObject, data: dict, user_id: str | None
+    ) -> tuple[str, Events]:
         body = normalize_body(obj, data, creating=True)
         lookup = self._lookup(cur)
         rec: dict[str, object] = {f.name: None for f in obj.fields}
@@ -248,12 +290,21 @@ class WriteMixin:
         check_required(obj, rec)
         self._check_unique(cur, obj, rec, None)
         rid = self._next_id(cur, obj.name)
-        stamps = {"Id": rid, "IsDeleted": False, "CreatedDate": now, "CreatedById": user, "LastModifiedDate": now,
-                  "LastModifiedById": user, "SystemModstamp": now}
+        stamps = {
+            "Id": rid,
+            "IsDeleted": False,
+            "CreatedDate": now,
+            "CreatedById": user,
+            "LastModifiedDate": now,
+            "LastModifiedById": user,
+            "SystemModstamp": now,
+        }
         rec.update({k: v for k, v in stamps.items() if k in rec})
         if obj.name == "Case":
-            number = cur.execute("INSERT INTO _counters VALUES ('CaseNumber', 1) ON CONFLICT (name) DO UPDATE "
-                                 "SET value = _counters.value + 1 RETURNING value").fetchone()[0]  # type: ignore[index]
+            number = cur.execute(
+                "INSERT INTO _counters VALUES ('CaseNumber', 1) ON CONFLICT (name) DO UPDATE "
+                "SET value = _counters.value + 1 RETURNING value"
+            ).fetchone()[0]  # type: ignore[index]
             rec["CaseNumber"] = f"{int(number):08d}"
         self._insert(cur, obj.name, rec)
         if obj.name == "Opportunity":
@@ -262,8 +313,9 @@ class WriteMixin:
             self._roll_up_activity(cur, obj.name, rec, now)
         return rid, [(obj.name, rid, "created")]
 
-    def _update_in(self, cur: duckdb.DuckDBPyConnection, obj: SObject, rid: str, data: dict,
-                   user_id: str | None) -> tuple[str, Events]:
+    def _update_in(
+        self, cur: duckdb.DuckDBPyConnection, obj: SObject, rid: str, data: dict, user_id: str | None
+    ) -> tuple[str, Events]:
         old = self._live_row(cur, obj, rid)
         body = normalize_body(obj, data, creating=False)
         lookup = self._lookup(cur)
@@ -281,14 +333,27 @@ class WriteMixin:
         self._check_unique(cur, obj, {k: rec[k] for k in changed}, rid)
         if changed:
             sets = ", ".join(f"{quote(k)} = ?" for k in changed)
-            cur.execute(f'UPDATE {quote(obj.name)} SET {sets} WHERE "Id" = ?', [rec[k] for k in changed] + [rid])
+            cur.execute(
+                f'UPDATE {quote(obj.name)} SET {sets} WHERE "Id" = ?', [rec[k] for k in changed] + [rid]
+            )
         if obj.name == "Opportunity" and any(rec.get(k) != old.get(k) for k in _OPP_TRACKED):
             self._opportunity_history(cur, rec, old, user, now)
         if obj.name == "Account" and rec.get("OwnerId") != old.get("OwnerId"):
-            self._insert(cur, "AccountHistory", {
-                "Id": self._next_id(cur, "AccountHistory"), "IsDeleted": False, "AccountId": rid, "Field": "Owner",
-                "DataType": "EntityId", "OldValue": old.get("OwnerId"), "NewValue": rec.get("OwnerId"),
-                "CreatedById": user, "CreatedDate": now})
+            self._insert(
+                cur,
+                "AccountHistory",
+                {
+                    "Id": self._next_id(cur, "AccountHistory"),
+                    "IsDeleted": False,
+                    "AccountId": rid,
+                    "Field": "Owner",
+                    "DataType": "EntityId",
+                    "OldValue": old.get("OwnerId"),
+                    "NewValue": rec.get("OwnerId"),
+                    "CreatedById": user,
+                    "CreatedDate": now,
+                },
+            )
         if obj.name in ("Task", "Event"):
             self._roll_up_activity(cur, obj.name, rec, now)
         return rid, [(obj.name, rid, "updated")]
@@ -300,25 +365,49 @@ class WriteMixin:
             if not f.unique or value is None:
                 continue
             deleted = ' AND NOT "IsDeleted"' if obj.field("IsDeleted") else ""
-            hit = cur.execute(f'SELECT "Id" FROM {quote(obj.name)} WHERE lower({quote(f.name)}) = lower(?) '
-                              f'AND "Id" IS DISTINCT FROM ?{deleted} LIMIT 1', [value, rid]).fetchone()
+            hit = cur.execute(
+                f'SELECT "Id" FROM {quote(obj.name)} WHERE lower({quote(f.name)}) = lower(?) '
+                f'AND "Id" IS DISTINCT FROM ?{deleted} LIMIT 1',
+                [value, rid],
+            ).fetchone()
             if hit:
-                raise ApiError(400, "DUPLICATE_VALUE", f"duplicate value found: {f.name} duplicates value on record "
-                                                       f"with id: {hit[0]}", [f.name])
+                raise ApiError(
+                    400,
+                    "DUPLICATE_VALUE",
+                    f"duplicate value found: {f.name} duplicates value on record with id: {hit[0]}",
+                    [f.name],
+                )
 
     def _insert(self, cur: duckdb.DuckDBPyConnection, name: str, rec: dict[str, object]) -> None:
         cols = list(rec)
-        cur.execute(f"INSERT INTO {quote(name)} ({', '.join(quote(c) for c in cols)}) "
-                    f"VALUES ({', '.join('?' for _ in cols)})", [rec[c] for c in cols])
+        cur.execute(
+            f"INSERT INTO {quote(name)} ({', '.join(quote(c) for c in cols)}) "
+            f"VALUES ({', '.join('?' for _ in cols)})",
+            [rec[c] for c in cols],
+        )
 
-    def _opportunity_history(self, cur: duckdb.DuckDBPyConnection, rec: dict, old: dict | None,
-                             user: str | None, now: datetime) -> None:
-        self._insert(cur, "OpportunityHistory", {
-            "Id": self._next_id(cur, "OpportunityHistory"), "IsDeleted": False, "OpportunityId": rec["Id"],
-            "StageName": rec.get("StageName"), "Amount": rec.get("Amount"), "Probability": rec.get("Probability"),
-            "CloseDate": rec.get("CloseDate"), "ForecastCategory": forecast_category(rec.get("ForecastCategoryName")),
-            "PrevAmount": old.get("Amount") if old else None, "PrevCloseDate": old.get("CloseDate") if old else None,
-            "CreatedById": user, "CreatedDate": now, "SystemModstamp": now})
+    def _opportunity_history(
+        self, cur: duckdb.DuckDBPyConnection, rec: dict, old: dict | None, user: str | None, now: datetime
+    ) -> None:
+        self._insert(
+            cur,
+            "OpportunityHistory",
+            {
+                "Id": self._next_id(cur, "OpportunityHistory"),
+                "IsDeleted": False,
+                "OpportunityId": rec["Id"],
+                "StageName": rec.get("StageName"),
+                "Amount": rec.get("Amount"),
+                "Probability": rec.get("Probability"),
+                "CloseDate": rec.get("CloseDate"),
+                "ForecastCategory": forecast_category(rec.get("ForecastCategoryName")),
+                "PrevAmount": old.get("Amount") if old else None,
+                "PrevCloseDate": old.get("CloseDate") if old else None,
+                "CreatedById": user,
+                "CreatedDate": now,
+                "SystemModstamp": now,
+            },
+        )
 
     def _roll_up_activity(self, cur: duckdb.DuckDBPyConnection, name: str, rec: dict, now: datetime) -> None:
         """LastActivityDate on the related Account / Contact / Opportunity: the latest closed task or past event.
@@ -326,10 +415,17 @@ class WriteMixin:
         Like Salesforce's roll-up it moves only forward and leaves the parents' SystemModstamp alone.
         """
         day = rec.get("ActivityDate")
-        if day is None or (name == "Task" and not rec.get("IsClosed")) or (name == "Event" and day >= now.date()):
+        if (
+            day is None
+            or (name == "Task" and not rec.get("IsClosed"))
+            or (name == "Event" and day >= now.date())
+        ):
             return
         for key in {rec.get("AccountId"), rec.get("WhoId"), rec.get("WhatId")} - {None}:
             target = object_of(str(key))
             if target in ("Account", "Contact", "Opportunity"):
-                cur.execute(f'UPDATE {quote(target)} SET "LastActivityDate" = ? WHERE "Id" = ? AND '
-                            f'("LastActivityDate" IS NULL OR "LastActivityDate" < ?)', [day, key, day])
+                cur.execute(
+                    f'UPDATE {quote(target)} SET "LastActivityDate" = ? WHERE "Id" = ? AND '
+                    f'("LastActivityDate" IS NULL OR "LastActivityDate" < ?)',
+                    [day, key, day],
+                )

@@ -55,8 +55,12 @@ def sf(simulator: Any, connection: dict[str, Any], sim_http: requests.Session) -
     """A real simple-salesforce client in direct mode (instance_url + session_id) pinned to v59.0."""
     from simple_salesforce import Salesforce
 
-    return Salesforce(instance_url=simulator.url, session_id=connection["access_token"], session=sim_http,
-                      version=API_VERSION)
+    return Salesforce(
+        instance_url=simulator.url,
+        session_id=connection["access_token"],
+        session=sim_http,
+        version=API_VERSION,
+    )
 
 
 @pytest.fixture

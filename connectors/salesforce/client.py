@@ -10,6 +10,7 @@ INVALID_SESSION_ID gets exactly one re-login and retry (simple-salesforce's own 
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import logging
 import re
@@ -86,7 +87,9 @@ class CrmClient:
         self._auth_session = build_session(settings)  # logins are not API calls: no counting hook
         self.api_calls = 0
         self.api_usage: tuple[int, int] | None = None
-        self._server_clock: tuple[datetime, float] | None = None  # (server Date, local monotonic) of the last answer
+        self._server_clock: tuple[datetime, float] | None = (
+            None  # (server Date, local monotonic) of the last answer
+        )
         self.relogins = 0
         self._describes: dict[str, dict[str, Any]] = {}
         self._token: Token = login(settings, self._auth_session)
@@ -141,10 +144,13 @@ class CrmClient:
         self.api_calls += 1
         stamp = resp.headers.get("Date")
         if stamp:
-            try:
-                self._server_clock = (email.utils.parsedate_to_datetime(stamp).astimezone(UTC), time.monotonic())
-            except (TypeError, ValueError):
-                pass
+            with contextlib.suppress(
+                TypeError, ValueError
+            ):  # a malformed Date header: keep the last good one
+                self._server_clock = (
+                    email.utils.parsedate_to_datetime(stamp).astimezone(UTC),
+                    time.monotonic(),
+                )
         match = _USAGE.search(resp.headers.get("Sforce-Limit-Info", ""))
         if match:
             used, limit = int(match.group(1)), int(match.group(2))

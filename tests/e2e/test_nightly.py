@@ -24,8 +24,17 @@ def _wh(settings: dict[str, Any]) -> duckdb.DuckDBPyConnection:
 def _clear_crm_flags(org: Any) -> None:
     """Blank the pipeline's fields in the CRM, so a fresh warehouse has every flag to push again."""
     for rec in org.query("SELECT Id FROM Account WHERE Risk_Level__c != null").records(0):
-        org.update("Account", rec["Id"], {"Risk_Level__c": None, "Risk_Score__c": None, "Risk_Reasons__c": None,
-                                          "Risk_Trend__c": None, "Risk_Model_Version__c": None})
+        org.update(
+            "Account",
+            rec["Id"],
+            {
+                "Risk_Level__c": None,
+                "Risk_Score__c": None,
+                "Risk_Reasons__c": None,
+                "Risk_Trend__c": None,
+                "Risk_Model_Version__c": None,
+            },
+        )
     # Extract windows end on whole seconds (SOQL literals have no fractions): changes made in the second the run
     # starts belong to the next run's window. Let that second pass.
     time.sleep(1.1)
@@ -39,7 +48,12 @@ def test_first_run_loads_everything_and_pushes_flags_that_read_back(e2e_sim: Any
     result = nightly_sync(settings=settings_for)
     assert result["status"] == "success"
     with _wh(settings_for) as con:
-        for obj, table in (("Account", "account"), ("Case", "case"), ("Contact", "contact"), ("Task", "task")):
+        for obj, table in (
+            ("Account", "account"),
+            ("Case", "case"),
+            ("Contact", "contact"),
+            ("Task", "task"),
+        ):
             # the run's own owner Tasks are created after its extract: they arrive with the next run
             own = obj == "Task"
             raw = con.execute(
@@ -47,16 +61,23 @@ def test_first_run_loads_everything_and_pushes_flags_that_read_back(e2e_sim: Any
             ).fetchone()[0]
             crm = _crm_count(e2e_sim, f"SELECT COUNT() FROM {obj}{' WHERE Risk_Task_Key__c = null' * own}")
             assert raw == crm, obj
-        red = {r[0] for r in con.execute("select account_id from marts.account_risk where level = 'Red'").fetchall()}
+        red = {
+            r[0]
+            for r in con.execute("select account_id from marts.account_risk where level = 'Red'").fetchall()
+        }
         ok = con.execute("select count(*) from sync.push_log where status = 'updated'").fetchone()[0]
     assert red, "the planted scenarios make some accounts Red"
     assert ok == result["push"]["updated"] > 0
-    crm_red = {r["Id"] for r in e2e_sim.org.query(
-        "SELECT Id FROM Account WHERE Risk_Level__c = 'Red'").records(0, 10_000)}
+    crm_red = {
+        r["Id"]
+        for r in e2e_sim.org.query("SELECT Id FROM Account WHERE Risk_Level__c = 'Red'").records(0, 10_000)
+    }
     assert crm_red == red
 
 
-def test_second_run_without_change_pushes_nothing_and_costs_few_calls(e2e_sim: Any, settings_for: dict) -> None:
+def test_second_run_without_change_pushes_nothing_and_costs_few_calls(
+    e2e_sim: Any, settings_for: dict
+) -> None:
     first = nightly_sync(settings=settings_for)
     assert first["status"] == "success"
     second = nightly_sync(settings=settings_for)
@@ -68,10 +89,14 @@ def test_second_run_without_change_pushes_nothing_and_costs_few_calls(e2e_sim: A
     assert second["api_calls"] < first["api_calls"]
 
 
-def test_change_after_watermark_is_picked_up_and_deletes_become_tombstones(e2e_sim: Any, settings_for: dict) -> None:
+def test_change_after_watermark_is_picked_up_and_deletes_become_tombstones(
+    e2e_sim: Any, settings_for: dict
+) -> None:
     assert nightly_sync(settings=settings_for)["status"] == "success"
     org = e2e_sim.org
-    changed, soft, hard = (r["Id"] for r in org.query("SELECT Id FROM Case ORDER BY Id LIMIT 3").records(0, 3))
+    changed, soft, hard = (
+        r["Id"] for r in org.query("SELECT Id FROM Case ORDER BY Id LIMIT 3").records(0, 3)
+    )
     org.update("Case", changed, {"Subject": "Pump failed again after the fix"})
     org.delete("Case", soft)
     org.hard_delete("Case", hard)
@@ -88,7 +113,9 @@ def test_change_after_watermark_is_picked_up_and_deletes_become_tombstones(e2e_s
     assert dupes == 0
 
 
-def test_crash_between_extract_and_load_keeps_watermark_and_rerun_loads_once(e2e_sim: Any, settings_for: dict) -> None:
+def test_crash_between_extract_and_load_keeps_watermark_and_rerun_loads_once(
+    e2e_sim: Any, settings_for: dict
+) -> None:
     from connectors import warehouse
     from connectors.salesforce.client import connect
 
@@ -126,7 +153,9 @@ def test_push_failure_is_logged_and_retried_next_run(e2e_sim: Any, settings_for:
         logged = con.execute(
             'select status, error_code from sync.push_log where record_id = ? order by "at"', [target]
         ).fetchall()
-        still_pending = con.execute('select count(*) from sync.account_push_pending where "Id" = ?', [target]).fetchone()
+        still_pending = con.execute(
+            'select count(*) from sync.account_push_pending where "Id" = ?', [target]
+        ).fetchone()
     assert logged and logged[-1][1] == "UNABLE_TO_LOCK_ROW"
     assert still_pending == (1,)
     second = nightly_sync(settings=settings_for)

@@ -61,7 +61,8 @@ def test_run_artifact_reports_counts_and_no_secret_leaks(e2e_sim: Any, settings_
     assert f"**API calls used:** {result['api_calls']}" in md
     with duckdb.connect(settings_for["warehouse_path"], read_only=True) as con:
         stored = " ".join(
-            str(r) for table in ("meta.runs", "sync.push_log", "meta.watermarks")
+            str(r)
+            for table in ("meta.runs", "sync.push_log", "meta.watermarks")
             for r in con.execute(f"select * from {table}").fetchall()
         )
     for secret in _secrets(e2e_sim):
@@ -84,7 +85,9 @@ def test_flags_command_explains_a_red_account(
     out = capsys.readouterr().out
     assert f"({account_id})" in out and "level Red" in out
     assert out.count("      what to do: ") == n_signals
-    assert main(["flags", "--account", "001000000000000AAA"]) == 2  # unknown id: a clear error, not a traceback
+    assert (
+        main(["flags", "--account", "001000000000000AAA"]) == 2
+    )  # unknown id: a clear error, not a traceback
 
 
 def test_deployment_file_points_at_the_flow_with_a_nightly_schedule() -> None:

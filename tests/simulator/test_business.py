@@ -29,19 +29,25 @@ def _org(path: Path, gen: GeneratedOrg) -> Org:
 
 def _state(org: Org) -> list[tuple]:
     out: list[tuple] = []
-    for soql in ("SELECT Id, Status, IsEscalated FROM Case ORDER BY Id",
-                 "SELECT Id, StageName, CloseDate FROM Opportunity ORDER BY Id",
-                 "SELECT Id, OwnerId FROM Account ORDER BY Id",
-                 "SELECT Id, Status, WhatId FROM Task ORDER BY Id",
-                 "SELECT Id, Left_Company__c, EmailBouncedReason FROM Contact ORDER BY Id"):
+    for soql in (
+        "SELECT Id, Status, IsEscalated FROM Case ORDER BY Id",
+        "SELECT Id, StageName, CloseDate FROM Opportunity ORDER BY Id",
+        "SELECT Id, OwnerId FROM Account ORDER BY Id",
+        "SELECT Id, Status, WhatId FROM Task ORDER BY Id",
+        "SELECT Id, Left_Company__c, EmailBouncedReason FROM Contact ORDER BY Id",
+    ):
         out += [tuple(v for k, v in r.items() if k != "attributes") for r in org.query(soql).records(0, None)]
     return out
 
 
 @pytest.fixture(scope="module")
-def moved(tmp_path_factory: pytest.TempPathFactory, generated: GeneratedOrg) -> Iterator[tuple[Org, dict, dict]]:
+def moved(
+    tmp_path_factory: pytest.TempPathFactory, generated: GeneratedOrg
+) -> Iterator[tuple[Org, dict, dict]]:
     org = _org(tmp_path_factory.mktemp("moved"), generated)
-    before = {name: org.count(name) for name in ("Case", "Task", "Event", "AccountHistory", "OpportunityHistory")}
+    before = {
+        name: org.count(name) for name in ("Case", "Task", "Event", "AccountHistory", "OpportunityHistory")
+    }
     start = org.clock.today()
     counts = advance(org, 30, rng_seed=3)
     assert (org.clock.today() - start).days == 30
@@ -52,11 +58,22 @@ def moved(tmp_path_factory: pytest.TempPathFactory, generated: GeneratedOrg) -> 
 def test_counts_cover_every_kind_and_match_the_org(moved: tuple[Org, dict, dict]) -> None:
     org, counts, before = moved
     assert list(counts) == list(KINDS) and counts["days"] == 30
-    for kind in ("cases_created", "cases_closed", "tasks_created", "tasks_completed", "opportunities_created",
-                 "opportunities_moved"):
+    for kind in (
+        "cases_created",
+        "cases_closed",
+        "tasks_created",
+        "tasks_completed",
+        "opportunities_created",
+        "opportunities_moved",
+    ):
         assert counts[kind] > 0, kind  # expected 10-90 each in 30 days at 200 accounts
     # rarer kinds (a few a month each): together they cannot all be zero
-    assert counts["contacts_bounced"] + counts["contacts_left"] + counts["owners_changed"] + counts["records_deleted"]
+    assert (
+        counts["contacts_bounced"]
+        + counts["contacts_left"]
+        + counts["owners_changed"]
+        + counts["records_deleted"]
+    )
     assert org.count("Case") - before["Case"] == counts["cases_created"]
     assert org.count("Task") - before["Task"] == counts["tasks_created"] - counts["records_deleted"]
     assert org.count("Event") - before["Event"] == counts["events_created"]
@@ -66,19 +83,27 @@ def test_counts_cover_every_kind_and_match_the_org(moved: tuple[Org, dict, dict]
     assert deleted.total_size == counts["records_deleted"]
 
 
-def test_renewals_close_as_the_ground_truth_said(moved: tuple[Org, dict, dict], generated: GeneratedOrg) -> None:
+def test_renewals_close_as_the_ground_truth_said(
+    moved: tuple[Org, dict, dict], generated: GeneratedOrg
+) -> None:
     org, _, _ = moved
     today = org.clock.today()
-    due = [r for r in generated.ground_truth["renewals"]
-           if r["is_open"] and date.fromisoformat(r["close_date"]) <= today]
+    due = [
+        r
+        for r in generated.ground_truth["renewals"]
+        if r["is_open"] and date.fromisoformat(r["close_date"]) <= today
+    ]
     assert due
     for r in due:
         rec = org.get("Opportunity", r["opportunity_id"], ["StageName", "IsClosed"])
-        assert rec["IsClosed"] and rec["StageName"] == ("Closed Won" if r["outcome"] == "won" else "Closed Lost")
+        assert rec["IsClosed"] and rec["StageName"] == (
+            "Closed Won" if r["outcome"] == "won" else "Closed Lost"
+        )
 
 
-def test_changes_are_stamped_by_people_in_the_future_of_the_generated_data(moved: tuple[Org, dict, dict],
-                                                                          generated: GeneratedOrg) -> None:
+def test_changes_are_stamped_by_people_in_the_future_of_the_generated_data(
+    moved: tuple[Org, dict, dict], generated: GeneratedOrg
+) -> None:
     org, _, _ = moved
     new_cases = org.query("SELECT Id, CreatedById, CreatedDate FROM Case WHERE CreatedDate = LAST_N_DAYS:31")
     assert new_cases.total_size > 0

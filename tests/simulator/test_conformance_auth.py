@@ -34,7 +34,9 @@ class ToSimulator(HTTPAdapter):
         """Rewrite the host, keep path and query."""
         parts = urlsplit(request.url or "")
         if parts.hostname and parts.hostname.endswith("salesforce.com"):
-            request.url = urlunsplit((parts.scheme, self.target.netloc, parts.path, parts.query, parts.fragment))
+            request.url = urlunsplit(
+                (parts.scheme, self.target.netloc, parts.path, parts.query, parts.fragment)
+            )
         return super().send(request, **kwargs)
 
 
@@ -49,27 +51,50 @@ def _token(sim_http: requests.Session, connection: dict, **form: str) -> request
 
 
 def test_client_credentials_basic_and_form(sim_http: Any, connection: dict, simulator: Any) -> None:
-    basic = sim_http.post(connection["token_url"], data={"grant_type": "client_credentials"},
-                          auth=(connection["client_id"], connection["client_secret"]))
+    basic = sim_http.post(
+        connection["token_url"],
+        data={"grant_type": "client_credentials"},
+        auth=(connection["client_id"], connection["client_secret"]),
+    )
     body = basic.json()
     assert basic.status_code == 200
     assert set(body) >= {"access_token", "instance_url", "id", "token_type", "issued_at", "signature"}
     assert body["instance_url"] == simulator.url and not body["instance_url"].endswith("/")
     assert body["token_type"] == "Bearer" and body["issued_at"].isdigit()
-    form = _token(sim_http, connection, grant_type="client_credentials", client_id=connection["client_id"],
-                  client_secret=connection["client_secret"])
-    sf = Salesforce(instance_url=form.json()["instance_url"], session_id=form.json()["access_token"],
-                    session=sim_http, version="60.0")
+    form = _token(
+        sim_http,
+        connection,
+        grant_type="client_credentials",
+        client_id=connection["client_id"],
+        client_secret=connection["client_secret"],
+    )
+    sf = Salesforce(
+        instance_url=form.json()["instance_url"],
+        session_id=form.json()["access_token"],
+        session=sim_http,
+        version="60.0",
+    )
     assert sf.query("SELECT COUNT() FROM Account")["totalSize"] > 0
-    bad = _token(sim_http, connection, grant_type="client_credentials", client_id=connection["client_id"],
-                 client_secret="wrong")
+    bad = _token(
+        sim_http,
+        connection,
+        grant_type="client_credentials",
+        client_id=connection["client_id"],
+        client_secret="wrong",
+    )
     assert bad.status_code == 400 and bad.json()["error"] == "invalid_client"
 
 
 def test_password_grant(sim_http: Any, connection: dict) -> None:
-    common = {"grant_type": "password", "client_id": connection["client_id"],
-              "client_secret": connection["client_secret"], "username": connection["username"]}
-    ok = _token(sim_http, connection, **common, password=connection["password"] + connection["security_token"])
+    common = {
+        "grant_type": "password",
+        "client_id": connection["client_id"],
+        "client_secret": connection["client_secret"],
+        "username": connection["username"],
+    }
+    ok = _token(
+        sim_http, connection, **common, password=connection["password"] + connection["security_token"]
+    )
     assert ok.status_code == 200 and ok.json()["access_token"]
     bad = _token(sim_http, connection, **common, password="nope")
     assert bad.status_code == 400
@@ -77,8 +102,11 @@ def test_password_grant(sim_http: Any, connection: dict) -> None:
 
 
 def test_refresh_token_without_and_with_rotation(sim_http: Any, connection: dict, simulator: Any) -> None:
-    form = {"grant_type": "refresh_token", "client_id": connection["client_id"],
-            "client_secret": connection["client_secret"]}
+    form = {
+        "grant_type": "refresh_token",
+        "client_id": connection["client_id"],
+        "client_secret": connection["client_secret"],
+    }
     token = simulator.auth.creds["refresh_token"]
     for _ in range(2):  # rotation off: the same refresh token keeps working
         resp = _token(sim_http, connection, **form, refresh_token=token)
@@ -97,25 +125,47 @@ def test_refresh_token_without_and_with_rotation(sim_http: Any, connection: dict
 
 def test_jwt_bearer_with_pyjwt(sim_http: Any, connection: dict) -> None:
     key = Path(connection["private_key_file"]).read_text()
-    claims = {"iss": connection["client_id"], "sub": connection["username"], "aud": "https://login.salesforce.com",
-              "exp": f"{time.time() + 180:.0f}"}  # simple-salesforce sends exp as a digit string
-    ok = _token(sim_http, connection, grant_type="urn:ietf:params:oauth:grant-type:jwt-bearer",
-                assertion=jwt.encode(claims, key, algorithm="RS256"))
+    claims = {
+        "iss": connection["client_id"],
+        "sub": connection["username"],
+        "aud": "https://login.salesforce.com",
+        "exp": f"{time.time() + 180:.0f}",
+    }  # simple-salesforce sends exp as a digit string
+    ok = _token(
+        sim_http,
+        connection,
+        grant_type="urn:ietf:params:oauth:grant-type:jwt-bearer",
+        assertion=jwt.encode(claims, key, algorithm="RS256"),
+    )
     assert ok.status_code == 200 and ok.json()["instance_url"] == connection["instance_url"]
     wrong_sub = jwt.encode({**claims, "sub": "someone@else"}, key, algorithm="RS256")
-    bad = _token(sim_http, connection, grant_type="urn:ietf:params:oauth:grant-type:jwt-bearer", assertion=wrong_sub)
+    bad = _token(
+        sim_http, connection, grant_type="urn:ietf:params:oauth:grant-type:jwt-bearer", assertion=wrong_sub
+    )
     assert bad.status_code == 400 and bad.json()["error"] == "invalid_grant"
 
 
 def test_simple_salesforce_login_modes_through_the_adapter(connection: dict, simulator: Any) -> None:
     http = _redirected(connection, simulator.url)
-    jwt_sf = Salesforce(username=connection["username"], consumer_key=connection["client_id"],
-                        privatekey_file=connection["private_key_file"], session=http)
-    cc_sf = Salesforce(consumer_key=connection["client_id"], consumer_secret=connection["client_secret"],
-                       domain="sim.my", session=http)
-    pw_sf = Salesforce(username=connection["username"], password=connection["password"],
-                       consumer_key=connection["client_id"], consumer_secret=connection["client_secret"],
-                       session=http)
+    jwt_sf = Salesforce(
+        username=connection["username"],
+        consumer_key=connection["client_id"],
+        privatekey_file=connection["private_key_file"],
+        session=http,
+    )
+    cc_sf = Salesforce(
+        consumer_key=connection["client_id"],
+        consumer_secret=connection["client_secret"],
+        domain="sim.my",
+        session=http,
+    )
+    pw_sf = Salesforce(
+        username=connection["username"],
+        password=connection["password"],
+        consumer_key=connection["client_id"],
+        consumer_secret=connection["client_secret"],
+        session=http,
+    )
     for client in (jwt_sf, cc_sf, pw_sf):
         assert client.sf_instance == urlsplit(simulator.url).netloc
         assert client.query("SELECT Id FROM User LIMIT 1")["records"]
@@ -123,8 +173,13 @@ def test_simple_salesforce_login_modes_through_the_adapter(connection: dict, sim
 
 def test_soap_login_and_relogin_after_expiry(connection: dict, simulator: Any, faults: Any) -> None:
     http = _redirected(connection, simulator.url)
-    sf = Salesforce(username=connection["username"], password=connection["password"],
-                    security_token=connection["security_token"], session=http, version="59.0")
+    sf = Salesforce(
+        username=connection["username"],
+        password=connection["password"],
+        security_token=connection["security_token"],
+        session=http,
+        version="59.0",
+    )
     assert sf.sf_instance == urlsplit(simulator.url).netloc and "!" in sf.session_id
     first = sf.session_id
     faults.add("expire:query:count=1")  # the next query's session is revoked: 401, re-login, retry
@@ -143,17 +198,26 @@ def test_soap_login_response_is_bare(connection: dict, sim_http: Any, simulator:
         'xmlns:urn="urn:partner.soap.sforce.com"><env:Body><n1:login xmlns:n1="urn:partner.soap.sforce.com">'
         f"<n1:username>{connection['username']}</n1:username>"
         f"<n1:password>{connection['password']}{connection['security_token']}</n1:password>"
-        "</n1:login></env:Body></env:Envelope>")
-    resp = sim_http.post(f"{simulator.url}/services/Soap/u/59.0", data=envelope,
-                         headers={"content-type": "text/xml", "charset": "UTF-8", "SOAPAction": "login"})
+        "</n1:login></env:Body></env:Envelope>"
+    )
+    resp = sim_http.post(
+        f"{simulator.url}/services/Soap/u/59.0",
+        data=envelope,
+        headers={"content-type": "text/xml", "charset": "UTF-8", "SOAPAction": "login"},
+    )
     assert resp.status_code == 200
     assert re.search(r"<sessionId>[^<&]+</sessionId>", resp.text)
     assert f"<serverUrl>{simulator.url}/services/Soap/u/59.0/" in resp.text
 
 
 def test_expired_session_is_401_json_list(connection: dict, sim_http: Any, simulator: Any) -> None:
-    token = _token(sim_http, connection, grant_type="client_credentials", client_id=connection["client_id"],
-                   client_secret=connection["client_secret"]).json()["access_token"]
+    token = _token(
+        sim_http,
+        connection,
+        grant_type="client_credentials",
+        client_id=connection["client_id"],
+        client_secret=connection["client_secret"],
+    ).json()["access_token"]
     sf = Salesforce(instance_url=simulator.url, session_id=token, session=sim_http)
     assert sf.query("SELECT COUNT() FROM User")["totalSize"] > 0
     ttl = simulator.auth.ttl_seconds
@@ -163,8 +227,12 @@ def test_expired_session_is_401_json_list(connection: dict, sim_http: Any, simul
             sf.query("SELECT COUNT() FROM User")
     finally:
         simulator.auth.ttl_seconds = ttl
-    assert expired.value.content == [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]
-    raw = sim_http.get(f"{simulator.url}/services/data/v59.0/limits", headers={"Authorization": "Bearer nope"})
+    assert expired.value.content == [
+        {"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}
+    ]
+    raw = sim_http.get(
+        f"{simulator.url}/services/data/v59.0/limits", headers={"Authorization": "Bearer nope"}
+    )
     assert raw.status_code == 401 and raw.headers["Content-Type"] == "application/json;charset=UTF-8"
 
 
@@ -177,12 +245,19 @@ def test_daily_budget_is_403_request_limit_exceeded(sf: Any, simulator: Any) -> 
             sf.query("SELECT COUNT() FROM Account")
     finally:
         simulator.api_budget = budget
-    assert refused.value.content == [{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}]
+    assert refused.value.content == [
+        {"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}
+    ]
 
 
 def test_revoke_ends_the_session(sim_http: Any, connection: dict, simulator: Any) -> None:
-    token = _token(sim_http, connection, grant_type="client_credentials", client_id=connection["client_id"],
-                   client_secret=connection["client_secret"]).json()["access_token"]
+    token = _token(
+        sim_http,
+        connection,
+        grant_type="client_credentials",
+        client_id=connection["client_id"],
+        client_secret=connection["client_secret"],
+    ).json()["access_token"]
     url = f"{simulator.url}/services/data/v59.0/limits"
     assert sim_http.get(url, headers={"Authorization": f"Bearer {token}"}).status_code == 200
     assert sim_http.post(f"{simulator.url}/services/oauth2/revoke", data={"token": token}).status_code == 200

@@ -68,10 +68,16 @@ def test_slow_response(sf: Any, faults: Any) -> None:
 def test_connection_dropped_mid_body(simulator: Any, sim_http: Any, connection: dict, faults: Any) -> None:
     faults.add("drop:query:count=1")
     with pytest.raises(requests.exceptions.RequestException):
-        sim_http.get(f"{simulator.url}/services/data/v59.0/query/", params={"q": "SELECT Id, Name FROM Account"},
-                     headers={"Authorization": f"Bearer {connection['access_token']}", "Accept-Encoding": "identity"})
-    ok = sim_http.get(f"{simulator.url}/services/data/v59.0/query/", params={"q": "SELECT Id FROM Account"},
-                      headers={"Authorization": f"Bearer {connection['access_token']}"})
+        sim_http.get(
+            f"{simulator.url}/services/data/v59.0/query/",
+            params={"q": "SELECT Id, Name FROM Account"},
+            headers={"Authorization": f"Bearer {connection['access_token']}", "Accept-Encoding": "identity"},
+        )
+    ok = sim_http.get(
+        f"{simulator.url}/services/data/v59.0/query/",
+        params={"q": "SELECT Id FROM Account"},
+        headers={"Authorization": f"Bearer {connection['access_token']}"},
+    )
     assert ok.status_code == 200
 
 
@@ -88,9 +94,11 @@ class _Receiver(BaseHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
-        ack = (b'<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/'
-               b'soap/envelope/"><soapenv:Body><notificationsResponse xmlns="http://soap.sforce.com/2005/09/outbound">'
-               b"<Ack>true</Ack></notificationsResponse></soapenv:Body></soapenv:Envelope>")
+        ack = (
+            b'<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/'
+            b'soap/envelope/"><soapenv:Body><notificationsResponse xmlns="http://soap.sforce.com/2005/09/outbound">'
+            b"<Ack>true</Ack></notificationsResponse></soapenv:Body></soapenv:Envelope>"
+        )
         self.send_response(200)
         self.send_header("Content-Type", "text/xml")
         self.send_header("Content-Length", str(len(ack)))
@@ -117,7 +125,9 @@ def test_outbound_message_retried_until_acked(sf: Any, simulator: Any) -> None:
         text = _Receiver.bodies[-1].decode()
         assert f"<OrganizationId>{simulator.connection['organization_id']}</OrganizationId>" in text
         assert 'xsi:type="sf:Case"' in text and f"<sf:Id>{case_id}</sf:Id>" in text
-        assert "<Notification><Id>04l" in text and "<ActionId>" in text and '<SessionId xsi:nil="true"/>' in text
+        assert (
+            "<Notification><Id>04l" in text and "<ActionId>" in text and '<SessionId xsi:nil="true"/>' in text
+        )
     finally:
         simulator.set_outbound(None)
         server.shutdown()

@@ -14,7 +14,9 @@ DATETIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+0000$")
 
 
 def _largest(sf: Any) -> tuple[str, int]:
-    counts = {name: sf.query(f"SELECT COUNT() FROM {name}")["totalSize"] for name in ("Contact", "Task", "Case")}
+    counts = {
+        name: sf.query(f"SELECT COUNT() FROM {name}")["totalSize"] for name in ("Contact", "Task", "Case")
+    }
     name = max(counts, key=lambda k: counts[k])
     return name, counts[name]
 
@@ -25,7 +27,10 @@ def test_query_first_page_shape(sf: Any) -> None:
     assert result["done"] is True and "nextRecordsUrl" not in result
     rec = result["records"][0]
     assert next(iter(rec)) == "attributes"
-    assert rec["attributes"] == {"type": "Account", "url": f"/services/data/v59.0/sobjects/Account/{rec['Id']}"}
+    assert rec["attributes"] == {
+        "type": "Account",
+        "url": f"/services/data/v59.0/sobjects/Account/{rec['Id']}",
+    }
     assert list(rec)[1:] == ["Id", "Name", "CreatedDate"]
     assert len(rec["Id"]) == 18 and rec["Id"].startswith("001")
     assert DATETIME_RE.match(rec["CreatedDate"])
@@ -61,8 +66,9 @@ def test_query_all_returns_deleted_and_continuation_stays_query_all(sf: Any, sim
     assert sf.query(soql)["totalSize"] == 0
     deleted = sf.query(soql, include_deleted=True)
     assert set(created) <= {r["Id"] for r in deleted["records"]}
-    paged = sf.query("SELECT Id FROM Contact", include_deleted=True,
-                     headers={"Sforce-Query-Options": "batchSize=200"})
+    paged = sf.query(
+        "SELECT Id FROM Contact", include_deleted=True, headers={"Sforce-Query-Options": "batchSize=200"}
+    )
     if not paged["done"]:
         assert "/queryAll/" in paged["nextRecordsUrl"]
         before = simulator.calls["queryAll.more"]
@@ -76,7 +82,9 @@ def test_count_query(sf: Any) -> None:
 
 
 def test_parent_fields_nested(sf: Any) -> None:
-    rec = sf.query("SELECT Id, Account.Name, Owner.Name FROM Contact WHERE AccountId != null LIMIT 1")["records"][0]
+    rec = sf.query("SELECT Id, Account.Name, Owner.Name FROM Contact WHERE AccountId != null LIMIT 1")[
+        "records"
+    ][0]
     assert rec["Account"]["attributes"]["type"] == "Account" and "Name" in rec["Account"]
     assert rec["Owner"]["attributes"]["type"] == "User"
 
@@ -97,8 +105,10 @@ def test_limit_info_header_first_and_parsed(sf: Any, sim_http: Any, simulator: A
     sf.query("SELECT Id FROM User LIMIT 1")
     usage = sf.api_usage["api-usage"]
     assert usage.total == simulator.api_budget and 0 < usage.used <= simulator.api_used
-    resp = sim_http.get(f"{simulator.url}/services/data/v59.0/limits/",
-                        headers={"Authorization": f"Bearer {connection['access_token']}"})
+    resp = sim_http.get(
+        f"{simulator.url}/services/data/v59.0/limits/",
+        headers={"Authorization": f"Bearer {connection['access_token']}"},
+    )
     assert next(iter(resp.headers)) == "Sforce-Limit-Info"
     assert re.fullmatch(r"api-usage=\d+/\d+", resp.headers["Sforce-Limit-Info"])
     assert resp.headers["Content-Type"] == "application/json;charset=UTF-8"
@@ -106,17 +116,25 @@ def test_limit_info_header_first_and_parsed(sf: Any, sim_http: Any, simulator: A
 
 def test_limits(sf: Any, simulator: Any) -> None:
     limits = sf.limits()
-    for key in ("DailyApiRequests", "DailyBulkV2QueryJobs", "DailyBulkV2QueryFileStorageMB", "DailyBulkApiBatches"):
+    for key in (
+        "DailyApiRequests",
+        "DailyBulkV2QueryJobs",
+        "DailyBulkV2QueryFileStorageMB",
+        "DailyBulkApiBatches",
+    ):
         assert set(limits[key]) >= {"Max", "Remaining"} and isinstance(limits[key]["Max"], int)
     assert limits["DailyApiRequests"]["Max"] == simulator.api_budget
 
 
 @pytest.mark.parametrize("version", ["50.0", "52.0", "57.0", "59.0", "62.0"])
-def test_every_version_answers_the_same(simulator: Any, connection: dict, sim_http: Any, version: str) -> None:
+def test_every_version_answers_the_same(
+    simulator: Any, connection: dict, sim_http: Any, version: str
+) -> None:
     from simple_salesforce import Salesforce
 
-    sf = Salesforce(instance_url=simulator.url, session_id=connection["access_token"], session=sim_http,
-                    version=version)
+    sf = Salesforce(
+        instance_url=simulator.url, session_id=connection["access_token"], session=sim_http, version=version
+    )
     result = sf.query("SELECT Id FROM Account LIMIT 2")
     assert result["records"][0]["attributes"]["url"].startswith(f"/services/data/v{version}/")
 
@@ -124,7 +142,9 @@ def test_every_version_answers_the_same(simulator: Any, connection: dict, sim_ht
 def test_unknown_resource_is_404_json_array(sf: Any) -> None:
     with pytest.raises(SalesforceResourceNotFound) as err:
         sf.restful("nosuch/resource")
-    assert err.value.content == [{"message": "The requested resource does not exist", "errorCode": "NOT_FOUND"}]
+    assert err.value.content == [
+        {"message": "The requested resource does not exist", "errorCode": "NOT_FOUND"}
+    ]
 
 
 def test_global_describe(sf: Any) -> None:
@@ -148,5 +168,11 @@ def test_version_bounds_and_versions_list(simulator: Any, sim_http: Any, connect
 def test_describe_if_modified_since(simulator: Any, sim_http: Any, connection: dict) -> None:
     auth = {"Authorization": f"Bearer {connection['access_token']}"}
     url = f"{simulator.url}/services/data/v59.0/sobjects/Account/describe"
-    assert sim_http.get(url, headers={**auth, "If-Modified-Since": "Mon, 01 Jan 2035 00:00:00 GMT"}).status_code == 304
-    assert sim_http.get(url, headers={**auth, "If-Modified-Since": "Mon, 01 Jan 2001 00:00:00 GMT"}).status_code == 200
+    assert (
+        sim_http.get(url, headers={**auth, "If-Modified-Since": "Mon, 01 Jan 2035 00:00:00 GMT"}).status_code
+        == 304
+    )
+    assert (
+        sim_http.get(url, headers={**auth, "If-Modified-Since": "Mon, 01 Jan 2001 00:00:00 GMT"}).status_code
+        == 200
+    )

@@ -17,9 +17,23 @@ from simulator.cli import main as simulate_main
 from simulator.server import Simulator
 from tests.conftest import make_http
 
-CONNECTION_KEYS = {"instance_url", "login_url", "api_version", "access_token", "token_url", "client_id",
-                   "client_secret", "username", "password", "security_token", "refresh_token", "organization_id",
-                   "ca_bundle", "private_key_file", "certificate_file"}
+CONNECTION_KEYS = {
+    "instance_url",
+    "login_url",
+    "api_version",
+    "access_token",
+    "token_url",
+    "client_id",
+    "client_secret",
+    "username",
+    "password",
+    "security_token",
+    "refresh_token",
+    "organization_id",
+    "ca_bundle",
+    "private_key_file",
+    "certificate_file",
+}
 
 
 def test_connection_file_and_state_dir(simulator: Any) -> None:
@@ -37,8 +51,10 @@ def test_tls_only_on_loopback(simulator: Any) -> None:
     host, port = simulator.url.removeprefix("https://").split(":")
     assert host == "127.0.0.1"
     ctx = ssl.create_default_context(cafile=simulator.connection["ca_bundle"])
-    with socket.create_connection((host, int(port)), timeout=5) as raw, \
-            ctx.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+    with (
+        socket.create_connection((host, int(port)), timeout=5) as raw,
+        ctx.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+    ):
         assert tls.version() in ("TLSv1.2", "TLSv1.3")
 
 
@@ -67,23 +83,38 @@ def test_restart_keeps_org_and_credentials(tmp_path: Path) -> None:
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
     with Simulator(tmp_path, accounts=999, seed=99) as second:  # an existing org is reused as is
         conn2 = second.connection
-        for key in ("client_id", "client_secret", "username", "password", "security_token", "refresh_token",
-                    "access_token", "organization_id"):
+        for key in (
+            "client_id",
+            "client_secret",
+            "username",
+            "password",
+            "security_token",
+            "refresh_token",
+            "access_token",
+            "organization_id",
+        ):
             assert conn2[key] == conn1[key], key
         http = make_http(conn2["ca_bundle"])
         sf = Salesforce(instance_url=second.url, session_id=conn2["access_token"], session=http)
         assert sf.Account.get(new_id)["Name"] == "Survives restarts"
         assert sf.query("SELECT COUNT() FROM Account")["totalSize"] == 13
         today = second.org.clock.today()
-        moved = http.post(f"{second.url}/_simulator/advance", params={"days": 2},
-                          headers={"Authorization": f"Bearer {conn2['access_token']}"})
+        moved = http.post(
+            f"{second.url}/_simulator/advance",
+            params={"days": 2},
+            headers={"Authorization": f"Bearer {conn2['access_token']}"},
+        )
         assert moved.status_code == 200 and isinstance(moved.json(), dict)
         assert (second.org.clock.today() - today).days == 2
 
 
 def test_cli_advance_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert simulate_main(["--state-dir", str(tmp_path), "--accounts", "10", "--seed", "5", "--advance-days", "1",
-                          "--once"]) == 0
+    assert (
+        simulate_main(
+            ["--state-dir", str(tmp_path), "--accounts", "10", "--seed", "5", "--advance-days", "1", "--once"]
+        )
+        == 0
+    )
     assert "advanced 1 day(s)" in capsys.readouterr().out
     assert (tmp_path / "connection.json").exists() and (tmp_path / "ground_truth.json").exists()
 
@@ -94,10 +125,26 @@ def test_cli_serves_until_sigterm(tmp_path: Path) -> None:
     import sys
     import time
 
-    cmd = [sys.executable, "-c", "import sys; from simulator.cli import main; sys.exit(main(sys.argv[1:]))",
-           "--port", "0", "--state-dir", str(tmp_path), "--accounts", "10", "--seed", "2"]
-    proc = subprocess.Popen(cmd, cwd=Path(__file__).resolve().parents[2], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
+    cmd = [
+        sys.executable,
+        "-c",
+        "import sys; from simulator.cli import main; sys.exit(main(sys.argv[1:]))",
+        "--port",
+        "0",
+        "--state-dir",
+        str(tmp_path),
+        "--accounts",
+        "10",
+        "--seed",
+        "2",
+    ]
+    proc = subprocess.Popen(
+        cmd,
+        cwd=Path(__file__).resolve().parents[2],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         assert proc.stdout is not None
         deadline = time.monotonic() + 120
@@ -109,8 +156,11 @@ def test_cli_serves_until_sigterm(tmp_path: Path) -> None:
         assert line.startswith("simulator serving https://127.0.0.1:")
         conn = json.loads((tmp_path / "connection.json").read_text())
         http = make_http(conn["ca_bundle"])
-        resp = http.get(f"{conn['instance_url']}/services/data/v62.0/limits",
-                        headers={"Authorization": f"Bearer {conn['access_token']}"}, timeout=30)
+        resp = http.get(
+            f"{conn['instance_url']}/services/data/v62.0/limits",
+            headers={"Authorization": f"Bearer {conn['access_token']}"},
+            timeout=30,
+        )
         assert resp.status_code == 200
         http.close()
     finally:

@@ -16,13 +16,49 @@ from simple_salesforce.format import format_external_id
 from simulator.ids import make_id
 
 FIELD_PROPERTIES = {
-    "aggregatable", "autoNumber", "byteLength", "calculated", "calculatedFormula", "cascadeDelete", "caseSensitive",
-    "compoundFieldName", "controllerName", "createable", "custom", "defaultValue", "defaultValueFormula",
-    "defaultedOnCreate", "dependentPicklist", "deprecatedAndHidden", "digits", "externalId", "extraTypeInfo",
-    "filterable", "groupable", "htmlFormatted", "idLookup", "inlineHelpText", "label", "length", "name",
-    "nameField", "namePointing", "nillable", "permissionable", "picklistValues", "precision", "referenceTo",
-    "relationshipName", "relationshipOrder", "restrictedPicklist", "scale", "soapType", "sortable", "type",
-    "unique", "updateable",
+    "aggregatable",
+    "autoNumber",
+    "byteLength",
+    "calculated",
+    "calculatedFormula",
+    "cascadeDelete",
+    "caseSensitive",
+    "compoundFieldName",
+    "controllerName",
+    "createable",
+    "custom",
+    "defaultValue",
+    "defaultValueFormula",
+    "defaultedOnCreate",
+    "dependentPicklist",
+    "deprecatedAndHidden",
+    "digits",
+    "externalId",
+    "extraTypeInfo",
+    "filterable",
+    "groupable",
+    "htmlFormatted",
+    "idLookup",
+    "inlineHelpText",
+    "label",
+    "length",
+    "name",
+    "nameField",
+    "namePointing",
+    "nillable",
+    "permissionable",
+    "picklistValues",
+    "precision",
+    "referenceTo",
+    "relationshipName",
+    "relationshipOrder",
+    "restrictedPicklist",
+    "scale",
+    "soapType",
+    "sortable",
+    "type",
+    "unique",
+    "updateable",
 }
 
 
@@ -36,11 +72,21 @@ def test_describe_has_every_field_property(sf: Any) -> None:
     by_name = {f["name"]: f for f in desc["fields"]}
     for f in desc["fields"]:
         assert set(f) >= FIELD_PROPERTIES, f["name"]
-    assert by_name["Id"]["type"] == "id" and by_name["Id"]["length"] == 18 and by_name["Id"]["updateable"] is False
+    assert (
+        by_name["Id"]["type"] == "id"
+        and by_name["Id"]["length"] == 18
+        and by_name["Id"]["updateable"] is False
+    )
     owner = by_name["OwnerId"]
-    assert owner["type"] == "reference" and owner["referenceTo"] == ["User"] and owner["relationshipName"] == "Owner"
+    assert (
+        owner["type"] == "reference"
+        and owner["referenceTo"] == ["User"]
+        and owner["relationshipName"] == "Owner"
+    )
     level = by_name["Risk_Level__c"]
-    assert level["custom"] is True and level["restrictedPicklist"] is True and level["soapType"] == "xsd:string"
+    assert (
+        level["custom"] is True and level["restrictedPicklist"] is True and level["soapType"] == "xsd:string"
+    )
     assert [p["value"] for p in level["picklistValues"]] == ["Red", "Amber", "Green"]
     assert set(level["picklistValues"][0]) == {"active", "defaultValue", "label", "validFor", "value"}
     assert by_name["LastActivityDate"]["createable"] is False
@@ -101,8 +147,12 @@ def test_upsert_by_external_id_201_200_300(sf: Any, simulator: Any) -> None:
     aid = _account_id(sf)
     key = "conf key/1 +x"
     body = {"Subject": "Risk follow-up", "WhatId": aid}
-    assert sf.Task.upsert(f"Risk_Task_Key__c/{format_external_id('Risk_Task_Key__c', key).split('/', 1)[1]}",
-                          body) == 201
+    assert (
+        sf.Task.upsert(
+            f"Risk_Task_Key__c/{format_external_id('Risk_Task_Key__c', key).split('/', 1)[1]}", body
+        )
+        == 201
+    )
     raw = sf.Task.upsert(format_external_id("Risk_Task_Key__c", key), {"Priority": "High"}, raw_response=True)
     assert raw.status_code == 200 and raw.json()["created"] is False and raw.json()["success"] is True
     got = sf.Task.get_by_custom_id("Risk_Task_Key__c", key)  # quote_plus form

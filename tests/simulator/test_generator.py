@@ -63,8 +63,10 @@ class Index:
         for r in d["Event"]:
             if r["ActivityDate"] < TODAY and r["OwnerId"] != org.integration_user_id:
                 self.touch[r["AccountId"]].append((r["ActivityDate"], r["OwnerId"], r["WhoId"]))
-        owner_n = {a: sum(1 for t in self.touch[a] if t[1] == r["OwnerId"] and age(t[0]) <= 90)
-                   for a, r in self.accounts.items()}
+        owner_n = {
+            a: sum(1 for t in self.touch[a] if t[1] == r["OwnerId"] and age(t[0]) <= 90)
+            for a, r in self.accounts.items()
+        }
         self.median_customer = median(n for a, n in owner_n.items() if is_customer(self.accounts[a]))
         per_owner: dict[str, list[int]] = defaultdict(list)
         for a, r in self.accounts.items():
@@ -94,9 +96,18 @@ def urgent(c: dict) -> bool:
 # -- the catalogue, read independently --------------------------------------------------------------------------
 def repeat_issue(ix: Index, a: str) -> bool:
     cases = ix.by[a]["Case"]
-    n = sum(1 for c2 in cases if age(c2["CreatedDate"]) <= 90 and any(
-        c1 is not c2 and c1["IsClosed"] and (c1["Type"], c1["Reason"]) == (c2["Type"], c2["Reason"])
-        and c1["ClosedDate"] <= c2["CreatedDate"] <= c1["ClosedDate"] + timedelta(days=14) for c1 in cases))
+    n = sum(
+        1
+        for c2 in cases
+        if age(c2["CreatedDate"]) <= 90
+        and any(
+            c1 is not c2
+            and c1["IsClosed"]
+            and (c1["Type"], c1["Reason"]) == (c2["Type"], c2["Reason"])
+            and c1["ClosedDate"] <= c2["CreatedDate"] <= c1["ClosedDate"] + timedelta(days=14)
+            for c1 in cases
+        )
+    )
     return n >= 2
 
 
@@ -130,14 +141,20 @@ def case_spike(ix: Index, a: str) -> bool:
 
 
 def aging_open_cases(ix: Index, a: str) -> bool:
-    return any(not c["IsClosed"] and age(c["CreatedDate"]) > (14 if c["Priority"] == "High" else 30)
-               for c in ix.by[a]["Case"])
+    return any(
+        not c["IsClosed"] and age(c["CreatedDate"]) > (14 if c["Priority"] == "High" else 30)
+        for c in ix.by[a]["Case"]
+    )
 
 
 def broken_promise_after_sale(ix: Index, a: str) -> bool:
     wins = [o["CloseDate"] for o in ix.by[a]["Opportunity"] if o["IsWon"] and age(o["CloseDate"]) <= 365]
-    return any(w < c["CreatedDate"].date() <= w + timedelta(days=60)
-               for w in wins for c in ix.by[a]["Case"] if urgent(c))
+    return any(
+        w < c["CreatedDate"].date() <= w + timedelta(days=60)
+        for w in wins
+        for c in ix.by[a]["Case"]
+        if urgent(c)
+    )
 
 
 def reneged_deal(ix: Index, a: str) -> bool:
@@ -147,17 +164,30 @@ def reneged_deal(ix: Index, a: str) -> bool:
         if won is None:
             continue
         w = rows[won]
-        if any(age(r["CreatedDate"]) <= 365 and (r["StageName"] != "Closed Won" or r["Amount"] < w["Amount"]
-                                                 or r["CloseDate"] != w["CloseDate"]) for r in rows[won + 1:]):
+        if any(
+            age(r["CreatedDate"]) <= 365
+            and (
+                r["StageName"] != "Closed Won"
+                or r["Amount"] < w["Amount"]
+                or r["CloseDate"] != w["CloseDate"]
+            )
+            for r in rows[won + 1 :]
+        ):
             return True
     return False
 
 
 def oversell_complaint(ix: Index, a: str) -> bool:
-    visits = [e["ActivityDate"] for e in ix.by[a]["Event"]
-              if e["Type"] == "Service Visit" and e["ActivityDate"] < TODAY and age(e["ActivityDate"]) <= 180]
-    complaints = [c["CreatedDate"].date() for c in ix.by[a]["Case"]
-                  if c["Type"] == "Billing" or c["Reason"] in ("Unexpected Charges", "Not What We Agreed")]
+    visits = [
+        e["ActivityDate"]
+        for e in ix.by[a]["Event"]
+        if e["Type"] == "Service Visit" and e["ActivityDate"] < TODAY and age(e["ActivityDate"]) <= 180
+    ]
+    complaints = [
+        c["CreatedDate"].date()
+        for c in ix.by[a]["Case"]
+        if c["Type"] == "Billing" or c["Reason"] in ("Unexpected Charges", "Not What We Agreed")
+    ]
     return any(v < c <= v + timedelta(days=30) for v in visits for c in complaints)
 
 
@@ -179,20 +209,26 @@ def champion_gone(ix: Index, a: str) -> bool:
 
 
 def owner_changed(ix: Index, a: str) -> bool:
-    changes = [h for h in ix.by[a]["AccountHistory"] if h["Field"] == "Owner" and age(h["CreatedDate"]) <= 180]
+    changes = [
+        h for h in ix.by[a]["AccountHistory"] if h["Field"] == "Owner" and age(h["CreatedDate"]) <= 180
+    ]
     if not changes:
         return False
     since = max(h["CreatedDate"] for h in changes).date()
-    due = any(o["Type"] == "Renewal" and not o["IsClosed"] and 0 <= (o["CloseDate"] - TODAY).days <= 180
-              for o in ix.by[a]["Opportunity"])
+    due = any(
+        o["Type"] == "Renewal" and not o["IsClosed"] and 0 <= (o["CloseDate"] - TODAY).days <= 180
+        for o in ix.by[a]["Opportunity"]
+    )
     owner = ix.accounts[a]["OwnerId"]
     return due or not any(t[1] == owner and t[0] >= since for t in ix.touch[a])
 
 
 def renewal_only_contact(ix: Index, a: str) -> bool:
     opps = ix.by[a]["Opportunity"]
-    if not any(o["Type"] == "Renewal" and not o["IsClosed"] and 0 <= (o["CloseDate"] - TODAY).days <= 90
-               for o in opps):
+    if not any(
+        o["Type"] == "Renewal" and not o["IsClosed"] and 0 <= (o["CloseDate"] - TODAY).days <= 90
+        for o in opps
+    ):
         return False
     days = [t[0] for t in ix.touch[a]]
     if not days or age(max(days)) > 120:
@@ -210,7 +246,10 @@ def no_business_review(ix: Index, a: str) -> bool:
     limit = 180 if acct["Key_Account__c"] else 365
     return is_customer(acct) and not any(
         (e["Type"] == "Business Review" or "business review" in (e["Subject"] or "").lower())
-        and e["ActivityDate"] < TODAY and age(e["ActivityDate"]) <= limit for e in ix.by[a]["Event"])
+        and e["ActivityDate"] < TODAY
+        and age(e["ActivityDate"]) <= limit
+        for e in ix.by[a]["Event"]
+    )
 
 
 def service_inconsistency(ix: Index, a: str) -> bool:
@@ -231,8 +270,11 @@ def service_inconsistency(ix: Index, a: str) -> bool:
 
 def existing_client_neglect(ix: Index, a: str) -> bool:
     acct = ix.accounts[a]
-    return (is_customer(acct) and ix.owner_n[a] < 0.25 * ix.median_customer
-            and ix.prospect_rate.get(acct["OwnerId"], 0) > ix.median_prospect)
+    return (
+        is_customer(acct)
+        and ix.owner_n[a] < 0.25 * ix.median_customer
+        and ix.prospect_rate.get(acct["OwnerId"], 0) > ix.median_prospect
+    )
 
 
 def expansion_ready(ix: Index, a: str) -> bool:
@@ -244,8 +286,11 @@ def expansion_ready(ix: Index, a: str) -> bool:
     recent = [c for c in cases if c["IsClosed"] and age(c["ClosedDate"]) <= 90]
     return bool(recent) and all(
         (c["CSAT__c"] is None or c["CSAT__c"] >= 4)
-        and any(c["ClosedDate"].date() <= t[0] <= c["ClosedDate"].date() + timedelta(days=7) for t in ix.touch[a])
-        for c in recent)
+        and any(
+            c["ClosedDate"].date() <= t[0] <= c["ClosedDate"].date() + timedelta(days=7) for t in ix.touch[a]
+        )
+        for c in recent
+    )
 
 
 CHECKS: dict[str, Callable[[Index, str], bool]] = {s: globals()[s] for s in SIGNALS}
@@ -310,14 +355,22 @@ def test_derived_fields(small: GeneratedOrg) -> None:
     acct_of = {r["Id"]: r["AccountId"] for obj in ("Opportunity", "Case", "Contact") for r in d[obj]}
     for o in d["Opportunity"]:
         prob, closed, won, fc = OPPORTUNITY_STAGES[o["StageName"]]
-        assert (o["Probability"], o["IsClosed"], o["IsWon"], o["ForecastCategoryName"]) == (prob, closed, won, fc)
+        assert (o["Probability"], o["IsClosed"], o["IsWon"], o["ForecastCategoryName"]) == (
+            prob,
+            closed,
+            won,
+            fc,
+        )
     for c in d["Case"]:
         assert c["IsClosed"] == CASE_STATUSES[c["Status"]] and (c["ClosedDate"] is not None) == c["IsClosed"]
         assert c["CSAT__c"] is None or (c["IsClosed"] and 1 <= c["CSAT__c"] <= 5)
     numbers = [c["CaseNumber"] for c in d["Case"]]
     assert len(set(numbers)) == len(numbers) and all(len(n) == 8 and n.isdigit() for n in numbers)
     for t in d["Task"]:
-        assert t["IsClosed"] == TASK_STATUSES[t["Status"]] and (t["CompletedDateTime"] is not None) == t["IsClosed"]
+        assert (
+            t["IsClosed"] == TASK_STATUSES[t["Status"]]
+            and (t["CompletedDateTime"] is not None) == t["IsClosed"]
+        )
         assert not t["IsClosed"] or (t["ActivityDate"] < TODAY and t["CompletedDateTime"] < MIDNIGHT)
     for t in d["Task"] + d["Event"]:
         expect = t["WhatId"] if t["WhatId"].startswith("001") else acct_of[t["WhatId"]]
@@ -331,17 +384,25 @@ def test_opportunity_history_follows_each_deal(small: GeneratedOrg, index: Index
     for o in small.data["Opportunity"]:
         rows = sorted(index.history[o["Id"]], key=lambda r: r["CreatedDate"])
         assert rows and (rows[-1]["StageName"], rows[-1]["Amount"], rows[-1]["CloseDate"]) == (
-            o["StageName"], o["Amount"], o["CloseDate"])
+            o["StageName"],
+            o["Amount"],
+            o["CloseDate"],
+        )
         assert rows[0]["PrevAmount"] is None
         for prev, cur in pairwise(rows):
             assert (cur["PrevAmount"], cur["PrevCloseDate"]) == (prev["Amount"], prev["CloseDate"])
-            assert (cur["StageName"], cur["Amount"], cur["CloseDate"]) != (prev["StageName"], prev["Amount"],
-                                                                         prev["CloseDate"])
+            assert (cur["StageName"], cur["Amount"], cur["CloseDate"]) != (
+                prev["StageName"],
+                prev["Amount"],
+                prev["CloseDate"],
+            )
         if o["IsWon"]:
             assert sum(r["IsPrimary"] for r in index.roles[o["Id"]]) == 1
     for a, r in index.accounts.items():
-        owners = sorted((h for h in index.by[a]["AccountHistory"] if h["Field"] == "Owner"),
-                        key=lambda h: h["CreatedDate"])
+        owners = sorted(
+            (h for h in index.by[a]["AccountHistory"] if h["Field"] == "Owner"),
+            key=lambda h: h["CreatedDate"],
+        )
         if owners:
             assert owners[-1]["NewValue"] == r["OwnerId"]
 
@@ -382,14 +443,18 @@ def test_ratios_and_signals_at_2000_accounts() -> None:
     total = sum(len(v) for v in d.values())
     assert 150_000 <= total <= 300_000
     assert 20 <= len(d["User"]) <= 30
-    assert any(u["Username"] == "integration@crm-risk.sim" and u["Id"] == org.integration_user_id for u in d["User"])
+    assert any(
+        u["Username"] == "integration@crm-risk.sim" and u["Id"] == org.integration_user_id for u in d["User"]
+    )
     customers = [a for a in d["Account"] if is_customer(a)]
     prospects = [a for a in d["Account"] if a["Type"] == "Prospect"]
     assert 0.12 <= len(prospects) / 2000 <= 0.18
     assert 0.10 <= sum(a["Key_Account__c"] for a in customers) / len(customers) <= 0.22
     share = sum(a["Expected_Resolution_Days__c"] is not None for a in customers) / len(customers)
     assert 0.5 <= share <= 0.75
-    assert all(2 <= a["Expected_Resolution_Days__c"] <= 7 for a in customers if a["Expected_Resolution_Days__c"])
+    assert all(
+        2 <= a["Expected_Resolution_Days__c"] <= 7 for a in customers if a["Expected_Resolution_Days__c"]
+    )
     ix = Index(org)
     per_customer = mean(len(ix.by[a["Id"]]["Contact"]) for a in customers)
     assert 4 <= per_customer <= 6.5

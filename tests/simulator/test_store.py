@@ -19,25 +19,62 @@ U1, U2 = make_id("User", 1), make_id("User", 2)
 A1 = make_id("Account", 1)
 C1 = make_id("Contact", 1)
 T0 = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
-SEC = ("Please check the security settings of this field and verify that it is read/write for your profile "
-       "or permission set.")
+SEC = (
+    "Please check the security settings of this field and verify that it is read/write for your profile "
+    "or permission set."
+)
 
 
 def _sys() -> dict:
-    return {"CreatedDate": T0, "LastModifiedDate": T0, "SystemModstamp": T0, "CreatedById": U1,
-            "LastModifiedById": U1}
+    return {
+        "CreatedDate": T0,
+        "LastModifiedDate": T0,
+        "SystemModstamp": T0,
+        "CreatedById": U1,
+        "LastModifiedById": U1,
+    }
 
 
 def _data() -> dict[str, list[dict]]:
     return {
-        "User": [{"Id": u, "Username": f"{n}@x.test", "LastName": n, "Name": n, "Email": f"{n}@x.test",
-                  "IsActive": True, **_sys()} for u, n in ((U1, "Integration"), (U2, "Seller"))],
-        "Account": [{"Id": A1, "IsDeleted": False, "Name": "Acme", "OwnerId": U2, "Key_Account__c": False,
-                     **_sys()}],
-        "Contact": [{"Id": C1, "IsDeleted": False, "AccountId": A1, "LastName": "One", "Name": "One",
-                     "OwnerId": U2, **_sys()}],
-        "Case": [{"Id": make_id("Case", 1), "IsDeleted": False, "CaseNumber": "00001041", "AccountId": A1,
-                  "Status": "New", "IsClosed": False, "OwnerId": U2, **_sys()}],
+        "User": [
+            {
+                "Id": u,
+                "Username": f"{n}@x.test",
+                "LastName": n,
+                "Name": n,
+                "Email": f"{n}@x.test",
+                "IsActive": True,
+                **_sys(),
+            }
+            for u, n in ((U1, "Integration"), (U2, "Seller"))
+        ],
+        "Account": [
+            {"Id": A1, "IsDeleted": False, "Name": "Acme", "OwnerId": U2, "Key_Account__c": False, **_sys()}
+        ],
+        "Contact": [
+            {
+                "Id": C1,
+                "IsDeleted": False,
+                "AccountId": A1,
+                "LastName": "One",
+                "Name": "One",
+                "OwnerId": U2,
+                **_sys(),
+            }
+        ],
+        "Case": [
+            {
+                "Id": make_id("Case", 1),
+                "IsDeleted": False,
+                "CaseNumber": "00001041",
+                "AccountId": A1,
+                "Status": "New",
+                "IsClosed": False,
+                "OwnerId": U2,
+                **_sys(),
+            }
+        ],
     }
 
 
@@ -82,8 +119,13 @@ def test_create_stamps_defaults_and_get_shape(org: Org) -> None:
     rec = org.get("Account", rid)
     assert list(rec)[:3] == ["attributes", "Id", "IsDeleted"]
     assert rec["attributes"] == {"type": "Account", "url": f"/services/data/v60.0/sobjects/Account/{rid}"}
-    assert (rec["Name"], rec["Type"], rec["OwnerId"], rec["CreatedById"], rec["LastModifiedById"]) == \
-        ("Globex", "Prospect", U1, U1, U1)
+    assert (rec["Name"], rec["Type"], rec["OwnerId"], rec["CreatedById"], rec["LastModifiedById"]) == (
+        "Globex",
+        "Prospect",
+        U1,
+        U1,
+        U1,
+    )
     assert rec["IsDeleted"] is False and rec["Key_Account__c"] is False
     assert rec["CreatedDate"] == rec["LastModifiedDate"] == rec["SystemModstamp"]
     assert rec["CreatedDate"].endswith("+0000") and len(rec["CreatedDate"]) == 28
@@ -95,35 +137,117 @@ def test_create_as_other_user(org: Org) -> None:
     assert row(org, f"SELECT OwnerId, CreatedById FROM Account WHERE Id = '{rid}'")["CreatedById"] == U2
 
 
-@pytest.mark.parametrize(("sobject", "body", "status", "code", "message", "fields"), [
-    ("Account", {"Name": "x", "Foo__c": 1}, 400, "INVALID_FIELD", "No such column 'Foo__c' on sobject of type Account",
-     ["Foo__c"]),
-    ("Account", {"Id": A1, "Name": "x"}, 400, "INVALID_FIELD",
-     "The Id field should not be specified in the sobject data.", ["Id"]),
-    ("Opportunity", {"Name": "o", "StageName": "Prospecting", "CloseDate": "2024-02-01", "IsClosed": True,
-                     "IsWon": True}, 400, "INVALID_FIELD_FOR_INSERT_UPDATE",
-     f"Unable to create/update fields: IsClosed, IsWon. {SEC}", ["IsClosed", "IsWon"]),
-    ("Account", {"Name": "x", "Risk_Level__c": "Purple"}, 400, "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
-     "bad value for restricted picklist field: Purple", ["Risk_Level__c"]),
-    ("Opportunity", {"Name": "o"}, 400, "REQUIRED_FIELD_MISSING",
-     "Required fields are missing: [StageName, CloseDate]", ["StageName", "CloseDate"]),
-    ("Account", {"Name": "x" * 256}, 400, "STRING_TOO_LONG", f"Name: data value too large: {'x' * 256} "
-     "(max length=255)", ["Name"]),
-    ("Contact", {"LastName": "x", "AccountId": "001bad"}, 400, "MALFORMED_ID",
-     "Account ID: id value of incorrect type: 001bad", ["AccountId"]),
-    ("Contact", {"LastName": "x", "AccountId": make_id("Account", 999)}, 400, "INVALID_CROSS_REFERENCE_KEY",
-     "invalid cross reference id", ["AccountId"]),
-    ("Contact", {"LastName": "x", "AccountId": C1}, 400, "INVALID_CROSS_REFERENCE_KEY",
-     "invalid cross reference id", ["AccountId"]),
-    ("Account", {"Name": "x", "Key_Account__c": "maybe"}, 400, "JSON_PARSER_ERROR", None, ["Key_Account__c"]),
-    ("Opportunity", {"Name": "o", "StageName": "Prospecting", "CloseDate": "Feb 1"}, 400, "JSON_PARSER_ERROR",
-     None, ["CloseDate"]),
-    ("Nope", {"Name": "x"}, 404, "NOT_FOUND", "The requested resource does not exist", []),
-    ("OpportunityHistory", {}, 400, "INVALID_TYPE_FOR_OPERATION", "entity type cannot be inserted: "
-     "OpportunityHistory", []),
-])
-def test_create_refusals(org: Org, sobject: str, body: dict, status: int, code: str, message: str | None,
-                         fields: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("sobject", "body", "status", "code", "message", "fields"),
+    [
+        (
+            "Account",
+            {"Name": "x", "Foo__c": 1},
+            400,
+            "INVALID_FIELD",
+            "No such column 'Foo__c' on sobject of type Account",
+            ["Foo__c"],
+        ),
+        (
+            "Account",
+            {"Id": A1, "Name": "x"},
+            400,
+            "INVALID_FIELD",
+            "The Id field should not be specified in the sobject data.",
+            ["Id"],
+        ),
+        (
+            "Opportunity",
+            {
+                "Name": "o",
+                "StageName": "Prospecting",
+                "CloseDate": "2024-02-01",
+                "IsClosed": True,
+                "IsWon": True,
+            },
+            400,
+            "INVALID_FIELD_FOR_INSERT_UPDATE",
+            f"Unable to create/update fields: IsClosed, IsWon. {SEC}",
+            ["IsClosed", "IsWon"],
+        ),
+        (
+            "Account",
+            {"Name": "x", "Risk_Level__c": "Purple"},
+            400,
+            "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+            "bad value for restricted picklist field: Purple",
+            ["Risk_Level__c"],
+        ),
+        (
+            "Opportunity",
+            {"Name": "o"},
+            400,
+            "REQUIRED_FIELD_MISSING",
+            "Required fields are missing: [StageName, CloseDate]",
+            ["StageName", "CloseDate"],
+        ),
+        (
+            "Account",
+            {"Name": "x" * 256},
+            400,
+            "STRING_TOO_LONG",
+            f"Name: data value too large: {'x' * 256} (max length=255)",
+            ["Name"],
+        ),
+        (
+            "Contact",
+            {"LastName": "x", "AccountId": "001bad"},
+            400,
+            "MALFORMED_ID",
+            "Account ID: id value of incorrect type: 001bad",
+            ["AccountId"],
+        ),
+        (
+            "Contact",
+            {"LastName": "x", "AccountId": make_id("Account", 999)},
+            400,
+            "INVALID_CROSS_REFERENCE_KEY",
+            "invalid cross reference id",
+            ["AccountId"],
+        ),
+        (
+            "Contact",
+            {"LastName": "x", "AccountId": C1},
+            400,
+            "INVALID_CROSS_REFERENCE_KEY",
+            "invalid cross reference id",
+            ["AccountId"],
+        ),
+        (
+            "Account",
+            {"Name": "x", "Key_Account__c": "maybe"},
+            400,
+            "JSON_PARSER_ERROR",
+            None,
+            ["Key_Account__c"],
+        ),
+        (
+            "Opportunity",
+            {"Name": "o", "StageName": "Prospecting", "CloseDate": "Feb 1"},
+            400,
+            "JSON_PARSER_ERROR",
+            None,
+            ["CloseDate"],
+        ),
+        ("Nope", {"Name": "x"}, 404, "NOT_FOUND", "The requested resource does not exist", []),
+        (
+            "OpportunityHistory",
+            {},
+            400,
+            "INVALID_TYPE_FOR_OPERATION",
+            "entity type cannot be inserted: OpportunityHistory",
+            [],
+        ),
+    ],
+)
+def test_create_refusals(
+    org: Org, sobject: str, body: dict, status: int, code: str, message: str | None, fields: list[str]
+) -> None:
     before = org.count("Account")
     e = api_error(org.create, sobject, body)
     assert (e.status, e.error_code, e.fields) == (status, code, fields)
@@ -142,25 +266,41 @@ def test_unrestricted_picklist_accepts_unknown_values(org: Org) -> None:
 # -- update / delete --------------------------------------------------------------------------------------
 def test_update_changes_fields_and_stamps(org: Org) -> None:
     before = org.get("Account", A1)
-    org.update("Account", A1[:15], {"Name": "Acme 2", "Risk_Level__c": "Red", "Risk_Score__c": "71.5",
-                                    "Risk_Computed_At__c": "2024-03-04T05:06:07.000+0000"}, user_id=U2)
+    org.update(
+        "Account",
+        A1[:15],
+        {
+            "Name": "Acme 2",
+            "Risk_Level__c": "Red",
+            "Risk_Score__c": "71.5",
+            "Risk_Computed_At__c": "2024-03-04T05:06:07.000+0000",
+        },
+        user_id=U2,
+    )
     after = org.get("Account", A1)
-    assert (after["Name"], after["Risk_Level__c"], after["Risk_Score__c"], after["Risk_Computed_At__c"]) == \
-        ("Acme 2", "Red", 71.5, "2024-03-04T05:06:07.000+0000")
+    assert (after["Name"], after["Risk_Level__c"], after["Risk_Score__c"], after["Risk_Computed_At__c"]) == (
+        "Acme 2",
+        "Red",
+        71.5,
+        "2024-03-04T05:06:07.000+0000",
+    )
     assert after["LastModifiedById"] == U2 and after["CreatedDate"] == before["CreatedDate"]
     assert after["SystemModstamp"] > before["SystemModstamp"]
     org.update("Account", A1, {"Risk_Level__c": None})
     assert org.get("Account", A1, ["Risk_Level__c"])["Risk_Level__c"] is None
 
 
-@pytest.mark.parametrize(("record_id", "body", "status", "code"), [
-    (make_id("Account", 77), {"Name": "x"}, 404, "NOT_FOUND"),
-    (C1, {"Name": "x"}, 404, "NOT_FOUND"),                 # another object's id
-    ("bogus", {"Name": "x"}, 400, "MALFORMED_ID"),
-    (A1, {"Name": None}, 400, "REQUIRED_FIELD_MISSING"),
-    (A1, {"LastActivityDate": "2024-01-01"}, 400, "INVALID_FIELD_FOR_INSERT_UPDATE"),
-    (A1, {"Risk_Trend__c": "Sideways"}, 400, "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"),
-])
+@pytest.mark.parametrize(
+    ("record_id", "body", "status", "code"),
+    [
+        (make_id("Account", 77), {"Name": "x"}, 404, "NOT_FOUND"),
+        (C1, {"Name": "x"}, 404, "NOT_FOUND"),  # another object's id
+        ("bogus", {"Name": "x"}, 400, "MALFORMED_ID"),
+        (A1, {"Name": None}, 400, "REQUIRED_FIELD_MISSING"),
+        (A1, {"LastActivityDate": "2024-01-01"}, 400, "INVALID_FIELD_FOR_INSERT_UPDATE"),
+        (A1, {"Risk_Trend__c": "Sideways"}, 400, "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"),
+    ],
+)
 def test_update_refusals(org: Org, record_id: str, body: dict, status: int, code: str) -> None:
     e = api_error(org.update, "Account", record_id, body)
     assert (e.status, e.error_code) == (status, code)
@@ -194,25 +334,67 @@ def test_users_cannot_be_deleted(org: Org) -> None:
 
 # -- derived fields and history ------------------------------------------------------------------------------
 def test_opportunity_stage_derivation_and_history(org: Org) -> None:
-    oid = org.create("Opportunity", {"AccountId": A1, "Name": "Renewal", "StageName": "Prospecting",
-                                     "CloseDate": "2024-06-30", "Amount": 1000})
-    rec = org.get("Opportunity", oid, ["IsClosed", "IsWon", "Probability", "ForecastCategoryName",
-                                       "LastStageChangeDate"])
-    assert (rec["IsClosed"], rec["IsWon"], rec["Probability"], rec["ForecastCategoryName"],
-            rec["LastStageChangeDate"]) == (False, False, 10.0, "Pipeline", None)
-    org.update("Opportunity", oid, {"Name": "Renamed"})                       # untracked field: no history row
+    oid = org.create(
+        "Opportunity",
+        {
+            "AccountId": A1,
+            "Name": "Renewal",
+            "StageName": "Prospecting",
+            "CloseDate": "2024-06-30",
+            "Amount": 1000,
+        },
+    )
+    rec = org.get(
+        "Opportunity",
+        oid,
+        ["IsClosed", "IsWon", "Probability", "ForecastCategoryName", "LastStageChangeDate"],
+    )
+    assert (
+        rec["IsClosed"],
+        rec["IsWon"],
+        rec["Probability"],
+        rec["ForecastCategoryName"],
+        rec["LastStageChangeDate"],
+    ) == (False, False, 10.0, "Pipeline", None)
+    org.update("Opportunity", oid, {"Name": "Renamed"})  # untracked field: no history row
     org.update("Opportunity", oid, {"Amount": 1500, "CloseDate": "2024-07-31"})
     org.update("Opportunity", oid, {"StageName": "Closed Won"})
-    rec = org.get("Opportunity", oid, ["IsClosed", "IsWon", "Probability", "ForecastCategoryName",
-                                       "LastStageChangeDate", "LastModifiedDate"])
-    assert (rec["IsClosed"], rec["IsWon"], rec["Probability"], rec["ForecastCategoryName"]) == \
-        (True, True, 100.0, "Closed")
+    rec = org.get(
+        "Opportunity",
+        oid,
+        [
+            "IsClosed",
+            "IsWon",
+            "Probability",
+            "ForecastCategoryName",
+            "LastStageChangeDate",
+            "LastModifiedDate",
+        ],
+    )
+    assert (rec["IsClosed"], rec["IsWon"], rec["Probability"], rec["ForecastCategoryName"]) == (
+        True,
+        True,
+        100.0,
+        "Closed",
+    )
     assert rec["LastStageChangeDate"] == rec["LastModifiedDate"]
-    hist = org.query(f"SELECT StageName, Amount, PrevAmount, CloseDate, PrevCloseDate, Probability, "
-                     f"ForecastCategory, Opportunity.Name FROM OpportunityHistory WHERE OpportunityId = '{oid}' "
-                     f"ORDER BY CreatedDate").records(0, 10)
-    assert [(h["StageName"], h["Amount"], h["PrevAmount"], h["CloseDate"], h["PrevCloseDate"], h["Probability"],
-             h["ForecastCategory"]) for h in hist] == [
+    hist = org.query(
+        f"SELECT StageName, Amount, PrevAmount, CloseDate, PrevCloseDate, Probability, "
+        f"ForecastCategory, Opportunity.Name FROM OpportunityHistory WHERE OpportunityId = '{oid}' "
+        f"ORDER BY CreatedDate"
+    ).records(0, 10)
+    assert [
+        (
+            h["StageName"],
+            h["Amount"],
+            h["PrevAmount"],
+            h["CloseDate"],
+            h["PrevCloseDate"],
+            h["Probability"],
+            h["ForecastCategory"],
+        )
+        for h in hist
+    ] == [
         ("Prospecting", 1000.0, None, "2024-06-30", None, 10.0, "Pipeline"),
         ("Prospecting", 1500.0, 1000.0, "2024-07-31", "2024-06-30", 10.0, "Pipeline"),
         ("Closed Won", 1500.0, 1500.0, "2024-07-31", "2024-07-31", 100.0, "Closed"),
@@ -221,8 +403,10 @@ def test_opportunity_stage_derivation_and_history(org: Org) -> None:
 
 
 def test_explicit_probability_wins_over_stage_default(org: Org) -> None:
-    oid = org.create("Opportunity", {"Name": "o", "StageName": "Negotiation/Review", "CloseDate": "2024-06-30",
-                                     "Probability": 55})
+    oid = org.create(
+        "Opportunity",
+        {"Name": "o", "StageName": "Negotiation/Review", "CloseDate": "2024-06-30", "Probability": 55},
+    )
     rec = org.get("Opportunity", oid, ["Probability", "ForecastCategoryName"])
     assert (rec["Probability"], rec["ForecastCategoryName"]) == (55.0, "Commit")
 
@@ -231,8 +415,15 @@ def test_case_number_and_closing(org: Org) -> None:
     c1 = org.create("Case", {"AccountId": A1, "Subject": "Broken"})
     c2 = org.create("Case", {"AccountId": A1, "Subject": "Again", "Status": "Closed"})
     r1 = org.get("Case", c1, ["CaseNumber", "Status", "Priority", "IsClosed", "ClosedDate", "IsEscalated"])
-    assert r1 == {**r1, "CaseNumber": "00001042", "Status": "New", "Priority": "Medium", "IsClosed": False,
-                  "ClosedDate": None, "IsEscalated": False}
+    assert r1 == {
+        **r1,
+        "CaseNumber": "00001042",
+        "Status": "New",
+        "Priority": "Medium",
+        "IsClosed": False,
+        "ClosedDate": None,
+        "IsEscalated": False,
+    }
     r2 = org.get("Case", c2, ["CaseNumber", "IsClosed", "ClosedDate", "CreatedDate"])
     assert (r2["CaseNumber"], r2["IsClosed"], r2["ClosedDate"]) == ("00001043", True, r2["CreatedDate"])
     org.update("Case", c1, {"Status": "Closed"})
@@ -244,8 +435,9 @@ def test_case_number_and_closing(org: Org) -> None:
 
 
 def test_task_status_and_activity_account(org: Org) -> None:
-    oid = org.create("Opportunity", {"AccountId": A1, "Name": "o", "StageName": "Prospecting",
-                                     "CloseDate": "2024-06-30"})
+    oid = org.create(
+        "Opportunity", {"AccountId": A1, "Name": "o", "StageName": "Prospecting", "CloseDate": "2024-06-30"}
+    )
     case_id = org.create("Case", {"AccountId": A1})
     on_account = org.create("Task", {"WhatId": A1, "Subject": "call"})
     on_opp = org.create("Task", {"WhatId": oid})
@@ -256,8 +448,12 @@ def test_task_status_and_activity_account(org: Org) -> None:
         assert org.get("Task", tid, ["AccountId"])["AccountId"] == A1
     assert org.get("Event", on_nothing, ["AccountId"])["AccountId"] is None
     t = org.get("Task", on_account, ["Status", "Priority", "IsClosed", "CompletedDateTime"])
-    assert (t["Status"], t["Priority"], t["IsClosed"], t["CompletedDateTime"]) == \
-        ("Not Started", "Normal", False, None)
+    assert (t["Status"], t["Priority"], t["IsClosed"], t["CompletedDateTime"]) == (
+        "Not Started",
+        "Normal",
+        False,
+        None,
+    )
     done = org.get("Task", on_contact, ["IsClosed", "CompletedDateTime", "CreatedDate"])
     assert done["IsClosed"] is True and done["CompletedDateTime"] == done["CreatedDate"]
     org.update("Task", on_account, {"Status": "Completed"})
@@ -270,11 +466,18 @@ def test_task_status_and_activity_account(org: Org) -> None:
 def test_names_from_first_and_last(org: Org) -> None:
     cid = org.create("Contact", {"FirstName": "Grace", "LastName": "Hopper"})
     assert org.get("Contact", cid, ["Name"])["Name"] == "Grace Hopper"
-    org.update("Contact", cid, {"FirstName": None, "EmailBouncedDate": datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)})
+    org.update(
+        "Contact", cid, {"FirstName": None, "EmailBouncedDate": datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)}
+    )
     rec = org.get("Contact", cid, ["Name", "IsEmailBounced", "EmailBouncedDate"])
-    assert (rec["Name"], rec["IsEmailBounced"], rec["EmailBouncedDate"]) == \
-        ("Hopper", True, "2024-05-06T07:08:09.000+0000")
-    uid = org.create("User", {"FirstName": "Ada", "LastName": "L", "Email": "a@l.test", "Username": "a@l.test"})
+    assert (rec["Name"], rec["IsEmailBounced"], rec["EmailBouncedDate"]) == (
+        "Hopper",
+        True,
+        "2024-05-06T07:08:09.000+0000",
+    )
+    uid = org.create(
+        "User", {"FirstName": "Ada", "LastName": "L", "Email": "a@l.test", "Username": "a@l.test"}
+    )
     rec = org.get("User", uid, ["Name", "IsActive"])
     assert (rec["Name"], rec["IsActive"]) == ("Ada L", True)
 
@@ -282,20 +485,34 @@ def test_names_from_first_and_last(org: Org) -> None:
 def test_account_owner_change_writes_account_history(org: Org) -> None:
     org.update("Account", A1, {"OwnerId": U1}, user_id=U2)
     org.update("Account", A1, {"Name": "No owner change"})
-    hist = org.query("SELECT AccountId, Field, DataType, OldValue, NewValue, CreatedById FROM AccountHistory"
-                     ).records(0, 10)
+    hist = org.query(
+        "SELECT AccountId, Field, DataType, OldValue, NewValue, CreatedById FROM AccountHistory"
+    ).records(0, 10)
     assert [{k: v for k, v in h.items() if k != "attributes"} for h in hist] == [
-        {"AccountId": A1, "Field": "Owner", "DataType": "EntityId", "OldValue": U2, "NewValue": U1,
-         "CreatedById": U2}]
+        {
+            "AccountId": A1,
+            "Field": "Owner",
+            "DataType": "EntityId",
+            "OldValue": U2,
+            "NewValue": U1,
+            "CreatedById": U2,
+        }
+    ]
 
 
 # -- upsert, find_by, listen ----------------------------------------------------------------------------------
 def test_upsert_by_external_id(org: Org) -> None:
-    tid, created = org.upsert("Task", "risk_task_key__c", "acct1:no_contact", {"Subject": "Call them", "WhatId": A1})
+    tid, created = org.upsert(
+        "Task", "risk_task_key__c", "acct1:no_contact", {"Subject": "Call them", "WhatId": A1}
+    )
     assert created is True
     assert org.get("Task", tid, ["Risk_Task_Key__c", "Subject"])["Risk_Task_Key__c"] == "acct1:no_contact"
-    again, created = org.upsert("Task", "Risk_Task_Key__c", "acct1:no_contact",
-                                {"Subject": "Call them now", "Risk_Task_Key__c": "acct1:no_contact"})
+    again, created = org.upsert(
+        "Task",
+        "Risk_Task_Key__c",
+        "acct1:no_contact",
+        {"Subject": "Call them now", "Risk_Task_Key__c": "acct1:no_contact"},
+    )
     assert (again, created) == (tid, False)
     assert org.get("Task", tid, ["Subject"])["Subject"] == "Call them now"
     assert org.find_by("Task", "Risk_Task_Key__c", "acct1:no_contact") == [tid]
@@ -309,13 +526,28 @@ def test_upsert_with_duplicates_is_300(tmp_path: Path) -> None:
     o = Org(tmp_path, Clock(tmp_path), U1)
     data = _data()
     t1, t2 = make_id("Task", 1), make_id("Task", 2)
-    data["Task"] = [{"Id": t, "IsDeleted": False, "Status": "Not Started", "Priority": "Normal", "OwnerId": U1,
-                     "IsClosed": False, "IsArchived": False, "Risk_Task_Key__c": "dup", **_sys()} for t in (t1, t2)]
+    data["Task"] = [
+        {
+            "Id": t,
+            "IsDeleted": False,
+            "Status": "Not Started",
+            "Priority": "Normal",
+            "OwnerId": U1,
+            "IsClosed": False,
+            "IsArchived": False,
+            "Risk_Task_Key__c": "dup",
+            **_sys(),
+        }
+        for t in (t1, t2)
+    ]
     o.load(data)
     o.api_version = "59.0"
     e = api_error(o.upsert, "Task", "Risk_Task_Key__c", "dup", {"Subject": "x"})
     assert (e.status, e.error_code) == (300, "MULTIPLE_CHOICES")
-    assert e.rest_body() == [f"/services/data/v59.0/sobjects/Task/{t1}", f"/services/data/v59.0/sobjects/Task/{t2}"]
+    assert e.rest_body() == [
+        f"/services/data/v59.0/sobjects/Task/{t1}",
+        f"/services/data/v59.0/sobjects/Task/{t2}",
+    ]
     o.close()
 
 
@@ -333,8 +565,12 @@ def test_listeners_hear_committed_writes_only(org: Org) -> None:
     org.delete("Account", rid)
     org.hard_delete("Account", rid)  # already soft-deleted: no second event
     tid, _ = org.upsert("Task", "Risk_Task_Key__c", "k", {"WhatId": A1})
-    assert heard == [("Account", rid, "created"), ("Account", rid, "updated"), ("Account", rid, "deleted"),
-                     ("Task", tid, "created")]
+    assert heard == [
+        ("Account", rid, "created"),
+        ("Account", rid, "updated"),
+        ("Account", rid, "deleted"),
+        ("Task", tid, "created"),
+    ]
 
 
 # -- replication -------------------------------------------------------------------------------------------------
@@ -355,15 +591,19 @@ def test_updated_and_deleted_windows(org: Org) -> None:
     dl = org.deleted("Account", start - timedelta(minutes=1), end)
     assert [d["id"] for d in dl["deletedRecords"]] == [gone, purged]
     assert all(d["deletedDate"].endswith("+0000") for d in dl["deletedRecords"])
-    earliest = datetime.strptime(dl["earliestDateAvailable"], "%Y-%m-%dT%H:%M:%S.000+0000").replace(tzinfo=UTC)
+    earliest = datetime.strptime(dl["earliestDateAvailable"], "%Y-%m-%dT%H:%M:%S.000+0000").replace(
+        tzinfo=UTC
+    )
     assert earliest == now_minute - timedelta(days=15)
     # a window before the changes sees none of them; seconds are ignored (a 30-second window is empty)
     assert org.updated("Account", start - timedelta(days=2), start - timedelta(days=1))["ids"] == []
     e = api_error(org.updated, "Account", end, end)
     assert (e.status, e.error_code) == (400, "INVALID_REPLICATION_DATE")
     assert api_error(org.deleted, "Account", end, start).error_code == "INVALID_REPLICATION_DATE"
-    assert api_error(org.updated, "Account", start.replace(second=10), start.replace(second=40)).error_code == \
-        "INVALID_REPLICATION_DATE"
+    assert (
+        api_error(org.updated, "Account", start.replace(second=10), start.replace(second=40)).error_code
+        == "INVALID_REPLICATION_DATE"
+    )
 
 
 def test_deleted_limited_to_fifteen_days(org: Org) -> None:
@@ -404,15 +644,27 @@ def test_persisted_across_reopen(tmp_path: Path) -> None:
     assert new_case != case_id and again.get("Case", new_case, ["CaseNumber"])["CaseNumber"] == "00001043"
     assert again.clock.offset == timedelta(minutes=2)
     start = again.clock.now() - timedelta(days=1)
-    assert [d["id"] for d in again.deleted("Account", start, start + timedelta(days=2))["deletedRecords"]] == [rid]
+    assert [
+        d["id"] for d in again.deleted("Account", start, start + timedelta(days=2))["deletedRecords"]
+    ] == [rid]
     again.close()
 
 
 def test_rest_and_csv_paging_cover_every_row_once(tmp_path: Path) -> None:
     o = Org(tmp_path, Clock(tmp_path), U1)
     n = 5003
-    accounts = [{"Id": make_id("Account", i), "IsDeleted": False, "Name": f"Acct, \"{i}\"", "OwnerId": U2,
-                 "NumberOfEmployees": i, "Key_Account__c": i % 2 == 0, **_sys()} for i in range(1, n + 1)]
+    accounts = [
+        {
+            "Id": make_id("Account", i),
+            "IsDeleted": False,
+            "Name": f'Acct, "{i}"',
+            "OwnerId": U2,
+            "NumberOfEmployees": i,
+            "Key_Account__c": i % 2 == 0,
+            **_sys(),
+        }
+        for i in range(1, n + 1)
+    ]
     o.load({"User": _data()["User"], "Account": accounts})
     r = o.query("SELECT Id, Name, Owner.Name, NumberOfEmployees FROM Account ORDER BY NumberOfEmployees DESC")
     assert r.total_size == n
@@ -444,8 +696,9 @@ def test_concurrent_writers_and_readers(org: Org) -> None:
         except BaseException as exc:
             errors.append(exc)
 
-    threads = [threading.Thread(target=writer, args=(k,)) for k in range(3)] + \
-        [threading.Thread(target=reader) for _ in range(2)]
+    threads = [threading.Thread(target=writer, args=(k,)) for k in range(3)] + [
+        threading.Thread(target=reader) for _ in range(2)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -458,10 +711,14 @@ def test_concurrent_writers_and_readers(org: Org) -> None:
 def test_last_activity_date_rolls_up_without_touching_stamps(org: Org) -> None:
     before = org.get("Account", A1, ["SystemModstamp"])["SystemModstamp"]
     today = org.clock.today()
-    org.create("Task", {"WhatId": A1, "WhoId": C1, "ActivityDate": str(today - timedelta(days=3))})  # open: no
+    org.create(
+        "Task", {"WhatId": A1, "WhoId": C1, "ActivityDate": str(today - timedelta(days=3))}
+    )  # open: no
     assert org.get("Account", A1, ["LastActivityDate"])["LastActivityDate"] is None
-    org.create("Task", {"WhatId": A1, "WhoId": C1, "Status": "Completed",
-                        "ActivityDate": str(today - timedelta(days=5))})
+    org.create(
+        "Task",
+        {"WhatId": A1, "WhoId": C1, "Status": "Completed", "ActivityDate": str(today - timedelta(days=5))},
+    )
     org.create("Event", {"WhatId": A1, "ActivityDate": str(today - timedelta(days=2))})
     org.create("Event", {"WhatId": A1, "ActivityDate": str(today + timedelta(days=2))})  # future: no
     org.create("Task", {"WhatId": A1, "Status": "Completed", "ActivityDate": str(today - timedelta(days=9))})
@@ -470,15 +727,18 @@ def test_last_activity_date_rolls_up_without_touching_stamps(org: Org) -> None:
     assert org.get("Contact", C1, ["LastActivityDate"])["LastActivityDate"] == str(today - timedelta(days=5))
 
 
-@pytest.mark.parametrize(("value", "stored"), [
-    ("2024-03-04T05:06:07Z", "2024-03-04T05:06:07.000+0000"),
-    ("2024-03-04T05:06:07.250+0000", "2024-03-04T05:06:07.250+0000"),
-    ("2024-03-04T05:06:07-05:00", "2024-03-04T10:06:07.000+0000"),
-    ("2024-03-04T05:06:07", "2024-03-04T05:06:07.000+0000"),
-    ("2024-03-04", "2024-03-04T00:00:00.000+0000"),
-    (datetime(2024, 3, 4, 5, 6, 7, tzinfo=UTC), "2024-03-04T05:06:07.000+0000"),
-    ("", None),
-])
+@pytest.mark.parametrize(
+    ("value", "stored"),
+    [
+        ("2024-03-04T05:06:07Z", "2024-03-04T05:06:07.000+0000"),
+        ("2024-03-04T05:06:07.250+0000", "2024-03-04T05:06:07.250+0000"),
+        ("2024-03-04T05:06:07-05:00", "2024-03-04T10:06:07.000+0000"),
+        ("2024-03-04T05:06:07", "2024-03-04T05:06:07.000+0000"),
+        ("2024-03-04", "2024-03-04T00:00:00.000+0000"),
+        (datetime(2024, 3, 4, 5, 6, 7, tzinfo=UTC), "2024-03-04T05:06:07.000+0000"),
+        ("", None),
+    ],
+)
 def test_datetime_body_values(org: Org, value: object, stored: str | None) -> None:
     org.update("Account", A1, {"Risk_Computed_At__c": value, "Risk_Model_Version__c": ""})
     rec = org.get("Account", A1, ["Risk_Computed_At__c", "Risk_Model_Version__c"])
@@ -491,24 +751,36 @@ def test_unique_fields_refuse_duplicates(org: Org) -> None:
     assert (e.status, e.error_code, e.fields) == (400, "DUPLICATE_VALUE", ["Risk_Task_Key__c"])
     assert e.message == f"duplicate value found: Risk_Task_Key__c duplicates value on record with id: {first}"
     other = org.create("Task", {"WhatId": A1, "Risk_Task_Key__c": "acct1:other"})
-    assert api_error(org.update, "Task", other, {"Risk_Task_Key__c": "acct1:silence"}).error_code == "DUPLICATE_VALUE"
+    assert (
+        api_error(org.update, "Task", other, {"Risk_Task_Key__c": "acct1:silence"}).error_code
+        == "DUPLICATE_VALUE"
+    )
     org.update("Task", first, {"Risk_Task_Key__c": "acct1:silence", "Subject": "same key, same record"})
     org.delete("Task", first)
-    assert org.create("Task", {"WhatId": A1, "Risk_Task_Key__c": "acct1:silence"}) != first  # deleted: key free
+    assert (
+        org.create("Task", {"WhatId": A1, "Risk_Task_Key__c": "acct1:silence"}) != first
+    )  # deleted: key free
 
 
 def test_event_times_are_kept_consistent(org: Org) -> None:
-    eid = org.create("Event", {"WhatId": A1, "StartDateTime": "2024-05-06T14:00:00Z", "DurationInMinutes": 45})
+    eid = org.create(
+        "Event", {"WhatId": A1, "StartDateTime": "2024-05-06T14:00:00Z", "DurationInMinutes": 45}
+    )
     rec = org.get("Event", eid, ["ActivityDateTime", "ActivityDate", "EndDateTime", "DurationInMinutes"])
-    assert (rec["ActivityDateTime"], rec["ActivityDate"], rec["EndDateTime"], rec["DurationInMinutes"]) == \
-        ("2024-05-06T14:00:00.000+0000", "2024-05-06", "2024-05-06T14:45:00.000+0000", 45)
+    assert (rec["ActivityDateTime"], rec["ActivityDate"], rec["EndDateTime"], rec["DurationInMinutes"]) == (
+        "2024-05-06T14:00:00.000+0000",
+        "2024-05-06",
+        "2024-05-06T14:45:00.000+0000",
+        45,
+    )
     org.update("Event", eid, {"EndDateTime": "2024-05-06T15:30:00Z"})
     assert org.get("Event", eid, ["DurationInMinutes"])["DurationInMinutes"] == 90
 
 
 def test_deleting_an_account_cascades_to_its_records(org: Org) -> None:
-    oid = org.create("Opportunity", {"AccountId": A1, "Name": "o", "StageName": "Prospecting",
-                                     "CloseDate": "2024-06-30"})
+    oid = org.create(
+        "Opportunity", {"AccountId": A1, "Name": "o", "StageName": "Prospecting", "CloseDate": "2024-06-30"}
+    )
     role = org.create("OpportunityContactRole", {"OpportunityId": oid, "ContactId": C1})
     tid = org.create("Task", {"WhatId": A1})
     other = org.create("Account", {"Name": "Other"})
@@ -517,8 +789,13 @@ def test_deleting_an_account_cascades_to_its_records(org: Org) -> None:
     org.listen(lambda *event: heard.append(event))
     org.delete("Account", A1)
     assert heard == [("Account", A1, "deleted")]
-    for name, rid in (("Contact", C1), ("Opportunity", oid), ("OpportunityContactRole", role), ("Task", tid),
-                      ("Case", make_id("Case", 1))):
+    for name, rid in (
+        ("Contact", C1),
+        ("Opportunity", oid),
+        ("OpportunityContactRole", role),
+        ("Task", tid),
+        ("Case", make_id("Case", 1)),
+    ):
         assert row(org, f"SELECT IsDeleted FROM {name} WHERE Id = '{rid}'")["IsDeleted"] is True, name
     assert org.get("Task", keep, ["IsDeleted"])["IsDeleted"] is False
     org.clock.advance(2 / 1440)
@@ -529,15 +806,50 @@ def test_deleting_an_account_cascades_to_its_records(org: Org) -> None:
 
 def test_load_accepts_loosely_typed_values(tmp_path: Path) -> None:
     o = Org(tmp_path, Clock(tmp_path), U1)
-    o.load({"User": _data()["User"], "Account": [{
-        "Id": A1, "IsDeleted": "false", "Name": 42, "AnnualRevenue": "12.5", "NumberOfEmployees": "7",
-        "OwnerId": U1, "Key_Account__c": True, "CreatedDate": "2024-01-02T03:04:05.000+0000",
-        "LastModifiedDate": "2024-01-02T03:04:05Z", "SystemModstamp": datetime(2024, 1, 2, 3, 4, 5),
-        "LastActivityDate": "2024-01-01", "CreatedById": U1, "LastModifiedById": U1}]})
-    rec = o.get("Account", A1, ["Name", "AnnualRevenue", "NumberOfEmployees", "CreatedDate", "LastModifiedDate",
-                                "SystemModstamp", "LastActivityDate", "IsDeleted"])
+    o.load(
+        {
+            "User": _data()["User"],
+            "Account": [
+                {
+                    "Id": A1,
+                    "IsDeleted": "false",
+                    "Name": 42,
+                    "AnnualRevenue": "12.5",
+                    "NumberOfEmployees": "7",
+                    "OwnerId": U1,
+                    "Key_Account__c": True,
+                    "CreatedDate": "2024-01-02T03:04:05.000+0000",
+                    "LastModifiedDate": "2024-01-02T03:04:05Z",
+                    "SystemModstamp": datetime(2024, 1, 2, 3, 4, 5),
+                    "LastActivityDate": "2024-01-01",
+                    "CreatedById": U1,
+                    "LastModifiedById": U1,
+                }
+            ],
+        }
+    )
+    rec = o.get(
+        "Account",
+        A1,
+        [
+            "Name",
+            "AnnualRevenue",
+            "NumberOfEmployees",
+            "CreatedDate",
+            "LastModifiedDate",
+            "SystemModstamp",
+            "LastActivityDate",
+            "IsDeleted",
+        ],
+    )
     assert {k: v for k, v in rec.items() if k != "attributes"} == {
-        "Name": "42", "AnnualRevenue": 12.5, "NumberOfEmployees": 7, "CreatedDate": "2024-01-02T03:04:05.000+0000",
-        "LastModifiedDate": "2024-01-02T03:04:05.000+0000", "SystemModstamp": "2024-01-02T03:04:05.000+0000",
-        "LastActivityDate": "2024-01-01", "IsDeleted": False}
+        "Name": "42",
+        "AnnualRevenue": 12.5,
+        "NumberOfEmployees": 7,
+        "CreatedDate": "2024-01-02T03:04:05.000+0000",
+        "LastModifiedDate": "2024-01-02T03:04:05.000+0000",
+        "SystemModstamp": "2024-01-02T03:04:05.000+0000",
+        "LastActivityDate": "2024-01-01",
+        "IsDeleted": False,
+    }
     o.close()

@@ -256,7 +256,9 @@ def test_service_inconsistency_months_are_whole_days_back_from_the_as_of_date(co
         crm.opportunity(a, "First deal", "Closed Won", day(400))
         for m in (0, 1, 3, 5):
             crm.task(a, ago(15 + 30 * m))
-    crm.task("A", ago(60) - timedelta(hours=4))  # day 60, before the as-of hour: month 1; months 2 and 4 stay silent
+    crm.task(
+        "A", ago(60) - timedelta(hours=4)
+    )  # day 60, before the as-of hour: month 1; months 2 and 4 stay silent
     crm.task("B", ago(61) + timedelta(hours=4))  # day 61 (whatever the hour): month 2 touched, one hole only
     run(con)
     assert set(fired(con, "service_inconsistency")) == {"A"}
