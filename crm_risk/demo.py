@@ -112,8 +112,19 @@ def run_demo(state_dir: Path, accounts: int = 2000, seed: int = 42, dirty: bool 
             f"  read back from the CRM: {crm_red} Accounts now carry Risk_Level__c = 'Red' "
             f"(warehouse: {levels.get('Red', 0)})"
         )
+        tasks = result.get("tasks") or {}
+        open_tasks = client.sf.query(
+            "SELECT COUNT() FROM Task WHERE Risk_Task_Key__c != null AND IsClosed = false"
+        )["totalSize"]
+        print(
+            f"  owner Tasks: {tasks.get('created', 0)} created, {tasks.get('closed', 0)} closed as their signal "
+            f"cleared; {open_tasks} open in the CRM (one per account and high-severity signal)"
+        )
         if not fresh and push.get("pending", 0) == 0:
-            print("  nothing changed since the last run, so nothing was pushed (the incremental path)")
+            print(
+                "  nothing changed since the last run, so nothing was pushed (the incremental path; the Accounts "
+                "pulled again are the ones the previous run wrote flags to)"
+            )
         print(
             f"  API calls used by this run: {result['api_calls']}; simulator total today: {sum(sim.calls.values())}"
         )
