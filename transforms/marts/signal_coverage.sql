@@ -55,6 +55,24 @@ inputs as (
 
     select 'owner_changed', count(*), 'no AccountHistory rows (account field history not tracked or not loaded)'
     from staging.stg_account_history
+
+    union all
+
+    select
+        'expansion_ready',
+        count(distinct account_id) filter (where csat is not null),
+        'no Case has a value in ' || meta.rule_text('inputs', 'csat_field')
+    from marts.int_cases
+
+    union all
+
+    select 'champion_gone', count(*), 'no Contact rows in the org'
+    from staging.stg_contacts
+
+    union all
+
+    select 'single_threaded', count(*), 'no Contact rows in the org'
+    from staging.stg_contacts
 ),
 
 final as (

@@ -1,4 +1,5 @@
 -- sig_single_threaded: fewer than `min_contacts` contacts engaged (completed task or event) in `window_days`.
+-- Not scored (no rows) when the org has no contacts at all.
 -- grain: account; key: account_id
 create or replace table marts.sig_single_threaded as
 
@@ -53,7 +54,9 @@ final as (
                 || meta.human_num(meta.rule_num('single_threaded', 'window_days')) || ' days.'
         end as reason
     from per_account
-    where engaged_contacts < meta.rule_num('single_threaded', 'min_contacts')
+    -- an org without contacts is not scored (marts.signal_coverage): every account would read single-threaded
+    where exists (select 1 from contacts)
+        and engaged_contacts < meta.rule_num('single_threaded', 'min_contacts')
 )
 
 select * from final
