@@ -259,35 +259,29 @@ def ext_upsert(sim: Simulator, req: Request) -> Response:
     return json_response(201 if created else 200, body)
 
 
-def sobject_updated(sim: Simulator, req: Request) -> Response:
-    """GET sobjects/X/updated/?start=&end= (getUpdated)."""
+def _replication_window(req: Request) -> tuple[str, datetime, datetime]:
+    """The object and [start, end) of a getUpdated / getDeleted call; start must precede end."""
     name = sobject_name(req.groups["sobject"])
-    start, end = (
-        parse_datetime(req.params.get("start"), "start"),
-        parse_datetime(req.params.get("end"), "end"),
-    )
+    start = parse_datetime(req.params.get("start"), "start")
+    end = parse_datetime(req.params.get("end"), "end")
     if start >= end:
         raise error(
             400,
             "INVALID_REPLICATION_DATE",
             "startDate must chronologically precede endDate by more than one minute",
         )
+    return name, start, end
+
+
+def sobject_updated(sim: Simulator, req: Request) -> Response:
+    """GET sobjects/X/updated/?start=&end= (getUpdated)."""
+    name, start, end = _replication_window(req)
     return json_response(200, sim.org.updated(name, start, end))
 
 
 def sobject_deleted(sim: Simulator, req: Request) -> Response:
     """GET sobjects/X/deleted/?start=&end= (getDeleted)."""
-    name = sobject_name(req.groups["sobject"])
-    start, end = (
-        parse_datetime(req.params.get("start"), "start"),
-        parse_datetime(req.params.get("end"), "end"),
-    )
-    if start >= end:
-        raise error(
-            400,
-            "INVALID_REPLICATION_DATE",
-            "startDate must chronologically precede endDate by more than one minute",
-        )
+    name, start, end = _replication_window(req)
     return json_response(200, sim.org.deleted(name, start, end))
 
 

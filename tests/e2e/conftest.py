@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +11,23 @@ import pytest
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+
+def _pipeline_settings(sim: Any, work_dir: Path) -> dict[str, Any]:
+    """Settings overrides for a run against `sim` with its warehouse and landing files in `work_dir`."""
+    return {
+        "sf_connection_file": str(Path(sim.state_dir) / "connection.json"),
+        "sf_auth": "client_credentials",
+        "warehouse_path": str(work_dir / "warehouse.duckdb"),
+        "landing_dir": str(work_dir / "landing"),
+        "extract_lookback_seconds": 600,
+    }
+
+
+@pytest.fixture(scope="session")
+def pipeline_settings() -> Callable[[Any, Path], dict[str, Any]]:
+    """The settings builder, for tests that start a simulator of their own."""
+    return _pipeline_settings
 
 
 @pytest.fixture(scope="session")
@@ -34,10 +51,4 @@ def e2e_sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 @pytest.fixture
 def settings_for(tmp_path: Path, e2e_sim: Any) -> dict[str, Any]:
     """Settings overrides pointing the pipeline at the module's simulator and a fresh warehouse."""
-    return {
-        "sf_connection_file": str(Path(e2e_sim.state_dir) / "connection.json"),
-        "sf_auth": "client_credentials",
-        "warehouse_path": str(tmp_path / "warehouse.duckdb"),
-        "landing_dir": str(tmp_path / "landing"),
-        "extract_lookback_seconds": 600,
-    }
+    return _pipeline_settings(e2e_sim, tmp_path)

@@ -36,15 +36,9 @@ def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 
 @pytest.fixture
-def overrides(tmp_path: Path, sim: Any) -> dict[str, Any]:
+def overrides(tmp_path: Path, sim: Any, pipeline_settings: Any) -> dict[str, Any]:
     """Settings pointing the pipeline at this test's org and a fresh warehouse."""
-    return {
-        "sf_connection_file": str(Path(sim.state_dir) / "connection.json"),
-        "sf_auth": "client_credentials",
-        "warehouse_path": str(tmp_path / "warehouse.duckdb"),
-        "landing_dir": str(tmp_path / "landing"),
-        "extract_lookback_seconds": 600,
-    }
+    return pipeline_settings(sim, tmp_path)
 
 
 def _risk_tasks(sim: Any) -> list[dict[str, Any]]:
