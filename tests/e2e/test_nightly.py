@@ -82,7 +82,34 @@ def test_second_run_without_change_pushes_nothing_and_costs_few_calls(
     assert first["status"] == "success"
     second = nightly_sync(settings=settings_for)
     assert second["status"] == "success"
-    assert second["push"] is None or second["push"]["updated"] == 0
+    # Nothing changed in the CRM, so only flags that moved because time passed (a case turning 30 days old, or
+    # the as-of date crossing midnight between the runs) may be sent: exactly those, and nothing else.
+    with _wh(settings_for) as con:
+        per_run = con.execute(
+            "select count(*) filter (where run_id = ?), count(*) filter (where run_id = ?) "
+            "from marts.account_risk_history",
+            [first["run_id"], second["run_id"]],
+        ).fetchone()
+        assert per_run[0] == per_run[1] > 0  # both runs scored the same accounts
+        moved = {
+            r[0]
+            for r in con.execute(
+                "select b.account_id from marts.account_risk_history a join marts.account_risk_history b "
+                "using (account_id) where a.run_id = ? and b.run_id = ? and "
+                "(a.level, round(a.score), a.reasons, a.trend) is distinct from "
+                "(b.level, round(b.score), b.reasons, b.trend)",
+                [first["run_id"], second["run_id"]],
+            ).fetchall()
+        }
+        sent = {
+            r[0]
+            for r in con.execute(
+                "select record_id from sync.push_log where run_id = ? and object = 'Account'",
+                [second["run_id"]],
+            ).fetchall()
+        }
+    assert sent == moved
+    assert len(moved) <= 5, "two runs seconds apart barely move any flag"
     objects = len(first["extracted"])
     # COUNT() + deleted() per object, a describe, a token; the push pages pulled back once.
     assert second["api_calls"] <= 4 * objects + 4, second["api_calls"]
