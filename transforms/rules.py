@@ -42,6 +42,8 @@ class SignalRule:
     action: str
     enabled: bool = True
     params: dict[str, Any] = field(default_factory=dict)
+    # the severity of a firing that the signal's SQL marks as mitigated (column `mitigated`); None: unchanged
+    mitigated_severity: str | None = None
 
 
 @dataclass(frozen=True)
@@ -80,9 +82,16 @@ def _signal(path: Path | None, sid: str, raw: Any) -> SignalRule:
     action = raw.get("action")
     if not isinstance(action, str) or not action.strip():
         raise _fail(path, where, "action (the sentence telling the rep what to do) is missing")
+    mitigated = raw.get("mitigated_severity")
+    if mitigated is not None and (
+        mitigated not in SEVERITIES[:-1] or SEVERITIES.index(mitigated) <= SEVERITIES.index(severity)
+    ):
+        raise _fail(
+            path, where, f"mitigated_severity must be a risk severity below {severity!r}, got {mitigated!r}"
+        )
     params: dict[str, Any] = {}
     for key, value in raw.items():
-        if key in ("severity", "points", "action", "enabled"):
+        if key in ("severity", "points", "action", "enabled", "mitigated_severity"):
             continue
         if key in PROFILES:
             if not isinstance(value, dict):
@@ -103,7 +112,7 @@ def _signal(path: Path | None, sid: str, raw: Any) -> SignalRule:
     enabled = raw.get("enabled", True)
     if not isinstance(enabled, bool):
         raise _fail(path, where, f"enabled must be true or false, got {enabled!r}")
-    return SignalRule(sid, severity, points, action.strip(), enabled, params)
+    return SignalRule(sid, severity, points, action.strip(), enabled, params, mitigated)
 
 
 def load_rules(path: str | Path | None = None, data: dict[str, Any] | None = None) -> Rules:
@@ -156,6 +165,7 @@ def write_rules(con: duckdb.DuckDBPyConnection, rules: Rules) -> None:
                 "points": sig.points,
                 "action": sig.action,
                 "enabled": sig.enabled,
+                "mitigated_severity": sig.mitigated_severity,
             }
         )
     # ~100 small rows: one multi-row VALUES statement with bound parameters (no Arrow round trip needed)
@@ -169,11 +179,12 @@ def write_rules(con: duckdb.DuckDBPyConnection, rules: Rules) -> None:
     )
     con.execute(
         "create or replace table meta.signal_catalog (signal_id varchar, severity varchar, points double, "
-        "action varchar, enabled boolean)"
+        "action varchar, enabled boolean, mitigated_severity varchar)"
     )
+    columns = ("signal_id", "severity", "points", "action", "enabled", "mitigated_severity")
     con.execute(
-        "insert into meta.signal_catalog values " + ", ".join(["(?, ?, ?, ?, ?)"] * len(catalog)),
-        [v for c in catalog for v in (c["signal_id"], c["severity"], c["points"], c["action"], c["enabled"])],
+        "insert into meta.signal_catalog values " + ", ".join(["(?, ?, ?, ?, ?, ?)"] * len(catalog)),
+        [c[k] for c in catalog for k in columns],
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from tests.transforms.helpers import AS_OF, Crm, ago, day, run
+from transforms.rules import load_rules
 
 
 def healthy(crm: Crm, account: str, **kw: object) -> None:
@@ -64,7 +65,7 @@ def test_levels_scores_and_reasons(con, crm):
     assert con.execute("select count(*) from marts.account_risk where account_id = 'P'").fetchall() == [(0,)]
     assert result.levels == {"Red": 1, "Amber": 2, "Green": 2}
     assert con.execute("select distinct model_version, computed_at from marts.account_risk").fetchall() == [
-        ("risk-2026.11.1", AS_OF)
+        (load_rules().model_version, AS_OF)
     ]
 
 

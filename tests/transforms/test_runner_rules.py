@@ -37,6 +37,14 @@ def rules_data() -> dict:
             lambda d: d["signals"]["aging_open_cases"]["onboarding"].update(max_days=3),
             "max_days overrides nothing",
         ),
+        (
+            lambda d: d["signals"]["champion_gone"].update(mitigated_severity="high"),
+            "[signals.champion_gone] mitigated_severity must be a risk severity below 'high'",
+        ),
+        (
+            lambda d: d["signals"]["champion_gone"].update(mitigated_severity="positive"),
+            "mitigated_severity must be a risk severity below",
+        ),
     ],
 )
 def test_invalid_rules_are_refused_with_the_key_named(edit, message):

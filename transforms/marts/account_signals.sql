@@ -1,5 +1,6 @@
 -- account_signals: one row per customer account and fired signal, with severity, points and action from the
 -- rules, the evidence (record ids, dates, counts) and the sentence the rep reads. key: (account_id, signal_id)
+-- A signal's SQL may add a `mitigated` column: a mitigated firing takes the rules' `mitigated_severity`.
 create or replace table marts.account_signals as
 
 with fired as (
@@ -32,28 +33,39 @@ accounts as (
     where is_customer
 ),
 
-risky_accounts as (
-    select distinct fired.account_id
+graded as (
+    select
+        fired.*,
+        catalog.points,
+        catalog.action,
+        case
+            when fired.mitigated then coalesce(catalog.mitigated_severity, catalog.severity)
+            else catalog.severity
+        end as severity
     from fired
     inner join catalog on fired.signal_id = catalog.signal_id
-    where catalog.severity in ('high', 'medium')
+),
+
+risky_accounts as (
+    select distinct account_id
+    from graded
+    where severity in ('high', 'medium')
 ),
 
 final as (
     select
-        fired.account_id,
-        fired.signal_id,
-        catalog.severity,
-        catalog.points,
-        cast(fired.evidence as json) as evidence,
-        fired.reason,
-        catalog.action,
+        graded.account_id,
+        graded.signal_id,
+        graded.severity,
+        graded.points,
+        cast(graded.evidence as json) as evidence,
+        graded.reason,
+        graded.action,
         cast($as_of as timestamptz) as as_of
-    from fired
-    inner join catalog on fired.signal_id = catalog.signal_id
-    inner join accounts on fired.account_id = accounts.account_id
+    from graded
+    inner join accounts on graded.account_id = accounts.account_id
     -- a positive signal next to a real risk would mislead the rep
-    where catalog.severity <> 'positive' or fired.account_id not in (select account_id from risky_accounts)
+    where graded.severity <> 'positive' or graded.account_id not in (select account_id from risky_accounts)
 )
 
 select * from final

@@ -1,6 +1,10 @@
 -- sig_champion_gone: the account's main contact (primary contact role of the latest won or renewal opportunity,
 -- else the most engaged contact) bounced or left the company within `recent_loss_days` (a departure counts while
--- we were still in touch), or has had no activity for `silent_days`.
+-- we were still in touch), or has had no activity for `silent_days`. A bounce or departure no longer fires once a
+-- new contact, added to the account after the loss, has been engaged since (the rep found the new decision maker).
+-- A firing is `mitigated` (the rules' mitigated_severity) while the account team is in touch with at least
+-- `mitigating_contacts` other contacts there (touched within `mitigation_window_days`): the account is not
+-- single-threaded on the lost contact.
 -- grain: account; key: account_id
 create or replace table marts.sig_champion_gone as
 
@@ -59,6 +63,32 @@ last_touch as (
     group by 1
 ),
 
+replacements as (
+    -- contacts added after a possible loss and engaged since: (account, contact, when added)
+    select
+        contacts.account_id,
+        contacts.contact_id,
+        contacts.created_at
+    from contacts
+    where exists (
+        select 1 from touches
+        where touches.contact_id = contacts.contact_id
+            and touches.touched_at >= contacts.created_at
+            and touches.touched_at <= $as_of
+    )
+),
+
+others_engaged as (
+    select
+        champions.account_id,
+        count(distinct touches.contact_id) as other_contacts
+    from champions
+    inner join touches on champions.account_id = touches.account_id
+        and touches.contact_id <> champions.contact_id
+        and touches.touched_at > $as_of - meta.rule_days('champion_gone', 'mitigation_window_days')
+    group by 1
+),
+
 assessed as (
     select
         champions.account_id,
@@ -77,6 +107,16 @@ assessed as (
             and contacts.modified_at > $as_of - meta.rule_days('champion_gone', 'recent_loss_days')
             as has_left_company,
         last_touch.last_touched_at,
+        coalesce(others_engaged.other_contacts, 0) as other_contacts,
+        exists (
+            select 1 from replacements
+            where replacements.account_id = champions.account_id
+                and replacements.contact_id <> contacts.contact_id
+                and replacements.created_at > least(
+                    case when contacts.is_email_bounced then contacts.email_bounced_at end,
+                    case when contacts.has_left_company then contacts.modified_at end
+                )
+        ) as replaced,
         not (contacts.has_left_company and contacts.modified_at <= $as_of)
             and not (contacts.is_email_bounced and coalesce(contacts.email_bounced_at <= $as_of, true))
             and coalesce(last_touch.last_touched_at, contacts.created_at)
@@ -84,6 +124,7 @@ assessed as (
     from champions
     inner join contacts on champions.contact_id = contacts.contact_id
     left join last_touch on champions.contact_id = last_touch.contact_id
+    left join others_engaged on champions.account_id = others_engaged.account_id
 ),
 
 final as (
@@ -92,7 +133,7 @@ final as (
         'champion_gone' as signal_id,
         to_json({'contact_id': contact_id, 'contact': contact_label, 'via_opportunity': via_opportunity,
             'bounced_at': email_bounced_at, 'left_company': has_left_company,
-            'last_touched_at': last_touched_at,
+            'last_touched_at': last_touched_at, 'other_contacts_engaged': other_contacts,
             'why': case when bounced then 'bounced' when has_left_company then 'left' else 'silent' end}) as evidence,
         case
             when bounced then 'Our main contact ' || contact_label || '''s email bounced'
@@ -102,9 +143,15 @@ final as (
                 || ' has no recorded activity with us.'
             else 'Our main contact ' || contact_label || ' has not heard from us since '
                 || meta.human_date(last_touched_at) || '.'
-        end as reason
+        end
+        || case
+            when other_contacts >= meta.rule_num('champion_gone', 'mitigating_contacts')
+                then ' We are still in touch with ' || other_contacts || ' other contacts there.'
+            else ''
+        end as reason,
+        other_contacts >= meta.rule_num('champion_gone', 'mitigating_contacts') as mitigated
     from assessed
-    where bounced or has_left_company or silent
+    where ((bounced or has_left_company) and not replaced) or silent
 )
 
 select * from final

@@ -1,5 +1,7 @@
 -- sig_no_follow_up_after_fix: an escalated or high-priority case closed at least `closed_at_least_days` ago with no
 -- completed task or event on the account (or with the case contact) within `follow_up_within_days` of closing.
+-- A firing is `mitigated` (the rules' mitigated_severity) when the customer rated every one of those fixes at
+-- least `mitigating_csat` (CSAT): the customer answered "did everything go as expected?" already.
 -- grain: account; key: account_id
 create or replace table marts.sig_no_follow_up_after_fix as
 
@@ -41,7 +43,11 @@ per_account as (
         list(closed_at_as_of order by closed_at_as_of desc) as closed_at,
         list(case_number || ' on ' || meta.human_date(closed_at_as_of) order by closed_at_as_of desc) as labels,
         arg_max(urgency_label, closed_at_as_of) as latest_label,
-        max(closed_at_as_of) as latest_closed_at
+        max(closed_at_as_of) as latest_closed_at,
+        list(csat order by closed_at_as_of desc) as csat,
+        coalesce(bool_and(csat >= meta.rule_num('no_follow_up_after_fix', 'mitigating_csat')), false)
+            as rated_well,
+        min(csat) as lowest_csat
     from unfollowed
     group by 1
 ),
@@ -51,14 +57,21 @@ final as (
         account_id,
         'no_follow_up_after_fix' as signal_id,
         to_json({'case_ids': case_ids, 'case_numbers': case_numbers, 'closed_at': closed_at,
-            'case_count': case_count}) as evidence,
+            'case_count': case_count, 'csat': csat}) as evidence,
         case
             when case_count = 1
                 then latest_label || ' case ' || case_numbers[1] || ' was closed on '
                     || meta.human_date(latest_closed_at) || '; nobody from the account team followed up.'
             else case_count || ' escalated or high-priority cases were closed without a follow-up from the account team ('
                 || array_to_string(labels[1:3], ', ') || ').'
-        end as reason
+        end
+        || case
+            when rated_well and case_count = 1 then ' The customer rated the fix '
+                || meta.human_num(lowest_csat) || ' of 5.'
+            when rated_well then ' The customer rated each fix at least ' || meta.human_num(lowest_csat) || ' of 5.'
+            else ''
+        end as reason,
+        rated_well as mitigated
     from per_account
 )
 
