@@ -7,6 +7,8 @@ well. A mitigated high signal no longer makes the account Red nor opens an owner
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.transforms.helpers import ago, day, fired, run
 
 
@@ -15,6 +17,12 @@ def severity(con, signal_id: str) -> dict[str, str]:
         "select account_id, severity from marts.account_signals where signal_id = ?", [signal_id]
     ).fetchall()
     return dict(rows)
+
+
+def rows(con, view: str) -> list[dict[str, Any]]:
+    cur = con.execute(f"select * from {view}")
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
 
 def levels(con) -> dict[str, str]:
@@ -94,3 +102,35 @@ def test_no_follow_up_is_mitigated_by_a_good_rating(con, crm):
     )
     assert got["B"][0].endswith("nobody from the account team followed up.")
     assert got["D"][1]["csat"] == [5.0, 2.0]
+
+
+def test_an_open_task_whose_signal_eases_is_closed_with_the_mitigating_fact(con, crm):
+    _left_champion(crm, "A", others=2)
+    run(con, run_id="run-1")
+    assert [t["Risk_Task_Key__c"] for t in rows(con, "sync.owner_task_pending")] == ["A:champion_gone:1"]
+    con.execute(
+        "insert into sync.owner_tasks (task_key, account_id, signal_id, episode, state, task_id, payload) "
+        "values ('A:champion_gone:1', 'A', 'champion_gone', 1, 'open', '00T000000000009AAA', '{}')"
+    )
+    crm.add(
+        "task",
+        Id="00T000000000009AAA",
+        AccountId="A",
+        WhatId="A",
+        Status="Not Started",
+        IsClosed=False,
+        Description="Original text.",
+        OwnerId="005000000000001AAA",
+    )
+    assert rows(con, "sync.owner_task_close") == []
+    other = crm.contact("A", first="Third", last="Person", CreatedDate=ago(900))
+    crm.task("A", ago(3), who=other)  # a third other contact engaged: the loss is mitigated, not gone
+    run(con, run_id="run-2")
+    assert severity(con, "champion_gone") == {"A": "medium"}
+    close = rows(con, "sync.owner_task_close")
+    assert [(c["Id"], c["Status"]) for c in close] == [("00T000000000009AAA", "Completed")]
+    assert close[0]["Description"] == (
+        "Original text.\n\nRisk eased on 30 Jun 2026: Our main contact J. Smith has left the company. We are still "
+        "in touch with 3 other contacts there. The relationship-risk model no longer rates this high and closed "
+        "this task."
+    )
