@@ -143,8 +143,9 @@ def test_done_when_targets_on_the_demo_org(demo_state: Path) -> None:
     result = run_backtest(demo_state)
     low = {sid: m for sid, m in result.signals.items() if m["recall"] < 1.0 or m["precision"] < 0.9}
     assert low == {}
-    # Issue 5 asks for a lift of at least 2 at 60 days. Measured: 2.10 on an org generated on 2026-11-25 and 1.96
-    # on one generated on 2026-11-26 (the org depends on its "today"), so 2 is not met robustly yet and the issue
-    # stays open. What every generated org must show is that Red is clearly better than the base rate.
-    assert result.renewal["60"]["lift"] >= 1.5, result.renewal
+    # Issue 5: Red 60 days before a renewal has a lift of at least 2 over the base rate of lost renewals. The org
+    # depends on its "today" (the monthly as-of dates fall elsewhere in each history): over ten generation dates
+    # (bench/backtest_dates.py) model risk-2026.11.2 measured 2.15-2.58 at 60 days, 2.00-2.81 at 30, 2.05-2.51 at 90.
+    assert result.renewal["60"]["lift"] >= 2.0, result.renewal
     assert result.renewal["30"]["lift"] >= 1.5, result.renewal
+    assert result.renewal["90"]["lift"] >= 1.5, result.renewal
