@@ -7,7 +7,9 @@ Works on an in-memory copy of the warehouse's raw tables (the nightly marts and 
   for the signal against the clean controls; support = planted accounts);
 - per horizon N (30, 60, 90 days): accounts scored at monthly as-of dates; a closed renewal counts as "flagged" when
   its account was Red at the last monthly as-of date at least N days (and less than N + 31 days) before its close
-  date; precision and recall of "flagged" for a lost renewal, and lift = precision / base rate of lost renewals.
+  date; precision and recall of "flagged" for a lost renewal, and lift = precision / base rate of lost renewals;
+- per signal, at `SIGNAL_HORIZON` days: how often the renewals of accounts where it fired were lost (lift over the
+  same base rate), the evidence for tuning a signal's severity in the rules (table and HTML, not in the JSON).
 """
 
 from __future__ import annotations
@@ -26,10 +28,11 @@ from crm_risk.errors import ConfigError
 from transforms.rules import Rules, load_rules
 from transforms.runner import run_transforms
 
-__all__ = ["HORIZONS", "BacktestResult", "find_inputs", "run_backtest"]
+__all__ = ["HORIZONS", "SIGNAL_HORIZON", "BacktestResult", "find_inputs", "run_backtest"]
 
 log = logging.getLogger(__name__)
 HORIZONS = (30, 60, 90)
+SIGNAL_HORIZON = 60
 _COPIED_SCHEMAS = ("raw", "meta")
 
 
@@ -44,6 +47,8 @@ class BacktestResult:
     signal_counts: dict[str, dict[str, int]] = field(default_factory=dict)
     renewal_counts: dict[str, dict[str, float | int]] = field(default_factory=dict)
     snapshots: list[str] = field(default_factory=list)
+    # signal -> {severity, fired, lost, precision, lift} over renewals SIGNAL_HORIZON days ahead (by lift, desc)
+    renewal_signals: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         """{"signals": {id: {precision, recall, support}}, "renewal": {N: {precision, recall, lift}}, "model_version"}."""
@@ -129,6 +134,12 @@ def _score_signals(result: BacktestResult, truth: dict[str, Any], fired: dict[st
         }
 
 
+def _snapshot_for(close_date: str, n: int, snaps: list[date]) -> date | None:
+    """The last monthly as-of date at least `n` (and less than n + 31) days before the renewal's close date."""
+    target = date.fromisoformat(close_date) - timedelta(days=n)
+    return max((s for s in snaps if target - timedelta(days=31) < s <= target), default=None)
+
+
 def _score_renewals(
     result: BacktestResult, renewals: list[dict[str, Any]], red_at: dict[date, set[str]]
 ) -> None:
@@ -136,8 +147,7 @@ def _score_renewals(
     for n in HORIZONS:
         flagged = lost = flagged_lost = total = 0
         for r in renewals:
-            target = date.fromisoformat(r["close_date"]) - timedelta(days=n)
-            snap = max((s for s in snaps if target - timedelta(days=31) < s <= target), default=None)
+            snap = _snapshot_for(r["close_date"], n, snaps)
             if snap is None:
                 continue
             total += 1
@@ -160,6 +170,55 @@ def _score_renewals(
         }
 
 
+def _score_signal_renewals(
+    result: BacktestResult,
+    renewals: list[dict[str, Any]],
+    fired_at: dict[date, dict[str, dict[str, str]]],
+    rules: Rules,
+) -> None:
+    """Per signal (a mitigated firing apart: "<id> (mitigated)"), the renewals SIGNAL_HORIZON days ahead."""
+    snaps = sorted(fired_at)
+    counts: dict[str, list[int]] = {}
+    severities: dict[str, str] = {}
+    total = lost_total = 0
+    for r in renewals:
+        snap = _snapshot_for(r["close_date"], SIGNAL_HORIZON, snaps)
+        if snap is None:
+            continue
+        is_lost = r["outcome"] == "lost"
+        total += 1
+        lost_total += is_lost
+        for sid, severity in fired_at[snap].get(r["account_id"], {}).items():
+            rule = rules.signals.get(sid)
+            key = sid if rule is None or rule.severity == severity else f"{sid} (mitigated)"
+            c = counts.setdefault(key, [0, 0])
+            c[0] += 1
+            c[1] += is_lost
+            severities[key] = severity
+    base = _ratio(lost_total, total)
+    rows: dict[str, dict[str, Any]] = {
+        sid: {
+            "severity": severities[sid],
+            "fired": fired,
+            "lost": lost,
+            "precision": _ratio(lost, fired),
+            "lift": _ratio(_ratio(lost, fired), base),
+        }
+        for sid, (fired, lost) in counts.items()
+    }
+    result.renewal_signals = dict(sorted(rows.items(), key=lambda kv: (-float(kv[1]["lift"]), kv[0])))
+
+
+def _fired_now(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, str]]:
+    """account -> {signal: severity} (the rules' severity; a mitigated firing's lower one) in the current marts."""
+    out: dict[str, dict[str, str]] = {}
+    for account_id, signal_id, severity in con.execute(
+        "select account_id, signal_id, severity from marts.account_signals"
+    ).fetchall():
+        out.setdefault(account_id, {})[signal_id] = severity
+    return out
+
+
 def run_backtest(state_dir: Path, rules: Rules | str | Path | None = None) -> BacktestResult:
     """Score the planted signals as of the latest run and Red's lead on lost renewals over monthly as-of dates."""
     wh_path, truth_path = find_inputs(state_dir)
@@ -178,6 +237,7 @@ def run_backtest(state_dir: Path, rules: Rules | str | Path | None = None) -> Ba
             if not r.get("is_open") and date.fromisoformat(r["close_date"]) <= now.date()
         ]
         red_at: dict[date, set[str]] = {}
+        fired_at: dict[date, dict[str, dict[str, str]]] = {}
         if renewals:
             first = min(date.fromisoformat(r["close_date"]) for r in renewals) - timedelta(
                 days=max(HORIZONS) + 31
@@ -192,8 +252,10 @@ def run_backtest(state_dir: Path, rules: Rules | str | Path | None = None) -> Ba
                         "select account_id from marts.account_risk where level = 'Red'"
                     ).fetchall()
                 }
+                fired_at[snap] = _fired_now(con)
                 result.snapshots.append(snap.isoformat())
         _score_renewals(result, renewals, red_at)
+        _score_signal_renewals(result, renewals, fired_at, loaded)
     finally:
         con.close()
     log.info(

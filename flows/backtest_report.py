@@ -6,7 +6,7 @@ import json
 from html import escape
 from pathlib import Path
 
-from flows.backtest import BacktestResult
+from flows.backtest import SIGNAL_HORIZON, BacktestResult
 
 __all__ = ["as_json", "as_table", "write_html"]
 
@@ -45,6 +45,18 @@ def as_table(result: BacktestResult) -> str:
             f"{float(c.get('base_rate', 0)):>9.2f} {c.get('renewals', 0):>8} {c.get('lost', 0):>5} "
             f"{c.get('red', 0):>5}"
         )
+    if result.renewal_signals:
+        lines += [
+            "",
+            f"Each signal {SIGNAL_HORIZON} days before a renewal -> lost renewal (lift over the same base rate)",
+            "",
+            f"{'signal':<40} {'severity':>8} {'fired':>6} {'lost':>5} {'precision':>9} {'lift':>6}",
+        ]
+        for sid, m in result.renewal_signals.items():
+            lines.append(
+                f"{sid:<40} {m['severity']:>8} {m['fired']:>6} {m['lost']:>5} {m['precision']:>9.2f} "
+                f"{m['lift']:>6.2f}"
+            )
     return "\n".join(lines)
 
 
@@ -121,6 +133,18 @@ def write_html(result: BacktestResult, path: Path) -> Path:
         ],
         "Lost renewals: Red accounts against all accounts",
     )
+    per_signal = _bars(
+        [
+            (
+                sid,
+                [(f"{m['severity']}, fired {m['fired']}x", m["lift"], _ORANGE if m["lift"] < 1.5 else _BLUE)],
+            )
+            for sid, m in result.renewal_signals.items()
+        ],
+        f"Which warnings came before lost renewals ({SIGNAL_HORIZON} days ahead; 1.00x = no better than average)",
+        max_value=max([m["lift"] for m in result.renewal_signals.values()] + [2.0]) * 1.1,
+        fmt="{:.2f}x",
+    )
     rows = "".join(
         f"<tr><td>{escape(n)}</td><td>{m['precision']:.2f}</td><td>{m['recall']:.2f}</td><td>{m['lift']:.2f}</td>"
         f"<td>{float(result.renewal_counts.get(n, {}).get('base_rate', 0)):.2f}</td>"
@@ -148,7 +172,12 @@ renewal's close date.</p>
 {renewal_chart}
 {rates}
 <table><tr><th>N days</th><th>precision</th><th>recall</th><th>lift</th><th>base rate</th><th>renewals</th></tr>{rows}
-</table></body></html>
+</table>
+<h2>Each signal before a renewal</h2>
+<p>How often the renewal was lost when the signal was live {SIGNAL_HORIZON} days before it; a mitigated firing (shown
+one severity down) is counted apart. The evidence for tuning a signal's severity in the rules.</p>
+{per_signal}
+</body></html>
 """
     path.write_text(html)
     return path
