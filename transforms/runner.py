@@ -87,18 +87,20 @@ def run_transforms(
     run_id: str | None = None,
     rules: Rules | str | Path | None = None,
     record_history: bool = True,
+    order_file: Path = ORDER_FILE,
 ) -> TransformResult:
     """Build staging, intermediate, marts and sync models as of `as_of` (default now, UTC); all or nothing.
 
     `rules`: a Rules object or a rules file (default transforms/rules.toml); `record_history=False` for backtests
-    and what-ifs (marts.account_risk_history is not appended).
+    and what-ifs (marts.account_risk_history is not appended); `order_file`: the list of SQL files to run
+    (default transforms/order.txt; paths relative to it).
     """
     as_of = (as_of or datetime.now(UTC)).astimezone(UTC)
     loaded = rules if isinstance(rules, Rules) else load_rules(rules)
     run_id = run_id or f"transform-{as_of:%Y%m%dT%H%M%SZ}"
     params: dict[str, Any] = {"as_of": as_of, "run_id": run_id, "model_version": loaded.model_version}
     result = TransformResult(run_id=run_id, as_of=as_of, model_version=loaded.model_version)
-    files = sql_files()
+    files = sql_files(order_file)
     if not record_history:  # what-if and backtest runs leave the nightly history (and so the trend) alone
         files = [f for f in files if f.name != HISTORY_APPEND]
     check_rule_references(loaded, files)

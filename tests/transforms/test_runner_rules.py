@@ -102,23 +102,19 @@ def test_order_file_naming_a_missing_file_fails(tmp_path: Path):
         sql_files(order)
 
 
-def test_a_failing_model_leaves_the_previous_marts(con, crm, monkeypatch):
+def test_a_failing_model_leaves_the_previous_marts(con, crm, tmp_path: Path):
     crm.account("A")
     run(con)
     before = con.execute("select * from marts.account_risk").fetchall()
     crm.account("B")
-    monkeypatch.setattr("transforms.runner.sql_files", lambda *a: [*_files_then_bad()])
+    order = tmp_path / "order.txt"  # every model, then one that fails
+    order.write_text("\n".join(str(p) for p in [*sql_files(), Path(__file__).parent / "bad.sql"]))
     with pytest.raises(duckdb.Error, match=r"bad\.sql"):
-        run(con, run_id="run-2")
+        run_transforms(con, as_of=AS_OF, run_id="run-2", order_file=order)
     assert con.execute("select * from marts.account_risk").fetchall() == before
     assert con.execute(
         "select count(*) from marts.account_risk_history where run_id = 'run-2'"
     ).fetchall() == [(0,)]
-
-
-def _files_then_bad() -> list[Path]:
-    bad = Path(__file__).parent / "bad.sql"
-    return [*sql_files(), bad]
 
 
 def test_backtest_runs_can_leave_the_history_alone(con, crm):
