@@ -151,6 +151,8 @@ class Bulk2:
                 400, "INVALIDJOB", "InvalidJob : OFFSET clause is not supported in Bulk API 2.0 query"
             )
         result = self.sim.org.query(soql, include_deleted=op == "queryAll")
+        if self.sim.faults.bulk_refused(result.sobject):
+            raise error(400, "INVALIDENTITY", f"Entity '{result.sobject}' is not supported by the Bulk API.")
         if result.is_count:
             raise error(400, "INVALIDJOB", "InvalidJob : Aggregate queries are not supported by Bulk API 2.0")
         failed = bool(self.sim.faults.check("bulk2.query.fail", req.path, {"bulkfail"}))

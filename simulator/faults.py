@@ -17,13 +17,15 @@ KIND           ARG                          effect
                                             Collections and Bulk, 400 on single-record writes)
 ``reject``     OBJECT[:CODE]                writes (create/update/upsert) to OBJECT fail per record with CODE
                                             (default ``FIELD_CUSTOM_VALIDATION_EXCEPTION``), like a validation rule
+``nobulk``     OBJECT                       Bulk 2.0 query jobs on OBJECT are refused at creation: 400
+                                            ``INVALIDENTITY`` "Entity 'X' is not supported by the Bulk API."
 ``dirty``      -                            passed to the generator as its dirty-data switch (new orgs only)
 =============  ===========================  =====================================================================
 
 PATTERN selects requests by endpoint name (the keys of ``Simulator.calls``, e.g. ``query``, ``queryAll.more``,
 ``sobject.update``, ``bulk2.*``, ``composite.*``) as an ``fnmatch`` glob, or by URL path when it starts with ``/``
-(substring match). No pattern = every API request. ``lock``, ``reject`` and ``dirty`` take no pattern; their
-``count`` limits how many writes they refuse.
+(substring match). No pattern = every API request. ``lock``, ``reject``, ``nobulk`` and ``dirty`` take no pattern;
+their ``count`` limits how many writes (jobs) they refuse.
 
 OPTIONS: ``count=N`` fire at most N times; ``p=P`` fire with probability P (seeded, reproducible);
 ``after=N`` let the first N matching requests through; ``every=N`` fire on every Nth matching request.
@@ -43,8 +45,8 @@ from dataclasses import dataclass, field
 
 __all__ = ["Fault", "FaultPlan", "parse"]
 
-KINDS = {"503", "500", "403", "expire", "slow", "drop", "bulkfail", "lock", "reject", "dirty"}
-_RECORD_KINDS = ("lock", "reject", "dirty")
+KINDS = {"503", "500", "403", "expire", "slow", "drop", "bulkfail", "lock", "reject", "nobulk", "dirty"}
+_RECORD_KINDS = ("lock", "reject", "nobulk", "dirty")
 
 
 @dataclass
@@ -107,6 +109,10 @@ def parse(spec: str) -> list[Fault]:
             if kind == "reject":
                 fault.sobject = positional.pop(0).lower() if positional else None
                 fault.code = positional.pop(0) if positional else fault.code
+            if kind == "nobulk":
+                if not positional:
+                    raise ValueError("nobulk needs the object: nobulk:OBJECT")
+                fault.sobject = positional.pop(0).lower()
             if positional:
                 fault.pattern = positional[0]
         except (ValueError, IndexError) as exc:
@@ -162,6 +168,10 @@ class FaultPlan:
         """The error code a `reject` rule imposes on a write to this object, or None."""
         rule = self._fire_record("reject", lambda r: r.sobject in (None, sobject.lower()))
         return rule.code if rule else None
+
+    def bulk_refused(self, sobject: str) -> bool:
+        """Whether a `nobulk` rule refuses a Bulk 2.0 query job on this object."""
+        return self._fire_record("nobulk", lambda r: r.sobject == sobject.lower()) is not None
 
     def check(self, endpoint: str, path: str, kinds: set[str] | None = None) -> list[Fault]:
         """The rules that fire for this request (each firing is counted against its `count`)."""

@@ -321,6 +321,24 @@ def test_bulk_faults_retry_pages_and_fail_cleanly(sim: Simulator, tmp_path: Path
     assert not (Path(settings.landing_dir) / "failed" / "Account" / "_manifest.json").exists()
 
 
+def test_object_refused_by_bulk_falls_back_to_rest(sim: Simulator, tmp_path: Path) -> None:
+    bulk_settings = _settings(sim, tmp_path, extract_bulk_threshold=0, extract_chunk_rows=100)
+    rest_settings = _settings(sim, tmp_path, extract_bulk_threshold=10**9, extract_chunk_rows=100)
+    client = connect(bulk_settings)
+    end = datetime.now(UTC) + timedelta(minutes=3)
+    sim.faults.add("nobulk:Account:count=1")
+    calls = sim.calls["bulk2.query.create"]
+    fell_back = _extract(client, bulk_settings, "Account", "nobulk", end=end)
+    assert sim.calls["bulk2.query.create"] == calls + 1  # Bulk 2.0 was asked, and refused the object
+    assert fell_back.api == "rest" and fell_back.rows == ACCOUNTS
+    saved = json.loads(
+        (Path(bulk_settings.landing_dir) / "nobulk" / "Account" / "_manifest.json").read_text()
+    )
+    assert any("bulk2 unsupported" in n and "INVALIDENTITY" in n for n in saved["notes"]), saved["notes"]
+    rest = _extract(client, rest_settings, "Account", "rest", end=end)
+    assert _landed(bulk_settings, fell_back).equals(_landed(rest_settings, rest))
+
+
 def test_quota_stops_the_extract(sim: Simulator, tmp_path: Path) -> None:
     client = connect(_settings(sim, tmp_path))
     sim.faults.add("403:queryAll:count=1")

@@ -23,6 +23,10 @@ def test_spec_grammar() -> None:
     assert rules[3].pattern == "/composite/" and rules[3].every == 3
     with pytest.raises(ValueError, match="unknown kind"):
         parse("429:query")
+    (nobulk,) = parse("nobulk:Case:count=1")
+    assert nobulk.sobject == "case" and nobulk.count == 1 and nobulk.pattern is None
+    with pytest.raises(ValueError, match="nobulk needs the object"):
+        parse("nobulk")
 
 
 def test_503_then_recovers(sf: Any, faults: Any) -> None:
