@@ -189,3 +189,10 @@ def coverage(con: duckdb.DuckDBPyConnection, signal_id: str) -> tuple[str, str |
     return con.execute(
         "select status, reason from marts.signal_coverage where signal_id = ?", [signal_id]
     ).fetchall()[0]
+
+
+def view_rows(con: duckdb.DuckDBPyConnection, view: str) -> list[dict[str, Any]]:
+    """Every row of a table or view, as dicts."""
+    cur = con.execute(f"select * from {view}")
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]

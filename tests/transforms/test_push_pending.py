@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from connectors import warehouse as wh
-from tests.transforms.helpers import AS_OF, Crm, ago, fired, run
+from tests.transforms.helpers import AS_OF, Crm, ago, fired, run, view_rows
 
 
 def pending(con) -> dict[str, dict[str, Any]]:
@@ -118,12 +118,6 @@ def test_values_already_in_the_crm_are_not_pushed(con, crm):
     assert set(pending(con)) == {"A", "C"}
 
 
-def _rows(con, view: str) -> list[dict[str, Any]]:
-    cur = con.execute(f"select * from {view}")
-    names = [d[0] for d in cur.description]
-    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
-
-
 def _ledger(con, key: str, state: str, task_id: str | None = None) -> None:
     """What the push step writes: the intent before the create, then its outcome."""
     account, signal, episode = key.split(":")
@@ -137,7 +131,7 @@ def _ledger(con, key: str, state: str, task_id: str | None = None) -> None:
 def test_owner_tasks_once_per_flag_episode_and_closed_when_it_clears(con, crm):
     setup_org(crm)
     run(con, run_id="run-1")
-    tasks = _rows(con, "sync.owner_task_pending")
+    tasks = view_rows(con, "sync.owner_task_pending")
     assert [(t["Risk_Task_Key__c"], t["WhatId"], t["OwnerId"], str(t["ActivityDate"])) for t in tasks] == [
         ("A:repeat_issue:1", "A", "005000000000001AAA", "2026-07-07")
     ]
@@ -147,10 +141,10 @@ def test_owner_tasks_once_per_flag_episode_and_closed_when_it_clears(con, crm):
     _ledger(
         con, "A:repeat_issue:1", "intent"
     )  # stored before the create: not pending twice, even before a result
-    assert _rows(con, "sync.owner_task_pending") == []
+    assert view_rows(con, "sync.owner_task_pending") == []
     _ledger(con, "A:repeat_issue:1", "open", "00T000000000009AAA")
-    assert _rows(con, "sync.owner_task_pending") == []
-    assert _rows(con, "sync.owner_task_close") == []  # still firing
+    assert view_rows(con, "sync.owner_task_pending") == []
+    assert view_rows(con, "sync.owner_task_close") == []  # still firing
     # the next extract brings the Task back; then the issue clears
     crm.add(
         "task",
@@ -166,7 +160,7 @@ def test_owner_tasks_once_per_flag_episode_and_closed_when_it_clears(con, crm):
     )
     con.execute("""update raw."case" set _deleted = true where "AccountId" = 'A'""")
     run(con, as_of=AS_OF + timedelta(hours=1), run_id="run-2")
-    close = _rows(con, "sync.owner_task_close")
+    close = view_rows(con, "sync.owner_task_close")
     assert [(c["Id"], c["Status"], c["crm_state"]) for c in close] == [
         ("00T000000000009AAA", "Completed", "open")
     ]
@@ -175,14 +169,14 @@ def test_owner_tasks_once_per_flag_episode_and_closed_when_it_clears(con, crm):
         "applies, so the relationship-risk model closed this task."
     )
     _ledger(con, "A:repeat_issue:1", "closed", "00T000000000009AAA")
-    assert _rows(con, "sync.owner_task_close") == []
+    assert view_rows(con, "sync.owner_task_close") == []
 
 
 def test_owner_task_new_episode_gets_a_new_key_and_open_crm_task_is_not_recreated(con, crm):
     setup_org(crm)
     run(con, run_id="run-1")
     _ledger(con, "A:repeat_issue:1", "closed", "00T000000000009AAA")  # an earlier episode, closed
-    assert [t["Risk_Task_Key__c"] for t in _rows(con, "sync.owner_task_pending")] == ["A:repeat_issue:2"]
+    assert [t["Risk_Task_Key__c"] for t in view_rows(con, "sync.owner_task_pending")] == ["A:repeat_issue:2"]
     # a rebuilt warehouse (empty ledger) that sees an open Task with our key in the CRM does not create another
     con.execute("delete from sync.owner_tasks")
     crm.add(
@@ -196,25 +190,29 @@ def test_owner_task_new_episode_gets_a_new_key_and_open_crm_task_is_not_recreate
         OwnerId="005000000000001AAA",
     )
     run(con, as_of=AS_OF + timedelta(hours=1), run_id="run-2")
-    assert _rows(con, "sync.owner_task_pending") == []
+    assert view_rows(con, "sync.owner_task_pending") == []
 
 
 def test_rejected_owner_task_waits_until_it_would_read_differently(con, crm):
     setup_org(crm)
     run(con, run_id="run-1")
-    (task,) = _rows(con, "sync.owner_task_pending")
+    (task,) = view_rows(con, "sync.owner_task_pending")
     payload = {k: str(task[k]) for k in ("OwnerId", "Subject", "Description")}
     con.execute(
         "insert into sync.owner_tasks (task_key, account_id, signal_id, episode, state, payload) "
         "values ('A:repeat_issue:1', 'A', 'repeat_issue', 1, 'rejected', ?)",
         [json.dumps(payload)],
     )
-    assert _rows(con, "sync.owner_task_pending") == []  # dead letter: the same Task would be rejected again
+    assert (
+        view_rows(con, "sync.owner_task_pending") == []
+    )  # dead letter: the same Task would be rejected again
     run(con, as_of=AS_OF + timedelta(days=1), run_id="run-1b")
     assert "A" in fired(con, "repeat_issue")
-    assert _rows(con, "sync.owner_task_pending") == []  # a day later: only its 'Flagged on' date would differ
+    assert (
+        view_rows(con, "sync.owner_task_pending") == []
+    )  # a day later: only its 'Flagged on' date would differ
     new_owner = crm.user("005000000000009AAA", "Bea", "New")
     con.execute("""update raw.account set "OwnerId" = ? where "Id" = 'A'""", [new_owner])
     run(con, as_of=AS_OF + timedelta(hours=1), run_id="run-2")
-    again = _rows(con, "sync.owner_task_pending")
+    again = view_rows(con, "sync.owner_task_pending")
     assert [(t["Risk_Task_Key__c"], t["OwnerId"]) for t in again] == [("A:repeat_issue:1", new_owner)]

@@ -7,9 +7,8 @@ well. A mitigated high signal no longer makes the account Red nor opens an owner
 
 from __future__ import annotations
 
-from typing import Any
-
 from tests.transforms.helpers import ago, day, fired, run
+from tests.transforms.helpers import view_rows as rows
 
 
 def severity(con, signal_id: str) -> dict[str, str]:
@@ -17,12 +16,6 @@ def severity(con, signal_id: str) -> dict[str, str]:
         "select account_id, severity from marts.account_signals where signal_id = ?", [signal_id]
     ).fetchall()
     return dict(rows)
-
-
-def rows(con, view: str) -> list[dict[str, Any]]:
-    cur = con.execute(f"select * from {view}")
-    names = [d[0] for d in cur.description]
-    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
 
 def levels(con) -> dict[str, str]:
