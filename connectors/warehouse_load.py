@@ -22,7 +22,10 @@ import pyarrow as pa
 
 from connectors.warehouse_quarantine import reconcile, resolve_deleted, resolve_quarantine
 
-__all__ = ["DESCRIBE_TYPES", "TABLES", "LoadResult", "load_manifest", "table_for"]
+__all__ = ["DESCRIBE_TYPES", "EPOCH", "TABLES", "LoadResult", "load_manifest", "table_for"]
+
+# the start of an object's first extract: a watermark "covers" everything with a cursor before it
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 TABLES: dict[str, str] = {
     "User": "user",
@@ -137,7 +140,7 @@ def load_manifest(
     deleted_path = _resolve(manifest_dir, deleted) if deleted else None
     if deleted_path is not None and not deleted_path.exists():
         deleted_path = None
-    window_end = _parse_ts(manifest.get("window_end"))
+    window_start, window_end = _parse_ts(manifest.get("window_start")), _parse_ts(manifest.get("window_end"))
     result = LoadResult(object=obj, table=table, run_id=run_id, watermark=window_end)
     now = datetime.now(UTC)
 
@@ -172,7 +175,7 @@ def load_manifest(
             con, run_id, obj, (result.rows_in_files, loaded, result.quarantined, result.tombstoned), now
         )
         if window_end is not None:
-            _move_watermark(con, obj, manifest.get("cursor_field"), window_end, run_id, now)
+            _move_watermark(con, obj, manifest.get("cursor_field"), (window_start, window_end), run_id, now)
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
@@ -376,11 +379,23 @@ def _move_watermark(
     con: duckdb.DuckDBPyConnection,
     obj: str,
     cursor_field: str | None,
-    window_end: datetime,
+    window: tuple[datetime | None, datetime],
     run_id: str,
     now: datetime,
 ) -> None:
-    """Move the object's watermark forward to window_end (a backfill of an older window never moves it back)."""
+    """Move the object's watermark forward to the window's end when the window joins what is already covered.
+
+    A backfill of an older window never moves it back; a window starting after the watermark would leave a gap the next
+    incremental run skips, so it does not move it at all. An object's first load sets it whatever its start (a
+    backfill from a date, before any nightly run, means "history from that date").
+    """
+    window_start, window_end = window
+    if window_start is not None:
+        row = con.execute(
+            "select watermark from meta.watermarks where object = $obj", {"obj": obj}
+        ).fetchone()
+        if row and row[0] is not None and window_start > row[0]:
+            return
     con.execute(
         """insert into meta.watermarks (object, cursor_field, watermark, updated_at, run_id)
            values ($obj, $cursor, $wm, $now, $run_id)

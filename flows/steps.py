@@ -18,6 +18,7 @@ from connectors.salesforce import registry
 from connectors.salesforce.client import CrmClient
 from connectors.salesforce.extract import extract_object
 from connectors.salesforce.push import push_updates
+from connectors.warehouse_load import EPOCH
 from crm_risk.config import Settings
 from crm_risk.errors import PushRejectedError, QuotaExceeded
 from flows import quality
@@ -36,7 +37,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass

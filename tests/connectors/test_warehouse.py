@@ -37,6 +37,7 @@ def write_extract(
     deleted: list[dict] | None = None,
     fields: dict[str, str] | None = None,
     window_end: str = "2026-01-20T00:00:00.000+0000",
+    window_start: str = "2025-12-01T00:00:00.000+0000",
     obj: str = "Account",
 ) -> Path:
     """Write Parquet chunks (+ deleted.parquet) and a `_manifest.json` the way the extractor lands them."""
@@ -65,7 +66,7 @@ def write_extract(
         "rows": sum(map(len, chunks)),
         "files": files,
         "deleted_file": None,
-        "window_start": "2025-12-01T00:00:00.000+0000",
+        "window_start": window_start,
         "window_end": window_end,
         "cursor_field": "SystemModstamp",
         "api": "rest",
@@ -101,6 +102,42 @@ def con(tmp_path: Path) -> duckdb.DuckDBPyConnection:
 def rows(con: duckdb.DuckDBPyConnection) -> list[tuple]:
     """Account rows as (Id, Name, _deleted, _deleted_at) sorted by Id."""
     return con.execute('select "Id", "Name", _deleted, _deleted_at from raw.account order by 1').fetchall()
+
+
+def test_watermark_moves_only_over_windows_that_join_what_is_covered(con, tmp_path):
+    wh.load_manifest(con, write_extract(tmp_path, "r1", [[acct("A1", "one", 2)]]), "r1")
+    assert wh.get_watermark(con, "Account") == datetime(2026, 1, 20, tzinfo=UTC)
+    # a backfill of an older window loads its rows and never moves the watermark back
+    older = write_extract(
+        tmp_path,
+        "r2",
+        [[acct("A0", "zero", 1)]],
+        window_start="2025-06-01T00:00:00Z",
+        window_end="2026-01-05T00:00:00Z",
+    )
+    assert wh.load_manifest(con, older, "r2").inserted == 1
+    assert wh.get_watermark(con, "Account") == datetime(2026, 1, 20, tzinfo=UTC)
+    # a window starting after the watermark leaves a gap: its rows load, the watermark stays
+    gap = write_extract(
+        tmp_path,
+        "r3",
+        [[acct("A3", "three", 26)]],
+        window_start="2026-01-25T00:00:00Z",
+        window_end="2026-01-28T00:00:00Z",
+    )
+    assert wh.load_manifest(con, gap, "r3").inserted == 1
+    assert wh.get_watermark(con, "Account") == datetime(2026, 1, 20, tzinfo=UTC)
+    # a window reaching back over the watermark (the nightly's lookback) moves it forward
+    joined = write_extract(
+        tmp_path,
+        "r4",
+        [[acct("A3", "three", 26)]],
+        window_start="2026-01-19T23:50:00Z",
+        window_end="2026-01-28T00:00:00Z",
+    )
+    wh.load_manifest(con, joined, "r4")
+    assert wh.get_watermark(con, "Account") == datetime(2026, 1, 28, tzinfo=UTC)
+    assert [r[0] for r in rows(con)] == ["A0", "A1", "A3"]
 
 
 def test_merge_latest_wins_across_chunks_and_idempotent(con, tmp_path):
