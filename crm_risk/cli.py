@@ -1,4 +1,5 @@
-"""`crm-risk`: the command line (demo, sync, flags, backtest, simulate). Heavy imports happen inside each command."""
+"""`crm-risk`: the command line (demo, sync, backfill, flags, backtest, simulate). Heavy imports happen inside each
+command."""
 
 from __future__ import annotations
 
@@ -35,6 +36,16 @@ def _cmd_sync(args: argparse.Namespace) -> int:
     from flows.nightly import nightly_sync
 
     result = nightly_sync(objects=args.objects or None, push=not args.no_push)
+    print(json.dumps(result, indent=2, default=str))
+    return 0 if result.get("status") == "success" else 1
+
+
+def _cmd_backfill(args: argparse.Namespace) -> int:
+    _prefect_env()
+    from flows.backfill import backfill, backfill_window
+
+    since, until = backfill_window(args.since, args.until)  # a bad window fails here, before Prefect starts
+    result = backfill(since=since, until=until, objects=args.objects or None, push=not args.no_push)
     print(json.dumps(result, indent=2, default=str))
     return 0 if result.get("status") == "success" else 1
 
@@ -92,6 +103,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--objects", nargs="*", help="only these objects")
     s.add_argument("--no-push", action="store_true", help="compute flags but write nothing to the CRM")
     s.set_defaults(func=_cmd_sync)
+
+    bf = sub.add_parser(
+        "backfill", help="pull again what changed in a window (some objects), then score and push as nightly"
+    )
+    bf.add_argument(
+        "--since", required=True, help="start of the window: a date or ISO time, UTC if no offset"
+    )
+    bf.add_argument("--until", help="end of the window (exclusive; default now)")
+    bf.add_argument("--objects", nargs="*", help="only these objects (default all)")
+    bf.add_argument("--no-push", action="store_true", help="compute flags but write nothing to the CRM")
+    bf.set_defaults(func=_cmd_backfill)
 
     f = sub.add_parser("flags", help="show risk flags from the warehouse")
     f.add_argument("--account", help="explain one account: level, score, signals with evidence, history")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from prefect import flow, get_run_logger, task
@@ -14,7 +15,7 @@ from flows import quality, steps
 from flows import tasks as owner_tasks
 from flows.report import summary_markdown
 
-__all__ = ["nightly_sync"]
+__all__ = ["nightly_sync", "sync_once"]
 
 connect_task = task(name="connect", cache_policy=NO_CACHE)(connect)
 extract_task = task(name="extract", cache_policy=NO_CACHE)(steps.extract_all)
@@ -24,21 +25,22 @@ push_task = task(name="push", cache_policy=NO_CACHE)(steps.push_flags)
 tasks_task = task(name="owner-tasks", cache_policy=NO_CACHE)(owner_tasks.push_tasks)
 
 
-@flow(name="nightly-sync", log_prints=False)
-def nightly_sync(
+def sync_once(
+    cfg: Settings,
+    flow_label: str,
     objects: list[str] | None = None,
     push: bool = True,
-    settings: dict[str, Any] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> dict[str, Any]:
-    """Pull what changed in the CRM, rebuild account history and risk, write changed flags back."""
+    """One run inside a flow: extract (since the watermarks, or [since, until)) -> load -> transform -> push."""
     logger = get_run_logger()
-    cfg: Settings = load_settings(**(settings or {}))
-    ctx = steps.begin_run(cfg, "nightly_sync")
+    ctx = steps.begin_run(cfg, flow_label)
     client: CrmClient = connect_task(cfg)
     status, message, loaded, levels, outcome, tasks = "failed", "", {}, {}, None, None
     extracted = steps.ExtractOutcome()
     try:
-        extracted = extract_task(ctx, client, objects)
+        extracted = extract_task(ctx, client, objects, since, until)
         loaded = load_task(ctx, extracted.manifests)
         levels = transform_task(ctx, extracted.as_of)
         if push and not extracted.quota_stopped:
@@ -64,7 +66,8 @@ def nightly_sync(
             tasks=tasks,
             data_docs=dq["data_docs"],
         )
-        create_markdown_artifact(md, key="crm-risk-sync", description=f"run {ctx.run_id}")
+        key = "crm-risk-sync" if flow_label == "nightly_sync" else f"crm-risk-{flow_label.replace('_', '-')}"
+        create_markdown_artifact(md, key=key, description=f"run {ctx.run_id}")
         steps.finish_run(
             ctx, status, {"extracted": extracted.rows, "levels": levels}, client.api_calls, message
         )
@@ -80,3 +83,13 @@ def nightly_sync(
         "api_calls": client.api_calls,
         "data_docs": dq["data_docs"],
     }
+
+
+@flow(name="nightly-sync", log_prints=False)
+def nightly_sync(
+    objects: list[str] | None = None,
+    push: bool = True,
+    settings: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Pull what changed in the CRM, rebuild account history and risk, write changed flags back."""
+    return sync_once(load_settings(**(settings or {})), "nightly_sync", objects, push)

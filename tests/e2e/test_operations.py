@@ -103,3 +103,10 @@ def test_deployment_file_points_at_the_flow_with_a_nightly_schedule() -> None:
     assert set(nightly["parameters"]) <= set(flow_obj.parameters.properties)
     assert nightly["schedules"][0]["cron"] == "0 2 * * *"
     assert nightly["concurrency_limit"]["limit"] == 1
+    (backfill,) = [d for d in spec["deployments"] if d["name"] == "backfill"]
+    module, func = backfill["entrypoint"].split(":")
+    flow_obj = getattr(importlib.import_module(module.removesuffix(".py").replace("/", ".")), func)
+    assert flow_obj.name == "backfill" and "since" in flow_obj.parameters.required
+    assert set(backfill["parameters"]) <= set(flow_obj.parameters.properties)
+    # one writer: every deployment that writes the warehouse shares the queue whose limit is 1
+    assert {d["work_pool"]["work_queue_name"] for d in spec["deployments"]} == {"warehouse"}
