@@ -126,18 +126,32 @@ def run_rules(
     suite_prefix: str | None = None,
     label: str | None = None,
 ) -> BatchValidation:
-    """Run the batch-level suite on the whole frame and the row-level suite chunk by chunk; assemble findings."""
+    """Run the batch-level suite on the whole frame and the row-level suite chunk by chunk; assemble findings.
+
+    A frame that fits in one chunk is validated by one suite holding both (`<prefix>.gate`): one GX run
+    instead of two, with the same findings.
+    """
     prefix = suite_prefix or object_name
     label = label or object_name
     results: list[Any] = []
     critical: list[CriticalFailure] = []
     failures: dict[int, list[str]] = {}
     n = len(frame)
+    step = max(1, gs.chunk_rows)
+    if batch and row and 0 < n <= step:
+        suite = engine.build_suite(f"{prefix}.gate", row, batch)
+        res = engine.run_suite(
+            object_name, frame, suite, complete=True, label=f"{label} ({n} rows)", run_name=run_name
+        )
+        critical += engine.critical_failures(res, label, n)
+        engine.collect_row_failures(res, frame, failures, gs.sample_size)
+        results.append(res)
+        return _assemble(label, original, failures, _merge_critical(critical, n), results)
     if batch:
         res = engine.run_suite(
             object_name,
             frame,
-            engine.build_suite(f"{prefix}.batch", batch),
+            engine.build_suite(f"{prefix}.batch", (), batch),
             complete=False,
             label=f"{label} batch ({n} rows)",
             run_name=run_name,
@@ -148,7 +162,6 @@ def run_rules(
         suite = engine.build_suite(f"{prefix}.rows", row)
         # GX filters the whole frame once per expectation: hand it only the columns the rules read.
         needed = list(dict.fromkeys(c for r in row for c in r.columns))
-        step = max(1, gs.chunk_rows)
         for start in range(0, n, step):
             chunk = frame.iloc[start : start + step][needed]
             res = engine.run_suite(

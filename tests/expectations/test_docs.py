@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from expectations import build_data_docs, validate_batch, validate_payload
+from expectations import GateSettings, build_data_docs, validate_batch, validate_payload
 from tests.expectations.helpers import NOW, case_kwargs
 
 
@@ -24,15 +24,27 @@ def test_data_docs_site_is_written(cases: pd.DataFrame, tmp_path: Path) -> None:
     assert index.is_file()
     site = index.parent
     pages = sorted(p.relative_to(site).as_posix() for p in (site / "validations").rglob("*.html"))
-    assert len(pages) == 4  # Case batch + rows, payload batch + rows
+    assert len(pages) == 2  # one suite per batch (batch- and row-level expectations): Case, payload
     assert all("/run-42/" in p for p in pages)
-    rows_page = next(site / p for p in pages if p.startswith("validations/Case/rows/"))
-    assert "Legacy" in rows_page.read_text()
-    assert df.loc[3, "Id"] in rows_page.read_text()  # failing rows are named by record Id
-    assert (site / "expectations/Case/rows.html").is_file()
+    page = (site / next(p for p in pages if p.startswith("validations/Case/gate/"))).read_text()
+    assert "Legacy" in page
+    assert df.loc[3, "Id"] in page  # failing rows are named by record Id
+    assert "no Id twice in a batch" in page and "Case.AccountId is set" in page  # batch- and row-level
+    assert (site / "expectations/Case/gate.html").is_file()
     # a second run adds to the same site
     build_data_docs([case], tmp_path / "data_docs", run_name="run-43")
-    assert len(list((site / "validations").rglob("*.html"))) == 6
+    assert len(list((site / "validations").rglob("*.html"))) == 3
+
+
+def test_data_docs_of_a_chunked_batch_show_the_batch_suite_and_each_chunk(
+    cases: pd.DataFrame, tmp_path: Path
+) -> None:
+    res = validate_batch("Case", cases, **case_kwargs(settings=GateSettings(chunk_rows=25)), run_name="r")
+    site = build_data_docs([res], tmp_path).parent
+    pages = sorted(
+        p.relative_to(site / "validations").parts[:2] for p in (site / "validations").rglob("*.html")
+    )
+    assert pages == [("Case", "batch"), ("Case", "rows"), ("Case", "rows")]
 
 
 def test_data_docs_keep_only_the_newest_runs(cases: pd.DataFrame, tmp_path: Path) -> None:
