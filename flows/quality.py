@@ -7,8 +7,10 @@
     check_payload(pending_frame, settings, run_id)    # before any push: critical -> DataQualityError
 
 Great Expectations is imported only by the first validation (about 6 s), never by importing this module.
-Memory stays bounded by one chunk (`dq_chunk_rows` rows of one Parquet file): the batch-level checks that
-span chunks (duplicate Ids across files) run as one DuckDB query over the Parquet files instead.
+Memory stays bounded by one chunk (`dq_chunk_rows` rows, read across the extract's Parquet files, so a
+Bulk extract of three 50k-row files is validated as one frame: GX's cost is mostly fixed per run). When an
+extract spans several chunks, the batch-level checks across them (duplicate Ids) run as one DuckDB query
+over the Parquet files instead.
 A batch with a critical failure loads nothing and keeps its watermark: the next run extracts it again.
 """
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +27,7 @@ from typing import Any
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from connectors.warehouse_load import table_for
@@ -119,18 +123,22 @@ def _known_records(
 def _cross_chunk_duplicates(
     con: duckdb.DuckDBPyConnection, obj: str, files: list[str]
 ) -> list[CriticalFailure]:
-    """Duplicate Ids across Parquet files (each chunk's own duplicates are GX's `duplicate_ids:Id`)."""
+    """Duplicate Ids across Parquet files (each chunk's own duplicates are GX's `duplicate_ids:Id`).
+
+    Counted as GX counts them, so the message does not depend on how the extract was chunked: every row whose
+    (non-empty) Id occurs more than once.
+    """
     dup, total, sample = con.execute(
-        'select count(*) - count(distinct "Id"), count(*), '
-        '(select list("Id") from (select "Id" from read_parquet($f) group by 1 having count(*) > 1 limit 3)) '
-        "from read_parquet($f)",
+        'with ids as (select "Id", count(*) as n from read_parquet($f) group by 1) '
+        'select coalesce(sum(n) filter (where n > 1 and "Id" is not null), 0), coalesce(sum(n), 0), '
+        'list("Id" order by "Id") filter (where n > 1 and "Id" is not null) from ids',
         {"f": files},
     ).fetchall()[0]
     if not dup:
         return []
     message = (
-        f"expectation duplicate_ids:Id (expect_column_values_to_be_unique) failed on {obj}: "
-        f"{dup} of {total} rows carry an Id that occurs more than once (e.g. {', '.join(sample or [])})"
+        f"expectation duplicate_ids:Id (expect_column_values_to_be_unique) failed on {obj}: {dup} of {total} "
+        f"rows carry an Id that occurs more than once (e.g. {', '.join(repr(i) for i in (sample or [])[:3])})"
     )
     return [CriticalFailure("duplicate_ids:Id", obj, message, {"rows": total, "duplicate_rows": dup})]
 
@@ -191,34 +199,32 @@ def validate_extract(manifest_dir: Path | str, run_id: str, settings: Any, prior
     now = _parse(manifest.get("window_end")) or datetime.now(UTC)
     total = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
     # GX's row-count check sees one chunk; a batch of several chunks is compared below, on its total.
-    single = len(files) == 1 and total <= gs.chunk_rows
+    single = total <= gs.chunk_rows
     chunks = 0
-    for path in files:
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=max(1, gs.chunk_rows)):
-            df = batch.to_pandas()
-            chunks += 1
-            res = validate_batch(
-                obj,
-                df,
-                picklists=rules.get("picklists"),
-                lengths=rules.get("lengths"),
-                field_types=rules.get("field_types"),
-                expected_fields=expected,
-                previous_count=previous if single else None,
-                full_snapshot=full,
-                settings=gs,
-                now=now,
-                run_name=run_id,
-                known_records=known,
-            )
-            check.rows += len(df)
-            check.critical += res.critical
-            check.results += res.docs_results
-            # rows without an Id are the loader's to quarantine (it cannot merge them)
-            check.quarantine += [r for r in res.quarantine_rows(df) if r["record_id"]]
-            if spec.duplicate_keys:  # later chunks compare against earlier ones (key columns only)
-                keys = df[[c for c in ("Id", *spec.duplicate_keys, "CreatedDate") if c in df.columns]]
-                known = keys.copy() if known is None else pd.concat([known, keys], ignore_index=True)
+    for df in _frames(files, max(1, gs.chunk_rows)):
+        chunks += 1
+        res = validate_batch(
+            obj,
+            df,
+            picklists=rules.get("picklists"),
+            lengths=rules.get("lengths"),
+            field_types=rules.get("field_types"),
+            expected_fields=expected,
+            previous_count=previous if single else None,
+            full_snapshot=full,
+            settings=gs,
+            now=now,
+            run_name=run_id,
+            known_records=known,
+        )
+        check.rows += len(df)
+        check.critical += res.critical
+        check.results += res.docs_results
+        # rows without an Id are the loader's to quarantine (it cannot merge them)
+        check.quarantine += [r for r in res.quarantine_rows(df) if r["record_id"]]
+        if spec.duplicate_keys:  # later chunks compare against earlier ones (key columns only)
+            keys = df[[c for c in ("Id", *spec.duplicate_keys, "CreatedDate") if c in df.columns]]
+            known = keys.copy() if known is None else pd.concat([known, keys], ignore_index=True)
     if chunks > 1:
         with duckdb.connect() as scratch:  # reads the Parquet files only
             check.critical += _cross_chunk_duplicates(scratch, obj, files)
@@ -243,6 +249,30 @@ def validate_extract(manifest_dir: Path | str, run_id: str, settings: Any, prior
         check.seconds,
     )
     return check
+
+
+def _frames(files: list[str], rows: int) -> Iterator[pd.DataFrame]:
+    """The extract's rows as frames of `rows` rows (the last one shorter), read across its Parquet files."""
+    held: list[pa.Table] = []
+    count = 0
+    for path in files:
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=rows):
+            table = pa.Table.from_batches([batch])
+            while table.num_rows:
+                part = table.slice(0, rows - count)
+                held.append(part)
+                count += part.num_rows
+                table = table.slice(part.num_rows)
+                if count == rows:
+                    yield _frame(held)
+                    held, count = [], 0
+    if held:
+        yield _frame(held)
+
+
+def _frame(tables: list[pa.Table]) -> pd.DataFrame:
+    # A column empty in one file may be typed null there: promote it to the other files' type.
+    return pa.concat_tables(tables, promote_options="default").to_pandas()
 
 
 def _parse(value: Any) -> datetime | None:

@@ -68,10 +68,12 @@ def _extract(tmp_path: Path, parts: list[pa.Table]) -> Path:
     return out
 
 
+@pytest.mark.parametrize(("chunk_rows", "suite_runs"), [(7, 6), (200_000, 1)])
 def test_chunked_manifest_finds_what_a_whole_frame_would_and_loads_the_rest(
-    tmp_path: Path, gx_warm: None
+    tmp_path: Path, gx_warm: None, chunk_rows: int, suite_runs: int
 ) -> None:
-    # two files, read 7 rows at a time: the duplicate contact's original lives in the other file
+    # three files read 7 rows at a time across them (the duplicate contact's original lives in another
+    # chunk), or all in one frame: one GX run per chunk either way
     ana = "ana@example.com"
     parts = [
         _contacts(range(1, 31)),
@@ -79,10 +81,11 @@ def test_chunked_manifest_finds_what_a_whole_frame_would_and_loads_the_rest(
         _contacts(range(42, 43), email=ana),
     ]
     manifest_dir = _extract(tmp_path, parts)
-    settings = load_settings(warehouse_path=str(tmp_path / "wh.duckdb"), dq_chunk_rows=7)
+    settings = load_settings(warehouse_path=str(tmp_path / "wh.duckdb"), dq_chunk_rows=chunk_rows)
     with warehouse.connect(settings.warehouse_path) as con:
         check = quality.validate_manifest(con, manifest_dir, "run1", settings)
         assert check.ok, check.critical
+        assert check.rows == 42 and len(check.results) == suite_runs
         failed = {r["record_id"]: sorted(r["failed"]) for r in check.quarantine}
         assert failed == {
             **{f"003{n:012d}AAA": ["required_ref:AccountId"] for n in (10, 20, 30, 40)},
@@ -94,12 +97,20 @@ def test_chunked_manifest_finds_what_a_whole_frame_would_and_loads_the_rest(
     assert result.rows_in_files == 42
 
 
-def test_duplicate_ids_across_files_are_critical_and_nothing_loads(tmp_path: Path, gx_warm: None) -> None:
+@pytest.mark.parametrize("chunk_rows", [10, 200_000])  # files in two chunks (DuckDB) or one frame (GX)
+def test_duplicate_ids_across_files_are_critical_and_nothing_loads(
+    tmp_path: Path, gx_warm: None, chunk_rows: int
+) -> None:
     manifest_dir = _extract(tmp_path, [_contacts(range(1, 11)), _contacts(range(5, 8))])
     settings = load_settings(
-        warehouse_path=str(tmp_path / "wh.duckdb"), landing_dir=str(tmp_path / "landing")
+        warehouse_path=str(tmp_path / "wh.duckdb"),
+        landing_dir=str(tmp_path / "landing"),
+        dq_chunk_rows=chunk_rows,
     )
-    with pytest.raises(DataQualityError, match=r"duplicate_ids:Id .* on Contact: 3 of 13 rows"):
+    message = (
+        r"duplicate_ids:Id .* on Contact: 6 of 13 rows .*\(e\.g\. '003000000000005AAA', '003000000000006AAA'"
+    )
+    with pytest.raises(DataQualityError, match=message):
         quality.load_gated(settings, "run1", [manifest_dir])
     with warehouse.connect(settings.warehouse_path, read_only=True) as con:
         assert con.execute("select count(*) from meta.watermarks").fetchone() == (0,)
