@@ -9,6 +9,8 @@ KIND           ARG                          effect
 ``503``        -                            503 ``SERVER_UNAVAILABLE`` ("Server too busy")
 ``500``        -                            500 ``UNKNOWN_EXCEPTION`` with an ErrorId
 ``403``        -                            403 ``REQUEST_LIMIT_EXCEEDED`` ("TotalRequests Limit exceeded.")
+``timeout``    -                            400 ``QUERY_TIMEOUT`` ("Your query request was running for too long."),
+                                            as Salesforce answers a query that scans too much
 ``expire``     -                            the presented session is revoked -> 401 ``INVALID_SESSION_ID``
 ``slow``       seconds (float)              the response is delayed that long (capped at 30 s)
 ``drop``       -                            the connection is closed half-way through the response body
@@ -45,7 +47,20 @@ from dataclasses import dataclass, field
 
 __all__ = ["Fault", "FaultPlan", "parse"]
 
-KINDS = {"503", "500", "403", "expire", "slow", "drop", "bulkfail", "lock", "reject", "nobulk", "dirty"}
+KINDS = {
+    "503",
+    "500",
+    "403",
+    "timeout",
+    "expire",
+    "slow",
+    "drop",
+    "bulkfail",
+    "lock",
+    "reject",
+    "nobulk",
+    "dirty",
+}
 _RECORD_KINDS = ("lock", "reject", "nobulk", "dirty")
 
 

@@ -45,7 +45,7 @@ __all__ = ["Simulator"]
 
 log = logging.getLogger(__name__)
 DEFAULT_API_VERSION = "62.0"
-REQUEST_FAULTS = {"503", "500", "403", "expire", "slow", "drop"}
+REQUEST_FAULTS = {"503", "500", "403", "timeout", "expire", "slow", "drop"}
 
 
 class Simulator:
@@ -350,6 +350,8 @@ class Simulator:
             )
         if kind == "403":
             raise error(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
+        if kind == "timeout":
+            raise error(400, "QUERY_TIMEOUT", "Your query request was running for too long.")
 
     @staticmethod
     def _exception_response(exc: Exception) -> Response:

@@ -27,7 +27,7 @@ from connectors.salesforce.client import CrmClient
 from connectors.salesforce.landing import TIMESTAMP, ChunkWriter, column_array, write_json_atomic
 from connectors.salesforce.registry import ObjectEntry, resolve_fields
 from crm_risk.config import Settings
-from crm_risk.errors import ConfigError
+from crm_risk.errors import ConfigError, TransientError
 
 __all__ = [
     "ExtractManifest",
@@ -43,6 +43,9 @@ log = logging.getLogger(__name__)
 DELETED_MAX_AGE = timedelta(days=15)
 DELETED_MIN_SPAN = timedelta(minutes=2)  # getDeleted needs start to precede end by more than a minute
 BULK_MAX_PAGE = 50_000
+QUERY_TIMEOUT_MIN_WINDOW = timedelta(
+    minutes=1
+)  # a window this narrow that still times out is not split again
 REST_SOQL_MAX = (
     12_000  # a longer query would pass the REST URL limit (414 at ~16 KB encoded): use Bulk (POST body)
 )
@@ -131,9 +134,36 @@ def count_changes(client: CrmClient, entry: ObjectEntry, since: datetime) -> int
     return _count(client, entry, since, None)
 
 
-def _rest(client: CrmClient, soql: str, names: list[str], writer: ChunkWriter, page_size: int) -> None:
-    """Stream a REST queryAll into the writer, page by page."""
-    for page in client.query_pages(soql, include_deleted=True, batch_size=page_size):
+def _rest(
+    client: CrmClient,
+    entry: ObjectEntry,
+    names: list[str],
+    window: tuple[datetime, datetime],
+    writer: ChunkWriter,
+    page_size: int,
+    notes: list[str],
+) -> None:
+    """Stream a REST queryAll of the window into the writer, page by page, oldest cursor first.
+
+    Salesforce answers QUERY_TIMEOUT when a query scans too much before its first page; the window is then split in
+    halves, each queried on its own, down to QUERY_TIMEOUT_MIN_WINDOW (each split is noted in the manifest).
+    """
+    start, end = window
+    pages = client.query_pages(
+        build_soql(entry, names, start, end), include_deleted=True, batch_size=page_size
+    )
+    try:
+        first = next(pages)
+    except TransientError as exc:
+        if exc.code != "QUERY_TIMEOUT" or end - start <= QUERY_TIMEOUT_MIN_WINDOW:
+            raise
+        mid = (start + (end - start) / 2).replace(microsecond=0)
+        log.info("%s: QUERY_TIMEOUT on [%s, %s); querying each half", entry.name, start, end)
+        notes.append(f"QUERY_TIMEOUT on [{start.isoformat()}, {end.isoformat()}): split at {mid.isoformat()}")
+        _rest(client, entry, names, (start, mid), writer, page_size, notes)
+        _rest(client, entry, names, (mid, end), writer, page_size, notes)
+        return
+    for page in itertools.chain([first], pages):
         records = page.get("records") or []
         if records:
             writer.add([[rec.get(n) for rec in records] for n in names])
@@ -238,7 +268,7 @@ def extract_object(
             log.info("%s: Bulk 2.0 refused the object (%s); using REST", entry.name, exc.code)
             api, notes = "rest", [f"bulk2 unsupported: {exc}"]
     if api == "rest" and estimate > 0:  # nothing counted: skip the query (a no-change run stays cheap)
-        _rest(client, soql, names, writer, settings.extract_page_size)
+        _rest(client, entry, names, (start, end), writer, settings.extract_page_size, notes)
     files = writer.close()
 
     deletes = (

@@ -339,6 +339,30 @@ def test_object_refused_by_bulk_falls_back_to_rest(sim: Simulator, tmp_path: Pat
     assert _landed(bulk_settings, fell_back).equals(_landed(rest_settings, rest))
 
 
+def test_query_timeout_splits_the_window_in_halves(sim: Simulator, tmp_path: Path) -> None:
+    settings = _settings(sim, tmp_path, extract_bulk_threshold=10**9, extract_chunk_rows=100)
+    client = connect(settings)
+    end = datetime.now(UTC) + timedelta(minutes=3)
+    plain = _extract(client, settings, "Account", "plain", end=end)
+    # after the COUNT(): the whole window, then its first half, time out
+    sim.faults.add("timeout:queryAll:after=1:count=2")
+    calls = sim.calls["queryAll"]
+    split = _extract(client, settings, "Account", "split", end=end)
+    assert sim.calls["queryAll"] == calls + 6  # COUNT(), whole, first half, its two quarters, second half
+    assert split.rows == plain.rows == ACCOUNTS
+    assert _landed(settings, split).equals(_landed(settings, plain))  # same rows, same cursor order
+    notes = json.loads((Path(settings.landing_dir) / "split" / "Account" / "_manifest.json").read_text())[
+        "notes"
+    ]
+    assert len(notes) == 2 and all(n.startswith("QUERY_TIMEOUT on [") for n in notes)
+    sim.faults.clear()
+    sim.faults.add(
+        "timeout:queryAll:after=1"
+    )  # times out however narrow: gives up at the minimum window, loudly
+    with pytest.raises(TransientError, match="QUERY_TIMEOUT"):
+        _extract(client, settings, "Account", "never", end=end)
+
+
 def test_quota_stops_the_extract(sim: Simulator, tmp_path: Path) -> None:
     client = connect(_settings(sim, tmp_path))
     sim.faults.add("403:queryAll:count=1")
