@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from expectations.gx_tuning import memoized_configurations
 from expectations.model import CriticalFailure
 from expectations.suites import Rule
 
@@ -144,7 +145,8 @@ def run_suite(
 ) -> Any:
     """Validate `frame` against `suite`; `label` names the batch (e.g. the chunk's rows) in Data Docs."""
     batch = _batch_definition(asset_name).get_batch(batch_parameters={"dataframe": frame})
-    result = batch.validate(suite, result_format=COMPLETE if complete else SUMMARY)
+    with memoized_configurations():
+        result = batch.validate(suite, result_format=COMPLETE if complete else SUMMARY)
     result.meta["crm_risk"] = {"object": asset_name, "label": label, "run_name": run_name, "rows": len(frame)}
     return result
 
