@@ -14,7 +14,8 @@ The ledger `sync.owner_tasks` (transforms/sync/owner_tasks_table.sql) makes it s
    run whose rejected share passes CRM_RISK_PUSH_REJECT_THRESHOLD fails (PushRejectedError), as the Account push.
 4. `close_cleared`: policy for a cleared signal: the open Task is set to Completed with a dated note appended to its
    Description ("Signal cleared on <date>: ..."); a Task the rep already completed or deleted is left alone. Logged
-   as operation 'close'.
+   as operation 'close'. A signal that still fires but is mitigated (one severity down) keeps its open Task; a
+   mitigated signal never opens one.
 
 A Task the rep completes while the signal still fires ends nothing: no new Task is raised until the signal clears
 and fires again (a new episode, a new key `<account>:<signal>:<episode>`).

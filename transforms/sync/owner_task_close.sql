@@ -1,8 +1,9 @@
--- owner_task_close: ledger Tasks still open whose high-severity signal has cleared. Policy: the pipeline completes
--- the Task (Status 'Completed') and appends a dated note to its Description, so the owner's list only shows live
--- risks and the Task keeps the history. A signal that still fires but is mitigated (no longer high) gets a note
--- saying so, with the mitigating fact. A Task the rep already completed or deleted is only closed in the ledger
--- (crm_state 'completed' / 'deleted'), never touched. grain: task; key: task_key
+-- owner_task_close: ledger Tasks still open whose signal has cleared. Policy: the pipeline completes the Task
+-- (Status 'Completed') and appends a dated note to its Description, so the owner's list only shows live risks and
+-- the Task keeps the history. A signal that still fires but is mitigated (no longer high) keeps its Task open: only
+-- a cleared signal closes it, so a signal moving around its mitigation threshold never reopens Tasks. A Task the rep
+-- already completed or deleted is only closed in the ledger (crm_state 'completed' / 'deleted'), never touched.
+-- grain: task; key: task_key
 create or replace view sync.owner_task_close as
 
 with ledger as (
@@ -12,12 +13,6 @@ with ledger as (
 
 live as (
     select account_id, signal_id from marts.account_signals
-    where severity = 'high'
-),
-
-eased as (
-    select account_id, signal_id, reason from marts.account_signals
-    where severity <> 'high'
 ),
 
 crm_tasks as (
@@ -43,13 +38,9 @@ final as (
         ledger.task_id as "Id",
         'Completed' as "Status",
         coalesce(crm_tasks.description, ledger.payload ->> 'Description', '') || chr(10) || chr(10)
-            || case
-                when eased.reason is not null then 'Risk eased on ' || meta.human_date(cleared_on.at) || ': '
-                    || eased.reason || ' The relationship-risk model no longer rates this high and closed this task.'
-                else 'Signal cleared on ' || meta.human_date(cleared_on.at) || ': '
-                    || lower(coalesce(titles.title, replace(ledger.signal_id, '_', ' ')))
-                    || ' no longer applies, so the relationship-risk model closed this task.'
-            end as "Description",
+            || 'Signal cleared on ' || meta.human_date(cleared_on.at) || ': '
+            || lower(coalesce(titles.title, replace(ledger.signal_id, '_', ' ')))
+            || ' no longer applies, so the relationship-risk model closed this task.' as "Description",
         ledger.task_key,
         ledger.account_id,
         ledger.signal_id,
@@ -63,7 +54,6 @@ final as (
     cross join cleared_on
     left join crm_tasks on ledger.task_id = crm_tasks.task_id
     left join titles on ledger.signal_id = titles.signal_id
-    left join eased on ledger.account_id = eased.account_id and ledger.signal_id = eased.signal_id
     where not exists (
         select 1 from live where live.account_id = ledger.account_id and live.signal_id = ledger.signal_id
     )

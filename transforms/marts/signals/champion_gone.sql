@@ -1,10 +1,10 @@
 -- sig_champion_gone: the account's main contact (primary contact role of the latest won or renewal opportunity,
 -- else the most engaged contact) bounced or left the company within `recent_loss_days` (a departure counts while
 -- we were still in touch), or has had no activity for `silent_days`. A bounce or departure no longer fires once a
--- new contact, added to the account after the loss, has been engaged since (the rep found the new decision maker).
--- A firing is `mitigated` (the rules' mitigated_severity) while the account team is in touch with at least
--- `mitigating_contacts` other contacts there (touched within `mitigation_window_days`): the account is not
--- single-threaded on the lost contact.
+-- new contact, added to the account at most `handover_days` before the loss (or after it), has been engaged since it
+-- was added (the rep found the new decision maker). A firing is `mitigated` (the rules' mitigated_severity) while
+-- the account team is in touch with at least `mitigating_contacts` other contacts there who have not left or
+-- bounced (touched within `mitigation_window_days`): the account is not single-threaded on the lost contact.
 -- grain: account; key: account_id
 create or replace table marts.sig_champion_gone as
 
@@ -64,7 +64,7 @@ last_touch as (
 ),
 
 replacements as (
-    -- contacts added after a possible loss and engaged since: (account, contact, when added)
+    -- contacts engaged since they were added: (account, contact, when added)
     select
         contacts.account_id,
         contacts.contact_id,
@@ -78,6 +78,13 @@ replacements as (
     )
 ),
 
+reachable as (
+    -- contacts neither gone (Left_Company__c, dated by the last modification) nor bounced as of $as_of
+    select * from contacts
+    where not (has_left_company and modified_at <= $as_of)
+        and not (is_email_bounced and coalesce(email_bounced_at <= $as_of, true))
+),
+
 others_engaged as (
     select
         champions.account_id,
@@ -86,6 +93,7 @@ others_engaged as (
     inner join touches on champions.account_id = touches.account_id
         and touches.contact_id <> champions.contact_id
         and touches.touched_at > $as_of - meta.rule_days('champion_gone', 'mitigation_window_days')
+    inner join reachable on touches.contact_id = reachable.contact_id
     group by 1
 ),
 
@@ -113,9 +121,9 @@ assessed as (
             where replacements.account_id = champions.account_id
                 and replacements.contact_id <> contacts.contact_id
                 and replacements.created_at > least(
-                    case when contacts.is_email_bounced then contacts.email_bounced_at end,
+                    case when contacts.is_email_bounced then coalesce(contacts.email_bounced_at, contacts.modified_at) end,
                     case when contacts.has_left_company then contacts.modified_at end
-                )
+                ) - meta.rule_days('champion_gone', 'handover_days')
         ) as replaced,
         not (contacts.has_left_company and contacts.modified_at <= $as_of)
             and not (contacts.is_email_bounced and coalesce(contacts.email_bounced_at <= $as_of, true))
@@ -146,7 +154,8 @@ final as (
         end
         || case
             when other_contacts >= meta.rule_num('champion_gone', 'mitigating_contacts')
-                then ' We are still in touch with ' || other_contacts || ' other contacts there.'
+                then ' We are still in touch with at least '
+                    || cast(meta.rule_num('champion_gone', 'mitigating_contacts') as integer) || ' other contacts there.'
             else ''
         end as reason,
         other_contacts >= meta.rule_num('champion_gone', 'mitigating_contacts') as mitigated

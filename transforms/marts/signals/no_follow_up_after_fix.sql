@@ -45,7 +45,9 @@ per_account as (
         arg_max(urgency_label, closed_at_as_of) as latest_label,
         max(closed_at_as_of) as latest_closed_at,
         list(csat order by closed_at_as_of desc) as csat,
-        coalesce(bool_and(csat >= meta.rule_num('no_follow_up_after_fix', 'mitigating_csat')), false)
+        -- every fix rated (an unrated one answers nothing) and every rating at least mitigating_csat
+        count(csat) = count(*)
+            and coalesce(bool_and(csat >= meta.rule_num('no_follow_up_after_fix', 'mitigating_csat')), false)
             as rated_well,
         min(csat) as lowest_csat
     from unfollowed
