@@ -385,16 +385,15 @@ def _move_watermark(
 ) -> None:
     """Move the object's watermark forward to the window's end when the window joins what is already covered.
 
-    A backfill of an older window never moves it back; a window starting after the watermark would leave a gap the next
-    incremental run skips, so it does not move it at all. An object's first load sets it whatever its start (a
-    backfill from a date, before any nightly run, means "history from that date").
+    The watermark means "every record with a cursor before it is loaded". A backfill of an older window never moves
+    it back; a window starting after it (or, for an object never loaded, after the EPOCH) would claim a gap the next
+    incremental run then skips, so such a load keeps its rows but leaves the watermark where it was.
     """
     window_start, window_end = window
     if window_start is not None:
-        row = con.execute(
-            "select watermark from meta.watermarks where object = $obj", {"obj": obj}
-        ).fetchone()
-        if row and row[0] is not None and window_start > row[0]:
+        row = con.execute("select watermark from meta.watermarks where object = $obj", {"obj": obj}).fetchone()
+        covered_to = row[0] if row and row[0] is not None else EPOCH
+        if window_start > covered_to:
             return
     con.execute(
         """insert into meta.watermarks (object, cursor_field, watermark, updated_at, run_id)

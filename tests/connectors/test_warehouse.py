@@ -37,7 +37,7 @@ def write_extract(
     deleted: list[dict] | None = None,
     fields: dict[str, str] | None = None,
     window_end: str = "2026-01-20T00:00:00.000+0000",
-    window_start: str = "2025-12-01T00:00:00.000+0000",
+    window_start: str = "1970-01-01T00:00:00.000+0000",
     obj: str = "Account",
 ) -> Path:
     """Write Parquet chunks (+ deleted.parquet) and a `_manifest.json` the way the extractor lands them."""
@@ -138,6 +138,14 @@ def test_watermark_moves_only_over_windows_that_join_what_is_covered(con, tmp_pa
     wh.load_manifest(con, joined, "r4")
     assert wh.get_watermark(con, "Account") == datetime(2026, 1, 28, tzinfo=UTC)
     assert [r[0] for r in rows(con)] == ["A0", "A1", "A3"]
+
+
+def test_a_first_load_from_a_later_date_sets_no_watermark(con, tmp_path):
+    # e.g. `crm-risk backfill --since 2026-01-01` on a new warehouse: older records are not loaded yet, so the next
+    # incremental run must still start from the beginning
+    d = write_extract(tmp_path, "r1", [[acct("A1", "one", 2)]], window_start="2026-01-01T00:00:00Z")
+    assert wh.load_manifest(con, d, "r1").inserted == 1
+    assert wh.get_watermark(con, "Account") is None
 
 
 def test_merge_latest_wins_across_chunks_and_idempotent(con, tmp_path):
