@@ -13,6 +13,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from connectors import warehouse
 from connectors.salesforce import registry
 from connectors.salesforce.client import CrmClient
@@ -93,7 +95,8 @@ def _entries(settings: Settings, objects: list[str] | None) -> list[registry.Reg
             from crm_risk.errors import ConfigError
 
             raise ConfigError(
-                f"CRM_RISK_EXTRACT_OBJECTS: unknown object(s) {missing}; known: {sorted(e.name for e in entries)}"
+                f"unknown object(s) {missing} (in --objects or CRM_RISK_EXTRACT_OBJECTS); "
+                f"known: {sorted(e.name for e in entries)}"
             )
         entries = [known[o.lower()] for o in wanted]
     return entries
@@ -151,10 +154,23 @@ def load_all(ctx: RunContext, manifests: list[Path]) -> dict[str, dict[str, int]
     return quality.load_gated(ctx.settings, ctx.run_id, manifests)
 
 
+def complete_as_of(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: datetime) -> datetime:
+    """`as_of`, or the oldest watermark of the configured objects when earlier: the instant up to which every object
+    is loaded. A backfill of some objects (or a run stopped by the quota) then scores the accounts on a consistent
+    picture, not on today's cases next to yesterday's activities."""
+    names = [e.name for e in _entries(settings, None)]
+    marks = [warehouse.get_watermark(con, n) for n in names]
+    known = [m for m in marks if m is not None]
+    return min([as_of, *known]) if len(known) == len(marks) else as_of
+
+
 def transform(ctx: RunContext, as_of: datetime | None = None) -> dict[str, int]:
-    """Rebuild staging, history and marts; return the risk levels counted."""
+    """Rebuild staging, history and marts, scored as of the data's complete instant; return the risk levels."""
     with warehouse.connect(ctx.settings.warehouse_path) as con:
-        run_transforms(con, as_of=as_of or ctx.started_at, run_id=ctx.run_id)
+        at = complete_as_of(con, ctx.settings, as_of or ctx.started_at)
+        if at != (as_of or ctx.started_at):
+            log.info("scoring as of %s, the instant up to which every object is loaded", at.isoformat())
+        run_transforms(con, as_of=at, run_id=ctx.run_id)
         rows = con.execute("select level, count(*) from marts.account_risk group by level").fetchall()
     return {str(level): int(n) for level, n in rows}
 

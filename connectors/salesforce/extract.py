@@ -271,11 +271,12 @@ def extract_object(
         _rest(client, entry, names, (start, end), writer, settings.extract_page_size, notes)
     files = writer.close()
 
-    deletes = (
-        _hard_deletes(client, entry, start, end, out)
-        if entry.tracks_hard_deletes and described.get("replicateable", True)  # getDeleted needs replication
-        else {"deleted_file": None}
-    )
+    deletes: dict[str, Any] = {"deleted_file": None}
+    if entry.tracks_hard_deletes and described.get("replicateable", True):  # getDeleted needs replication
+        if end > client.server_now() - DELETED_MAX_AGE + timedelta(minutes=5):
+            deletes = _hard_deletes(client, entry, start, end, out)
+        else:  # Salesforce keeps hard deletes 15 days: an older window (a backfill) has none to ask for
+            notes.append("getDeleted skipped: the window ends more than 15 days ago")
 
     manifest = ExtractManifest(
         object=entry.name,

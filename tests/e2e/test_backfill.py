@@ -3,7 +3,9 @@ watermark, and a bad window is refused before anything runs."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -33,8 +35,9 @@ def test_backfill_restores_a_window_without_doubling_or_moving_the_watermark(
         first, last = con.execute(
             'select min("SystemModstamp"), max("SystemModstamp") from raw."case"'
         ).fetchone()
-        since = first + (last - first) / 3
-        until = first + 2 * (last - first) / 3
+        # whole seconds, as the extract cuts its windows
+        since = (first + (last - first) / 3).replace(microsecond=0)
+        until = (first + 2 * (last - first) / 3).replace(microsecond=0)
         in_window = con.execute(
             'select count(*) from raw."case" where "SystemModstamp" >= $s and "SystemModstamp" < $u',
             {"s": since, "u": until},
@@ -58,6 +61,11 @@ def test_backfill_restores_a_window_without_doubling_or_moving_the_watermark(
         assert warehouse.get_watermark(con, "Case") == mark  # an older window never moves it back
         runs = con.execute("select flow, status from meta.runs order by started_at").fetchall()
     assert runs[-1] == ("backfill", "success")
+    manifest = json.loads(
+        (Path(settings_for["landing_dir"]) / result["run_id"] / "Case" / "_manifest.json").read_text()
+    )
+    # Salesforce keeps hard deletes 15 days: a window that ended long ago does not ask for them
+    assert manifest["deleted_file"] is None and "getDeleted skipped" in " ".join(manifest["notes"])
     # the same window again: the rows merge by Id, no change anywhere
     again = backfill(since=since, until=until, objects=["Case"], settings=settings_for, push=False)
     assert again["status"] == "success" and again["extracted"] == {"Case": in_window}
