@@ -145,6 +145,11 @@ def write_html(result: BacktestResult, path: Path) -> Path:
         max_value=max([m["lift"] for m in result.renewal_signals.values()] + [2.0]) * 1.1,
         fmt="{:.2f}x",
     )
+    per_signal_rows = "".join(
+        f"<tr><td>{escape(sid)}</td><td>{escape(str(m['severity']))}</td><td>{m['fired']}</td><td>{m['lost']}</td>"
+        f"<td>{m['precision']:.2f}</td><td>{m['lift']:.2f}</td></tr>"
+        for sid, m in result.renewal_signals.items()
+    )
     rows = "".join(
         f"<tr><td>{escape(n)}</td><td>{m['precision']:.2f}</td><td>{m['recall']:.2f}</td><td>{m['lift']:.2f}</td>"
         f"<td>{float(result.renewal_counts.get(n, {}).get('base_rate', 0)):.2f}</td>"
@@ -175,8 +180,12 @@ renewal's close date.</p>
 </table>
 <h2>Each signal before a renewal</h2>
 <p>How often the renewal was lost when the signal was live {SIGNAL_HORIZON} days before it; a mitigated firing (shown
-one severity down) is counted apart. The evidence for tuning a signal's severity in the rules.</p>
+one severity down) is counted apart. Orange: under 1.5x, which is what a mitigated firing or a positive signal should
+show, and a reason to doubt a high-severity one. Few renewals behind a bar make it a weak estimate: see the counts.
+The evidence for tuning a signal's severity in the rules.</p>
 {per_signal}
+<table><tr><th>signal</th><th>severity</th><th>renewals</th><th>lost</th><th>precision</th><th>lift</th></tr>
+{per_signal_rows}</table>
 </body></html>
 """
     path.write_text(html)

@@ -34,6 +34,7 @@ DELIMITERS = {"COMMA": ",", "TAB": "\t", "PIPE": "|", "SEMICOLON": ";", "CARET":
 OPERATIONS = {"insert", "update", "upsert", "delete", "hardDelete"}
 TERMINAL = {"JobComplete", "Aborted", "Failed"}
 MAX_JOBS = 100  # terminal jobs beyond this are forgotten, oldest first (results live in memory)
+_FROM_RE = re.compile(r"\bFROM\s+(\w+)", re.IGNORECASE)
 _OFFSET_RE = re.compile(r"\bOFFSET\s+\d+\s*$", re.IGNORECASE)
 _NUMBER_TYPES = {"double": float, "currency": float, "percent": float, "int": int}
 
@@ -150,9 +151,12 @@ class Bulk2:
             raise error(
                 400, "INVALIDJOB", "InvalidJob : OFFSET clause is not supported in Bulk API 2.0 query"
             )
+        entity = _FROM_RE.search(soql)
+        if entity and self.sim.faults.bulk_refused(
+            entity.group(1)
+        ):  # refused before the query runs, as Salesforce
+            raise error(400, "INVALIDENTITY", f"Entity '{entity.group(1)}' is not supported by the Bulk API.")
         result = self.sim.org.query(soql, include_deleted=op == "queryAll")
-        if self.sim.faults.bulk_refused(result.sobject):
-            raise error(400, "INVALIDENTITY", f"Entity '{result.sobject}' is not supported by the Bulk API.")
         if result.is_count:
             raise error(400, "INVALIDJOB", "InvalidJob : Aggregate queries are not supported by Bulk API 2.0")
         failed = bool(self.sim.faults.check("bulk2.query.fail", req.path, {"bulkfail"}))
