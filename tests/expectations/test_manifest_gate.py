@@ -133,3 +133,26 @@ def test_payload_gate_stops_a_bad_payload(tmp_path: Path, gx_warm: None) -> None
     bad = good.assign(Risk_Score__c=[81.0, 150.0])
     with pytest.raises(DataQualityError, match=r"score_range:Risk_Score__c .*1 of 2 rows"):
         quality.check_payload(bad, settings, "run2")
+
+
+def test_a_second_extract_of_an_object_is_checked_against_what_the_first_loaded(
+    tmp_path: Path, gx_warm: None
+) -> None:
+    ana = "ana@example.com"
+    first = _extract(
+        tmp_path / "a", [pa.concat_tables([_contacts(range(1, 11)), _contacts(range(11, 12), email=ana)])]
+    )
+    second = _extract(tmp_path / "b", [_contacts(range(12, 13), email=ana)])
+    manifest = json.loads((second / "_manifest.json").read_text())
+    (second / "_manifest.json").write_text(
+        json.dumps({**manifest, "window_start": "2026-11-24T00:00:00+00:00"})
+    )
+    settings = load_settings(warehouse_path=str(tmp_path / "wh.duckdb"))
+    counts = quality.load_gated(settings, "run1", [first, second])
+    assert counts["Contact"]["quarantined"] == 1
+    with warehouse.connect(settings.warehouse_path, read_only=True) as con:
+        rows = con.execute("select record_id, failed from meta.quarantine order by record_id").fetchall()
+    assert [(r, sorted(json.loads(f))) for r, f in rows][-1] == (
+        "003000000000012AAA",
+        ["duplicate_record:Email+FirstName+LastName"],
+    )
