@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,8 +21,10 @@ import duckdb
 import pyarrow as pa
 
 from connectors.warehouse_load import TABLES, LoadResult, load_manifest, table_for
+from crm_risk.errors import WarehouseBusy
 
 __all__ = [
+    "LOCK_WAIT_SECONDS",
     "SCHEMAS",
     "TABLES",
     "LoadResult",
@@ -35,6 +39,10 @@ __all__ = [
     "start_run",
     "table_for",
 ]
+
+log = logging.getLogger(__name__)
+# how long a writer waits for another process to release the warehouse file (DuckDB's single-writer lock)
+LOCK_WAIT_SECONDS = 600.0
 
 SCHEMAS = ("raw", "meta", "staging", "marts", "sync")
 
@@ -78,16 +86,44 @@ create table if not exists sync.account_push_state (
 """
 
 
-def connect(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse (a file path, ':memory:' or a DuckDB connection string) with UTC as the session zone."""
+def connect(
+    path: str | Path, read_only: bool = False, lock_wait_seconds: float = LOCK_WAIT_SECONDS
+) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse (a file path, ':memory:' or a DuckDB connection string) with UTC as the session zone.
+
+    DuckDB admits one read-write process per file: while another process holds it (a nightly sync, a backfill, a SQL
+    client), this waits up to `lock_wait_seconds` for it (write windows are short), then raises WarehouseBusy.
+    """
     target = str(path)
     if target != ":memory:" and "://" not in target and not target.startswith("md:"):
         Path(target).parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(target, read_only=read_only)
+    con = _open(target, read_only, lock_wait_seconds)
     con.execute("set TimeZone = 'UTC'")
     if not read_only:
         ensure_schemas(con)
     return con
+
+
+def _open(target: str, read_only: bool, wait_seconds: float) -> duckdb.DuckDBPyConnection:
+    deadline, pause, told = time.monotonic() + wait_seconds, 0.25, False
+    while True:
+        try:
+            return duckdb.connect(target, read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise
+            if time.monotonic() >= deadline:
+                raise WarehouseBusy(
+                    f"warehouse {target} is held by another process (a sync, a backfill or a SQL client with it open "
+                    f"read-write) and stayed so for {wait_seconds:g}s; try again when it is done: {exc}"
+                ) from None
+            if not told:
+                log.warning(
+                    "warehouse %s is held by another process; waiting up to %gs", target, wait_seconds
+                )
+                told = True
+            time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+            pause = min(pause * 2, 5.0)
 
 
 def ensure_schemas(con: duckdb.DuckDBPyConnection) -> None:

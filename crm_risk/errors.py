@@ -23,6 +23,7 @@ __all__ = [
     "RecordError",
     "TerminalError",
     "TransientError",
+    "WarehouseBusy",
 ]
 
 
@@ -32,6 +33,10 @@ class CrmRiskError(Exception):
 
 class ConfigError(CrmRiskError):
     """A setting is missing or invalid; the message names the setting and how to fix it."""
+
+
+class WarehouseBusy(CrmRiskError):
+    """Another process held the DuckDB warehouse read-write for longer than the wait allowed."""
 
 
 class ConnectorError(CrmRiskError):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from connectors import warehouse as wh
+from crm_risk.errors import WarehouseBusy
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 FIELDS = {
@@ -319,3 +322,38 @@ def test_validation_refused_rows_go_to_quarantine_in_the_same_load(con, tmp_path
     q = con.execute("select record_id, failed ->> 'Name' from meta.quarantine").fetchall()
     assert q == [("A2", "looks like a test record")]
     assert wh.get_watermark(con, "Account") == datetime(2026, 1, 20, tzinfo=UTC)
+
+
+def _hold_lock(path: Path, seconds: float) -> subprocess.Popen[str]:
+    """Another process holding the warehouse read-write for `seconds` (DuckDB locks per process)."""
+    code = (
+        "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True); "
+        "time.sleep(float(sys.argv[2])); c.close()"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(path), str(seconds)], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
+    return proc
+
+
+def test_a_held_warehouse_is_waited_for_then_refused_clearly(tmp_path, caplog):
+    path = tmp_path / "busy.duckdb"
+    wh.connect(path).close()
+    holder = _hold_lock(path, 60)
+    try:
+        with pytest.raises(WarehouseBusy, match="held by another process"):
+            wh.connect(path, lock_wait_seconds=0.5)
+    finally:
+        holder.kill()
+        holder.wait()
+    holder = _hold_lock(path, 2)  # a short write window elsewhere: this writer waits its turn
+    try:
+        with caplog.at_level("WARNING", logger="connectors.warehouse"):
+            con = wh.connect(path, lock_wait_seconds=60)
+        assert "held by another process; waiting" in caplog.text  # it waited, then got in when the other let go
+        con.execute("create table meta.after_wait (x integer)")
+        con.close()
+    finally:
+        holder.kill()
+        holder.wait()
