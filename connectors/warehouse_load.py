@@ -391,7 +391,9 @@ def _move_watermark(
     """
     window_start, window_end = window
     if window_start is not None:
-        row = con.execute("select watermark from meta.watermarks where object = $obj", {"obj": obj}).fetchone()
+        row = con.execute(
+            "select watermark from meta.watermarks where object = $obj", {"obj": obj}
+        ).fetchone()
         covered_to = row[0] if row and row[0] is not None else EPOCH
         if window_start > covered_to:
             return
