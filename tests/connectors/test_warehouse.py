@@ -351,7 +351,9 @@ def test_a_held_warehouse_is_waited_for_then_refused_clearly(tmp_path, caplog):
     try:
         with caplog.at_level("WARNING", logger="connectors.warehouse"):
             con = wh.connect(path, lock_wait_seconds=60)
-        assert "held by another process; waiting" in caplog.text  # it waited, then got in when the other let go
+        assert (
+            "held by another process; waiting" in caplog.text
+        )  # it waited, then got in when the other let go
         con.execute("create table meta.after_wait (x integer)")
         con.close()
     finally:
