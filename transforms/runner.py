@@ -65,12 +65,24 @@ def check_rule_references(rules: Rules, files: list[Path] | None = None) -> None
         {("model", "version")} | {("risk", k) for k in rules.risk} | {("inputs", k) for k in rules.inputs}
     )
     defined |= {(sid, k) for sid, sig in rules.signals.items() for k in sig.params}
-    for path in files or sql_files():
+    files = files or sql_files()
+    for path in files:
         for sid, key in _RULE_REF.findall(path.read_text()):
             if (sid, key) not in defined:
                 raise ConfigError(
                     f"{_rel(path)} reads rule [{sid}] {key}, which {rules.path} does not define"
                 )
+    by_name = {p.name: p for p in files}
+    for sid, sig in rules.signals.items():
+        path = by_name.get(f"{sid}.sql")
+        if sig.mitigated_severity and path and not _MITIGATED.search(_strip_comments(path.read_text())):
+            raise ConfigError(
+                f"{rules.path} [signals.{sid}] sets mitigated_severity, but {_rel(path)} has no `mitigated` "
+                "column: remove the setting or add the column to the signal's SQL"
+            )
+
+
+_MITIGATED = re.compile(r"\bas\s+mitigated\b", re.IGNORECASE)
 
 
 def _rel(path: Path) -> str:

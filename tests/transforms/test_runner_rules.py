@@ -64,6 +64,15 @@ def test_default_rules_cover_every_rule_the_sql_reads():
         check_rule_references(load_rules(data=data))
 
 
+def test_mitigated_severity_needs_the_column_in_the_signal_sql():
+    data = rules_data()
+    data["signals"]["repeat_issue"]["mitigated_severity"] = "medium"  # repeat_issue.sql has no `mitigated`
+    with pytest.raises(
+        ConfigError, match=r"\[signals.repeat_issue\] sets mitigated_severity, but .*repeat_issue"
+    ):
+        check_rule_references(load_rules(data=data))
+
+
 def test_bad_toml_file_is_a_config_error(tmp_path: Path):
     bad = tmp_path / "rules.toml"
     bad.write_text("[model\nversion = 1")
