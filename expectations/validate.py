@@ -10,6 +10,7 @@ Row-level rules (severity warning, see `expectations.suites`): failing rows are 
 Batch-level rules (severity critical): duplicate Ids, a row-count drop on full snapshots, a required reference
 mostly empty, an expected field vanished. Rows are validated in chunks of `GateSettings.chunk_rows` so a
 1M-row batch never holds more than one chunk's GX working set; the batch-level suite reads the whole frame.
+A batch of one chunk runs both in one suite (`<object>.gate`): GX's cost is mostly fixed per run and rule.
 extracted = good + quarantined holds by construction: `good_mask` covers every row of the input frame.
 """
 
