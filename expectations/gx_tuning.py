@@ -2,10 +2,11 @@
 
 GX 1.x's `Expectation.configuration` is a property that dumps the pydantic model (`.dict()`, deep copies) into
 a new `ExpectationConfiguration` on every access, and a validation reads it for every domain and success kwarg
-of every metric it plans: about 40% of a warm validation of the demo org (~30 expectations per object). Within
-one validation the expectation objects do not change (GX builds them afresh from the suite's configurations),
-so `memoized_configurations()` lets each object compute its configuration once while the block runs. Outside
-the block (and in other threads) the property behaves exactly as GX's. Importing this module imports no GX.
+of every metric it plans: about a fifth of a warm validation of the demo org (~30 expectations per object).
+Within one validation the expectation objects do not change (GX builds them afresh from the suite's
+configurations), so `memoized_configurations()` lets each object compute its configuration once while the block
+runs. Outside the block (and in other threads) the property behaves exactly as GX's. Importing this module
+imports no GX.
 """
 
 from __future__ import annotations
