@@ -74,10 +74,10 @@ def check_rule_references(rules: Rules, files: list[Path] | None = None) -> None
                 )
     by_name = {p.name: p for p in files}
     for sid, sig in rules.signals.items():
-        path = by_name.get(f"{sid}.sql")
-        if sig.mitigated_severity and path and not _MITIGATED.search(_strip_comments(path.read_text())):
+        sql = by_name.get(f"{sid}.sql")
+        if sig.mitigated_severity and sql and not _MITIGATED.search(_strip_comments(sql.read_text())):
             raise ConfigError(
-                f"{rules.path} [signals.{sid}] sets mitigated_severity, but {_rel(path)} has no `mitigated` "
+                f"{rules.path} [signals.{sid}] sets mitigated_severity, but {_rel(sql)} has no `mitigated` "
                 "column: remove the setting or add the column to the signal's SQL"
             )
 
