@@ -10,10 +10,12 @@ ACCOUNTS ?= 2000
 
 .PHONY: setup demo test test-fast bench lint format clean
 
-# uv is bootstrapped from PyPI when the machine lacks it (only Python 3.11 + pip are assumed).
+# uv is bootstrapped from PyPI when the machine lacks it (only Python 3.11 + pip are assumed). Bytecode is compiled
+# at install (~12 s once): with PYTHONDONTWRITEBYTECODE set, as here, every run would otherwise recompile GX and
+# Prefect (importing both: 10.6 s without .pyc files, 4.7 s with them).
 $(BIN)/crm-risk: pyproject.toml uv.lock
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --user uv || $(PYTHON) -m pip install --quiet uv
-	@if command -v uv >/dev/null 2>&1; then uv sync --frozen --python $(PYTHON); else $(PYTHON) -m uv sync --frozen --python $(PYTHON); fi
+	@if command -v uv >/dev/null 2>&1; then uv sync --frozen --compile-bytecode --python $(PYTHON); else $(PYTHON) -m uv sync --frozen --compile-bytecode --python $(PYTHON); fi
 	@touch $(BIN)/crm-risk
 
 setup: $(BIN)/crm-risk
