@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -25,6 +26,7 @@ from crm_risk.errors import WarehouseBusy
 
 __all__ = [
     "LOCK_WAIT_SECONDS",
+    "MEMORY_LIMIT",
     "SCHEMAS",
     "TABLES",
     "LoadResult",
@@ -43,6 +45,10 @@ __all__ = [
 log = logging.getLogger(__name__)
 # how long a writer waits for another process to release the warehouse file (DuckDB's single-writer lock)
 LOCK_WAIT_SECONDS = 600.0
+# DuckDB's own memory cap for a warehouse file (its default is 80% of the machine's RAM): past it, large loads and
+# transforms spill to `<warehouse>.tmp/` instead of growing with the size of the org. In-memory databases (backtests)
+# cannot spill and keep DuckDB's default.
+MEMORY_LIMIT = "1GB"
 
 SCHEMAS = ("raw", "meta", "staging", "marts", "sync")
 
@@ -87,21 +93,36 @@ create table if not exists sync.account_push_state (
 
 
 def connect(
-    path: str | Path, read_only: bool = False, lock_wait_seconds: float = LOCK_WAIT_SECONDS
+    path: str | Path,
+    read_only: bool = False,
+    lock_wait_seconds: float = LOCK_WAIT_SECONDS,
+    memory_limit: str | None = MEMORY_LIMIT,
 ) -> duckdb.DuckDBPyConnection:
     """Open the warehouse (a file path, ':memory:' or a DuckDB connection string) with UTC as the session zone.
 
     DuckDB admits one read-write process per file: while another process holds it (a nightly sync, a backfill, a SQL
     client), this waits up to `lock_wait_seconds` for it (write windows are short), then raises WarehouseBusy.
+    A local file gets DuckDB's `memory_limit` (None: DuckDB's default) so memory stays flat as the org grows.
     """
     target = str(path)
-    if target != ":memory:" and "://" not in target and not target.startswith("md:"):
+    local_file = target != ":memory:" and "://" not in target and not target.startswith("md:")
+    if local_file:
         Path(target).parent.mkdir(parents=True, exist_ok=True)
+    cap = _size(memory_limit) if local_file and memory_limit else None
     con = _open(target, read_only, lock_wait_seconds)
+    if cap:
+        con.execute(f"set memory_limit = '{cap}'")
     con.execute("set TimeZone = 'UTC'")
     if not read_only:
         ensure_schemas(con)
     return con
+
+
+def _size(value: str) -> str:
+    """A DuckDB size such as '1GB' or '512MB' (checked: it is formatted into a SET statement)."""
+    if not re.fullmatch(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", value.strip(), re.IGNORECASE):
+        raise ValueError(f"memory_limit {value!r} is not a size such as '1GB' or '512MB'")
+    return value.strip()
 
 
 def _open(target: str, read_only: bool, wait_seconds: float) -> duckdb.DuckDBPyConnection:

@@ -359,3 +359,15 @@ def test_a_held_warehouse_is_waited_for_then_refused_clearly(tmp_path, caplog):
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_a_warehouse_file_gets_a_memory_cap_and_a_bad_size_is_refused(tmp_path):
+    def limit(con: duckdb.DuckDBPyConnection) -> str:
+        return con.execute("select current_setting('memory_limit')").fetchone()[0]
+
+    with wh.connect(tmp_path / "capped.duckdb", memory_limit="256MB") as con:
+        assert limit(con) == "244.1 MiB"  # DuckDB reports 256 MB in MiB
+    with wh.connect(":memory:") as mem, wh.connect(tmp_path / "default.duckdb") as default:
+        assert limit(mem) != limit(default) == "953.6 MiB"  # in-memory (backtests) keeps DuckDB's default
+    with pytest.raises(ValueError, match="not a size"):
+        wh.connect(tmp_path / "bad.duckdb", memory_limit="1GB'; drop table x; --")
