@@ -35,6 +35,7 @@ __all__ = [
     "finish_run",
     "get_watermark",
     "load_manifest",
+    "open_for",
     "payload_hash",
     "quarantine_rows",
     "record_push_results",
@@ -116,6 +117,12 @@ def connect(
     if not read_only:
         ensure_schemas(con)
     return con
+
+
+def open_for(settings: Any, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """The warehouse of these settings (`warehouse_path`, capped at `warehouse_memory_limit`)."""
+    limit = getattr(settings, "warehouse_memory_limit", MEMORY_LIMIT)
+    return connect(settings.warehouse_path, read_only=read_only, memory_limit=limit)
 
 
 def _size(value: str) -> str:

@@ -28,6 +28,11 @@ class Settings(BaseSettings):
     # --- warehouse -------------------------------------------------------------------------------
     warehouse_path: str = Field("warehouse.duckdb", description="DuckDB file (or connection string)")
     landing_dir: str = Field("landing", description="where extracts land as Parquet before loading")
+    warehouse_memory_limit: str = Field(
+        "1GB",
+        pattern=r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB|b|kb|mb|gb|tb)\s*$",
+        description="DuckDB's memory cap for the warehouse file (e.g. 1GB, 512MB); past it DuckDB spills to disk",
+    )
 
     # --- Salesforce connection -------------------------------------------------------------------
     sf_connection_file: Path | None = Field(

@@ -88,7 +88,7 @@ def run_demo(state_dir: Path, accounts: int = 2000, seed: int = 42, dirty: bool 
         )
 
         settings = load_settings(**overrides)
-        with warehouse.connect(settings.warehouse_path, read_only=True) as con:
+        with warehouse.open_for(settings, read_only=True) as con:
             reds = con.execute(
                 "select r.account_id, a.account_name, r.score, r.reasons from marts.account_risk r "
                 "join staging.stg_accounts a on a.account_id = r.account_id "

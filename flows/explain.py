@@ -17,7 +17,7 @@ __all__ = ["explain_account", "level_spans", "list_flags"]
 
 def list_flags(settings: Settings, level: str | None = None, limit: int = 20) -> str:
     """The highest-scored accounts (optionally of one level) with their reasons."""
-    with warehouse.connect(settings.warehouse_path, read_only=True) as con:
+    with warehouse.open_for(settings, read_only=True) as con:
         rows = con.execute(
             "select r.account_id, a.account_name, r.level, r.score, r.trend, r.reasons from marts.account_risk r "
             "left join staging.stg_accounts a on a.account_id = r.account_id "
@@ -59,7 +59,7 @@ def _day(at: Any) -> str:
 
 def explain_account(settings: Settings, account_id: str) -> str:
     """Level, score, reasons, every signal with its evidence, what was not scored, owner Tasks, and level history."""
-    with warehouse.connect(settings.warehouse_path, read_only=True) as con:
+    with warehouse.open_for(settings, read_only=True) as con:
         head = con.execute(
             "select r.level, r.score, r.trend, r.computed_at, r.model_version, a.account_name, r.reasons "
             "from marts.account_risk r left join staging.stg_accounts a on a.account_id = r.account_id "

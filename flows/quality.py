@@ -346,14 +346,14 @@ def load_gated(settings: Any, run_id: str, manifests: list[Path]) -> dict[str, d
     priors: list[Prior | None] = [None] * len(manifests)
     # What the warehouse holds, read in one connection (opening one costs ~50 ms); GX runs without it open.
     if gate:
-        with warehouse.connect(settings.warehouse_path) as con:
+        with warehouse.open_for(settings) as con:
             priors = [read_prior(con, m) for m in manifests]
     loaded: set[str] = set()
     for manifest_dir, prior in zip(manifests, priors, strict=True):
         check = None
         if prior is not None:
             if _object(manifest_dir) in loaded:  # a second extract of an object reads what the first loaded
-                with warehouse.connect(settings.warehouse_path) as con:
+                with warehouse.open_for(settings) as con:
                     prior = read_prior(con, manifest_dir)
             check = validate_extract(manifest_dir, run_id, settings, prior)
         if check is not None:
@@ -368,7 +368,7 @@ def load_gated(settings: Any, run_id: str, manifests: list[Path]) -> dict[str, d
                     "critical": len(check.critical),
                 }
                 continue
-        with warehouse.connect(settings.warehouse_path) as con:
+        with warehouse.open_for(settings) as con:
             result = warehouse.load_manifest(
                 con, manifest_dir, run_id, quarantine=check.quarantine if check else None
             )
@@ -397,7 +397,7 @@ def run_quality(settings: Any, run_id: str) -> dict[str, Any]:
 
     loaded: dict[str, dict[str, int]] = {}
     try:
-        with warehouse.connect(settings.warehouse_path, read_only=True) as con:
+        with warehouse.open_for(settings, read_only=True) as con:
             rows = con.execute(
                 "select object, extracted, loaded, quarantined, tombstones from meta.reconciliation where run_id = ?",
                 [run_id],

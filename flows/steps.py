@@ -79,7 +79,7 @@ class PushOutcome:
 def begin_run(settings: Settings, flow: str, run_id: str | None = None) -> RunContext:
     """Register the run in meta.runs and return its context."""
     ctx = RunContext(run_id or uuid.uuid4().hex[:16], flow, datetime.now(UTC), settings)
-    with warehouse.connect(settings.warehouse_path) as con:
+    with warehouse.open_for(settings) as con:
         warehouse.ensure_schemas(con)
         warehouse.start_run(con, ctx.run_id, flow)
     return ctx
@@ -115,7 +115,7 @@ def extract_all(
     client.describe(entries[0].name)  # needed anyway (cached); its answer tells the org's clock
     org_now = client.server_now() - timedelta(seconds=settings.extract_safety_seconds)
     window_end = org_now if until is None else min(org_now, until)
-    with warehouse.connect(settings.warehouse_path) as con:
+    with warehouse.open_for(settings) as con:
         marks = {e.name: warehouse.get_watermark(con, e.name) for e in entries}
     landing = Path(settings.landing_dir)
     out = ExtractOutcome(as_of=org_now)  # a backfill of an old window still scores the accounts as of now
@@ -166,7 +166,7 @@ def complete_as_of(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: da
 
 def transform(ctx: RunContext, as_of: datetime | None = None) -> dict[str, int]:
     """Rebuild staging, history and marts, scored as of the data's complete instant; return the risk levels."""
-    with warehouse.connect(ctx.settings.warehouse_path) as con:
+    with warehouse.open_for(ctx.settings) as con:
         at = complete_as_of(con, ctx.settings, as_of or ctx.started_at)
         if at != (as_of or ctx.started_at):
             log.info("scoring as of %s, the instant up to which every object is loaded", at.isoformat())
@@ -179,7 +179,7 @@ def push_flags(ctx: RunContext, client: CrmClient) -> PushOutcome:
     """Send changed flags to the CRM's Account fields, log every result, fail above the rejected share."""
     settings = ctx.settings
     out = PushOutcome()
-    with warehouse.connect(settings.warehouse_path) as con:
+    with warehouse.open_for(settings) as con:
         pending = con.execute("select * from sync.account_push_pending").fetch_df()
     out.pending = len(pending)
     if settings.dq_enabled and settings.push_enabled:
@@ -196,7 +196,7 @@ def push_flags(ctx: RunContext, client: CrmClient) -> PushOutcome:
         results = list(getattr(exc, "results", []))
         out.quota_stopped = str(exc)
     out.api_calls = client.api_calls - calls_before
-    with warehouse.connect(settings.warehouse_path) as con:
+    with warehouse.open_for(settings) as con:
         warehouse.record_push_results(con, ctx.run_id, "Account", results, rows, hashes)
     for r in results:
         if r.ok:
@@ -217,7 +217,7 @@ def finish_run(
     ctx: RunContext, status: str, counts: dict[str, Any], api_calls: int, message: str = ""
 ) -> None:
     """Close the run's row in meta.runs."""
-    with warehouse.connect(ctx.settings.warehouse_path) as con:
+    with warehouse.open_for(ctx.settings) as con:
         warehouse.finish_run(con, ctx.run_id, status, counts, api_calls, message)
 
 

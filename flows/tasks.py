@@ -285,13 +285,13 @@ def push_tasks(ctx: RunContext, client: CrmClient) -> TaskOutcome:
     if not settings.push_enabled:
         return out
     calls_before = client.api_calls
-    with warehouse.connect(settings.warehouse_path) as con:
+    with warehouse.open_for(settings) as con:
         again = reconcile(con, client, run_id, out)
         new = store_intents(con, run_id)
     out.pending = len(new)
     rows = again + new
     results, out.quota_stopped = send_creates(client, rows, settings)
-    with warehouse.connect(settings.warehouse_path) as con:
+    with warehouse.open_for(settings) as con:
         record_creates(con, run_id, rows, results, out)
         if out.quota_stopped is None:
             close_cleared(con, client, run_id, settings, out)

@@ -371,3 +371,14 @@ def test_a_warehouse_file_gets_a_memory_cap_and_a_bad_size_is_refused(tmp_path):
         assert limit(mem) != limit(default) == "953.6 MiB"  # in-memory (backtests) keeps DuckDB's default
     with pytest.raises(ValueError, match="not a size"):
         wh.connect(tmp_path / "bad.duckdb", memory_limit="1GB'; drop table x; --")
+
+
+def test_the_memory_cap_is_a_setting_and_a_bad_one_names_the_variable(tmp_path):
+    from crm_risk.config import load_settings
+    from crm_risk.errors import ConfigError
+
+    settings = load_settings(warehouse_path=str(tmp_path / "s.duckdb"), warehouse_memory_limit="512MB")
+    with wh.open_for(settings) as con:
+        assert con.execute("select current_setting('memory_limit')").fetchone()[0] == "488.2 MiB"
+    with pytest.raises(ConfigError, match="CRM_RISK_WAREHOUSE_MEMORY_LIMIT"):
+        load_settings(warehouse_memory_limit="lots")
