@@ -22,6 +22,7 @@ import duckdb
 import pyarrow as pa
 
 from connectors.warehouse_load import TABLES, LoadResult, load_manifest, table_for
+from crm_risk.config import SIZE_PATTERN
 from crm_risk.errors import WarehouseBusy
 
 __all__ = [
@@ -127,7 +128,7 @@ def open_for(settings: Any, read_only: bool = False) -> duckdb.DuckDBPyConnectio
 
 def _size(value: str) -> str:
     """A DuckDB size such as '1GB' or '512MB' (checked: it is formatted into a SET statement)."""
-    if not re.fullmatch(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", value.strip(), re.IGNORECASE):
+    if not re.fullmatch(SIZE_PATTERN, value):
         raise ValueError(f"memory_limit {value!r} is not a size such as '1GB' or '512MB'")
     return value.strip()
 

@@ -15,7 +15,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from crm_risk.errors import ConfigError
 
-__all__ = ["AuthMode", "Settings", "load_settings"]
+__all__ = ["SIZE_PATTERN", "AuthMode", "Settings", "load_settings"]
+
+# a DuckDB size ('1GB', '512MB'): checked here for the setting and by the warehouse before it is formatted into SQL
+SIZE_PATTERN = r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB|b|kb|mb|gb|tb)\s*$"
 
 AuthMode = Literal["client_credentials", "jwt", "refresh_token", "password", "soap", "session"]
 
@@ -30,7 +33,7 @@ class Settings(BaseSettings):
     landing_dir: str = Field("landing", description="where extracts land as Parquet before loading")
     warehouse_memory_limit: str = Field(
         "1GB",
-        pattern=r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB|b|kb|mb|gb|tb)\s*$",
+        pattern=SIZE_PATTERN,
         description="DuckDB's memory cap for the warehouse file (e.g. 1GB, 512MB); past it DuckDB spills to disk",
     )
 

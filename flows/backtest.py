@@ -105,15 +105,6 @@ def _at(d: date) -> datetime:
     return datetime.combine(d, time(0), tzinfo=UTC)
 
 
-def _signals_at(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
-    fired: dict[str, set[str]] = {}
-    for account_id, signal_id in con.execute(
-        "select account_id, signal_id from marts.account_signals"
-    ).fetchall():
-        fired.setdefault(signal_id, set()).add(account_id)
-    return fired
-
-
 def _score_signals(result: BacktestResult, truth: dict[str, Any], fired: dict[str, set[str]]) -> None:
     controls = set(truth.get("controls", []))
     for sid, planted_list in sorted(truth.get("signals", {}).items()):
@@ -230,7 +221,11 @@ def run_backtest(state_dir: Path, rules: Rules | str | Path | None = None) -> Ba
         now = last.astimezone(UTC) if last else _at(date.fromisoformat(truth["today"]) + timedelta(days=1))
         result.as_of = now.isoformat()
         run_transforms(con, as_of=now, run_id="backtest-now", rules=loaded, record_history=False)
-        _score_signals(result, truth, _signals_at(con))
+        by_signal: dict[str, set[str]] = {}
+        for account_id, signals in _fired_now(con).items():
+            for signal_id in signals:
+                by_signal.setdefault(signal_id, set()).add(account_id)
+        _score_signals(result, truth, by_signal)
         renewals = [
             r
             for r in truth.get("renewals", [])
