@@ -25,7 +25,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from flows.backtest import HORIZONS, run_backtest  # noqa: E402
+from shell.backtest import HORIZONS, run_backtest  # noqa: E402
 
 
 def _one(state: Path, offset_days: int, accounts: int, seed: int) -> dict[str, Any]:

@@ -23,23 +23,24 @@ sys.path.insert(0, str(ROOT))
 
 from connectors.salesforce.client import connect  # noqa: E402
 from crm_risk.config import load_settings  # noqa: E402
-from flows import steps  # noqa: E402
+from pipeline import context, extract, load, score  # noqa: E402
+from pipeline.push import push_flags  # noqa: E402
 from simulator.server import Simulator  # noqa: E402
 
 
 def _run(settings: Any, label: str) -> dict[str, Any]:
     out: dict[str, Any] = {"run": label}
     t0 = time.perf_counter()
-    ctx = steps.begin_run(settings, "bench")
+    ctx = context.begin_run(settings, "bench")
     client = connect(settings)
     t1 = time.perf_counter()
-    extracted = steps.extract_all(ctx, client)
+    extracted = extract.extract_all(ctx, client)
     t2 = time.perf_counter()
-    loaded = steps.load_all(ctx, extracted.manifests)
+    loaded = load.load_all(ctx, extracted.manifests)
     t3 = time.perf_counter()
-    levels = steps.transform(ctx, extracted.as_of)
+    levels = score.transform(ctx, extracted.as_of)
     t4 = time.perf_counter()
-    push = steps.push_flags(ctx, client)
+    pushed = push_flags(ctx, client)
     t5 = time.perf_counter()
     rows = sum(extracted.rows.values())
     out.update(
@@ -56,9 +57,9 @@ def _run(settings: Any, label: str) -> dict[str, Any]:
         extract_load_records_per_s=round(rows / max(t3 - t1, 1e-9)),
         api_calls=client.api_calls,
         api_calls_extract=extracted.api_calls,
-        api_calls_push=push.api_calls,
-        pushed=push.updated,
-        rejected=push.rejected,
+        api_calls_push=pushed.api_calls,
+        pushed=pushed.updated,
+        rejected=pushed.rejected,
         levels=levels,
         loaded_rows=sum(c.get("loaded", 0) for c in loaded.values()),
     )

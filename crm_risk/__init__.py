@@ -1,1 +1,1 @@
-"""crm-risk: the relationship-risk pipeline (CLI, settings and the error tree shared by all packages)."""
+"""crm-risk foundation: settings, the error tree and secret masking, shared by every package (imports nothing of ours)."""

@@ -1,0 +1,1 @@
+"""Prefect flows and tasks only: each task body is one call into `pipeline`."""

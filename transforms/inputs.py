@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import duckdb
 
-from connectors.warehouse_load import SYSTEM_COLUMNS
+from connectors.warehouse.load import SYSTEM_COLUMNS
 
 __all__ = ["RAW_INPUTS", "ensure_raw_inputs"]
 

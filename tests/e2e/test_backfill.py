@@ -12,9 +12,9 @@ import duckdb
 import pytest
 
 from connectors import warehouse
-from crm_risk.cli import main
 from flows.backfill import backfill
 from flows.nightly import nightly_sync
+from shell.cli import main
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_harness")]
 

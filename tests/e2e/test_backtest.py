@@ -11,9 +11,9 @@ from typing import Any
 import duckdb
 import pytest
 
-from crm_risk.cli import main
-from flows.backtest import run_backtest
 from flows.nightly import nightly_sync
+from shell.backtest import run_backtest
+from shell.cli import main
 from transforms.rules import load_rules
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_harness")]

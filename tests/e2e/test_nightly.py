@@ -11,8 +11,8 @@ import pytest
 
 from crm_risk.config import load_settings
 from crm_risk.errors import PushRejectedError
-from flows import steps
 from flows.nightly import nightly_sync
+from pipeline import context, extract
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_harness")]
 
@@ -147,8 +147,8 @@ def test_crash_between_extract_and_load_keeps_watermark_and_rerun_loads_once(
     from connectors.salesforce.client import connect
 
     settings = load_settings(**settings_for)
-    ctx = steps.begin_run(settings, "nightly_sync")
-    extracted = steps.extract_all(ctx, connect(settings))
+    ctx = context.begin_run(settings, "nightly_sync")
+    extracted = extract.extract_all(ctx, connect(settings))
     assert extracted.manifests  # landed on disk, then the process "dies" before loading
     with warehouse.connect(settings.warehouse_path) as con:
         assert warehouse.get_watermark(con, "Case") is None

@@ -72,7 +72,7 @@ def test_run_artifact_reports_counts_and_no_secret_leaks(e2e_sim: Any, settings_
 def test_flags_command_explains_a_red_account(
     e2e_sim: Any, settings_for: dict, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from crm_risk.cli import main
+    from shell.cli import main
 
     assert nightly_sync(settings=settings_for)["status"] == "success"
     with duckdb.connect(settings_for["warehouse_path"], read_only=True) as con:

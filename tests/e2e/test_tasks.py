@@ -13,8 +13,8 @@ import pytest
 
 from connectors.salesforce.client import connect
 from crm_risk.config import load_settings
-from flows import steps, tasks
 from flows.nightly import nightly_sync
+from pipeline import context, extract, load, owner_tasks, score
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_harness")]
 
@@ -103,7 +103,7 @@ def test_rerun_creates_no_duplicate_task_and_tasks_read_as_written(
     assert second["tasks"]["pending"] == 0 and second["tasks"]["created"] == 0
     assert len(_no_duplicates(sim)) == len(created)
 
-    from flows.explain import explain_account  # `crm-risk flags --account`: the Task and both runs are shown
+    from shell.flags import explain_account  # `crm-risk flags --account`: the Task and both runs are shown
 
     key = created[0]["Risk_Task_Key__c"]
     text = explain_account(load_settings(**overrides), key.split(":")[0])
@@ -142,24 +142,24 @@ def test_cleared_signal_completes_its_task_with_a_note(sim: Any, overrides: dict
     assert nightly_sync(settings=overrides)["tasks"]["closed"] == 0  # closed once
 
 
-def _run_until_transform(overrides: dict[str, Any]) -> tuple[steps.RunContext, Any]:
+def _run_until_transform(overrides: dict[str, Any]) -> tuple[context.RunContext, Any]:
     settings = load_settings(**overrides)
-    ctx = steps.begin_run(settings, "nightly_sync")
+    ctx = context.begin_run(settings, "nightly_sync")
     client = connect(settings)
-    extracted = steps.extract_all(ctx, client)
-    steps.load_all(ctx, extracted.manifests)
-    steps.transform(ctx, extracted.as_of)
+    extracted = extract.extract_all(ctx, client)
+    load.load_all(ctx, extracted.manifests)
+    score.transform(ctx, extracted.as_of)
     return ctx, client
 
 
 def test_crash_after_create_before_result_does_not_duplicate(sim: Any, overrides: dict[str, Any]) -> None:
     ctx, client = _run_until_transform(overrides)
     with duckdb.connect(overrides["warehouse_path"]) as con:
-        out = tasks.TaskOutcome()
-        assert tasks.reconcile(con, client, ctx.run_id, out) == []
-        rows = tasks.store_intents(con, ctx.run_id)
+        out = owner_tasks.TaskOutcome()
+        assert owner_tasks.reconcile(con, client, ctx.run_id, out) == []
+        rows = owner_tasks.store_intents(con, ctx.run_id)
     assert rows
-    results, stopped = tasks.send_creates(client, rows, ctx.settings)  # the CRM creates them ...
+    results, stopped = owner_tasks.send_creates(client, rows, ctx.settings)  # the CRM creates them ...
     assert stopped is None and all(r.ok for r in results)
     # ... and the process dies here: no result recorded, every ledger row still an 'intent'
     assert {s for s, _ in _ledger(overrides).values()} == {"intent"}
@@ -183,7 +183,7 @@ def test_crash_after_create_before_result_does_not_duplicate(sim: Any, overrides
 def test_crash_after_intent_before_create_sends_it_once(sim: Any, overrides: dict[str, Any]) -> None:
     ctx, _ = _run_until_transform(overrides)
     with duckdb.connect(overrides["warehouse_path"]) as con:
-        rows = tasks.store_intents(con, ctx.run_id)
+        rows = owner_tasks.store_intents(con, ctx.run_id)
     assert rows and _risk_tasks(sim) == []  # the key is stored; the process dies before the create
     rerun = nightly_sync(settings=overrides)
     assert rerun["tasks"]["resent"] == len(rows) and rerun["tasks"]["pending"] == 0
@@ -192,9 +192,9 @@ def test_crash_after_intent_before_create_sends_it_once(sim: Any, overrides: dic
 
 
 def test_summary_artifact_counts_tasks() -> None:
-    from flows.report import summary_markdown
+    from pipeline.report import summary_markdown
 
-    out = tasks.TaskOutcome(pending=3, created=2, rejected=1, errors={"INVALID_CROSS_REFERENCE_KEY": 1})
+    out = owner_tasks.TaskOutcome(pending=3, created=2, rejected=1, errors={"INVALID_CROSS_REFERENCE_KEY": 1})
     md = summary_markdown("r1", {}, {}, {}, None, 5, tasks=out)
     assert "## Owner tasks" in md and "new: 3, created: 2" in md and "INVALID_CROSS_REFERENCE_KEY 1" in md
     assert json.dumps(out.__dict__)

@@ -13,7 +13,8 @@ import pytest
 from connectors import warehouse
 from crm_risk.config import load_settings
 from crm_risk.errors import DataQualityError
-from flows import quality
+from expectations import gate
+from pipeline import load
 
 FIELDS = {
     "Id": "id",
@@ -64,7 +65,7 @@ def _extract(tmp_path: Path, parts: list[pa.Table]) -> Path:
         "missing_fields": [],
     }
     (out / "_manifest.json").write_text(json.dumps(manifest))
-    quality.save_rules(out, {"fields": [{"name": k, "type": v, "length": 80} for k, v in FIELDS.items()]})
+    gate.save_rules(out, {"fields": [{"name": k, "type": v, "length": 80} for k, v in FIELDS.items()]})
     return out
 
 
@@ -83,7 +84,7 @@ def test_chunked_manifest_finds_what_a_whole_frame_would_and_loads_the_rest(
     manifest_dir = _extract(tmp_path, parts)
     settings = load_settings(warehouse_path=str(tmp_path / "wh.duckdb"), dq_chunk_rows=chunk_rows)
     with warehouse.connect(settings.warehouse_path) as con:
-        check = quality.validate_manifest(con, manifest_dir, "run1", settings)
+        check = load.validate_manifest(con, manifest_dir, "run1", settings)
         assert check.ok, check.critical
         assert check.rows == 42 and len(check.results) == suite_runs
         failed = {r["record_id"]: sorted(r["failed"]) for r in check.quarantine}
@@ -111,11 +112,11 @@ def test_duplicate_ids_across_files_are_critical_and_nothing_loads(
         r"duplicate_ids:Id .* on Contact: 6 of 13 rows .*\(e\.g\. '003000000000005AAA', '003000000000006AAA'"
     )
     with pytest.raises(DataQualityError, match=message):
-        quality.load_gated(settings, "run1", [manifest_dir])
+        load.load_gated(settings, "run1", [manifest_dir])
     with warehouse.connect(settings.warehouse_path, read_only=True) as con:
         assert con.execute("select count(*) from meta.watermarks").fetchone() == (0,)
         assert con.execute("select count(*) from meta.reconciliation").fetchone() == (0,)
-    assert quality.docs_index(settings) is not None  # the failed run's results are in Data Docs
+    assert gate.docs_index(settings) is not None  # the failed run's results are in Data Docs
 
 
 def test_payload_gate_stops_a_bad_payload(tmp_path: Path, gx_warm: None) -> None:
@@ -129,10 +130,10 @@ def test_payload_gate_stops_a_bad_payload(tmp_path: Path, gx_warm: None) -> None
             "payload_hash": ["a", "b"],
         }
     )
-    quality.check_payload(good, settings, "run1")
+    gate.check_payload(good, settings, "run1")
     bad = good.assign(Risk_Score__c=[81.0, 150.0])
     with pytest.raises(DataQualityError, match=r"score_range:Risk_Score__c .*1 of 2 rows"):
-        quality.check_payload(bad, settings, "run2")
+        gate.check_payload(bad, settings, "run2")
 
 
 def test_a_second_extract_of_an_object_is_checked_against_what_the_first_loaded(
@@ -148,7 +149,7 @@ def test_a_second_extract_of_an_object_is_checked_against_what_the_first_loaded(
         json.dumps({**manifest, "window_start": "2026-11-24T00:00:00+00:00"})
     )
     settings = load_settings(warehouse_path=str(tmp_path / "wh.duckdb"))
-    counts = quality.load_gated(settings, "run1", [first, second])
+    counts = load.load_gated(settings, "run1", [first, second])
     assert counts["Contact"]["quarantined"] == 1
     with warehouse.connect(settings.warehouse_path, read_only=True) as con:
         rows = con.execute("select record_id, failed from meta.quarantine order by record_id").fetchall()

@@ -8,7 +8,7 @@ from typing import Any
 
 import duckdb
 
-from connectors.warehouse_load import SYSTEM_COLUMNS
+from connectors.warehouse.load import SYSTEM_COLUMNS
 from transforms.inputs import RAW_INPUTS
 from transforms.runner import TransformResult, run_transforms
 

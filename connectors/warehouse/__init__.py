@@ -1,6 +1,6 @@
 """The DuckDB warehouse: connection, schemas, run bookkeeping, quarantine and push-result logging.
 
-Loading extracts lives in `connectors.warehouse_load` (re-exported here as `load_manifest`).
+Loading extracts lives in `connectors.warehouse.load` (re-exported here as `load_manifest`).
 Layout (DESIGN.md): `raw` (current state of every record, tombstones kept), `meta` (watermarks, runs, quarantine,
 `quarantine_open` (records whose newest state is still refused), `reconciliation` (per run and object:
 extracted = loaded + quarantined, written in the load's transaction), rules), `staging`, `marts`, `sync` (push state and the append-only push log).
@@ -21,7 +21,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from connectors.warehouse_load import TABLES, LoadResult, load_manifest, table_for
+from connectors.warehouse.load import TABLES, LoadResult, load_manifest, table_for
 from crm_risk.config import SIZE_PATTERN
 from crm_risk.errors import WarehouseBusy
 

@@ -37,7 +37,7 @@ from connectors.salesforce.client import CrmClient
 from connectors.salesforce.push import PushResult, create_tasks, push_updates
 from crm_risk.config import Settings
 from crm_risk.errors import PushRejectedError, QuotaExceeded
-from flows.steps import RunContext
+from pipeline.context import RunContext
 
 __all__ = ["TaskOutcome", "close_cleared", "push_tasks", "reconcile", "send_creates", "store_intents"]
 

@@ -6,7 +6,7 @@ import json
 from html import escape
 from pathlib import Path
 
-from flows.backtest import SIGNAL_HORIZON, BacktestResult
+from shell.backtest import SIGNAL_HORIZON, BacktestResult
 
 __all__ = ["as_json", "as_table", "write_html"]
 

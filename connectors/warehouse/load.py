@@ -20,7 +20,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from connectors.warehouse_quarantine import reconcile, resolve_deleted, resolve_quarantine
+from connectors.warehouse.quarantine import reconcile, resolve_deleted, resolve_quarantine
 
 __all__ = ["DESCRIBE_TYPES", "EPOCH", "TABLES", "LoadResult", "load_manifest", "table_for"]
 

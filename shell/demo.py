@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["run_demo"]
+__all__ = ["run_demo", "simulate"]
 
 
 def _print_table(rows: list[tuple[Any, ...]], headers: tuple[str, ...]) -> None:
@@ -138,3 +138,10 @@ Where to look next:
   run it again   make demo   (incremental: only what changed is pulled, only changed flags are pushed)
   total time     {time.monotonic() - t0:.1f}s""")
     return 0 if result["status"] == "success" else 1
+
+
+def simulate(argv: list[str]) -> int:
+    """`crm-risk simulate ...`: the simulator's own command line (the demo is the only product code that imports it)."""
+    from simulator.cli import main as simulate_main
+
+    return int(simulate_main(argv) or 0)

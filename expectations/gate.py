@@ -1,17 +1,16 @@
-"""The data-quality gate in the pipeline: validate each extract chunk by chunk, quarantine, stop on critical.
+"""The data-quality gate over one extract: validate it chunk by chunk, say what to quarantine, stop on critical.
 
-    save_rules(manifest_dir, describe)            # extract: the describe facts beside the Parquet chunks
-    check = validate_manifest(con, manifest_dir, run_id, settings)
-    if check.ok: load_manifest(con, manifest_dir, run_id, quarantine=check.quarantine)
-    build_docs(settings, [check.results...], run_id) # Data Docs beside the warehouse
-    check_payload(pending_frame, settings, run_id)    # before any push: critical -> DataQualityError
+    save_rules(manifest_dir, describe)                 # at extract: the describe facts beside the Parquet chunks
+    check = validate_extract(manifest_dir, run_id, settings, prior)   # nothing is written
+    build_docs(settings, check.results, run_id)        # Data Docs beside the warehouse
+    check_payload(pending_frame, settings, run_id)     # before any push: critical -> DataQualityError
 
-Great Expectations is imported only by the first validation (about 6 s), never by importing this module.
-Memory stays bounded by one chunk (`dq_chunk_rows` rows, read across the extract's Parquet files, so a
-Bulk extract of three 50k-row files is validated as one frame: GX's cost is mostly fixed per run). When an
-extract spans several chunks, the batch-level checks across them (duplicate Ids) run as one DuckDB query
-over the Parquet files instead.
-A batch with a critical failure loads nothing and keeps its watermark: the next run extracts it again.
+`prior` (what the warehouse already holds for the object) is read by the pipeline's load step, so the gate
+itself never opens the warehouse. Great Expectations is imported only by the first validation (about 6 s),
+never by importing this module. Memory stays bounded by one chunk (`dq_chunk_rows` rows, read across the
+extract's Parquet files, so a Bulk extract of three 50k-row files is validated as one frame: GX's cost is mostly
+fixed per run). When an extract spans several chunks, the batch-level checks across them (duplicate Ids) run as
+one DuckDB query over the Parquet files instead.
 """
 
 from __future__ import annotations
@@ -30,7 +29,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from connectors.warehouse_load import table_for
 from expectations.model import CriticalFailure, GateSettings
 from expectations.suites import OBJECT_RULES, ObjectRules, rules_from_describe
 
@@ -42,17 +40,16 @@ __all__ = [
     "check_payload",
     "docs_dir",
     "docs_index",
-    "load_gated",
-    "read_prior",
-    "run_quality",
+    "manifest_object",
     "save_rules",
     "validate_extract",
-    "validate_manifest",
 ]
 
 log = logging.getLogger(__name__)
 
 RULES_FILE = "_rules.json"
+
+
 FULL_SNAPSHOT_BEFORE = datetime(1971, 1, 1, tzinfo=UTC)  # a window starting at the epoch is a full extract
 
 
@@ -90,36 +87,6 @@ def _rules(manifest_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
     return {"picklists": {}, "lengths": {}, "field_types": dict(manifest.get("fields") or {})}
 
 
-def _table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
-    name = table.split(".", 1)[1].strip('"')
-    rows = con.execute(
-        "select column_name from information_schema.columns where table_schema = 'raw' and table_name = ?",
-        [name],
-    ).fetchall()
-    return [r[0] for r in rows]
-
-
-def _previous_count(con: duckdb.DuckDBPyConnection, table: str, columns: list[str]) -> int | None:
-    """Live rows the warehouse holds for the object (compared with a full snapshot), None before its first load."""
-    if not columns:
-        return None
-    return int(
-        con.execute(f"select count(*) from {table} where not coalesce(_deleted, false)").fetchall()[0][0]
-    )
-
-
-def _known_records(
-    con: duckdb.DuckDBPyConnection, table: str, columns: list[str], spec: ObjectRules
-) -> pd.DataFrame | None:
-    """Already-loaded rows (Id, duplicate keys, CreatedDate) so a duplicate of an earlier run's record is caught."""
-    lower = {c.lower(): c for c in columns}
-    wanted = ["Id", *spec.duplicate_keys, "CreatedDate"]
-    if not spec.duplicate_keys or not all(c.lower() in lower for c in wanted):
-        return None
-    select = ", ".join(f'"{lower[c.lower()]}" as "{c}"' for c in wanted)
-    return con.execute(f"select {select} from {table} where not coalesce(_deleted, false)").fetch_df()
-
-
 def _cross_chunk_duplicates(
     con: duckdb.DuckDBPyConnection, obj: str, files: list[str]
 ) -> list[CriticalFailure]:
@@ -152,24 +119,9 @@ class Prior:
     previous: int | None = None  # live rows before this extract (compared with a full snapshot)
 
 
-def _object(manifest_dir: Path | str) -> str:
+def manifest_object(manifest_dir: Path | str) -> str:
+    """The object an extract holds, from its manifest."""
     return str(json.loads((Path(manifest_dir) / "_manifest.json").read_text())["object"])
-
-
-def read_prior(con: duckdb.DuckDBPyConnection, manifest_dir: Path | str) -> Prior:
-    """The loaded columns, duplicate-check keys and live row count of the manifest's object."""
-    obj = _object(manifest_dir)
-    table = table_for(obj)
-    columns = _table_columns(con, table)
-    spec = OBJECT_RULES.get(obj, ObjectRules())
-    return Prior(columns, _known_records(con, table, columns, spec), _previous_count(con, table, columns))
-
-
-def validate_manifest(
-    con: duckdb.DuckDBPyConnection, manifest_dir: Path | str, run_id: str, settings: Any = None
-) -> ManifestCheck:
-    """Validate one extract against what `con`'s warehouse holds; nothing is written."""
-    return validate_extract(manifest_dir, run_id, settings, read_prior(con, manifest_dir))
 
 
 def validate_extract(manifest_dir: Path | str, run_id: str, settings: Any, prior: Prior) -> ManifestCheck:
@@ -327,84 +279,3 @@ def check_payload(pending: pd.DataFrame, settings: Any, run_id: str) -> None:
     )
     build_docs(settings, res.docs_results, run_id)
     res.raise_for_critical()
-
-
-def load_gated(settings: Any, run_id: str, manifests: list[Path]) -> dict[str, dict[str, int]]:
-    """Validate then load each manifest; critically failed objects load nothing and raise at the end.
-
-    Objects that pass load (their rows, quarantine and watermark in one transaction each); an object with a
-    critical failure keeps its watermark, so its batch is extracted again by the next run. Data Docs are built
-    for the run either way. Raises DataQualityError naming each expectation, object and numbers.
-    """
-    from connectors import warehouse
-    from crm_risk.errors import DataQualityError
-
-    counts: dict[str, dict[str, int]] = {}
-    critical: list[CriticalFailure] = []
-    results: list[Any] = []
-    gate = bool(getattr(settings, "dq_enabled", True))
-    priors: list[Prior | None] = [None] * len(manifests)
-    # What the warehouse holds, read in one connection (opening one costs ~50 ms); GX runs without it open.
-    if gate:
-        with warehouse.open_for(settings) as con:
-            priors = [read_prior(con, m) for m in manifests]
-    loaded: set[str] = set()
-    for manifest_dir, prior in zip(manifests, priors, strict=True):
-        check = None
-        if prior is not None:
-            if _object(manifest_dir) in loaded:  # a second extract of an object reads what the first loaded
-                with warehouse.open_for(settings) as con:
-                    prior = read_prior(con, manifest_dir)
-            check = validate_extract(manifest_dir, run_id, settings, prior)
-        if check is not None:
-            results += check.results
-            if not check.ok:
-                critical += check.critical
-                counts[check.object] = {
-                    "extracted": check.rows,
-                    "loaded": 0,
-                    "quarantined": 0,
-                    "tombstones": 0,
-                    "critical": len(check.critical),
-                }
-                continue
-        with warehouse.open_for(settings) as con:
-            result = warehouse.load_manifest(
-                con, manifest_dir, run_id, quarantine=check.quarantine if check else None
-            )
-        loaded.add(result.object)
-        counts[result.object] = {
-            "extracted": result.rows_in_files,
-            "loaded": result.inserted + result.updated + result.unchanged,
-            "quarantined": result.quarantined,
-            "tombstones": result.tombstoned,
-            "validation_ms": int(check.seconds * 1000) if check else 0,
-        }
-    build_docs(settings, results, run_id)
-    if critical:
-        held = sorted({c.object for c in critical})
-        raise DataQualityError(
-            "; ".join(c.message for c in critical)
-            + f". Nothing of {', '.join(held)} was loaded (watermarks unchanged) and nothing was pushed; "
-            f"see the Data Docs in {docs_dir(settings)}"
-        )
-    return counts
-
-
-def run_quality(settings: Any, run_id: str) -> dict[str, Any]:
-    """For the run summary: counts per object from meta.reconciliation and the Data Docs index (if built)."""
-    from connectors import warehouse
-
-    loaded: dict[str, dict[str, int]] = {}
-    try:
-        with warehouse.open_for(settings, read_only=True) as con:
-            rows = con.execute(
-                "select object, extracted, loaded, quarantined, tombstones from meta.reconciliation where run_id = ?",
-                [run_id],
-            ).fetchall()
-    except duckdb.Error:
-        rows = []
-    for obj, extracted, n, q, t in rows:
-        loaded[obj] = {"extracted": extracted, "loaded": n, "quarantined": q, "tombstones": t}
-    index = docs_index(settings)
-    return {"loaded": loaded, "data_docs": str(index) if index else None}

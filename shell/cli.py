@@ -26,7 +26,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     state_dir = Path(args.state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
     _prefect_env(state_dir)
-    from crm_risk.demo import run_demo
+    from shell.demo import run_demo
 
     return run_demo(state_dir, accounts=args.accounts, seed=args.seed, dirty=args.dirty)
 
@@ -42,7 +42,8 @@ def _cmd_sync(args: argparse.Namespace) -> int:
 
 def _cmd_backfill(args: argparse.Namespace) -> int:
     _prefect_env()
-    from flows.backfill import backfill, backfill_window
+    from flows.backfill import backfill
+    from pipeline.extract import backfill_window
 
     since, until = backfill_window(args.since, args.until)  # a bad window fails here, before Prefect starts
     result = backfill(since=since, until=until, objects=args.objects or None, push=not args.no_push)
@@ -52,7 +53,7 @@ def _cmd_backfill(args: argparse.Namespace) -> int:
 
 def _cmd_flags(args: argparse.Namespace) -> int:
     from crm_risk.config import load_settings
-    from flows.explain import explain_account, list_flags
+    from shell.flags import explain_account, list_flags
 
     settings = load_settings()
     if args.account:
@@ -63,8 +64,8 @@ def _cmd_flags(args: argparse.Namespace) -> int:
 
 
 def _cmd_backtest(args: argparse.Namespace) -> int:
-    from flows.backtest import run_backtest
-    from flows.backtest_report import as_json, as_table, write_html
+    from shell.backtest import run_backtest
+    from shell.backtest_report import as_json, as_table, write_html
 
     state_dir = Path(args.state_dir)
     result = run_backtest(state_dir)
@@ -78,9 +79,9 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
 
 
 def _cmd_simulate(args: argparse.Namespace, rest: list[str]) -> int:
-    from simulator.cli import main as simulate_main
+    from shell.demo import simulate
 
-    return int(simulate_main(rest) or 0)
+    return simulate(rest)
 
 
 def build_parser() -> argparse.ArgumentParser:

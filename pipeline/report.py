@@ -1,10 +1,77 @@
-"""The run summary: one markdown page per run (Prefect artifact, CLI output)."""
+"""The run summary: what a run did (its record), one markdown page per run (Prefect artifact), meta.runs closed."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["summary_markdown"]
+from pipeline.context import RunContext, finish_run
+from pipeline.extract import ExtractOutcome
+from pipeline.load import run_quality
+
+__all__ = ["RunRecord", "artifact_key", "close_run", "summary_markdown"]
+
+
+@dataclass
+class RunRecord:
+    """What one run's steps returned so far; a failed run keeps what its finished steps returned."""
+
+    extracted: ExtractOutcome = field(default_factory=ExtractOutcome)
+    loaded: dict[str, dict[str, int]] = field(default_factory=dict)
+    levels: dict[str, int] = field(default_factory=dict)
+    push: Any = None
+    tasks: Any = None
+    status: str = "failed"
+    message: str = ""
+    data_docs: str | None = None
+
+    def settle(self) -> None:
+        """The run got through every step: 'stopped_quota' when the API quota cut a step short, else 'success'."""
+        stopped = (
+            self.extracted.quota_stopped
+            or (self.push and self.push.quota_stopped)
+            or (self.tasks and self.tasks.quota_stopped)
+        )
+        self.status = "stopped_quota" if stopped else "success"
+
+    def as_dict(self, run_id: str, api_calls: int) -> dict[str, Any]:
+        """The flow's return value (the CLI prints it as JSON)."""
+        return {
+            "run_id": run_id,
+            "status": self.status,
+            "extracted": self.extracted.rows,
+            "loaded": self.loaded,
+            "levels": self.levels,
+            "push": self.push.__dict__ if self.push else None,
+            "tasks": self.tasks.__dict__ if self.tasks else None,
+            "api_calls": api_calls,
+            "data_docs": self.data_docs,
+        }
+
+
+def artifact_key(flow_label: str) -> str:
+    """The Prefect artifact key of a flow's run summary (the nightly one keeps its first name, crm-risk-sync)."""
+    return "crm-risk-sync" if flow_label == "nightly_sync" else f"crm-risk-{flow_label.replace('_', '-')}"
+
+
+def close_run(ctx: RunContext, run: RunRecord, api_calls: int) -> str:
+    """Close the run's row in meta.runs and return its summary markdown (counts survive a failed load)."""
+    dq = run_quality(ctx.settings, ctx.run_id)
+    run.data_docs = dq["data_docs"]
+    markdown = summary_markdown(
+        ctx.run_id,
+        run.extracted.rows,
+        run.loaded or dq["loaded"],
+        run.levels,
+        run.push,
+        api_calls,
+        [run.message] if run.message else None,
+        tasks=run.tasks,
+        data_docs=run.data_docs,
+    )
+    counts = {"extracted": run.extracted.rows, "levels": run.levels}
+    finish_run(ctx, run.status, counts, api_calls, run.message)
+    return markdown
 
 
 def summary_markdown(

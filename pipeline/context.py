@@ -1,0 +1,40 @@
+"""A run's context: its id, flow, start and settings, and its row in meta.runs (opened and closed here)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from connectors import warehouse
+from crm_risk.config import Settings
+
+__all__ = ["RunContext", "begin_run", "finish_run"]
+
+
+@dataclass
+class RunContext:
+    """What every step of one run needs to know."""
+
+    run_id: str
+    flow: str
+    started_at: datetime
+    settings: Settings
+
+
+def begin_run(settings: Settings, flow: str, run_id: str | None = None) -> RunContext:
+    """Register the run in meta.runs and return its context."""
+    ctx = RunContext(run_id or uuid.uuid4().hex[:16], flow, datetime.now(UTC), settings)
+    with warehouse.open_for(settings) as con:
+        warehouse.ensure_schemas(con)
+        warehouse.start_run(con, ctx.run_id, flow)
+    return ctx
+
+
+def finish_run(
+    ctx: RunContext, status: str, counts: dict[str, Any], api_calls: int, message: str = ""
+) -> None:
+    """Close the run's row in meta.runs."""
+    with warehouse.open_for(ctx.settings) as con:
+        warehouse.finish_run(con, ctx.run_id, status, counts, api_calls, message)

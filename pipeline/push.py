@@ -1,0 +1,84 @@
+"""Push step: send the Accounts whose flag values changed, log every result, fail above the rejected share."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from connectors import warehouse
+from connectors.salesforce.client import CrmClient
+from connectors.salesforce.push import push_updates
+from crm_risk.errors import PushRejectedError, QuotaExceeded
+from expectations.gate import check_payload
+from pipeline.context import RunContext
+
+__all__ = ["PushOutcome", "push_flags"]
+
+
+@dataclass
+class PushOutcome:
+    """What the push sent and how the CRM answered."""
+
+    pending: int = 0
+    updated: int = 0
+    rejected: int = 0
+    raised: int = 0
+    cleared: int = 0
+    api_calls: int = 0
+    quota_stopped: str | None = None
+    errors: dict[str, int] = field(default_factory=dict)
+
+
+def push_flags(ctx: RunContext, client: CrmClient) -> PushOutcome:
+    """Send changed flags to the CRM's Account fields, log every result, fail above the rejected share."""
+    settings = ctx.settings
+    out = PushOutcome()
+    with warehouse.open_for(settings) as con:
+        pending = con.execute("select * from sync.account_push_pending").fetch_df()
+    out.pending = len(pending)
+    if settings.dq_enabled and settings.push_enabled:
+        check_payload(pending, settings, ctx.run_id)  # critical -> DataQualityError, nothing sent
+    if pending.empty or not settings.push_enabled:
+        return out
+    fields = ["Id", *settings.push_fields.values()]
+    rows = [_jsonable({k: r[k] for k in fields if k in r}) for r in pending.to_dict("records")]
+    hashes = dict(zip(pending["Id"], pending["payload_hash"], strict=True))
+    calls_before = client.api_calls
+    try:
+        results = push_updates(client, "Account", rows, settings)
+    except QuotaExceeded as exc:
+        results = list(getattr(exc, "results", []))
+        out.quota_stopped = str(exc)
+    out.api_calls = client.api_calls - calls_before
+    with warehouse.open_for(settings) as con:
+        warehouse.record_push_results(con, ctx.run_id, "Account", results, rows, hashes)
+    for r in results:
+        if r.ok:
+            out.updated += 1
+        else:
+            out.rejected += 1
+            out.errors[r.error_code or "UNKNOWN"] = out.errors.get(r.error_code or "UNKNOWN", 0) + 1
+    if out.pending and out.rejected / out.pending > settings.push_reject_threshold:
+        raise PushRejectedError(
+            f"{out.rejected} of {out.pending} Account updates were rejected "
+            f"({out.rejected / out.pending:.0%} > CRM_RISK_PUSH_REJECT_THRESHOLD={settings.push_reject_threshold:.0%}); "
+            f"errors: {out.errors}. Each record's error is in sync.push_log (run_id '{ctx.run_id}')."
+        )
+    return out
+
+
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    """Values the JSON encoder and the CRM accept: datetimes in Salesforce's form, NaN as None."""
+    out: dict[str, Any] = {}
+    for k, v in row.items():
+        if hasattr(v, "to_pydatetime"):
+            v = v.to_pydatetime()
+        if isinstance(v, datetime):
+            v = v.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+        elif isinstance(v, float) and v != v:
+            v = None
+        out[k] = v
+    json.dumps(out)  # fail here, not in the HTTP layer, if a value is not serialisable
+    return out
