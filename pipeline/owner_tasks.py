@@ -1,6 +1,6 @@
 """Owner Tasks: one CRM Task per (account, high-severity signal) episode, created idempotently, closed when it clears.
 
-The ledger `sync.owner_tasks` (transforms/sync/owner_tasks_table.sql) makes it safe across reruns and crashes:
+The ledger `sync.owner_tasks` (transforms/sync/owner_tasks/ledger.sql; its statements beside it) makes it safe across reruns and crashes:
 
 1. `reconcile`: an intent logged by an earlier run without a result (the process died between the create and the
    log) is looked up in the CRM by its key: found -> 'open'; not found -> sent again (the create is an upsert on
@@ -27,22 +27,23 @@ import json
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from connectors import warehouse
 from connectors.salesforce.client import CrmClient
+from connectors.salesforce.lookup import find_ids
 from connectors.salesforce.push import PushResult, create_tasks, push_updates
 from crm_risk.config import Settings
 from crm_risk.errors import PushRejectedError, QuotaExceeded
 from pipeline.context import RunContext
+from transforms.statements import statement
 
 __all__ = ["TaskOutcome", "close_cleared", "push_tasks", "reconcile", "send_creates", "store_intents"]
 
 log = logging.getLogger(__name__)
-LEDGER_DDL = Path(__file__).parents[1] / "transforms" / "sync" / "owner_tasks_table.sql"
 TASK_FIELDS = (
     "Risk_Task_Key__c",
     "WhatId",
@@ -53,7 +54,6 @@ TASK_FIELDS = (
     "Status",
     "Priority",
 )
-KEYS_PER_QUERY = 100  # keeps the SOQL IN (...) list well under the query length limit
 
 
 @dataclass
@@ -77,37 +77,24 @@ class TaskOutcome:
 
 def ensure_ledger(con: duckdb.DuckDBPyConnection) -> None:
     """Create sync.owner_tasks if the transforms have not yet (idempotent)."""
-    con.execute(LEDGER_DDL.read_text())
+    con.execute(statement("sync/owner_tasks/ledger"))
 
 
 def reconcile(con: duckdb.DuckDBPyConnection, client: CrmClient, run_id: str, out: TaskOutcome) -> list[dict]:
     """Settle intents left without a result and adopt unknown open CRM Tasks; return the intents to send again."""
     ensure_ledger(con)
-    adopted = con.execute(
-        """
-        insert into sync.owner_tasks (task_key, account_id, signal_id, episode, state, task_id, run_id, opened_at)
-        select risk_task_key, split_part(risk_task_key, ':', 1), split_part(risk_task_key, ':', 2),
-               coalesce(try_cast(split_part(risk_task_key, ':', 3) as integer), 1), 'open', task_id, $run_id, now()
-        from staging.stg_tasks
-        where risk_task_key is not null and not is_completed
-            and risk_task_key not in (select task_key from sync.owner_tasks)
-        returning task_key
-        """,
-        {"run_id": run_id},
-    ).fetchall()
+    adopted = con.execute(statement("sync/owner_tasks/adopt"), {"run_id": run_id}).fetchall()
     out.adopted = len(adopted)
     intents = con.execute(
         "select task_key, payload from sync.owner_tasks where state = 'intent' order by task_key"
     ).fetchall()
     if not intents:
         return []
-    found = _find_keys(client, [k for k, _ in intents])
+    found = find_ids(client, "Task", "Risk_Task_Key__c", [k for k, _ in intents])
     now = datetime.now(UTC)
     for key, task_id in found.items():
         con.execute(
-            "update sync.owner_tasks set state = 'open', task_id = $id, opened_at = $now, run_id = $run_id "
-            "where task_key = $key",
-            {"id": task_id, "now": now, "run_id": run_id, "key": key},
+            statement("sync/owner_tasks/mark_open"), {"id": task_id, "now": now, "run_id": run_id, "key": key}
         )
     if found:
         payloads = {k: json.loads(p) for k, p in intents}
@@ -125,12 +112,7 @@ def reconcile(con: duckdb.DuckDBPyConnection, client: CrmClient, run_id: str, ou
             operation="reconcile",
         )
     out.reconciled = len(found)
-    live = {
-        (a, s)
-        for a, s in con.execute(
-            "select account_id, signal_id from marts.account_signals where severity = 'high'"
-        ).fetchall()
-    }
+    live = set(con.execute(statement("sync/owner_tasks/live_signals")).fetchall())
     again = []
     for key, payload in intents:
         if key in found:
@@ -139,26 +121,9 @@ def reconcile(con: duckdb.DuckDBPyConnection, client: CrmClient, run_id: str, ou
         if (account_id, signal_id) in live:
             again.append(json.loads(payload))
         else:  # never reached the CRM and no longer wanted
-            con.execute(
-                "update sync.owner_tasks set state = 'dropped', closed_at = now() where task_key = $k",
-                {"k": key},
-            )
+            con.execute(statement("sync/owner_tasks/mark_dropped"), {"key": key})
     out.resent = len(again)
     return again
-
-
-def _find_keys(client: CrmClient, keys: list[str]) -> dict[str, str]:
-    """Task Ids in the CRM for these Risk_Task_Key__c values (key -> Id)."""
-    found: dict[str, str] = {}
-    for i in range(0, len(keys), KEYS_PER_QUERY):
-        quoted = ", ".join(
-            "'" + k.replace("\\", "\\\\").replace("'", "\\'") + "'" for k in keys[i : i + KEYS_PER_QUERY]
-        )
-        soql = f"SELECT Id, Risk_Task_Key__c FROM Task WHERE Risk_Task_Key__c IN ({quoted})"
-        for page in client.query_pages(soql, include_deleted=False):
-            for rec in page.get("records", []):
-                found[str(rec["Risk_Task_Key__c"])] = str(rec["Id"])
-    return found
 
 
 def store_intents(con: duckdb.DuckDBPyConnection, run_id: str) -> list[dict[str, Any]]:
@@ -172,14 +137,13 @@ def store_intents(con: duckdb.DuckDBPyConnection, run_id: str) -> list[dict[str,
         rows.append(
             (p["Risk_Task_Key__c"], p["account_id"], p["signal_id"], p["episode"], json.dumps(payload))
         )
-    if rows:
-        con.execute("begin")
-        con.executemany(
-            "insert or replace into sync.owner_tasks (task_key, account_id, signal_id, episode, state, payload, run_id, "
-            "intent_at) values (?, ?, ?, ?, 'intent', ?, ?, now())",
-            [(*r, run_id) for r in rows],
-        )
-        con.execute("commit")
+    if rows:  # one bulk statement through Arrow, committed before any create is sent
+        columns = ("task_key", "account_id", "signal_id", "episode", "payload")
+        con.register("_intents", pa.Table.from_pylist([dict(zip(columns, r, strict=True)) for r in rows]))
+        try:
+            con.execute(statement("sync/owner_tasks/store_intents"), {"run_id": run_id})
+        finally:
+            con.unregister("_intents")
     return [json.loads(r[4]) for r in rows]
 
 
@@ -213,8 +177,7 @@ def record_creates(
             out.created += res.status == "created"
             out.updated += res.status == "updated"
             con.execute(
-                "update sync.owner_tasks set state = 'open', task_id = $id, opened_at = $now, "
-                "run_id = $run_id, error_code = null, message = null where task_key = $key",
+                statement("sync/owner_tasks/mark_open"),
                 {"id": res.record_id, "now": now, "run_id": run_id, "key": key},
             )
             continue
@@ -227,8 +190,7 @@ def record_creates(
             out.rejected += 1
             state = "rejected"
         con.execute(
-            "update sync.owner_tasks set state = $state, error_code = $code, message = $msg "
-            "where task_key = $key",
+            statement("sync/owner_tasks/mark_failed"),
             {"state": state, "code": code, "msg": res.message, "key": key},
         )
 
@@ -241,15 +203,7 @@ def close_cleared(
     names = [d[0] for d in cur.description]
     closing = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
     # rejected creates of a cleared signal end with their episode; Tasks the rep closed or deleted are left alone
-    con.execute(
-        """
-        update sync.owner_tasks set state = 'closed', closed_at = now()
-        where (state = 'rejected' and not exists (
-                select 1 from marts.account_signals s where s.severity = 'high'
-                    and s.account_id = owner_tasks.account_id and s.signal_id = owner_tasks.signal_id))
-           or task_key in (select task_key from sync.owner_task_close where crm_state in ('completed', 'deleted'))
-        """
-    )
+    con.execute(statement("sync/owner_tasks/settle_cleared"))
     rows = [
         {"Id": c["Id"], "Status": c["Status"], "Description": c["Description"]}
         for c in closing
@@ -269,10 +223,7 @@ def close_cleared(
         # a Task deleted in the CRM meanwhile has nothing left to close
         if res.ok or res.error_code == "ENTITY_IS_DELETED":
             out.closed += res.ok
-            con.execute(
-                "update sync.owner_tasks set state = 'closed', closed_at = now() where task_key = $k",
-                {"k": key},
-            )
+            con.execute(statement("sync/owner_tasks/mark_closed"), {"key": key})
         else:
             out.close_rejected += 1
             code = res.error_code or "UNKNOWN"

@@ -18,9 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 
-from connectors.warehouse.quarantine import reconcile, resolve_deleted, resolve_quarantine
+from connectors.warehouse.quarantine import (
+    quarantine_missing_ids,
+    quarantine_refused,
+    reconcile,
+    resolve_deleted,
+    resolve_quarantine,
+)
 
 __all__ = ["DESCRIBE_TYPES", "EPOCH", "TABLES", "LoadResult", "load_manifest", "table_for"]
 
@@ -154,8 +159,8 @@ def load_manifest(
         if files:
             _stage_chunks(con, files, fields, columns, cursor)
             result.rows_in_files = con.execute("select count(*) from _load_src").fetchall()[0][0]  # type: ignore[index]
-            result.quarantined = _quarantine_missing_ids(con, obj, run_id, now)
-            result.quarantined += _quarantine_refused(con, obj, run_id, now, list(quarantine or []))
+            result.quarantined = quarantine_missing_ids(con, obj, run_id, now)
+            result.quarantined += quarantine_refused(con, obj, run_id, now, list(quarantine or []))
             _merge(
                 con,
                 table,
@@ -242,57 +247,6 @@ def _stage_chunks(
         f'create temp table _load_dedup as select * from _load_src where "Id" is not null '
         f'qualify row_number() over (partition by "Id" order by {order}) = 1'
     )
-
-
-def _quarantine_missing_ids(con: duckdb.DuckDBPyConnection, obj: str, run_id: str, now: datetime) -> int:
-    """Rows without an Id cannot be merged: keep them in meta.quarantine with the reason."""
-    n = con.execute('select count(*) from _load_src where "Id" is null').fetchall()[0][0]  # type: ignore[index]
-    if n:
-        con.execute(  # a rerun of the same run replaces its own rows
-            "delete from meta.quarantine where run_id = $run_id and object = $obj and record_id is null",
-            {"run_id": run_id, "obj": obj},
-        )
-        con.execute(
-            """insert into meta.quarantine (run_id, object, record_id, failed, record, quarantined_at)
-               select $run_id, $obj, null, '{"Id": "missing"}'::json, to_json(s), $now from _load_src s
-               where s."Id" is null""",
-            {"run_id": run_id, "obj": obj, "now": now},
-        )
-    return int(n)
-
-
-def _quarantine_refused(
-    con: duckdb.DuckDBPyConnection, obj: str, run_id: str, now: datetime, rows: list[Mapping[str, Any]]
-) -> int:
-    """Keep validation-refused records out of the merge and log them (a rerun replaces its own rows)."""
-    if not rows:
-        return 0
-    batch = [
-        {
-            "record_id": str(r.get("record_id") or (r.get("record") or {}).get("Id")),
-            "failed": json.dumps(r.get("failed") or {}, default=str),
-            "record": json.dumps(r.get("record") or {}, default=str),
-        }
-        for r in rows
-    ]
-    con.register("_refused", pa.Table.from_pylist(batch))
-    try:
-        params = {"run_id": run_id, "obj": obj, "now": now}
-        con.execute(
-            "delete from meta.quarantine where run_id = $run_id and object = $obj "
-            "and record_id in (select record_id from _refused)",
-            {"run_id": run_id, "obj": obj},
-        )
-        con.execute(
-            "insert into meta.quarantine (run_id, object, record_id, failed, record, quarantined_at) "
-            "select $run_id, $obj, record_id, failed::json, record::json, $now "
-            "from _refused",
-            params,
-        )
-        con.execute('delete from _load_dedup where "Id" in (select record_id from _refused)')
-    finally:
-        con.unregister("_refused")
-    return len(batch)
 
 
 def _merge(

@@ -8,11 +8,24 @@ lists what is still refused. `meta.reconciliation` holds, per run and object, ex
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 import duckdb
+import pyarrow as pa
 
-__all__ = ["reconcile", "resolve_deleted", "resolve_quarantine"]
+from connectors.warehouse.rows import append
+
+__all__ = [
+    "quarantine_missing_ids",
+    "quarantine_refused",
+    "quarantine_rows",
+    "reconcile",
+    "resolve_deleted",
+    "resolve_quarantine",
+]
 
 
 def resolve_quarantine(con: duckdb.DuckDBPyConnection, obj: str, run_id: str) -> None:
@@ -60,3 +73,76 @@ def reconcile(
             "now": now,
         },
     )
+
+
+def quarantine_rows(
+    con: duckdb.DuckDBPyConnection, run_id: str, object_name: str, rows: Iterable[Mapping[str, Any]]
+) -> int:
+    """Append rows to meta.quarantine; each row is `{"record_id", "failed": {check: detail}, "record": {...}}`."""
+    now = datetime.now(UTC)
+    batch = [
+        {
+            "run_id": run_id,
+            "object": object_name,
+            "record_id": r.get("record_id") or (r.get("record") or {}).get("Id"),
+            "failed": json.dumps(r.get("failed") or {}, default=str),
+            "record": json.dumps(r.get("record") or {}, default=str),
+            "quarantined_at": now,
+        }
+        for r in rows
+    ]
+    if not batch:
+        return 0
+    append(con, "meta.quarantine", batch)
+    return len(batch)
+
+
+def quarantine_missing_ids(con: duckdb.DuckDBPyConnection, obj: str, run_id: str, now: datetime) -> int:
+    """Rows without an Id cannot be merged: keep them in meta.quarantine with the reason."""
+    n = con.execute('select count(*) from _load_src where "Id" is null').fetchall()[0][0]  # type: ignore[index]
+    if n:
+        con.execute(  # a rerun of the same run replaces its own rows
+            "delete from meta.quarantine where run_id = $run_id and object = $obj and record_id is null",
+            {"run_id": run_id, "obj": obj},
+        )
+        con.execute(
+            """insert into meta.quarantine (run_id, object, record_id, failed, record, quarantined_at)
+               select $run_id, $obj, null, '{"Id": "missing"}'::json, to_json(s), $now from _load_src s
+               where s."Id" is null""",
+            {"run_id": run_id, "obj": obj, "now": now},
+        )
+    return int(n)
+
+
+def quarantine_refused(
+    con: duckdb.DuckDBPyConnection, obj: str, run_id: str, now: datetime, rows: list[Mapping[str, Any]]
+) -> int:
+    """Keep validation-refused records out of the merge and log them (a rerun replaces its own rows)."""
+    if not rows:
+        return 0
+    batch = [
+        {
+            "record_id": str(r.get("record_id") or (r.get("record") or {}).get("Id")),
+            "failed": json.dumps(r.get("failed") or {}, default=str),
+            "record": json.dumps(r.get("record") or {}, default=str),
+        }
+        for r in rows
+    ]
+    con.register("_refused", pa.Table.from_pylist(batch))
+    try:
+        params = {"run_id": run_id, "obj": obj, "now": now}
+        con.execute(
+            "delete from meta.quarantine where run_id = $run_id and object = $obj "
+            "and record_id in (select record_id from _refused)",
+            {"run_id": run_id, "obj": obj},
+        )
+        con.execute(
+            "insert into meta.quarantine (run_id, object, record_id, failed, record, quarantined_at) "
+            "select $run_id, $obj, record_id, failed::json, record::json, $now "
+            "from _refused",
+            params,
+        )
+        con.execute('delete from _load_dedup where "Id" in (select record_id from _refused)')
+    finally:
+        con.unregister("_refused")
+    return len(batch)

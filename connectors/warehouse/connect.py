@@ -1,0 +1,98 @@
+"""Open the warehouse: one DuckDB file (or connection string), UTC, a memory cap, its schemas and bookkeeping tables."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from crm_risk.config import SIZE_PATTERN
+from crm_risk.errors import WarehouseBusy
+
+__all__ = ["LOCK_WAIT_SECONDS", "MEMORY_LIMIT", "SCHEMAS", "connect", "ensure_schemas", "open_for"]
+
+log = logging.getLogger(__name__)
+# how long a writer waits for another process to release the warehouse file (DuckDB's single-writer lock)
+LOCK_WAIT_SECONDS = 600.0
+
+
+# DuckDB's own memory cap for a warehouse file (its default is 80% of the machine's RAM): past it, large loads and
+# transforms spill to `<warehouse>.tmp/` instead of growing with the size of the org. In-memory databases (backtests)
+# cannot spill and keep DuckDB's default.
+MEMORY_LIMIT = "1GB"
+
+
+SCHEMAS = ("raw", "meta", "staging", "marts", "sync")
+DDL = Path(__file__).with_name("ddl.sql")
+
+
+def connect(
+    path: str | Path,
+    read_only: bool = False,
+    lock_wait_seconds: float = LOCK_WAIT_SECONDS,
+    memory_limit: str | None = MEMORY_LIMIT,
+) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse (a file path, ':memory:' or a DuckDB connection string) with UTC as the session zone.
+
+    DuckDB admits one read-write process per file: while another process holds it (a nightly sync, a backfill, a SQL
+    client), this waits up to `lock_wait_seconds` for it (write windows are short), then raises WarehouseBusy.
+    A local file gets DuckDB's `memory_limit` (None: DuckDB's default) so memory stays flat as the org grows.
+    """
+    target = str(path)
+    local_file = target != ":memory:" and "://" not in target and not target.startswith("md:")
+    if local_file:
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+    cap = _size(memory_limit) if local_file and memory_limit else None
+    con = _open(target, read_only, lock_wait_seconds)
+    if cap:
+        con.execute(f"set memory_limit = '{cap}'")
+    con.execute("set TimeZone = 'UTC'")
+    if not read_only:
+        ensure_schemas(con)
+    return con
+
+
+def open_for(settings: Any, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """The warehouse of these settings (`warehouse_path`, capped at `warehouse_memory_limit`)."""
+    limit = getattr(settings, "warehouse_memory_limit", MEMORY_LIMIT)
+    return connect(settings.warehouse_path, read_only=read_only, memory_limit=limit)
+
+
+def _size(value: str) -> str:
+    """A DuckDB size such as '1GB' or '512MB' (checked: it is formatted into a SET statement)."""
+    if not re.fullmatch(SIZE_PATTERN, value):
+        raise ValueError(f"memory_limit {value!r} is not a size such as '1GB' or '512MB'")
+    return value.strip()
+
+
+def _open(target: str, read_only: bool, wait_seconds: float) -> duckdb.DuckDBPyConnection:
+    deadline, pause, told = time.monotonic() + wait_seconds, 0.25, False
+    while True:
+        try:
+            return duckdb.connect(target, read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise
+            if time.monotonic() >= deadline:
+                raise WarehouseBusy(
+                    f"warehouse {target} is held by another process (a sync, a backfill or a SQL client with it open "
+                    f"read-write) and stayed so for {wait_seconds:g}s; try again when it is done: {exc}"
+                ) from None
+            if not told:
+                log.warning(
+                    "warehouse %s is held by another process; waiting up to %gs", target, wait_seconds
+                )
+                told = True
+            time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+            pause = min(pause * 2, 5.0)
+
+
+def ensure_schemas(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the five schemas and the meta/sync bookkeeping tables if they are missing (idempotent)."""
+    for schema in SCHEMAS:
+        con.execute(f"create schema if not exists {schema}")
+    con.execute(DDL.read_text())

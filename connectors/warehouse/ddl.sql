@@ -1,0 +1,27 @@
+-- The warehouse's bookkeeping tables (meta.*, sync.*), created if missing by connect.ensure_schemas (idempotent).
+create table if not exists meta.watermarks (
+    object varchar primary key, cursor_field varchar, watermark timestamptz, updated_at timestamptz, run_id varchar
+);
+create table if not exists meta.runs (
+    run_id varchar primary key, flow varchar, started_at timestamptz, finished_at timestamptz, status varchar,
+    counts json, api_calls bigint, message varchar
+);
+create table if not exists meta.quarantine (
+    run_id varchar, object varchar, record_id varchar, failed json, record json, quarantined_at timestamptz
+);
+alter table meta.quarantine add column if not exists resolved_run_id varchar;
+alter table meta.quarantine add column if not exists resolution varchar;
+create or replace view meta.quarantine_open as
+    select * from meta.quarantine where resolved_run_id is null;
+create table if not exists meta.reconciliation (
+    run_id varchar, object varchar, extracted bigint, loaded bigint, quarantined bigint, tombstones bigint,
+    reconciled_at timestamptz, primary key (run_id, object)
+);
+create table if not exists sync.push_log (
+    run_id varchar, object varchar, record_id varchar, operation varchar, payload json, payload_hash varchar,
+    status varchar, error_code varchar, message varchar, "at" timestamptz
+);
+create table if not exists sync.account_push_state (
+    account_id varchar primary key, payload json, payload_hash varchar, pushed_at timestamptz, run_id varchar,
+    dead_hash varchar, dead_error_code varchar, dead_message varchar, dead_at timestamptz
+);
