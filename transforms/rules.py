@@ -1,4 +1,9 @@
-"""The risk rules file: load, validate with clear errors, and write it to meta.rules / meta.signal_catalog."""
+"""The risk rules file: load, validate with clear errors, and write it to meta.rules / meta.signal_catalog.
+
+The fixed tables ([model], [risk], [inputs]) are pydantic models with `extra="forbid"`: a misspelt key is refused,
+named with its table and the file. A signal's table holds its own thresholds, so its keys are checked against the
+SQL instead (`transforms.runner.check_rule_references`: a threshold no SQL file reads is refused as a typo).
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,10 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import duckdb
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from crm_risk.errors import ConfigError
 
@@ -21,15 +27,6 @@ SEVERITIES = ("high", "medium", "low", "positive")
 PROFILES = ("onboarding",)
 # parameter names that are thresholds or windows: these must be numbers, never strings
 _NUMERIC = re.compile(r"(^(min|max)_|_(days|count|cases|share|factor|contacts|touches|drop|csat)$|^factor$)")
-_RISK_KEYS = (
-    "amber_min_score",
-    "red_min_score",
-    "renewal_window_days",
-    "renewal_weight",
-    "trend_min_delta",
-    "reasons_count",
-    "reasons_max_chars",
-)
 
 
 @dataclass(frozen=True)
@@ -115,6 +112,70 @@ def _signal(path: Path | None, sid: str, raw: Any) -> SignalRule:
     return SignalRule(sid, severity, points, action.strip(), enabled, params, mitigated)
 
 
+class _Section(BaseModel):
+    """A table of the rules file with a fixed set of keys: an unknown key (a typo) is refused, naming it."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+_Amount = Annotated[float, Field(ge=0)]
+
+
+class _ModelSection(_Section):
+    version: str = Field(min_length=1, max_length=40)
+
+
+class _RiskSection(_Section):
+    amber_min_score: _Amount
+    red_min_score: _Amount
+    renewal_window_days: _Amount
+    renewal_weight: _Amount
+    trend_min_delta: _Amount
+    onboarding_days: _Amount
+    contract_days: _Amount
+    reasons_count: _Amount
+    reasons_max_chars: Annotated[float, Field(ge=0, le=1000)]
+    clear_reason: str
+
+
+class _RulesFile(_Section):
+    model: _ModelSection
+    risk: _RiskSection
+    inputs: dict[str, str] = Field(default_factory=dict)
+    signals: dict[str, dict[str, Any]] = Field(min_length=1)
+
+
+_HINTS = {
+    "missing": "is missing",
+    "extra_forbidden": "is not a known key (a typo?)",
+    "float_type": "must be a number",
+    "string_type": "must be a string",
+    "dict_type": "must be a table",
+    "greater_than_equal": "must not be negative",
+    "too_short": "must not be empty",
+}
+
+
+def _explain(path: Path | None, exc: ValidationError) -> ConfigError:
+    """The first problem of a pydantic ValidationError as one line naming the table, the key and the fix."""
+    problems = []
+    for err in exc.errors():
+        loc = [str(part) for part in err["loc"]]
+        where = ".".join(loc[:-1]) or loc[0]
+        key = loc[-1] if len(loc) > 1 else ""
+        if err["type"] == "less_than_equal" and loc[-1] == "reasons_max_chars":
+            hint = "must not exceed 1000 (the Risk_Reasons__c length)"
+        elif loc == ["model", "version"]:
+            hint = "must be a string of 1-40 characters (Risk_Model_Version__c)"
+        elif loc == ["signals"]:
+            hint, key = "no signal defined", ""
+        else:
+            hint = _HINTS.get(err["type"], err["msg"])
+        got = "" if err["type"] in ("missing", "extra_forbidden") else f", got {err.get('input')!r}"
+        problems.append(f"[{where}] {key + ' ' if key else ''}{hint}{got}")
+    return ConfigError(f"rules file {path or '<dict>'}: " + "; ".join(problems[:3]))
+
+
 def load_rules(path: str | Path | None = None, data: dict[str, Any] | None = None) -> Rules:
     """Read and validate the rules (the default file, another path, or an already parsed dict for tests)."""
     file = Path(path) if path else (None if data is not None else DEFAULT_RULES)
@@ -126,24 +187,13 @@ def load_rules(path: str | Path | None = None, data: dict[str, Any] | None = Non
             raise ConfigError(f"rules file {file} not found") from exc
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"rules file {file} is not valid TOML: {exc}") from exc
-    version = (data.get("model") or {}).get("version")
-    if not isinstance(version, str) or not version or len(version) > 40:
-        raise _fail(file, "model", "version must be a string of 1-40 characters (Risk_Model_Version__c)")
-    risk = dict(data.get("risk") or {})
-    for key in _RISK_KEYS:
-        if key not in risk:
-            raise _fail(file, "risk", f"{key} is missing")
-        risk[key] = _number(file, "risk", key, risk[key])
-    if risk["reasons_max_chars"] > 1000:
-        raise _fail(file, "risk", "reasons_max_chars must not exceed 1000 (the Risk_Reasons__c length)")
-    if not isinstance(risk.get("clear_reason"), str):
-        raise _fail(file, "risk", "clear_reason (the text of a Green account) is missing")
-    inputs = {k: str(v) for k, v in (data.get("inputs") or {}).items()}
-    raw_signals = data.get("signals") or {}
-    if not raw_signals:
-        raise _fail(file, "signals", "no signal defined")
-    signals = {sid: _signal(file, sid, raw) for sid, raw in raw_signals.items()}
-    return Rules(version, risk, inputs, signals, file)
+    try:
+        parsed = _RulesFile.model_validate(data)
+    except ValidationError as exc:
+        raise _explain(file, exc) from None
+    risk: dict[str, Any] = parsed.risk.model_dump()
+    signals = {sid: _signal(file, sid, raw) for sid, raw in parsed.signals.items()}
+    return Rules(parsed.model.version, risk, dict(parsed.inputs), signals, file)
 
 
 def write_rules(con: duckdb.DuckDBPyConnection, rules: Rules) -> None:

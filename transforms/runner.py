@@ -21,12 +21,20 @@ from crm_risk.errors import ConfigError
 from transforms.inputs import ensure_raw_inputs
 from transforms.rules import Rules, load_rules, write_rules
 
-__all__ = ["ORDER_FILE", "TransformResult", "check_rule_references", "run_transforms", "sql_files"]
+__all__ = [
+    "ORDER_FILE",
+    "TransformResult",
+    "check_rule_references",
+    "run_transforms",
+    "signal_files",
+    "sql_files",
+]
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).parent
 ORDER_FILE = ROOT / "order.txt"
 HISTORY_APPEND = "account_risk_history.sql"
+SIGNALS_DIR = "signals"  # marts/signals/<id>.sql creates marts.sig_<id>
 _PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
 _RULE_REF = re.compile(r"meta\.rule_(?:num|days|text|list|for)\(\s*'(\w+)'\s*,\s*'(\w+)'\s*[,)]")
 
@@ -47,16 +55,40 @@ class TransformResult:
 
 
 def sql_files(order_file: Path = ORDER_FILE) -> list[Path]:
-    """The SQL files in run order (blank lines and `#` comments in order.txt are skipped)."""
-    files = []
+    """The SQL files in run order (blank lines and `#` comments in order.txt are skipped; a glob such as
+    `marts/signals/*.sql` stands for its files in name order)."""
+    files: list[Path] = []
     for line in order_file.read_text().splitlines():
         name = line.split("#", 1)[0].strip()
-        if name:
-            path = order_file.parent / name
-            if not path.exists():
-                raise FileNotFoundError(f"{order_file} lists {name}, which does not exist")
-            files.append(path)
+        if not name:
+            continue
+        if any(c in name for c in "*?["):
+            files += sorted(order_file.parent.glob(name))
+            continue
+        path = order_file.parent / name
+        if not path.exists():
+            raise FileNotFoundError(f"{order_file} lists {name}, which does not exist")
+        files.append(path)
     return files
+
+
+def signal_files(rules: Rules, files: list[Path]) -> dict[str, Path]:
+    """Each signal of the rules file -> its SQL file (`signals/<id>.sql`); ConfigError when one lacks the other.
+
+    Adding a signal is its SQL file plus its [signals.<id>] table: the union over signals is bound from this.
+    """
+    found = {p.stem: p for p in files if p.parent.name == SIGNALS_DIR}
+    if missing := sorted(set(rules.signals) - set(found)):
+        raise ConfigError(
+            f"{rules.path} defines signal(s) {', '.join(missing)} without SQL: add "
+            f"{', '.join(f'transforms/marts/{SIGNALS_DIR}/{m}.sql' for m in missing)} or remove the table(s)"
+        )
+    if extra := sorted(set(found) - set(rules.signals)):
+        raise ConfigError(
+            f"{', '.join(_rel(found[e]) for e in extra)} ha{'s' if len(extra) == 1 else 've'} no "
+            f"[signals.<id>] table in {rules.path}: add one (severity, points, action) or remove the file"
+        )
+    return {sid: found[sid] for sid in rules.signals}
 
 
 def check_rule_references(rules: Rules, files: list[Path] | None = None) -> None:
@@ -66,13 +98,24 @@ def check_rule_references(rules: Rules, files: list[Path] | None = None) -> None
     )
     defined |= {(sid, k) for sid, sig in rules.signals.items() for k in sig.params}
     files = files or sql_files()
+    read: set[tuple[str, str]] = set()
     for path in files:
         for sid, key in _RULE_REF.findall(path.read_text()):
             if (sid, key) not in defined:
                 raise ConfigError(
                     f"{_rel(path)} reads rule [{sid}] {key}, which {rules.path} does not define"
                 )
+            read.add((sid, key))
     by_name = {p.name: p for p in files}
+    for sid, sig in rules.signals.items():
+        if f"{sid}.sql" not in by_name:
+            continue
+        for key in sig.params:
+            if key not in _DESCRIPTIVE and "." not in key and (sid, key) not in read:
+                raise ConfigError(
+                    f"{rules.path} [signals.{sid}] {key} is read by no SQL file (a typo?); "
+                    f"{_rel(by_name[f'{sid}.sql'])} reads: {', '.join(sorted(k for s, k in read if s == sid))}"
+                )
     for sid, sig in rules.signals.items():
         sql = by_name.get(f"{sid}.sql")
         if sig.mitigated_severity and sql and not _MITIGATED.search(_strip_comments(sql.read_text())):
@@ -82,6 +125,8 @@ def check_rule_references(rules: Rules, files: list[Path] | None = None) -> None
             )
 
 
+# signal keys that describe rather than tune (the owner Task's subject reads `title` from meta.rules)
+_DESCRIPTIVE = frozenset({"title"})
 _MITIGATED = re.compile(r"\bas\s+mitigated\b", re.IGNORECASE)
 
 
@@ -116,6 +161,8 @@ def run_transforms(
     if not record_history:  # what-if and backtest runs leave the nightly history (and so the trend) alone
         files = [f for f in files if f.name != HISTORY_APPEND]
     check_rule_references(loaded, files)
+    if any(p.parent.name == SIGNALS_DIR for p in files):
+        params["signal_tables"] = [f"marts.sig_{sid}" for sid in signal_files(loaded, files)]
     ensure_schemas(con)
     con.execute("begin")
     try:

@@ -12,7 +12,7 @@ from connectors.warehouse import connect
 from crm_risk.errors import ConfigError
 from tests.transforms.helpers import AS_OF, ago, coverage, fired, run
 from transforms.rules import DEFAULT_RULES, load_rules
-from transforms.runner import check_rule_references, run_transforms, sql_files
+from transforms.runner import check_rule_references, run_transforms, signal_files, sql_files
 
 
 def rules_data() -> dict:
@@ -131,3 +131,34 @@ def test_backtest_runs_can_leave_the_history_alone(con, crm):
     run(con, run_id="nightly")
     run_transforms(con, as_of=ago(30), run_id="backtest", record_history=False)
     assert con.execute("select run_id from marts.account_risk_history").fetchall() == [("nightly",)]
+
+
+def test_a_misspelt_key_is_refused_naming_it_and_the_table():
+    data = rules_data()
+    data["risk"]["amber_min_scor"] = 25
+    with pytest.raises(ConfigError, match=r"\[risk\] amber_min_scor is not a known key"):
+        load_rules(data=data)
+    data = rules_data()
+    data["modle"] = {"version": "x"}
+    with pytest.raises(ConfigError, match=r"\[modle\] is not a known key"):
+        load_rules(data=data)
+    data = rules_data()
+    data["signals"]["repeat_issue"]["window_dayz"] = 90
+    with pytest.raises(ConfigError, match=r"\[signals.repeat_issue\] window_dayz is read by no SQL file"):
+        check_rule_references(load_rules(data=data))
+
+
+def test_a_signal_is_its_sql_file_plus_its_rules_table(tmp_path: Path):
+    rules = load_rules()
+    files = sql_files()
+    assert set(signal_files(rules, files)) == set(rules.signals)  # the glob in order.txt finds every signal
+    data = rules_data()
+    data["signals"]["brand_new"] = {"severity": "low", "points": 5, "action": "Look."}
+    with pytest.raises(
+        ConfigError, match=r"brand_new without SQL: add transforms/marts/signals/brand_new.sql"
+    ):
+        signal_files(load_rules(data=data), files)
+    data = rules_data()
+    del data["signals"]["case_spike"]
+    with pytest.raises(ConfigError, match=r"signals/case_spike.sql has no \[signals.<id>\] table"):
+        signal_files(load_rules(data=data), files)

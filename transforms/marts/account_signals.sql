@@ -4,23 +4,8 @@
 create or replace table marts.account_signals as
 
 with fired as (
-    select * from marts.sig_repeat_issue
-    union all by name select * from marts.sig_no_follow_up_after_fix
-    union all by name select * from marts.sig_missed_customer_yardstick
-    union all by name select * from marts.sig_escalation_load
-    union all by name select * from marts.sig_aging_open_cases
-    union all by name select * from marts.sig_reneged_deal
-    union all by name select * from marts.sig_champion_gone
-    union all by name select * from marts.sig_renewal_only_contact
-    union all by name select * from marts.sig_owner_changed
-    union all by name select * from marts.sig_single_threaded
-    union all by name select * from marts.sig_case_spike
-    union all by name select * from marts.sig_broken_promise_after_sale
-    union all by name select * from marts.sig_no_business_review
-    union all by name select * from marts.sig_oversell_complaint
-    union all by name select * from marts.sig_service_inconsistency
-    union all by name select * from marts.sig_existing_client_neglect
-    union all by name select * from marts.sig_expansion_ready
+    -- every signal's marts.sig_<id> (the runner binds the list from the rules file), union all by name
+    select * from query_table($signal_tables::varchar[], true)
 ),
 
 catalog as (
