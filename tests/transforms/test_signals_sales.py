@@ -284,3 +284,25 @@ def test_existing_client_neglect(con, crm):
         got["N"][0]
         == "This account got 0 touches from its owner in the last 90 days; similar accounts got 4."
     )
+
+
+def test_reneged_deal_dates_the_win_by_its_close_date(con, crm):
+    crm.account("A")
+    a = crm.opportunity("A", "Fleet expansion", "Closed Won", day(100))
+    crm.history(a, "Closed Won", ago(75), close=day(100))  # the win was recorded 25 days after it closed
+    crm.history(a, "Closed Won", ago(70), amount=7000.0, close=day(100))
+    run(con)
+    got = fired(con, "reneged_deal")
+    assert got["A"][0] == "'Fleet expansion' was won on 22 Mar 2026, then reduced by 30% on 21 Apr 2026."
+
+
+def test_oversell_complaint_quotes_the_case_subject(con, crm):
+    crm.account("A")
+    crm.event("A", ago(40), type="Service Visit")
+    crm.case("A", "00000053", ago(30), Reason="Feedback", Subject="Charged for a module we never asked for")
+    run(con)
+    got = fired(con, "oversell_complaint")
+    assert got["A"][0] == (
+        "A complaint ('Charged for a module we never asked for', case 00000053) followed the 21 May 2026 "
+        "service visit."
+    )

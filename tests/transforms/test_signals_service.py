@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.transforms.helpers import AS_OF, ago, coverage, fired, run
+from tests.transforms.helpers import AS_OF, ago, coverage, day, fired, run
 
 
 def test_repeat_issue(con, crm):
@@ -169,3 +169,18 @@ def test_onboarding_profile_tightens_thresholds(con, crm):
         con.execute("select account_id, lifecycle from marts.int_account_sales_history").fetchall()
     )
     assert lifecycle == {"NEW": "onboarding", "OLD": "steady"}
+
+
+def test_case_spike_on_a_new_customer_says_there_is_no_usual_rate_yet(con, crm):
+    crm.account("N")
+    won = crm.opportunity("N", "First order", "Closed Won", day(60))
+    crm.history(won, "Closed Won", ago(60), close=day(60))
+    for i in range(3):
+        crm.case("N", f"0000040{i}", ago(5 + i))
+    run(con)
+    got = fired(con, "case_spike")
+    assert set(got) == {"N"}
+    assert got["N"][0] == (
+        "3 cases in the last 30 days, since it became a customer on 1 May 2026: "
+        "too new for a usual rate to compare with."
+    )

@@ -24,10 +24,19 @@ per_account as (
 
 rated as (
     select
-        *,
-        baseline_count * meta.rule_num('case_spike', 'recent_days') / meta.rule_num('case_spike', 'baseline_days')
-            as usual_count
+        per_account.*,
+        sales.first_won_date,
+        per_account.baseline_count * meta.rule_num('case_spike', 'recent_days')
+            / meta.rule_num('case_spike', 'baseline_days') as usual_count,
+        -- a customer for less than the whole comparison window has no usual rate yet: the reason says so
+        coalesce(
+            sales.first_won_date > cast($as_of as date)
+                - cast(meta.rule_num('case_spike', 'recent_days') + meta.rule_num('case_spike', 'baseline_days')
+                    as integer),
+            false
+        ) as is_new
     from per_account
+    left join marts.int_account_sales_history as sales on per_account.account_id = sales.account_id
 ),
 
 final as (
@@ -37,7 +46,12 @@ final as (
         to_json({'recent_count': recent_count, 'baseline_count': baseline_count, 'usual_count': usual_count,
             'recent_case_numbers': recent_case_numbers}) as evidence,
         recent_count || ' cases in the last ' || meta.human_num(meta.rule_num('case_spike', 'recent_days'))
-            || ' days against a usual ' || meta.human_num(round(usual_count, 1)) || '.' as reason
+            || ' days' || case
+                when is_new and baseline_count = 0
+                    then ', since it became a customer on ' || meta.human_date(first_won_date)
+                        || ': too new for a usual rate to compare with.'
+                else ' against a usual ' || meta.human_num(round(usual_count, 1)) || '.'
+            end as reason
     from rated
     where recent_count >= meta.rule_num('case_spike', 'min_cases')
         and recent_count > meta.rule_num('case_spike', 'factor') * usual_count

@@ -24,7 +24,12 @@ hits as (
         visits.starts_at as visit_at,
         complaints.case_id,
         complaints.case_number,
-        coalesce(complaints.reason, complaints.case_type, 'a complaint') as complaint_about,
+        -- the Subject tells the rep what happened; the Reason picklist ('Feedback') only when there is none
+        coalesce(
+            case when length(trim(complaints.subject)) > 80 then left(trim(complaints.subject), 77) || '...'
+                else nullif(trim(complaints.subject), '') end,
+            complaints.reason, complaints.case_type, 'a complaint'
+        ) as complaint_about,
         complaints.created_at
     from visits
     inner join complaints

@@ -59,7 +59,8 @@ first_change as (
 described as (
     select
         *,
-        '''' || opportunity_name || ''' was won on ' || meta.human_date(won_at) || ', then '
+        -- the win is dated by its CloseDate (the business date), not by when the stage change was saved
+        '''' || opportunity_name || ''' was won on ' || meta.human_date(coalesce(won_close_date, won_at)) || ', then '
             || case change_kind
                 when 'reopened' then 'moved back to ' || coalesce(stage_name, 'an open stage')
                 when 'reduced' then 'reduced by ' || cast(round(100 * (1 - amount / won_amount)) as bigint) || '%'
