@@ -8,7 +8,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_LOGGING_LEVEL ?= WARNING
 ACCOUNTS ?= 2000
 
-.PHONY: setup demo test test-fast bench lint format clean
+.PHONY: setup demo test test-fast bench lint format clean proto
 
 # uv is bootstrapped from PyPI when the machine lacks it (only Python 3.11 + pip are assumed). Bytecode is compiled
 # at install (~12 s once): with PYTHONDONTWRITEBYTECODE set, as here, every run would otherwise recompile GX and
@@ -42,6 +42,10 @@ lint: setup
 format: setup
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# The Pub/Sub API stubs are committed; regenerate them after changing grpcio-tools or the proto.
+proto: setup
+	$(BIN)/python -m grpc_tools.protoc -I . --python_out=. --grpc_python_out=. --pyi_out=. pubsub_api/pubsub_api.proto
 
 clean:
 	rm -rf .demo .pytest_cache .mypy_cache .ruff_cache landing
