@@ -60,7 +60,17 @@ class Settings(BaseSettings):
     sf_ca_bundle: Path | None = Field(None, description="CA bundle to verify the CRM's TLS certificate")
     sf_token_store: Path | None = Field(None, description="where a rotated refresh token is persisted")
     sf_timeout_seconds: float = 60.0
-    sf_max_retries: int = 5
+    sf_max_retries: int = Field(
+        5,
+        ge=0,
+        description="retries of one failed call (connectors/salesforce/retry.py): a call costs at most 1 + this",
+    )
+    sf_retry_backoff_seconds: float = Field(
+        0.5, ge=0, description="first retry's wait; doubles per retry, jittered"
+    )
+    sf_retry_backoff_max_seconds: float = Field(
+        30.0, ge=0, description="cap on any one retry wait, a Retry-After header included"
+    )
     sf_session_refresh_seconds: int = Field(
         3600, description="refresh the session proactively after this long"
     )

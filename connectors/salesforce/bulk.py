@@ -2,8 +2,11 @@
 
 simple-salesforce's bulk2 sleeps 5 s before the first poll, buffers whole results, has no gzip or abort-on-error and
 raises exceptions outside its own tree; this module polls with a backoff starting at 0.2 s, downloads each result page
-by locator (`maxRecords`, gzip) into a spooled temp file so memory stays flat, retries a page by its (stable) locator,
-and aborts the job whenever it gives up.
+by locator (`maxRecords`, gzip) into a spooled temp file so memory stays flat, and aborts the job whenever it gives up.
+It does not retry by itself: every request is one client call under the retry policy (retry.py), a result page is
+downloaded whole inside that call (so a page cut off half-way is asked for again by its stable locator), and job
+creation is declared safe to repeat (a duplicate would only be an idle job). A job that ends Failed is not created
+again: the query raises TransientError (the next run extracts it), an update's rows go back to the pusher.
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import requests
+
 from connectors.salesforce.client import CrmClient
-from connectors.salesforce.errors import mask, translate
+from connectors.salesforce.errors import mask
 from crm_risk.errors import ConnectorError, TerminalError, TransientError
 
 __all__ = ["BulkUnsupported", "IngestOutcome", "ingest", "query_pages"]
@@ -28,7 +33,6 @@ log = logging.getLogger(__name__)
 POLL_FIRST_SECONDS = 0.2
 POLL_MAX_SECONDS = 5.0
 POLL_TIMEOUT_SECONDS = 6 * 3600
-PAGE_TRIES = 3
 _CSV_HEADERS = {"Accept": "text/csv", "Accept-Encoding": "gzip"}
 _TERMINAL_STATES = ("JobComplete", "Failed", "Aborted")
 
@@ -49,17 +53,9 @@ def _abort(client: CrmClient, kind: str, job_id: str) -> None:
 
 
 def _create_job(client: CrmClient, kind: str, spec: dict[str, Any]) -> dict[str, Any]:
-    """POST a job, retrying a refused-before-processing answer (5xx): a duplicate would only be an idle job."""
-    for attempt in range(1, PAGE_TRIES + 1):
-        try:
-            job: dict[str, Any] = client.request("POST", f"jobs/{kind}", json=spec).json()
-            return job
-        except TransientError as exc:
-            if attempt == PAGE_TRIES:
-                raise
-            log.warning("creating a bulk %s job failed (%s); retry %d/%d", kind, exc, attempt + 1, PAGE_TRIES)
-            time.sleep(0.5 * attempt)
-    raise AssertionError("unreachable")  # pragma: no cover
+    """POST a job; safe to repeat after a transient failure (a duplicate would only be an idle job)."""
+    job: dict[str, Any] = client.request("POST", f"jobs/{kind}", json=spec, idempotent=True).json()
+    return job
 
 
 def _wait(client: CrmClient, kind: str, job_id: str) -> dict[str, Any]:
@@ -81,28 +77,24 @@ def _wait(client: CrmClient, kind: str, job_id: str) -> dict[str, Any]:
 def _download(
     client: CrmClient, url: str, params: dict[str, Any]
 ) -> tuple[tempfile.SpooledTemporaryFile[bytes], str | None, int]:
-    """One result page, fully downloaded (gunzipped) into a spooled temp file; retried by its locator."""
-    for attempt in range(1, PAGE_TRIES + 1):
+    """One result page, fully downloaded (gunzipped) into a spooled temp file inside one client call."""
+
+    def read(resp: requests.Response) -> tuple[tempfile.SpooledTemporaryFile[bytes], str | None, int]:
         spool: tempfile.SpooledTemporaryFile[bytes] = tempfile.SpooledTemporaryFile(max_size=16 << 20)  # noqa: SIM115 (returned open)
         try:
-            resp = client.request("GET", url, params=params, headers=_CSV_HEADERS, stream=True)
-            with resp:
-                for block in resp.iter_content(1 << 20):
-                    spool.write(block)
-            locator = resp.headers.get("Sforce-Locator")
-            count = int(resp.headers.get("Sforce-NumberOfRecords", "-1"))
-            spool.seek(0)
-            return spool, (None if locator in (None, "", "null") else locator), count
-        except Exception as exc:
+            for block in resp.iter_content(1 << 20):
+                spool.write(block)
+        except BaseException:
             spool.close()
-            err = translate(exc, f"bulk result page {url}")
-            if attempt == PAGE_TRIES or not isinstance(err, TransientError):
-                raise err from None
-            log.warning(
-                "bulk result page failed (%s); retrying the same locator (%d/%d)", err, attempt, PAGE_TRIES
-            )
-            time.sleep(0.5 * attempt)
-    raise AssertionError("unreachable")  # pragma: no cover
+            raise
+        locator = resp.headers.get("Sforce-Locator")
+        count = int(resp.headers.get("Sforce-NumberOfRecords", "-1"))
+        spool.seek(0)
+        return spool, (None if locator in (None, "", "null") else locator), count
+
+    return client.fetch(
+        "GET", url, read, params=params, headers=_CSV_HEADERS, stream=True, what=f"bulk result page {url}"
+    )
 
 
 def query_pages(

@@ -1,11 +1,13 @@
 """The CRM client: one hardened `requests.Session` under a simple-salesforce `Salesforce`, and the call wrapper.
 
 The session: `trust_env=False` (REQUESTS_CA_BUNDLE must not override `verify`), `verify` = the CA bundle, a timeout on
-every request, urllib3 retries on connect/read errors and 502/503/504 honouring `Retry-After`, and a response hook that
-counts every API call and reads `Sforce-Limit-Info: api-usage=USED/MAX`.
-Every call goes through `CrmClient.call` / `CrmClient.request`: the run's call budget is checked, the session is
-renewed proactively after `sf_session_refresh_seconds`, exceptions are translated once (errors.py), and a 401
-INVALID_SESSION_ID gets exactly one re-login and retry (simple-salesforce's own retry drops caller headers).
+every request, no transport retries, and a response hook that counts every API call (each retry included) and reads
+`Sforce-Limit-Info: api-usage=USED/MAX` and `Retry-After`.
+Every call goes through `CrmClient.call` / `CrmClient.request` / `CrmClient.fetch`, each attempt through the one
+retry policy (retry.py): the run's call budget is checked, the session is renewed proactively after
+`sf_session_refresh_seconds`, exceptions are translated once (errors.py), transient failures are retried within
+`sf_max_retries`, and a 401 INVALID_SESSION_ID gets exactly one re-login and re-send (simple-salesforce's own retry
+drops caller headers). Logins are POSTs: retried only when nothing was sent.
 """
 
 from __future__ import annotations
@@ -22,27 +24,31 @@ from typing import Any, TypeVar
 import requests
 from requests.adapters import HTTPAdapter
 from simple_salesforce import Salesforce
-from urllib3.util.retry import Retry
 
 from connectors.salesforce.auth import Token, can_relogin, login
-from connectors.salesforce.errors import SessionExpired, error_from_response, translate
+from connectors.salesforce.errors import SessionExpired, error_from_response
+from connectors.salesforce.retry import (
+    IDEMPOTENT_METHODS,
+    Budget,
+    RetryPolicy,
+    retry_after_seconds,
+    transport_retry,
+)
 from crm_risk.config import Settings
-from crm_risk.errors import QuotaExceeded, TerminalError
+from crm_risk.errors import ConnectorError, QuotaExceeded, TerminalError
 
 __all__ = ["CrmClient", "build_session", "connect"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-# POST is retried only on connect errors (nothing was sent): a create must never be sent twice blindly.
-_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"})
 _USAGE = re.compile(r"(?<![\w-])api-usage=(\d+)/(\d+)")  # not per-app-api-usage
 
 
 class _TimeoutAdapter(HTTPAdapter):
-    """An HTTPAdapter that puts a default timeout on every request and retries with urllib3's Retry."""
+    """An HTTPAdapter that puts a default timeout on every request and never retries by itself (retry.py does)."""
 
-    def __init__(self, timeout: float, retry: Retry) -> None:
-        super().__init__(max_retries=retry, pool_connections=4, pool_maxsize=8)
+    def __init__(self, timeout: float) -> None:
+        super().__init__(max_retries=transport_retry(), pool_connections=4, pool_maxsize=8)
         self._timeout = timeout
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
@@ -53,24 +59,11 @@ class _TimeoutAdapter(HTTPAdapter):
 
 
 def build_session(settings: Settings) -> requests.Session:
-    """A requests.Session with TLS verification, timeouts and bounded retries honouring Retry-After."""
+    """A requests.Session with TLS verification and timeouts; it does not retry (CrmClient does, through retry.py)."""
     session = requests.Session()
     session.trust_env = False
     session.verify = str(settings.sf_ca_bundle) if settings.sf_ca_bundle else True
-    retry = Retry(
-        total=settings.sf_max_retries,
-        connect=settings.sf_max_retries,
-        read=settings.sf_max_retries,
-        status=settings.sf_max_retries,
-        other=0,
-        backoff_factor=0.5,
-        backoff_max=30,
-        status_forcelist=(502, 503, 504),
-        allowed_methods=_IDEMPOTENT,
-        respect_retry_after_header=True,
-        raise_on_status=False,
-    )
-    adapter = _TimeoutAdapter(settings.sf_timeout_seconds, retry)
+    adapter = _TimeoutAdapter(settings.sf_timeout_seconds)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     session.headers["User-Agent"] = "crm-risk/0.1"
@@ -82,6 +75,7 @@ class CrmClient:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.retry = RetryPolicy.from_settings(settings)
         self.session = build_session(settings)
         self.session.hooks["response"].append(self._on_response)
         self._auth_session = build_session(settings)  # logins are not API calls: no counting hook
@@ -91,8 +85,9 @@ class CrmClient:
             None  # (server Date, local monotonic) of the last answer
         )
         self.relogins = 0
+        self._retry_after: float | None = None  # the last answer's Retry-After, in seconds
         self._describes: dict[str, dict[str, Any]] = {}
-        self._token: Token = login(settings, self._auth_session)
+        self._token: Token = self._login()
         self.sf = self._build(self._token)
 
     # --- session -----------------------------------------------------------------------------------
@@ -104,6 +99,14 @@ class CrmClient:
             session=self.session,
         )
 
+    def _login(self) -> Token:
+        """One login (a POST: retried by the policy only when nothing was sent)."""
+        return self.retry.run(
+            f"login ({self.settings.sf_auth})",
+            lambda: login(self.settings, self._auth_session),
+            idempotent=False,
+        )
+
     def relogin(self) -> None:
         """Get a new session (and instance URL) and rebuild the simple-salesforce client on it."""
         if not can_relogin(self.settings):
@@ -112,7 +115,7 @@ class CrmClient:
                 "set a fresh CRM_RISK_SF_SESSION_ID or use an OAuth mode",
                 code="INVALID_SESSION_ID",
             )
-        self._token = login(self.settings, self._auth_session)
+        self._token = self._login()
         self.sf = self._build(self._token)
         self.relogins += 1
 
@@ -140,17 +143,18 @@ class CrmClient:
             self.relogin()
 
     def _on_response(self, resp: requests.Response, *args: Any, **kwargs: Any) -> None:
-        """Response hook: count the call, note the server's clock and read the org's API usage."""
+        """Response hook: count the call, note the server's clock, its Retry-After and the org's API usage."""
         self.api_calls += 1
         stamp = resp.headers.get("Date")
+        answered: datetime | None = None
         if stamp:
             with contextlib.suppress(
                 TypeError, ValueError
             ):  # a malformed Date header: keep the last good one
-                self._server_clock = (
-                    email.utils.parsedate_to_datetime(stamp).astimezone(UTC),
-                    time.monotonic(),
-                )
+                answered = email.utils.parsedate_to_datetime(stamp).astimezone(UTC)
+                self._server_clock = (answered, time.monotonic())
+        # An HTTP-date Retry-After is read against the server's own clock: a skewed local clock must not stretch it.
+        self._retry_after = retry_after_seconds(resp.headers.get("Retry-After"), answered)
         match = _USAGE.search(resp.headers.get("Sforce-Limit-Info", ""))
         if match:
             used, limit = int(match.group(1)), int(match.group(2))
@@ -169,22 +173,77 @@ class CrmClient:
         return str(self.sf.base_url)
 
     # --- calls -------------------------------------------------------------------------------------
-    def call(self, what: str, fn: Callable[[Salesforce], T]) -> T:
-        """Run `fn(sf)` with budget check, error translation and one re-login + retry on INVALID_SESSION_ID."""
-        self._before_call()
-        try:
-            return fn(self.sf)
-        except Exception as exc:
-            err = translate(exc, what)
-            if not isinstance(err, SessionExpired):
-                raise err from None
-        log.info("%s: session expired; logging in again once", what)
-        self.relogin()
-        try:
-            return fn(self.sf)
-        except Exception as exc:
-            err = translate(exc, what)
-            raise err from None
+    def call(
+        self,
+        what: str,
+        fn: Callable[[Salesforce], T],
+        *,
+        idempotent: bool = True,
+        budget: Budget | None = None,
+    ) -> T:
+        """Run `fn(sf)` through the retry policy: budget check, error translation, bounded retries of transient
+        failures (a non-idempotent one only when nothing was sent), one re-login + re-send on INVALID_SESSION_ID.
+
+        `budget` lets a caller share one retry budget across several calls (a Collections chunk and its re-sends).
+        """
+        relogged = False
+
+        def before() -> None:
+            self._before_call()
+            self._retry_after = None  # a network error has no answer: never reuse an older Retry-After
+
+        def recover(err: ConnectorError) -> bool:
+            nonlocal relogged
+            if not isinstance(err, SessionExpired) or relogged:
+                return False
+            log.info("%s: session expired; logging in again once", what)
+            self.relogin()
+            relogged = True
+            return True
+
+        return self.retry.run(
+            what,
+            lambda: fn(self.sf),
+            idempotent=idempotent,
+            budget=budget,
+            before=before,
+            recover=recover,
+            retry_after=lambda: self._retry_after,
+        )
+
+    def fetch(
+        self,
+        method: str,
+        path: str,
+        read: Callable[[requests.Response], T],
+        *,
+        ok: tuple[int, ...] = (200, 201, 202, 204),
+        what: str | None = None,
+        headers: dict[str, str] | None = None,
+        idempotent: bool | None = None,
+        budget: Budget | None = None,
+        **kwargs: Any,
+    ) -> T:
+        """A raw call against `base_url + path` (or an absolute /services/... path) whose answer `read` consumes
+        inside the retried unit, so a body cut off half-way (`stream=True`) is asked for again; raises on non-`ok`.
+
+        `idempotent` defaults from the method (POST is not); say True for a POST that is safe to repeat.
+        """
+        label = what or f"{method} {path.split('?')[0]}"
+
+        def send(sf: Salesforce) -> T:
+            url = f"https://{sf.sf_instance}{path}" if path.startswith("/") else sf.base_url + path
+            resp = self.session.request(
+                method, url, headers={"Authorization": "Bearer " + sf.session_id, **(headers or {})}, **kwargs
+            )
+            with resp:
+                if resp.status_code not in ok:
+                    raise error_from_response(resp, label)
+                return read(resp)
+
+        if idempotent is None:
+            idempotent = method.upper() in IDEMPOTENT_METHODS
+        return self.call(label, send, idempotent=idempotent, budget=budget)
 
     def request(
         self,
@@ -194,21 +253,22 @@ class CrmClient:
         ok: tuple[int, ...] = (200, 201, 202, 204),
         what: str | None = None,
         headers: dict[str, str] | None = None,
+        idempotent: bool | None = None,
+        budget: Budget | None = None,
         **kwargs: Any,
     ) -> requests.Response:
-        """A raw call against `base_url + path` (or an absolute /services/... path); raises on non-`ok` status."""
-        label = what or f"{method} {path.split('?')[0]}"
-
-        def send(sf: Salesforce) -> requests.Response:
-            url = f"https://{sf.sf_instance}{path}" if path.startswith("/") else sf.base_url + path
-            resp = self.session.request(
-                method, url, headers={"Authorization": "Bearer " + sf.session_id, **(headers or {})}, **kwargs
-            )
-            if resp.status_code not in ok:
-                raise error_from_response(resp, label)
-            return resp
-
-        return self.call(label, send)
+        """A raw call (see `fetch`) returning the response, its body already read."""
+        return self.fetch(
+            method,
+            path,
+            lambda resp: resp,
+            ok=ok,
+            what=what,
+            headers=headers,
+            idempotent=idempotent,
+            budget=budget,
+            **kwargs,
+        )
 
     def describe(self, sobject: str) -> dict[str, Any]:
         """The object's describe (cached for the life of this client, i.e. one run)."""

@@ -1,7 +1,8 @@
 """Translate everything simple-salesforce, requests and the Salesforce wire can throw into crm_risk.errors, in one place.
 
     Salesforce / transport failure                         -> crm_risk.errors
-    timeouts, connection resets, 5xx, UNABLE_TO_LOCK_ROW   -> TransientError
+    timeouts, connection resets, 5xx, UNABLE_TO_LOCK_ROW   -> TransientError (code CONNECT when nothing was sent,
+                                                              READ_TIMEOUT, NETWORK for a reset or cut-off answer)
     403 REQUEST_LIMIT_EXCEEDED, the run's own call budget  -> QuotaExceeded
     401 INVALID_SESSION_ID                                 -> SessionExpired (a TerminalError the client
                                                               answers with one re-login + retry)
@@ -17,6 +18,7 @@ import re
 from typing import Any
 
 import requests
+import urllib3
 from simple_salesforce.exceptions import SalesforceAuthenticationFailed, SalesforceError
 
 from crm_risk.errors import ConnectorError, QuotaExceeded, RecordError, TerminalError, TransientError
@@ -198,6 +200,20 @@ def error_from_response(resp: requests.Response, what: str) -> ConnectorError:
     return _build(resp.status_code, code, message, what)
 
 
+def _network_code(exc: BaseException) -> str:
+    """CONNECT when the request never left (nothing was sent: safe to repeat), READ_TIMEOUT, or NETWORK."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return "CONNECT"
+    reason = (
+        getattr(exc.args[0], "reason", None) if exc.args else None
+    )  # requests wraps urllib3's MaxRetryError
+    if isinstance(reason, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError)):
+        return "CONNECT"
+    if isinstance(exc, (requests.exceptions.ReadTimeout, TimeoutError)):
+        return "READ_TIMEOUT"
+    return "NETWORK"
+
+
 def translate(exc: BaseException, what: str) -> ConnectorError:
     """Map one exception (simple-salesforce, requests, urllib3, OS) to the crm_risk error tree."""
     if isinstance(exc, ConnectorError):
@@ -224,11 +240,12 @@ def translate(exc: BaseException, what: str) -> ConnectorError:
             requests.exceptions.ConnectionError,
             requests.exceptions.ChunkedEncodingError,
             requests.exceptions.RetryError,
+            urllib3.exceptions.ProtocolError,
             ConnectionError,
             TimeoutError,
         ),
     ):
-        return TransientError(mask(f"{what}: {type(exc).__name__}: {exc}"), code="NETWORK")
+        return TransientError(mask(f"{what}: {type(exc).__name__}: {exc}"), code=_network_code(exc))
     if isinstance(exc, requests.exceptions.RequestException):
         return TerminalError(mask(f"{what}: {type(exc).__name__}: {exc}"))
     if type(exc).__name__.startswith("Salesforce"):  # Bulk 2.0 errors do not derive from SalesforceError

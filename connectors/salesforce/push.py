@@ -5,10 +5,15 @@ Every row gets a `PushResult`, in input order:
     updated / created   the CRM accepted it
     rejected            a data error (restricted picklist, STRING_TOO_LONG, validation rule, deleted or unknown Id...):
                         dead-letter it with the reason, never retried until the value changes
-    retry               transient (UNABLE_TO_LOCK_ROW, 5xx, timeouts) and still failing after bounded backoff
-                        retries (3 tries; a call failing as a whole is split in halves): send it again next run
+    retry               transient (UNABLE_TO_LOCK_ROW, 5xx, timeouts, a Bulk job that could not run) and still
+                        failing when the chunk's retries are spent: send it again next run
 REQUEST_LIMIT_EXCEEDED raises `PushInterrupted` (a QuotaExceeded) whose `.results` holds every row's result so far
 (rows not sent are `retry` with error_code REQUEST_LIMIT_EXCEEDED), so the caller records what was done and stops.
+
+Retries follow the one policy (retry.py, which states the bounds): a chunk's retries of the whole call and re-sends of
+its records that failed transiently in a 200 answer share one budget. Halving a chunk isolates a bad record, it is not
+a retry: a 400 for the whole batch is halved down to single records, a 500 outliving its retries once; a busy server
+(502/503/504, network) never. A create (POST) is never sent again after a failure whose outcome is unknown.
 """
 
 from __future__ import annotations
@@ -16,7 +21,6 @@ from __future__ import annotations
 import csv
 import io
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -25,6 +29,7 @@ from typing import Any
 from connectors.salesforce import bulk
 from connectors.salesforce.client import CrmClient
 from connectors.salesforce.errors import classify_item, mask
+from connectors.salesforce.retry import IDEMPOTENT_METHODS, Budget
 from crm_risk.config import Settings
 from crm_risk.errors import ConnectorError, QuotaExceeded, TerminalError, TransientError
 
@@ -33,8 +38,6 @@ __all__ = ["PushInterrupted", "PushResult", "create_tasks", "push_updates", "to_
 log = logging.getLogger(__name__)
 
 BATCH = 200
-TRIES = 3
-BACKOFF_SECONDS = 0.5
 BULK_JOB_ROWS = 50_000
 TASK_KEY = "Risk_Task_Key__c"
 
@@ -95,7 +98,7 @@ def to_csv(rows: list[dict[str, Any]]) -> bytes:
 
 
 class _Pusher:
-    """Sends items through Collections with retries and splitting, filling `results` by input index."""
+    """Sends items through Collections, 200 a call, filling `results` by input index (see the module doc)."""
 
     def __init__(
         self,
@@ -104,17 +107,18 @@ class _Pusher:
         path: str,
         results: list[PushResult | None],
         ok_status: Callable[[dict[str, Any]], str],
-        retry_calls: bool = True,
     ) -> None:
         self.client, self.method, self.path, self.results = client, method, path, results
-        self.ok_status, self.retry_calls = ok_status, retry_calls
+        self.ok_status = ok_status
+        self.idempotent = method.upper() in IDEMPOTENT_METHODS  # a create's unknown outcome is never re-sent
         self.keys: dict[int, str | None] = {}
         self.ids: dict[int, str | None] = {}
+        self.sends: dict[int, int] = {}  # how many times each record was sent
 
-    def send(self, items: list[tuple[int, dict[str, Any]]]) -> None:
-        """Push every item, 200 a call."""
+    def send(self, items: list[tuple[int, dict[str, Any]]], *, retries: int | None = None) -> None:
+        """Push every item, 200 a call; each chunk gets a budget of `retries` (default: the policy's)."""
         for i in range(0, len(items), BATCH):
-            self._chunk(items[i : i + BATCH], attempt=1, split=True)
+            self._chunk(items[i : i + BATCH], self.client.retry.budget(retries=retries), halved=False)
 
     def _set(
         self,
@@ -124,7 +128,6 @@ class _Pusher:
         record_id: str | None = None,
         code: str | None = None,
         message: str | None = None,
-        attempts: int = 1,
     ) -> None:
         self.results[idx] = PushResult(
             self.ids.get(idx) or record_id,
@@ -133,68 +136,72 @@ class _Pusher:
             code,
             mask(message) if message else None,
             self.keys.get(idx),
-            attempts,
+            self.sends.get(idx, 1),
         )
 
-    def _chunk(self, chunk: list[tuple[int, dict[str, Any]]], attempt: int, split: bool) -> None:
+    def _chunk(self, chunk: list[tuple[int, dict[str, Any]]], budget: Budget, halved: bool) -> None:
+        """One Collections call (retried by the client on `budget`); `halved`: a half of a 500-split chunk."""
         body = {"allOrNone": False, "records": [payload for _, payload in chunk]}
+        spent = budget.spent
         try:
             answer = self.client.request(
-                self.method, self.path, json=body, what=f"{self.method} {self.path}"
+                self.method, self.path, json=body, what=f"{self.method} {self.path}", budget=budget
             ).json()
             if not isinstance(answer, list) or len(answer) != len(chunk):
-                raise TerminalError(
-                    f"{self.path}: {len(chunk)} records sent, unexpected answer {str(answer)[:200]}"
+                # the outcome is unknown: the rows are sent again next run (never split, never rejected)
+                raise TransientError(
+                    f"{self.path}: {len(chunk)} records sent, unexpected answer {str(answer)[:200]}",
+                    code="UNEXPECTED_ANSWER",
                 )
         except QuotaExceeded:
             raise
-        except TransientError as exc:
-            if self.retry_calls and attempt < TRIES:
-                time.sleep(BACKOFF_SECONDS * 2 ** (attempt - 1))
-                return self._chunk(chunk, attempt + 1, split)
-            if self.retry_calls and split and len(chunk) > 1:
-                log.warning(
-                    "%s: %d records failed %d times (%s); splitting the call",
-                    self.path,
-                    len(chunk),
-                    attempt,
-                    exc.code,
-                )
-                half = len(chunk) // 2
-                self._chunk(chunk[:half], 1, False)
-                self._chunk(chunk[half:], 1, False)
-                return None
-            for idx, _ in chunk:
-                self._set(
-                    idx, False, "retry", code=exc.code or "TRANSIENT", message=str(exc), attempts=attempt
-                )
-            return None
-        except ConnectorError as exc:  # the call as a whole was refused: isolate the bad row by halves
-            if len(chunk) > 1:
-                half = len(chunk) // 2
-                self._chunk(chunk[:half], 1, split)
-                self._chunk(chunk[half:], 1, split)
-                return None
-            self._set(
-                chunk[0][0],
-                False,
-                "rejected",
-                code=exc.code or "REJECTED",
-                message=str(exc),
-                attempts=attempt,
+        except ConnectorError as exc:
+            self._sent(chunk, 1 + budget.spent - spent)
+            self._failed(chunk, exc, halved)
+            return
+        self._sent(chunk, 1 + budget.spent - spent)
+        self._items(chunk, answer, budget)
+
+    def _sent(self, chunk: list[tuple[int, dict[str, Any]]], times: int) -> None:
+        for idx, _ in chunk:
+            self.sends[idx] = self.sends.get(idx, 0) + times
+
+    def _failed(self, chunk: list[tuple[int, dict[str, Any]]], exc: ConnectorError, halved: bool) -> None:
+        """The call failed as a whole after the policy's retries: split it if that may isolate a bad record."""
+        policy = self.client.retry
+        transient = isinstance(exc, TransientError)
+        if len(chunk) > 1 and policy.splits(exc, idempotent=self.idempotent) and not (transient and halved):
+            log.warning(
+                "%s: a call of %d records failed (%s %s); sending each half on its own",
+                self.path,
+                len(chunk),
+                exc.status or "",
+                exc.code or "",
             )
-            return None
-        self._items(chunk, answer, attempt)
-        return None
+            half = len(chunk) // 2
+            for part in (chunk[:half], chunk[half:]):
+                if transient:  # a 500 that outlived its retries: each half once, no deeper
+                    self._chunk(part, policy.budget(retries=0), halved=True)
+                else:  # refused as a whole: search down to the bad record
+                    self._chunk(part, policy.budget(), halved=halved)
+            return
+        for idx, _ in chunk:
+            self._set(
+                idx,
+                False,
+                "retry" if transient else "rejected",
+                code=exc.code or ("TRANSIENT" if transient else "REJECTED"),
+                message=str(exc),
+            )
 
     def _items(
-        self, chunk: list[tuple[int, dict[str, Any]]], answer: list[dict[str, Any]], attempt: int
+        self, chunk: list[tuple[int, dict[str, Any]]], answer: list[dict[str, Any]], budget: Budget
     ) -> None:
-        """Record per-item results; retry items with transient codes (bounded backoff)."""
-        again: list[tuple[int, dict[str, Any]]] = []
+        """Record per-item results; re-send items with transient codes while the chunk's budget lasts."""
+        again: list[tuple[int, dict[str, Any], str | None, str, str]] = []
         for (idx, payload), item in zip(chunk, answer, strict=True):
             if item.get("success"):
-                self._set(idx, True, self.ok_status(item), record_id=item.get("id"), attempts=attempt)
+                self._set(idx, True, self.ok_status(item), record_id=item.get("id"))
                 continue
             errors = item.get("errors") or [{}]
             code = errors[0].get("statusCode") or errors[0].get("errorCode") or "UNKNOWN"
@@ -202,24 +209,27 @@ class _Pusher:
             kind = classify_item(code)
             if kind == "quota":
                 raise QuotaExceeded(f"{self.path}: {code} {message}", code=code)
-            if kind == "transient" and attempt < TRIES:
-                again.append((idx, payload))
+            if kind == "transient":
+                again.append((idx, payload, item.get("id"), code, message))
             else:
-                self._set(
-                    idx,
-                    False,
-                    "retry" if kind == "transient" else "rejected",
-                    record_id=item.get("id"),
-                    code=code,
-                    message=message,
-                    attempts=attempt,
-                )
-        if again:
-            log.info(
-                "%s: %d records hit transient errors; retry %d/%d", self.path, len(again), attempt + 1, TRIES
-            )
-            time.sleep(BACKOFF_SECONDS * 2 ** (attempt - 1))
-            self._chunk(again, attempt + 1, split=False)
+                self._set(idx, False, "rejected", record_id=item.get("id"), code=code, message=message)
+        if not again:
+            return
+        if not budget.spend():  # the chunk's retries are spent: these records wait for the next run
+            for idx, _, record_id, code, message in again:
+                self._set(idx, False, "retry", record_id=record_id, code=code, message=message)
+            return
+        policy = self.client.retry
+        log.info(
+            "%s: %d records hit transient errors (%s); re-send %d/%d",
+            self.path,
+            len(again),
+            again[0][3],
+            budget.spent,
+            budget.retries,
+        )
+        policy.sleep(policy.delay(budget.spent))
+        self._chunk([(idx, payload) for idx, payload, *_ in again], budget, halved=True)
 
 
 def _finish(results: list[PushResult | None], what: str, exc: QuotaExceeded | None) -> list[PushResult]:
@@ -262,14 +272,26 @@ def _bulk_update(
     results: list[PushResult | None],
     pusher: _Pusher,
 ) -> None:
-    """Bulk 2.0 update jobs; transient failures go back through Collections with backoff."""
+    """Bulk 2.0 update jobs. Rows that failed transiently or were left unprocessed go once more through Collections,
+    on a budget already charged with the job's send; rows of a job that could not run at all are left 'retry'."""
+    policy = client.retry
     for start in range(0, len(items), BULK_JOB_ROWS):
         part = items[start : start + BULK_JOB_ROWS]
         by_id: dict[str, list[int]] = {}
         for idx, row in part:
             by_id.setdefault(str(row["Id"])[:15], []).append(idx)
-        outcome = bulk.ingest(client, sobject, to_csv([row for _, row in part]))
-        again: list[int] = []
+        try:
+            outcome = bulk.ingest(client, sobject, to_csv([row for _, row in part]))
+        except TransientError as exc:  # already retried call by call: the rows wait for the next run
+            log.warning(
+                "bulk update %s: the job could not run (%s); %d rows to retry", sobject, exc, len(part)
+            )
+            for idx, _ in part:
+                results[idx] = PushResult(
+                    pusher.ids[idx], False, "retry", exc.code or "TRANSIENT", mask(str(exc))
+                )
+            continue
+        again: dict[int, tuple[str, str]] = {}
         for row in outcome.successful:
             for idx in by_id.pop(str(row.get("sf__Id") or row.get("Id") or "")[:15], []):
                 results[idx] = PushResult(pusher.ids[idx], True, "updated")
@@ -280,18 +302,26 @@ def _bulk_update(
                 if kind == "quota":
                     raise QuotaExceeded(f"bulk update {sobject}: {code}", code=code)
                 if kind == "transient":
-                    again.append(idx)
+                    again[idx] = (code, message.strip())
                 else:
                     results[idx] = PushResult(pusher.ids[idx], False, "rejected", code, mask(message.strip()))
-        for idxs in by_id.values():  # unprocessed or missing from the results: try again through Collections
-            again.extend(idxs)
-        if again:
-            log.info("bulk update %s: %d rows to retry through Collections", sobject, len(again))
-            time.sleep(BACKOFF_SECONDS)
-            payloads = dict(items)
-            pusher._chunk(
-                [(i, _collection_record(sobject, payloads[i])) for i in sorted(again)], 2, split=True
-            )
+        for idx in (i for idxs in by_id.values() for i in idxs):  # unprocessed or missing from the results
+            again[idx] = ("UNPROCESSED", f"bulk job {outcome.job_id} ended {outcome.state} without it")
+        if not again:
+            continue
+        if policy.max_retries == 0:
+            for idx, (code, message) in again.items():
+                results[idx] = PushResult(pusher.ids[idx], False, "retry", code, mask(message))
+            continue
+        log.info("bulk update %s: %d rows to send again through Collections", sobject, len(again))
+        policy.sleep(policy.delay(1))
+        payloads = dict(items)
+        for idx in again:
+            pusher.sends[idx] = 1  # the job sent each once: one retry of the budget is spent
+        pusher.send(
+            [(i, _collection_record(sobject, payloads[i])) for i in sorted(again)],
+            retries=policy.max_retries - 1,
+        )
 
 
 def _collection_record(sobject: str, row: dict[str, Any]) -> dict[str, Any]:
@@ -338,8 +368,8 @@ def create_tasks(
 ) -> list[PushResult]:
     """Create owner Tasks idempotently: upsert on Risk_Task_Key__c (a rerun updates, never duplicates).
 
-    Rows without a key are plain Collections creates, never retried as a whole call (the outcome of a failed
-    create call is unknown, and a blind retry could duplicate it).
+    Rows without a key are plain Collections creates, never sent again after a call failed once sent (its outcome is
+    unknown, and a blind retry could duplicate it); only a connect error, where nothing was sent, is retried.
     """
     results: list[PushResult | None] = [None] * len(rows)
     keyed = [(i, r) for i, r in enumerate(rows) if r.get(TASK_KEY)]
@@ -351,7 +381,7 @@ def create_tasks(
         results,
         lambda item: "created" if item.get("created") else "updated",
     )
-    create = _Pusher(client, "POST", "composite/sobjects", results, lambda item: "created", retry_calls=False)
+    create = _Pusher(client, "POST", "composite/sobjects", results, lambda item: "created")
     for idx, row in keyed:
         upsert.keys[idx] = str(row[TASK_KEY])
     exc: QuotaExceeded | None = None
