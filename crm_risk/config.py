@@ -126,6 +126,24 @@ class Settings(BaseSettings):
         30, ge=1, description="Data Docs keep the validation results of this many runs"
     )
 
+    # --- change events (crm-risk listen) ------------------------------------------------------------
+    sf_pubsub_url: str = Field(
+        "api.pubsub.salesforce.com:7443", description="the Pub/Sub API's gRPC endpoint (host:port, TLS)"
+    )
+    sf_org_id: str | None = Field(
+        None, description="the org (tenant) id for the Pub/Sub API; learned from the login when not set"
+    )
+    listen_topic: str = Field(
+        "/data/ChangeEvents", description="the Change Data Capture channel the listener subscribes to"
+    )
+    listen_start: Literal["LATEST", "EARLIEST"] = Field(
+        "LATEST", description="where a listener with no stored replay id starts"
+    )
+    listen_batch: int = Field(500, ge=1, le=10_000, description="events requested at a time (flow control)")
+    listen_replay_file: Path | None = Field(
+        None, description="where the last handled replay id is kept; default <warehouse dir>/listener-replay.json"
+    )
+
     # --- schedule --------------------------------------------------------------------------------
     schedule_timezone: str = "UTC"
 
@@ -152,6 +170,8 @@ class Settings(BaseSettings):
             "sf_ca_bundle": conn.get("ca_bundle"),
             "sf_private_key_file": conn.get("private_key_file"),
             "sf_session_id": conn.get("access_token"),
+            "sf_pubsub_url": conn.get("pubsub_url"),
+            "sf_org_id": conn.get("organization_id"),
         }
         return {**{k: v for k, v in mapping.items() if v is not None}, **data}
 

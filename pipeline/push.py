@@ -23,7 +23,10 @@ class PushOutcome:
 
     pending: int = 0
     updated: int = 0
-    rejected: int = 0
+    rejected: int = 0  # refused by the CRM: counts toward CRM_RISK_PUSH_REJECT_THRESHOLD
+    not_sent: int = (
+        0  # quota, or transient failures past the retry policy: pending again next run, no failure
+    )
     raised: int = 0
     cleared: int = 0
     api_calls: int = 0
@@ -57,6 +60,8 @@ def push_flags(ctx: RunContext, client: CrmClient) -> PushOutcome:
     for r in results:
         if r.ok:
             out.updated += 1
+        elif r.status == "retry":
+            out.not_sent += 1
         else:
             out.rejected += 1
             out.errors[r.error_code or "UNKNOWN"] = out.errors.get(r.error_code or "UNKNOWN", 0) + 1

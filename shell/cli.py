@@ -1,4 +1,4 @@
-"""`crm-risk`: the command line (demo, sync, backfill, flags, backtest, simulate). Heavy imports happen inside each
+"""`crm-risk`: the command line (demo, sync, backfill, flags, listen, backtest, simulate). Heavy imports happen inside each
 command."""
 
 from __future__ import annotations
@@ -63,6 +63,20 @@ def _cmd_flags(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_listen(args: argparse.Namespace) -> int:
+    _prefect_env()
+    import logging
+
+    from crm_risk.config import load_settings
+    from shell.listen import run_listen
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    overrides = {"listen_start": args.start} if args.start else {}
+    stats = run_listen(load_settings(**overrides))
+    print(json.dumps(stats.__dict__, indent=2))
+    return 0
+
+
 def _cmd_backtest(args: argparse.Namespace) -> int:
     from shell.backtest import run_backtest
     from shell.backtest_report import as_json, as_table, write_html
@@ -121,6 +135,17 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--level", choices=["Red", "Amber", "Green"], default=None)
     f.add_argument("--limit", type=int, default=20)
     f.set_defaults(func=_cmd_flags)
+
+    ls = sub.add_parser(
+        "listen",
+        help="subscribe to the CRM's change events and emit one Prefect event per changed account (until Ctrl-C)",
+    )
+    ls.add_argument(
+        "--start",
+        choices=["LATEST", "EARLIEST"],
+        help="where to start without a stored replay id (default LATEST)",
+    )
+    ls.set_defaults(func=_cmd_listen)
 
     b = sub.add_parser(
         "backtest", help="score the signals over the org's history against the simulator's ground truth"

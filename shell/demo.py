@@ -36,6 +36,11 @@ def _print_quality(warehouse_path: str, result: dict[str, Any]) -> None:
     print(f"  Data Docs: {result.get('data_docs') or 'not built'}")
 
 
+def _count(client: Any, soql: str) -> int:
+    """A SELECT COUNT() through the client's retried, budgeted query path."""
+    return int(next(client.query_pages(soql, include_deleted=False))["totalSize"])
+
+
 def run_demo(state_dir: Path, accounts: int = 2000, seed: int = 42, dirty: bool = False) -> int:
     """Run one nightly sync against a simulated org in `state_dir`; print a summary a new user can follow."""
     from connectors import warehouse
@@ -107,15 +112,15 @@ def run_demo(state_dir: Path, accounts: int = 2000, seed: int = 42, dirty: bool 
             f"{push.get('rejected', 0)} rejected (every result is in sync.push_log)"
         )
         client = connect(settings)
-        crm_red = client.sf.query("SELECT COUNT() FROM Account WHERE Risk_Level__c = 'Red'")["totalSize"]
+        crm_red = _count(client, "SELECT COUNT() FROM Account WHERE Risk_Level__c = 'Red'")
         print(
             f"  read back from the CRM: {crm_red} Accounts now carry Risk_Level__c = 'Red' "
             f"(warehouse: {levels.get('Red', 0)})"
         )
         tasks = result.get("tasks") or {}
-        open_tasks = client.sf.query(
-            "SELECT COUNT() FROM Task WHERE Risk_Task_Key__c != null AND IsClosed = false"
-        )["totalSize"]
+        open_tasks = _count(
+            client, "SELECT COUNT() FROM Task WHERE Risk_Task_Key__c != null AND IsClosed = false"
+        )
         print(
             f"  owner Tasks: {tasks.get('created', 0)} created, {tasks.get('closed', 0)} closed as their signal "
             f"cleared; {open_tasks} open in the CRM (one per account and high-severity signal)"

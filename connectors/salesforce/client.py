@@ -168,6 +168,11 @@ class CrmClient:
         return self._token.instance_url
 
     @property
+    def access_token(self) -> str:
+        """The current session's bearer token (for the Pub/Sub API's metadata; never log it)."""
+        return self._token.access_token
+
+    @property
     def base_url(self) -> str:
         """`https://<instance>/services/data/vXX.X/`."""
         return str(self.sf.base_url)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from connectors.salesforce.client import CrmClient
 
-__all__ = ["KEYS_PER_QUERY", "find_ids", "soql_string"]
+__all__ = ["KEYS_PER_QUERY", "account_ids", "find_ids", "soql_string"]
 
 KEYS_PER_QUERY = 100  # keeps the SOQL IN (...) list well under the query length limit
 
@@ -26,4 +26,17 @@ def find_ids(client: CrmClient, sobject: str, field: str, values: list[str]) -> 
         for page in client.query_pages(soql, include_deleted=False):
             for rec in page.get("records", []):
                 found[str(rec[field])] = str(rec["Id"])
+    return found
+
+
+def account_ids(client: CrmClient, sobject: str, record_ids: list[str]) -> dict[str, str]:
+    """Record Id -> its AccountId, deleted records included (queryAll), a bounded IN list per query."""
+    found: dict[str, str] = {}
+    for i in range(0, len(record_ids), KEYS_PER_QUERY):
+        quoted = ", ".join(soql_string(v) for v in record_ids[i : i + KEYS_PER_QUERY])
+        soql = f"SELECT Id, AccountId FROM {sobject} WHERE Id IN ({quoted})"
+        for page in client.query_pages(soql, include_deleted=True):
+            for rec in page.get("records", []):
+                if rec.get("AccountId"):
+                    found[str(rec["Id"])] = str(rec["AccountId"])
     return found

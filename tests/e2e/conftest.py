@@ -21,6 +21,8 @@ def _pipeline_settings(sim: Any, work_dir: Path) -> dict[str, Any]:
         "warehouse_path": str(work_dir / "warehouse.duckdb"),
         "landing_dir": str(work_dir / "landing"),
         "extract_lookback_seconds": 600,
+        # the retry policy's waits are the same logic at 10 ms: fault tests need not sleep for real
+        "sf_retry_backoff_seconds": 0.01,
     }
 
 

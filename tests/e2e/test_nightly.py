@@ -176,6 +176,8 @@ def test_push_failure_is_logged_and_retried_next_run(e2e_sim: Any, settings_for:
     finally:
         e2e_sim.faults.clear()
     assert result["status"] == "success"
+    # a transient failure past the retry policy is "not sent" (pending again), never "rejected" by the CRM
+    assert result["push"]["not_sent"] == 1 and result["push"]["rejected"] == 0, result["push"]
     with _wh(settings_for) as con:
         logged = con.execute(
             'select status, error_code from sync.push_log where record_id = ? order by "at"', [target]
