@@ -13,6 +13,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from crm_risk.errors import ConfigError
+
 __all__ = ["ReplayStore"]
 
 
@@ -23,7 +25,13 @@ class ReplayStore:
         self.path = Path(path)
         self._data: dict[str, dict[str, object]] = {}
         if self.path.exists():
-            self._data = json.loads(self.path.read_text() or "{}")
+            try:
+                self._data = json.loads(self.path.read_text() or "{}")
+            except ValueError as exc:
+                raise ConfigError(
+                    f"replay-id file {self.path} is damaged ({exc}); move it away to start again from "
+                    "CRM_RISK_LISTEN_START (then run a sync so nothing between is missed)"
+                ) from None
 
     def get(self, topic: str) -> bytes | None:
         """The stored replay id of `topic`, or None when the topic was never handled."""
