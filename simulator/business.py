@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING
 
 from simulator.gen_customer import anniversary
 from simulator.gen_profile import CLEAN_ISSUES, COMPLAINT_ISSUES, p_lost
-from simulator.schema import OPPORTUNITY_STAGES
+from simulator.org.schema import OPPORTUNITY_STAGES
 
 if TYPE_CHECKING:
-    from simulator.store import Org
+    from simulator.org.store import Org
 
 __all__ = ["KINDS", "advance"]
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 
-from simulator.ids import KEY_PREFIXES, make_id
-from simulator.schema import CASE_STATUSES, OPPORTUNITY_STAGES, SCHEMA, TASK_STATUSES
+from simulator.org.ids import KEY_PREFIXES, make_id
+from simulator.org.schema import CASE_STATUSES, OPPORTUNITY_STAGES, SCHEMA, TASK_STATUSES
 
 __all__ = ["Builder", "Rows", "fast_id"]
 
@@ -39,7 +39,7 @@ _HEAD_CHK = {
 
 
 def fast_id(sobject: str, serial: int) -> str:
-    """The same id as simulator.ids.make_id(sobject, serial) for serials below 62**5, several times faster."""
+    """The same id as simulator.org.ids.make_id(sobject, serial) for serials below 62**5, several times faster."""
     head = _HEADS[sobject]
     first, rest = divmod(serial, 3844 * 3844)
     if first >= 62:

@@ -15,7 +15,7 @@ from xml.sax.saxutils import escape
 
 import requests
 
-from simulator.ids import checksum
+from simulator.org.ids import checksum
 
 if TYPE_CHECKING:
     from simulator.server import Simulator

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 
 from simulator.http import Request, Response, error, json_response
+from simulator.org.schema import sobject as schema_sobject
 from simulator.routes_rest import sobject_name, write_fault
-from simulator.schema import sobject as schema_sobject
 
 if TYPE_CHECKING:
     from simulator.server import Simulator
@@ -232,7 +232,7 @@ def delete(sim: Simulator, req: Request) -> Response:
     """DELETE composite/sobjects?ids=&allOrNone=: soft-delete up to 200 records of any types."""
     ids = _ids(req)
     all_or_none = req.params.get("allOrNone", "false").lower() == "true"
-    from simulator.ids import KEY_PREFIXES  # prefix -> object
+    from simulator.org.ids import KEY_PREFIXES  # prefix -> object
 
     by_prefix = {v: k for k, v in KEY_PREFIXES.items()}
 

@@ -9,9 +9,9 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from simulator.http import Request, Response, json_response
-from simulator.ids import KEY_PREFIXES
+from simulator.org.ids import KEY_PREFIXES
+from simulator.org.schema import SCHEMA, SOAP_TYPES, Field, SObject
 from simulator.routes_rest import sobject_name
-from simulator.schema import SCHEMA, SOAP_TYPES, Field, SObject
 
 if TYPE_CHECKING:
     from simulator.server import Simulator

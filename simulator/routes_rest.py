@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 
 from simulator.http import Request, Response, error, json_response
-from simulator.schema import sobject as schema_sobject
+from simulator.org.schema import sobject as schema_sobject
 
 if TYPE_CHECKING:
     from simulator.server import Simulator

@@ -33,10 +33,10 @@ import trustme
 
 from simulator.auth import Auth, session_error
 from simulator.bulk2 import Bulk2
-from simulator.clock import Clock
 from simulator.faults import FaultPlan
 from simulator.http import HttpError, Request, Response, Route, SimHTTPServer, error
-from simulator.ids import make_id
+from simulator.org.clock import Clock
+from simulator.org.ids import make_id
 from simulator.outbound import Outbound
 from simulator.routes_rest import MAX_VERSION, MIN_VERSION, Cursors
 from simulator.routes_table import build_routes
@@ -166,7 +166,7 @@ class Simulator:
         return context
 
     def _open_org(self) -> None:
-        from simulator.store import Org
+        from simulator.org.store import Org
 
         clock = Clock(self.state_dir)
         creds_file = self.state_dir / "credentials.json"

@@ -1,4 +1,4 @@
-"""SOQL subset parser: a hand-written recursive-descent parser resolving names against `simulator.schema`.
+"""SOQL subset parser: a hand-written recursive-descent parser resolving names against `simulator.org.schema`.
 
 Grammar (keywords and names case-insensitive):
 
@@ -11,7 +11,7 @@ Grammar (keywords and names case-insensitive):
                | TODAY | YESTERDAY | TOMORROW | LAST_N_DAYS:n | NEXT_N_DAYS:n | ...
 
 Errors use Salesforce's shapes: MALFORMED_QUERY, INVALID_FIELD and INVALID_TYPE with the query echoed,
-a caret line and "ERROR at Row:r:Column:c". `simulator.store_sql` translates the tree to DuckDB SQL.
+a caret line and "ERROR at Row:r:Column:c". `simulator.org.sql` translates the tree to DuckDB SQL.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
-from simulator.errors import ApiError
-from simulator.schema import SCHEMA, Field, SObject, sobject
+from simulator.org.errors import ApiError
+from simulator.org.schema import SCHEMA, Field, SObject, sobject
 from simulator.soql_lex import Tok, decode_string, located, parse_datetime_literal, tokenize
 
 __all__ = [

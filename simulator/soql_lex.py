@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 
-from simulator.errors import ApiError
+from simulator.org.errors import ApiError
 
 __all__ = ["Tok", "decode_string", "located", "parse_datetime_literal", "tokenize"]
 

@@ -1,4 +1,4 @@
-"""DuckDB tables of the simulated org: one table per object typed from `simulator.schema`, plus bookkeeping tables.
+"""DuckDB tables of the simulated org: one table per object typed from `simulator.org.schema`, plus bookkeeping tables.
 
 Datetimes are stored as naive `TIMESTAMP` in UTC (no session time zone can shift them); bulk loads go through Arrow.
 """
@@ -10,9 +10,9 @@ import gc
 import duckdb
 import pyarrow as pa
 
-from simulator.schema import SCHEMA, Field, SObject
-from simulator.store_rules import temporal
-from simulator.store_sql import quote
+from simulator.org.rules import temporal
+from simulator.org.schema import SCHEMA, Field, SObject
+from simulator.org.sql import quote
 
 __all__ = ["arrow_type", "create_tables", "duck_type", "to_arrow"]
 

@@ -1,9 +1,9 @@
 """The simulated org: DuckDB storage (DIR/org.duckdb), SOQL queries and Salesforce write semantics.
 
 Thread-safe for the threaded HTTP server: one re-entrant lock serialises writes (each write is one transaction),
-reads use a fresh cursor per call. Write rules live in `simulator.store_rules`, SQL translation in
-`simulator.store_sql`, result paging in `simulator.store_result`, history rows and replication in
-`simulator.store_write`.
+reads use a fresh cursor per call. Write rules live in `simulator.org.rules`, SQL translation in
+`simulator.org.sql`, result paging in `simulator.org.result`, history rows and replication in
+`simulator.org.write`.
 """
 
 from __future__ import annotations
@@ -16,15 +16,15 @@ from pathlib import Path
 
 import duckdb
 
-from simulator.clock import Clock
-from simulator.errors import NOT_FOUND_MESSAGE, ApiError
-from simulator.schema import SCHEMA, SObject, sobject
+from simulator.org.clock import Clock
+from simulator.org.errors import NOT_FOUND_MESSAGE, ApiError
+from simulator.org.result import DEFAULT_API_VERSION, QueryResult
+from simulator.org.rules import object_of, parse_id
+from simulator.org.schema import SCHEMA, SObject, sobject
+from simulator.org.sql import STRING_TYPES, quote, translate
+from simulator.org.tables import create_tables, to_arrow
+from simulator.org.write import WriteMixin
 from simulator.soql import Query, parse
-from simulator.store_result import DEFAULT_API_VERSION, QueryResult
-from simulator.store_rules import object_of, parse_id
-from simulator.store_sql import STRING_TYPES, quote, translate
-from simulator.store_tables import create_tables, to_arrow
-from simulator.store_write import WriteMixin
 
 __all__ = ["Org", "QueryResult"]
 

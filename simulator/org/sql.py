@@ -1,6 +1,6 @@
 """Translate a parsed SOQL query (`simulator.soql.Query`) into one DuckDB SELECT with bound parameters.
 
-Every value travels as a parameter; identifiers come only from `simulator.schema` (never from the query text).
+Every value travels as a parameter; identifiers come only from `simulator.org.schema` (never from the query text).
 Datetimes and dates are formatted in SQL into Salesforce's output strings, so a result is ready to page out.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from simulator.ids import to18
-from simulator.schema import Field
+from simulator.org.ids import to18
+from simulator.org.schema import Field
 from simulator.soql import Cond, FieldRef, Literal, Logic, Query, decode_string
 
 __all__ = ["STRING_TYPES", "Column", "Translation", "date_range", "quote", "translate"]

@@ -1,7 +1,7 @@
 """Write rules of the simulated org: body validation, value coercion, defaults and derived fields.
 
-Pure functions over `simulator.schema` and plain dicts (canonical field name -> Python value; datetimes naive UTC);
-`simulator.store.Org` calls them inside its write lock and supplies a `lookup(sobject, id) -> row | None`.
+Pure functions over `simulator.org.schema` and plain dicts (canonical field name -> Python value; datetimes naive UTC);
+`simulator.org.store.Org` calls them inside its write lock and supplies a `lookup(sobject, id) -> row | None`.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
-from simulator.errors import ApiError
-from simulator.ids import KEY_PREFIXES, to18
-from simulator.schema import CASE_STATUSES, OPPORTUNITY_STAGES, TASK_STATUSES, Field, SObject
+from simulator.org.errors import ApiError
+from simulator.org.ids import KEY_PREFIXES, to18
+from simulator.org.schema import CASE_STATUSES, OPPORTUNITY_STAGES, TASK_STATUSES, Field, SObject
 from simulator.soql import parse_datetime_literal
 
 __all__ = [

@@ -7,8 +7,8 @@ import io
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from simulator.ids import KEY_PREFIXES
-from simulator.store_sql import Column
+from simulator.org.ids import KEY_PREFIXES
+from simulator.org.sql import Column
 
 __all__ = ["QueryResult"]
 

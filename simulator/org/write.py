@@ -1,6 +1,6 @@
 """Org writes: create / update / delete / hard delete / upsert, history rows, and getUpdated / getDeleted.
 
-A mixin of `simulator.store.Org`: every write runs under the org lock in one DuckDB transaction, and the
+A mixin of `simulator.org.store.Org`: every write runs under the org lock in one DuckDB transaction, and the
 listeners are called after the lock is released (outbound messages see committed data).
 """
 
@@ -11,11 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from simulator.clock import format_datetime
-from simulator.errors import NOT_FOUND_MESSAGE, ApiError
-from simulator.ids import make_id
-from simulator.schema import SObject
-from simulator.store_rules import (
+from simulator.org.clock import format_datetime
+from simulator.org.errors import NOT_FOUND_MESSAGE, ApiError
+from simulator.org.ids import make_id
+from simulator.org.rules import (
     apply_defaults,
     check_required,
     coerce,
@@ -25,14 +24,15 @@ from simulator.store_rules import (
     object_of,
     to_utc_naive,
 )
-from simulator.store_sql import quote
+from simulator.org.schema import SObject
+from simulator.org.sql import quote
 
 if TYPE_CHECKING:
     import threading
     from collections.abc import Callable
     from contextlib import AbstractContextManager
 
-    from simulator.clock import Clock
+    from simulator.org.clock import Clock
 
 __all__ = ["WriteMixin"]
 
@@ -59,7 +59,7 @@ def _minute(value: datetime) -> datetime:
 class WriteMixin:
     """Write semantics of the org (see contracts.md §1.1 and salesforce-wire.md §4)."""
 
-    if TYPE_CHECKING:  # provided by simulator.store.Org
+    if TYPE_CHECKING:  # provided by simulator.org.store.Org
         clock: Clock
         api_version: str
         integration_user_id: str | None

@@ -1,0 +1,1 @@
+"""The simulated org: its schema, ids, clock and errors, and the DuckDB store that runs SOQL and writes records."""
