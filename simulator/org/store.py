@@ -24,7 +24,7 @@ from simulator.org.schema import SCHEMA, SObject, sobject
 from simulator.org.sql import STRING_TYPES, quote, translate
 from simulator.org.tables import create_tables, to_arrow
 from simulator.org.write import WriteMixin
-from simulator.soql import Query, parse
+from simulator.soql.parser import Query, parse
 
 __all__ = ["Org", "QueryResult"]
 

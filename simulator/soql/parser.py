@@ -22,7 +22,7 @@ from datetime import date
 
 from simulator.org.errors import ApiError
 from simulator.org.schema import SCHEMA, Field, SObject, sobject
-from simulator.soql_lex import Tok, decode_string, located, parse_datetime_literal, tokenize
+from simulator.soql.lexer import Tok, decode_string, located, parse_datetime_literal, tokenize
 
 __all__ = [
     "Cond",
