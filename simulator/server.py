@@ -231,9 +231,9 @@ class Simulator:
 
     # --- run-time controls ----------------------------------------------------------------------------
     def advance_days(self, days: int) -> dict[str, int]:
-        """Move the org forward `days` days of business (simulator.business), or just its clock."""
+        """Move the org forward `days` days of business (simulator.generator.business), or just its clock."""
         try:
-            from simulator.business import advance
+            from simulator.generator.business import advance
         except ImportError:
             self.org.clock.advance(days)
             return {}

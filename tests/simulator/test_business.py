@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from simulator.business import KINDS, advance
 from simulator.generator import GeneratedOrg, generate
+from simulator.generator.business import KINDS, advance
 from simulator.org.clock import Clock
 from simulator.org.store import Org
 

@@ -13,12 +13,12 @@ import random
 from dataclasses import dataclass
 from datetime import date
 
-from simulator.gen_base import Builder
-from simulator.gen_customer import build_customer
-from simulator.gen_dirty import make_dirty
-from simulator.gen_names import CITIES, INDUSTRIES, company_name, person, slug
-from simulator.gen_profile import STEADY, Plan, Team, background_profile
-from simulator.scenarios import SIGNALS, apply, configure, configure_control
+from simulator.generator.base import Builder
+from simulator.generator.customer import build_customer
+from simulator.generator.dirty import make_dirty
+from simulator.generator.names import CITIES, INDUSTRIES, company_name, person, slug
+from simulator.generator.profile import STEADY, Plan, Team, background_profile
+from simulator.generator.scenarios import SIGNALS, apply, configure, configure_control
 
 __all__ = ["SIGNALS", "GeneratedOrg", "allocation", "generate"]
 

@@ -19,8 +19,8 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from simulator.gen_customer import anniversary
-from simulator.gen_profile import CLEAN_ISSUES, COMPLAINT_ISSUES, p_lost
+from simulator.generator.customer import anniversary
+from simulator.generator.profile import CLEAN_ISSUES, COMPLAINT_ISSUES, p_lost
 from simulator.org.schema import OPPORTUNITY_STAGES
 
 if TYPE_CHECKING:

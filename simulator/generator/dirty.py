@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from datetime import timedelta
 
-from simulator.gen_base import Builder
+from simulator.generator.base import Builder
 
 __all__ = ["PROBLEMS", "make_dirty"]
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, timedelta
 
-from simulator.gen_base import Builder
-from simulator.gen_customer import anniversary
-from simulator.gen_profile import CLEAN_ISSUES, COMPLAINT_ISSUES, Plan, State, Team
+from simulator.generator.base import Builder
+from simulator.generator.customer import anniversary
+from simulator.generator.profile import CLEAN_ISSUES, COMPLAINT_ISSUES, Plan, State, Team
 
 __all__ = ["SIGNALS", "apply", "configure", "configure_control"]
 

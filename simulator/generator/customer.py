@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from simulator.gen_base import Builder
-from simulator.gen_names import CHAMPION_TITLES, CITIES, INDUSTRIES, TITLES, person, slug
-from simulator.gen_profile import CLEAN_ISSUES, COMPLAINT_ISSUES, ISSUES, Plan, State, p_lost
+from simulator.generator.base import Builder
+from simulator.generator.names import CHAMPION_TITLES, CITIES, INDUSTRIES, TITLES, person, slug
+from simulator.generator.profile import CLEAN_ISSUES, COMPLAINT_ISSUES, ISSUES, Plan, State, p_lost
 
 __all__ = ["anniversary", "build_customer", "owner_at"]
 
