@@ -12,9 +12,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 
-from simulator.http import Request, Response, error, json_response
+from simulator.api.http import Request, Response, error, json_response
+from simulator.api.rest import sobject_name, write_fault
 from simulator.org.schema import sobject as schema_sobject
-from simulator.routes_rest import sobject_name, write_fault
 
 if TYPE_CHECKING:
     from simulator.server import Simulator

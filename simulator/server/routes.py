@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from simulator import auth, routes_composite, routes_describe, routes_rest
-from simulator.http import Request, Response, Route, json_response, route
+from simulator.api import auth
+from simulator.api import composite as routes_composite
+from simulator.api import describe as routes_describe
+from simulator.api import rest as routes_rest
+from simulator.api.http import Request, Response, Route, json_response, route
 
 if TYPE_CHECKING:
     from simulator.server import Simulator

@@ -19,11 +19,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from simulator.http import CSV_TYPE, Request, Response, error, json_response
+from simulator.api.http import CSV_TYPE, Request, Response, error, json_response
+from simulator.api.rest import sobject_name, write_fault
 from simulator.org.clock import format_datetime
 from simulator.org.ids import checksum
 from simulator.org.schema import sobject as schema_sobject
-from simulator.routes_rest import sobject_name, write_fault
 
 if TYPE_CHECKING:
     from simulator.server import Simulator

@@ -31,15 +31,15 @@ from typing import Any
 
 import trustme
 
-from simulator.auth import Auth, session_error
-from simulator.bulk2 import Bulk2
-from simulator.faults import FaultPlan
-from simulator.http import HttpError, Request, Response, Route, SimHTTPServer, error
+from simulator.api.auth import Auth, session_error
+from simulator.api.bulk2 import Bulk2
+from simulator.api.http import HttpError, Request, Response, Route, SimHTTPServer, error
+from simulator.api.rest import MAX_VERSION, MIN_VERSION, Cursors
 from simulator.org.clock import Clock
 from simulator.org.ids import make_id
-from simulator.outbound import Outbound
-from simulator.routes_rest import MAX_VERSION, MIN_VERSION, Cursors
-from simulator.routes_table import build_routes
+from simulator.server.faults import FaultPlan
+from simulator.server.outbound import Outbound
+from simulator.server.routes import build_routes
 
 __all__ = ["Simulator"]
 

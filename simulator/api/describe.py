@@ -8,10 +8,10 @@ from email.utils import parsedate_to_datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from simulator.http import Request, Response, json_response
+from simulator.api.http import Request, Response, json_response
+from simulator.api.rest import sobject_name
 from simulator.org.ids import KEY_PREFIXES
 from simulator.org.schema import SCHEMA, SOAP_TYPES, Field, SObject
-from simulator.routes_rest import sobject_name
 
 if TYPE_CHECKING:
     from simulator.server import Simulator

@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from simulator.http import XML_TYPE, HttpError, Request, Response, error, json_response
+from simulator.api.http import XML_TYPE, HttpError, Request, Response, error, json_response
 
 if TYPE_CHECKING:
     from simulator.server import Simulator

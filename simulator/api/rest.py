@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 
-from simulator.http import Request, Response, error, json_response
+from simulator.api.http import Request, Response, error, json_response
 from simulator.org.schema import sobject as schema_sobject
 
 if TYPE_CHECKING:
