@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from simulator.org.errors import ApiError
 from simulator.org.ids import KEY_PREFIXES, to18
 from simulator.org.schema import CASE_STATUSES, OPPORTUNITY_STAGES, TASK_STATUSES, Field, SObject
-from simulator.soql.parser import parse_datetime_literal
+from simulator.soql import parse_datetime_literal
 
 __all__ = [
     "apply_defaults",

@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 
 from simulator.org.ids import to18
 from simulator.org.schema import Field
-from simulator.soql.parser import Cond, FieldRef, Literal, Logic, Query, decode_string
+from simulator.soql import Cond, FieldRef, Literal, Logic, Query, decode_string
 
 __all__ = ["STRING_TYPES", "Column", "Translation", "date_range", "quote", "translate"]
 

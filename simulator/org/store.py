@@ -1,9 +1,9 @@
 """The simulated org: DuckDB storage (DIR/org.duckdb), SOQL queries and Salesforce write semantics.
 
 Thread-safe for the threaded HTTP server: one re-entrant lock serialises writes (each write is one transaction),
-reads use a fresh cursor per call. Write rules live in `simulator.org.rules`, SQL translation in
-`simulator.org.sql`, result paging in `simulator.org.result`, history rows and replication in
-`simulator.org.write`.
+reads use a fresh cursor per call. Writes and their history rows live in `simulator.org.write`, write rules in
+`simulator.org.rules`, SOQL -> SQL in `simulator.org.sql`, result paging in `simulator.org.result`, the tables in
+`simulator.org.tables`.
 """
 
 from __future__ import annotations
@@ -12,24 +12,29 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
 
-from simulator.org.clock import Clock
+from simulator.org.clock import Clock, format_datetime
 from simulator.org.errors import NOT_FOUND_MESSAGE, ApiError
 from simulator.org.result import DEFAULT_API_VERSION, QueryResult
-from simulator.org.rules import object_of, parse_id
+from simulator.org.rules import object_of, parse_id, to_utc_naive
 from simulator.org.schema import SCHEMA, SObject, sobject
 from simulator.org.sql import STRING_TYPES, quote, translate
 from simulator.org.tables import create_tables, to_arrow
 from simulator.org.write import WriteMixin
-from simulator.soql.parser import Query, parse
+from simulator.soql import Query, parse
 
 __all__ = ["Org", "QueryResult"]
 
 log = logging.getLogger(__name__)
 Listener = Callable[[str, str, str], None]
+
+
+def _minute(value: datetime) -> datetime:
+    return to_utc_naive(value).replace(second=0, microsecond=0)
 
 
 class Org(WriteMixin):
@@ -194,6 +199,50 @@ class Org(WriteMixin):
     def listen(self, callback: Listener) -> None:
         """Call `callback(sobject, record_id, "created"|"updated"|"deleted")` after each committed write."""
         self._listeners.append(callback)
+
+    # -- replication (getUpdated / getDeleted) --------------------------------------------------------------
+    def _window(self, start: datetime, end: datetime) -> tuple[datetime, datetime]:
+        lo, hi = _minute(start), _minute(end)
+        if lo >= hi:
+            raise ApiError(
+                400,
+                "INVALID_REPLICATION_DATE",
+                "startDate must chronologically precede endDate by more than one minute",
+            )
+        return lo, min(hi, _minute(self.clock.now()))
+
+    def updated(self, sobject: str, start: datetime, end: datetime) -> dict:
+        """getUpdated: live ids whose SystemModstamp is in [start, end) (seconds ignored), plus latestDateCovered."""
+        obj = self._object(sobject)
+        lo, hi = self._window(start, end)
+        stamp = "SystemModstamp" if obj.field("SystemModstamp") else "CreatedDate"
+        deleted = ' AND NOT "IsDeleted"' if obj.field("IsDeleted") else ""
+        with self._cursor() as cur:
+            ids = [
+                r[0]
+                for r in cur.execute(
+                    f'SELECT "Id" FROM {quote(obj.name)} WHERE "{stamp}" >= ? AND "{stamp}" < ?{deleted} ORDER BY "Id"',
+                    [lo, hi],
+                ).fetchall()
+            ]
+        return {"ids": ids, "latestDateCovered": format_datetime(hi)}
+
+    def deleted(self, sobject: str, start: datetime, end: datetime) -> dict:
+        """getDeleted: soft and hard deletes in [start, end), at most 15 days back (earliestDateAvailable)."""
+        obj = self._object(sobject)
+        lo, hi = self._window(start, end)
+        earliest = _minute(self.clock.now()) - timedelta(days=15)
+        with self._cursor() as cur:
+            rows = cur.execute(
+                "SELECT id, deleted_at FROM _deleted_log WHERE sobject = ? AND deleted_at >= ? "
+                "AND deleted_at < ? ORDER BY deleted_at, id",
+                [obj.name, max(lo, earliest), hi],
+            ).fetchall()
+        return {
+            "deletedRecords": [{"id": r[0], "deletedDate": format_datetime(r[1])} for r in rows],
+            "earliestDateAvailable": format_datetime(earliest),
+            "latestDateCovered": format_datetime(hi),
+        }
 
     # -- helpers shared with the write mixin ----------------------------------------------------------------
     def _object(self, name: str) -> SObject:

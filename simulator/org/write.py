@@ -1,4 +1,4 @@
-"""Org writes: create / update / delete / hard delete / upsert, history rows, and getUpdated / getDeleted.
+"""Org writes: create / update / delete / hard delete / upsert, with their history rows and roll-ups.
 
 A mixin of `simulator.org.store.Org`: every write runs under the org lock in one DuckDB transaction, and the
 listeners are called after the lock is released (outbound messages see committed data).
@@ -6,12 +6,11 @@ listeners are called after the lock is released (outbound messages see committed
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from simulator.org.clock import format_datetime
 from simulator.org.errors import NOT_FOUND_MESSAGE, ApiError
 from simulator.org.ids import make_id
 from simulator.org.rules import (
@@ -50,10 +49,6 @@ _CASCADE: dict[str, tuple[tuple[str, str], ...]] = {
     ),
     "Opportunity": (("OpportunityContactRole", "OpportunityId"),),
 }
-
-
-def _minute(value: datetime) -> datetime:
-    return to_utc_naive(value).replace(second=0, microsecond=0)
 
 
 class WriteMixin:
@@ -173,50 +168,6 @@ class WriteMixin:
                 )
         self._notify(events)
         return rid, not ids
-
-    # -- replication ----------------------------------------------------------------------------------------
-    def _window(self, start: datetime, end: datetime) -> tuple[datetime, datetime]:
-        lo, hi = _minute(start), _minute(end)
-        if lo >= hi:
-            raise ApiError(
-                400,
-                "INVALID_REPLICATION_DATE",
-                "startDate must chronologically precede endDate by more than one minute",
-            )
-        return lo, min(hi, _minute(self.clock.now()))
-
-    def updated(self, sobject: str, start: datetime, end: datetime) -> dict:
-        """getUpdated: live ids whose SystemModstamp is in [start, end) (seconds ignored), plus latestDateCovered."""
-        obj = self._object(sobject)
-        lo, hi = self._window(start, end)
-        stamp = "SystemModstamp" if obj.field("SystemModstamp") else "CreatedDate"
-        deleted = ' AND NOT "IsDeleted"' if obj.field("IsDeleted") else ""
-        with self._cursor() as cur:
-            ids = [
-                r[0]
-                for r in cur.execute(
-                    f'SELECT "Id" FROM {quote(obj.name)} WHERE "{stamp}" >= ? AND "{stamp}" < ?{deleted} ORDER BY "Id"',
-                    [lo, hi],
-                ).fetchall()
-            ]
-        return {"ids": ids, "latestDateCovered": format_datetime(hi)}
-
-    def deleted(self, sobject: str, start: datetime, end: datetime) -> dict:
-        """getDeleted: soft and hard deletes in [start, end), at most 15 days back (earliestDateAvailable)."""
-        obj = self._object(sobject)
-        lo, hi = self._window(start, end)
-        earliest = _minute(self.clock.now()) - timedelta(days=15)
-        with self._cursor() as cur:
-            rows = cur.execute(
-                "SELECT id, deleted_at FROM _deleted_log WHERE sobject = ? AND deleted_at >= ? "
-                "AND deleted_at < ? ORDER BY deleted_at, id",
-                [obj.name, max(lo, earliest), hi],
-            ).fetchall()
-        return {
-            "deletedRecords": [{"id": r[0], "deletedDate": format_datetime(r[1])} for r in rows],
-            "earliestDateAvailable": format_datetime(earliest),
-            "latestDateCovered": format_datetime(hi),
-        }
 
     # -- internals ------------------------------------------------------------------------------------------
     def _soft_delete(

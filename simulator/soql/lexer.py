@@ -8,7 +8,16 @@ from datetime import UTC, datetime, timedelta, timezone
 
 from simulator.org.errors import ApiError
 
-__all__ = ["Tok", "decode_string", "located", "parse_datetime_literal", "tokenize"]
+__all__ = [
+    "DATE_LITERALS",
+    "DATE_N_LITERALS",
+    "KEYWORDS",
+    "Tok",
+    "decode_string",
+    "located",
+    "parse_datetime_literal",
+    "tokenize",
+]
 
 _TOKEN = re.compile(
     r"""
@@ -24,6 +33,58 @@ _TOKEN = re.compile(
     re.VERBOSE,
 )
 _DT = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|([+-])(\d{2}):?(\d{2}))")
+# Named date literals that take no argument, and those taking ":n".
+DATE_LITERALS = {
+    "TODAY",
+    "YESTERDAY",
+    "TOMORROW",
+    "THIS_WEEK",
+    "LAST_WEEK",
+    "NEXT_WEEK",
+    "THIS_MONTH",
+    "LAST_MONTH",
+    "NEXT_MONTH",
+    "THIS_YEAR",
+    "LAST_YEAR",
+    "NEXT_YEAR",
+    "LAST_90_DAYS",
+    "NEXT_90_DAYS",
+}
+DATE_N_LITERALS = {
+    "LAST_N_DAYS",
+    "NEXT_N_DAYS",
+    "N_DAYS_AGO",
+    "LAST_N_WEEKS",
+    "NEXT_N_WEEKS",
+    "LAST_N_MONTHS",
+    "NEXT_N_MONTHS",
+}
+# Reserved words: never an object name after FROM.
+KEYWORDS = {
+    "SELECT",
+    "FROM",
+    "WHERE",
+    "AND",
+    "OR",
+    "NOT",
+    "IN",
+    "LIKE",
+    "ORDER",
+    "BY",
+    "LIMIT",
+    "OFFSET",
+    "ASC",
+    "DESC",
+    "NULLS",
+    "FIRST",
+    "LAST",
+    "NULL",
+    "TRUE",
+    "FALSE",
+    "COUNT",
+    "GROUP",
+    "HAVING",
+}
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "'": "'", '"': '"', "\\": "\\"}
 
 

@@ -17,25 +17,23 @@ a caret line and "ERROR at Row:r:Column:c". `simulator.org.sql` translates the t
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from datetime import date
 
 from simulator.org.errors import ApiError
 from simulator.org.schema import SCHEMA, Field, SObject, sobject
-from simulator.soql.lexer import Tok, decode_string, located, parse_datetime_literal, tokenize
+from simulator.soql.lexer import (
+    DATE_LITERALS,
+    DATE_N_LITERALS,
+    KEYWORDS,
+    Tok,
+    decode_string,
+    located,
+    parse_datetime_literal,
+    tokenize,
+)
+from simulator.soql.query import Cond, FieldRef, Literal, Logic, OrderItem, Query
 
-__all__ = [
-    "Cond",
-    "FieldRef",
-    "Literal",
-    "Logic",
-    "OrderItem",
-    "Query",
-    "decode_string",
-    "located",
-    "parse",
-    "parse_datetime_literal",
-]
+__all__ = ["LIKE_TYPES", "parse"]
 
 _CUSTOM_HINT = (
     "If you are attempting to use a custom field, be sure to append the '__c' after the custom field "
@@ -49,32 +47,6 @@ _REL_HINT = (
     "If you are attempting to use a custom relationship, be sure to append the '__r' after the custom "
     "relationship name. Please reference your WSDL or the describe call for the appropriate names."
 )
-# Named date literals that take no argument, and those taking ":n".
-DATE_LITERALS = {
-    "TODAY",
-    "YESTERDAY",
-    "TOMORROW",
-    "THIS_WEEK",
-    "LAST_WEEK",
-    "NEXT_WEEK",
-    "THIS_MONTH",
-    "LAST_MONTH",
-    "NEXT_MONTH",
-    "THIS_YEAR",
-    "LAST_YEAR",
-    "NEXT_YEAR",
-    "LAST_90_DAYS",
-    "NEXT_90_DAYS",
-}
-DATE_N_LITERALS = {
-    "LAST_N_DAYS",
-    "NEXT_N_DAYS",
-    "N_DAYS_AGO",
-    "LAST_N_WEEKS",
-    "NEXT_N_WEEKS",
-    "LAST_N_MONTHS",
-    "NEXT_N_MONTHS",
-}
 # Literal kinds each field type admits in a filter (anything else is INVALID_FIELD, as in Salesforce).
 _TEMPORAL = ("date", "datetime", "dateliteral")
 _ALLOWED = {
@@ -88,92 +60,6 @@ _ALLOWED = {
 }
 _ID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
 LIKE_TYPES = {"string", "picklist", "textarea", "email", "phone", "url", "combobox", "id", "reference"}
-_KEYWORDS = {
-    "SELECT",
-    "FROM",
-    "WHERE",
-    "AND",
-    "OR",
-    "NOT",
-    "IN",
-    "LIKE",
-    "ORDER",
-    "BY",
-    "LIMIT",
-    "OFFSET",
-    "ASC",
-    "DESC",
-    "NULLS",
-    "FIRST",
-    "LAST",
-    "NULL",
-    "TRUE",
-    "FALSE",
-    "COUNT",
-    "GROUP",
-    "HAVING",
-}
-
-
-@dataclass(frozen=True)
-class Literal:
-    """A literal value; kind is string, number, bool, null, date, datetime or dateliteral (name + n)."""
-
-    kind: str
-    value: object
-    raw: str = ""
-    n: int = 0
-
-
-@dataclass(frozen=True)
-class FieldRef:
-    """A resolved field: own field (`rel` None) or a parent's field reached through the reference field `rel`."""
-
-    name: str  # canonical, dotted for parent fields ("Account.Name")
-    field: Field  # the field read (on the root object or on the parent)
-    rel: Field | None = None  # the root object's reference field (AccountId) for parent fields
-    parent: str | None = None  # the parent object's name (None for a polymorphic relationship)
-    sources: tuple[tuple[str, str | None], ...] = ()  # polymorphic: (object, its field or None) per target
-
-
-@dataclass(frozen=True)
-class Cond:
-    """One comparison: ref op value (value is a tuple of literals for IN / NOT IN)."""
-
-    ref: FieldRef
-    op: str
-    value: Literal | tuple[Literal, ...]
-
-
-@dataclass(frozen=True)
-class Logic:
-    """AND / OR over items, or NOT over one item."""
-
-    op: str
-    items: tuple[Cond | Logic, ...]
-
-
-@dataclass(frozen=True)
-class OrderItem:
-    """One ORDER BY key."""
-
-    ref: FieldRef
-    desc: bool = False
-    nulls_first: bool | None = None
-
-
-@dataclass
-class Query:
-    """A parsed, name-resolved SOQL query."""
-
-    text: str
-    sobject: SObject
-    fields: list[FieldRef] = field(default_factory=list)
-    is_count: bool = False
-    where: Cond | Logic | None = None
-    order: list[OrderItem] = field(default_factory=list)
-    limit: int | None = None
-    offset: int | None = None
 
 
 class _Parser:
@@ -231,7 +117,7 @@ class _Parser:
                 raw_fields.append(self.name_tok())
         self.expect_kw("FROM")
         obj_tok = self.take()
-        if obj_tok.kind != "name" or "." in obj_tok.text or obj_tok.upper in _KEYWORDS:
+        if obj_tok.kind != "name" or "." in obj_tok.text or obj_tok.upper in KEYWORDS:
             self.fail(obj_tok)
         obj = sobject(obj_tok.text)
         if obj is None:
