@@ -11,16 +11,14 @@ same org state gives the same changes.
 
 from __future__ import annotations
 
-import json
 import math
 import random
-from dataclasses import dataclass, field
 from datetime import date, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from simulator.generator.customer import anniversary
+from simulator.generator.history import anniversary
 from simulator.generator.profile import CLEAN_ISSUES, COMPLAINT_ISSUES, p_lost
+from simulator.generator.snapshot import Snapshot, load
 from simulator.org.schema import OPPORTUNITY_STAGES
 
 if TYPE_CHECKING:
@@ -50,113 +48,6 @@ _OPEN_STAGES = [s for s, (_, closed, _, _) in OPPORTUNITY_STAGES.items() if not 
 _BOUNCE = "550 5.1.1 The email account that you tried to reach does not exist"
 
 
-@dataclass
-class _State:
-    """What the day loop needs to know about the org, read once and kept current as changes are made."""
-
-    accounts: list[tuple[str, str]]  # customer (id, owner)
-    contacts: dict[str, list[str]]  # account -> reachable contact ids
-    cases: list[dict]  # open cases
-    opps: list[dict]  # open opportunities
-    tasks: list[tuple[str, date]]  # open tasks (id, due date)
-    done: list[str]  # completed tasks that may be deleted
-    reps: list[str]
-    agents: list[str]
-    owner: dict[str, str] = field(default_factory=dict)  # account -> owner
-    outcomes: dict[str, str] = field(
-        default_factory=dict
-    )  # renewal opportunity -> "won" | "lost" (ground truth)
-    health: dict[str, float] = field(default_factory=dict)  # account -> latent health (ground truth)
-    contract: dict[str, tuple[date, float, str]] = field(
-        default_factory=dict
-    )  # account -> (first win, amount, name)
-    renewing: set[str] = field(default_factory=set)  # accounts with an open renewal
-
-
-def _rows(org: Org, soql: str) -> list[dict]:
-    return org.query(soql).records(0, None)
-
-
-def _load(org: Org) -> _State:
-    users = _rows(org, "SELECT Id, Title FROM User WHERE IsActive = true ORDER BY Id")
-    reps = [u["Id"] for u in users if u["Title"] == "Account Executive"]
-    agents = [u["Id"] for u in users if u["Title"] == "Service Agent"] or reps
-    accounts = [
-        (r["Id"], r["OwnerId"])
-        for r in _rows(org, "SELECT Id, OwnerId FROM Account WHERE Type LIKE 'Customer%' ORDER BY Id")
-    ]
-    contacts: dict[str, list[str]] = {}
-    for r in _rows(
-        org,
-        "SELECT Id, AccountId FROM Contact WHERE Left_Company__c = false "
-        "AND EmailBouncedDate = null ORDER BY Id",
-    ):
-        contacts.setdefault(r["AccountId"], []).append(r["Id"])
-    cases = [
-        {
-            "Id": r["Id"],
-            "AccountId": r["AccountId"],
-            "ContactId": r["ContactId"],
-            "Priority": r["Priority"],
-            "IsEscalated": r["IsEscalated"],
-            "created": date.fromisoformat(r["CreatedDate"][:10]),
-        }
-        for r in _rows(
-            org,
-            "SELECT Id, AccountId, ContactId, Priority, IsEscalated, CreatedDate FROM Case "
-            "WHERE IsClosed = false ORDER BY Id",
-        )
-    ]
-    opps = [
-        {
-            "Id": r["Id"],
-            "StageName": r["StageName"],
-            "Type": r["Type"],
-            "AccountId": r["AccountId"],
-            "close": date.fromisoformat(r["CloseDate"]),
-        }
-        for r in _rows(
-            org,
-            "SELECT Id, StageName, Type, AccountId, CloseDate FROM Opportunity "
-            "WHERE IsClosed = false ORDER BY Id",
-        )
-    ]
-    tasks = [
-        (r["Id"], date.fromisoformat(r["ActivityDate"]))
-        for r in _rows(
-            org,
-            "SELECT Id, ActivityDate FROM Task WHERE IsClosed = false AND ActivityDate != null ORDER BY Id",
-        )
-    ]
-    done = [
-        r["Id"] for r in _rows(org, "SELECT Id FROM Task WHERE IsClosed = true ORDER BY Id DESC LIMIT 500")
-    ]
-    st = _State(accounts, contacts, cases, opps, tasks, done, reps or agents, agents, dict(accounts))
-    truth = Path(org.state_dir) / "ground_truth.json"
-    if truth.exists():  # renewals due later close the way the latent health decided at generation
-        gt = json.loads(truth.read_text())
-        st.outcomes = {r["opportunity_id"]: r["outcome"] for r in gt.get("renewals", [])}
-        st.health = gt.get("health", {})
-    for r in _rows(
-        org,
-        "SELECT AccountId, CloseDate, Amount, Account.Name FROM Opportunity "
-        "WHERE IsWon = true AND Type = 'New Business' ORDER BY CloseDate, Id",
-    ):
-        if r["AccountId"] in st.owner and r["AccountId"] not in st.contract:
-            st.contract[r["AccountId"]] = (
-                date.fromisoformat(r["CloseDate"]),
-                r["Amount"] or 0.0,
-                (r["Account"] or {}).get("Name") or "",
-            )
-    st.renewing = {
-        r["AccountId"]
-        for r in _rows(
-            org, "SELECT AccountId FROM Opportunity WHERE IsClosed = false AND Type = 'Renewal' ORDER BY Id"
-        )
-    }
-    return st
-
-
 def _poisson(rng: random.Random, lam: float) -> int:
     """A Poisson draw (Knuth; lam stays small here)."""
     limit, k, p = math.exp(-lam), 0, rng.random()
@@ -169,7 +60,7 @@ def _poisson(rng: random.Random, lam: float) -> int:
 def advance(org: Org, days: int, rng_seed: int) -> dict[str, int]:
     """Move the org `days` days forward, one day at a time, and return how many changes of each kind were made."""
     rng = random.Random(rng_seed)
-    st = _load(org)
+    st = load(org)
     counts = dict.fromkeys(KINDS, 0)
     for _ in range(days):
         org.clock.advance(1)
@@ -180,7 +71,7 @@ def advance(org: Org, days: int, rng_seed: int) -> dict[str, int]:
 
 def _touch(
     org: Org,
-    st: _State,
+    st: Snapshot,
     rng: random.Random,
     account: str,
     who: str | None,
@@ -206,7 +97,7 @@ def _touch(
     st.done.append(tid)
 
 
-def _day(org: Org, st: _State, rng: random.Random, counts: dict[str, int]) -> None:
+def _day(org: Org, st: Snapshot, rng: random.Random, counts: dict[str, int]) -> None:
     """One day of business."""
     today = org.clock.today()
     n = len(st.accounts)
@@ -318,7 +209,7 @@ def _day(org: Org, st: _State, rng: random.Random, counts: dict[str, int]) -> No
     _people(org, st, rng, counts)
 
 
-def _deals(org: Org, st: _State, rng: random.Random, counts: dict[str, int], today: date) -> None:
+def _deals(org: Org, st: Snapshot, rng: random.Random, counts: dict[str, int], today: date) -> None:
     """Renewals open 120 days before an anniversary and close on it (ground-truth outcome, else from health);
     other deals move a stage, close from the last stage or slip."""
     for account, (start, amount, name) in st.contract.items():
@@ -380,7 +271,7 @@ def _deals(org: Org, st: _State, rng: random.Random, counts: dict[str, int], tod
             counts["opportunities_pushed"] += 1
 
 
-def _people(org: Org, st: _State, rng: random.Random, counts: dict[str, int]) -> None:
+def _people(org: Org, st: Snapshot, rng: random.Random, counts: dict[str, int]) -> None:
     """Contacts bounce or leave, accounts change hands, a task gets deleted."""
     if rng.random() < 0.3:
         account, _ = st.accounts[rng.randrange(len(st.accounts))]

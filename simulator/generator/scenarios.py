@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import date, timedelta
 
 from simulator.generator.base import Builder
-from simulator.generator.customer import anniversary
+from simulator.generator.history import anniversary
 from simulator.generator.profile import CLEAN_ISSUES, COMPLAINT_ISSUES, Plan, State, Team
 
 __all__ = ["SIGNALS", "apply", "configure", "configure_control"]
