@@ -1,10 +1,10 @@
-"""Auth of the simulated org: credentials, sessions, the OAuth 2.0 token endpoint and SOAP `login`.
+"""Auth of the simulated org: credentials, sessions and the OAuth 2.0 grants (the endpoints are in `oauth`).
 
 Grants: `client_credentials` (Basic header or form), `password` (password, or password + security token),
 `refresh_token` (rotation off by default; when on, each refresh returns a new token and the old one stops working)
 and JWT bearer (RS256, verified against the certificate in the state dir; `iss` = client id, `sub` = username,
 `aud` = the login URL or login/test.salesforce.com). Failures answer the way Salesforce does: 400
-`invalid_grant` / `invalid_client_id` / `invalid_client`, a SOAP fault `INVALID_LOGIN` for SOAP.
+`invalid_grant` / `invalid_client_id` / `invalid_client`.
 """
 
 from __future__ import annotations
@@ -17,11 +17,9 @@ import json
 import secrets
 import threading
 import time
-import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-from xml.sax.saxutils import escape
+from typing import Any
 
 import jwt
 from cryptography import x509
@@ -29,18 +27,15 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from simulator.api.http import XML_TYPE, HttpError, Request, Response, error, json_response
+from simulator.api.http import HttpError
 
-if TYPE_CHECKING:
-    from simulator.server import Simulator
-
-__all__ = ["Auth", "revoke", "soap_login", "token"]
+__all__ = ["LOGIN_AUDIENCES", "Auth", "oauth_error"]
 
 LOGIN_AUDIENCES = ("https://login.salesforce.com", "https://test.salesforce.com")
-_FAULT_MESSAGE = "Invalid username, password, security token; or user locked out."
 
 
-def _oauth_error(code: str, description: str) -> HttpError:
+def oauth_error(code: str, description: str) -> HttpError:
+    """An OAuth failure as Salesforce answers it: 400 `{"error", "error_description"}`."""
     return HttpError(400, {"error": code, "error_description": description})
 
 
@@ -149,9 +144,9 @@ class Auth:
     # --- OAuth ---------------------------------------------------------------------------------------
     def _check_client(self, client_id: str | None, secret: str | None, need_secret: bool = True) -> None:
         if client_id != self.creds["client_id"]:
-            raise _oauth_error("invalid_client_id", "client identifier invalid")
+            raise oauth_error("invalid_client_id", "client identifier invalid")
         if (need_secret or secret is not None) and secret != self.creds["client_secret"]:
-            raise _oauth_error("invalid_client", "invalid client credentials")
+            raise oauth_error("invalid_client", "invalid client credentials")
 
     def grant(self, form: dict[str, str], basic: tuple[str, str] | None, instance_url: str) -> dict[str, Any]:
         """Run one token request; returns the token JSON or raises HttpError (400, OAuth error body)."""
@@ -165,12 +160,12 @@ class Auth:
             pw = form.get("password", "")
             good = (self.creds["password"], self.creds["password"] + self.creds["security_token"])
             if form.get("username") != self.creds["username"] or pw not in good:
-                raise _oauth_error("invalid_grant", "authentication failure")
+                raise oauth_error("invalid_grant", "authentication failure")
         elif grant_type == "refresh_token":
             self._check_client(client_id, secret, need_secret=False)
             with self._lock:
                 if form.get("refresh_token") != self.creds["refresh_token"]:
-                    raise _oauth_error("invalid_grant", "expired access/refresh token")
+                    raise oauth_error("invalid_grant", "expired access/refresh token")
                 if self.rotate_refresh:
                     self.creds["refresh_token"] = self._new_token("5Aep861")
                     extra["refresh_token"] = self.creds["refresh_token"]
@@ -181,7 +176,7 @@ class Auth:
         elif grant_type == "urn:ietf:params:oauth:grant-type:jwt-bearer":
             self._check_jwt(form.get("assertion", ""), instance_url)
         else:
-            raise _oauth_error("unsupported_grant_type", "grant type not supported")
+            raise oauth_error("unsupported_grant_type", "grant type not supported")
         return self.token_body(instance_url, self.issue(), extra)
 
     def _check_jwt(self, assertion: str, instance_url: str) -> None:
@@ -195,15 +190,15 @@ class Auth:
                 leeway=5,
             )
         except jwt.ExpiredSignatureError:
-            raise _oauth_error("invalid_grant", "expired authorization code") from None
+            raise oauth_error("invalid_grant", "expired authorization code") from None
         except jwt.InvalidAudienceError:
-            raise _oauth_error("invalid_grant", "audience is invalid") from None
+            raise oauth_error("invalid_grant", "audience is invalid") from None
         except jwt.PyJWTError:
-            raise _oauth_error("invalid_grant", "invalid assertion") from None
+            raise oauth_error("invalid_grant", "invalid assertion") from None
         if claims.get("iss") != self.creds["client_id"]:
-            raise _oauth_error("invalid_client_id", "client identifier invalid")
+            raise oauth_error("invalid_client_id", "client identifier invalid")
         if claims.get("sub") != self.creds["username"]:
-            raise _oauth_error("invalid_grant", "user hasn't approved this consumer")
+            raise oauth_error("invalid_grant", "user hasn't approved this consumer")
 
     def token_body(
         self, instance_url: str, access_token: str, extra: dict[str, Any] | None = None
@@ -229,77 +224,3 @@ class Auth:
         """SOAP login accepts the password with the security token appended (or alone, as from a trusted IP)."""
         good = (self.creds["password"] + self.creds["security_token"], self.creds["password"])
         return username == self.creds["username"] and password in good
-
-
-def token(sim: Simulator, req: Request) -> Response:
-    """POST /services/oauth2/token."""
-    basic = None
-    header = req.headers.get("Authorization") or ""
-    if header.lower().startswith("basic "):
-        try:
-            cid, _, secret = base64.b64decode(header[6:].strip()).decode().partition(":")
-            basic = (cid, secret)
-        except ValueError:
-            raise _oauth_error("invalid_client", "invalid client credentials") from None
-    return json_response(200, sim.auth.grant(req.form(), basic, sim.url))
-
-
-def revoke(sim: Simulator, req: Request) -> Response:
-    """POST /services/oauth2/revoke (token=...): ends an access token's session; 200 with an empty body."""
-    token = req.form().get("token") or req.params.get("token")
-    if not token:
-        raise _oauth_error("unsupported_token_type", "this token type is not supported")
-    sim.auth.revoke(token)
-    return Response(200, b"", None)
-
-
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
-
-
-def soap_login(sim: Simulator, req: Request) -> Response:
-    """POST /services/Soap/u/{version}: the partner `login` call (bare <sessionId>/<serverUrl> in the answer)."""
-    try:
-        root = ET.fromstring(req.body)
-    except ET.ParseError:
-        return _soap_fault("INVALID_LOGIN", _FAULT_MESSAGE)
-    values = {_local(el.tag): (el.text or "") for el in root.iter()}
-    if not sim.auth.soap_ok(values.get("username", ""), values.get("password", "")):
-        return _soap_fault("INVALID_LOGIN", _FAULT_MESSAGE)
-    session = sim.auth.issue()
-    version = req.groups.get("version", "62.0")
-    creds = sim.auth.creds
-    server_url = f"{sim.url}/services/Soap/u/{version}/{creds['organization_id'][:15]}"
-    body = (
-        '<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/'
-        'envelope/" xmlns="urn:partner.soap.sforce.com" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
-        "<soapenv:Body><loginResponse><result>"
-        f"<metadataServerUrl>{sim.url}/services/Soap/m/{version}/{creds['organization_id'][:15]}</metadataServerUrl>"
-        "<passwordExpired>false</passwordExpired><sandbox>false</sandbox>"
-        f"<serverUrl>{server_url}</serverUrl><sessionId>{session}</sessionId>"
-        f"<userId>{creds['user_id']}</userId><userInfo><organizationId>{creds['organization_id']}</organizationId>"
-        f"<organizationName>crm-risk simulator</organizationName><sessionSecondsValid>{sim.auth.ttl_seconds}"
-        f"</sessionSecondsValid><userEmail>{escape(creds['username'])}</userEmail><userFullName>Integration User"
-        f"</userFullName><userId>{creds['user_id']}</userId><userName>{escape(creds['username'])}</userName>"
-        "</userInfo></result></loginResponse></soapenv:Body></soapenv:Envelope>"
-    )
-    return Response(200, body.encode(), XML_TYPE)
-
-
-def _soap_fault(code: str, message: str) -> Response:
-    body = (
-        '<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/'
-        'envelope/" xmlns:sf="urn:fault.partner.soap.sforce.com" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
-        f"<soapenv:Body><soapenv:Fault><faultcode>sf:{code}</faultcode><faultstring>{code}: {escape(message)}"
-        f'</faultstring><detail><sf:LoginFault xsi:type="sf:LoginFault"><sf:exceptionCode>{code}</sf:exceptionCode>'
-        f"<sf:exceptionMessage>{escape(message)}</sf:exceptionMessage></sf:LoginFault></detail></soapenv:Fault>"
-        "</soapenv:Body></soapenv:Envelope>"
-    )
-    return Response(500, body.encode(), XML_TYPE)
-
-
-def session_error() -> HttpError:
-    """The 401 Salesforce answers for a missing, expired or revoked session."""
-    exc = error(401, "INVALID_SESSION_ID", "Session expired or invalid")
-    exc.headers.append(("WWW-Authenticate", "Token"))
-    return exc

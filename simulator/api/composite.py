@@ -17,7 +17,7 @@ from simulator.api.rest import sobject_name, write_fault
 from simulator.org.schema import sobject as schema_sobject
 
 if TYPE_CHECKING:
-    from simulator.server import Simulator
+    from simulator.api.context import ApiContext
 
 __all__ = ["create", "delete", "retrieve", "update", "upsert"]
 
@@ -67,14 +67,14 @@ def _fields(record: dict[str, Any], drop: tuple[str, ...]) -> dict[str, Any]:
     return {k: v for k, v in record.items() if k != "attributes" and k.lower() not in drop}
 
 
-def _guard(sim: Simulator, name: str, record_id: str | None) -> None:
-    fault = write_fault(sim, name, record_id)
+def _guard(ctx: ApiContext, name: str, record_id: str | None) -> None:
+    fault = write_fault(ctx, name, record_id)
     if fault:
         raise ItemError(fault[0], f"{fault[1]}" + (f": {record_id}" if record_id else ""))
 
 
 def _run(
-    sim: Simulator,
+    ctx: ApiContext,
     records: list[Any],
     all_or_none: bool,
     op: Callable[[Any], tuple[dict[str, Any], Callable[[], None] | None]],
@@ -124,7 +124,7 @@ def _run(
     return json_response(200, results)
 
 
-def create(sim: Simulator, req: Request) -> Response:
+def create(ctx: ApiContext, req: Request) -> Response:
     """POST composite/sobjects: create up to 200 records of any types."""
     records, all_or_none = _records(req)
 
@@ -132,14 +132,14 @@ def create(sim: Simulator, req: Request) -> Response:
         name = _type_of(record)
         if any(k.lower() == "id" for k in record):
             raise ItemError("INVALID_FIELD", "cannot specify Id in an insert call", ["Id"])
-        _guard(sim, name, None)
-        new_id = sim.org.create(name, _fields(record, ()), user_id=req.user_id)
-        return {"id": new_id, "success": True, "errors": []}, lambda: sim.org.hard_delete(name, new_id)
+        _guard(ctx, name, None)
+        new_id = ctx.org.create(name, _fields(record, ()), user_id=req.user_id)
+        return {"id": new_id, "success": True, "errors": []}, lambda: ctx.org.hard_delete(name, new_id)
 
-    return _run(sim, records, all_or_none, op, keep_id=False)
+    return _run(ctx, records, all_or_none, op, keep_id=False)
 
 
-def update(sim: Simulator, req: Request) -> Response:
+def update(ctx: ApiContext, req: Request) -> Response:
     """PATCH composite/sobjects: update up to 200 records by id."""
     records, all_or_none = _records(req)
 
@@ -149,19 +149,19 @@ def update(sim: Simulator, req: Request) -> Response:
         if not rid:
             raise ItemError("MISSING_ARGUMENT", "Id not specified in an update call", ["Id"])
         data = _fields(record, ("id",))
-        _guard(sim, name, rid)
-        before = sim.org.get(name, rid, list(data)) if all_or_none and data else None
-        sim.org.update(name, rid, data, user_id=req.user_id)
+        _guard(ctx, name, rid)
+        before = ctx.org.get(name, rid, list(data)) if all_or_none and data else None
+        ctx.org.update(name, rid, data, user_id=req.user_id)
         undo = None
         if before is not None:
             old = {k: before.get(k) for k in data if k in before}
-            undo = lambda: sim.org.update(name, rid, old, user_id=req.user_id)  # noqa: E731
+            undo = lambda: ctx.org.update(name, rid, old, user_id=req.user_id)  # noqa: E731
         return {"id": rid, "success": True, "errors": []}, undo
 
-    return _run(sim, records, all_or_none, op, keep_id=True)
+    return _run(ctx, records, all_or_none, op, keep_id=True)
 
 
-def upsert(sim: Simulator, req: Request) -> Response:
+def upsert(ctx: ApiContext, req: Request) -> Response:
     """PATCH composite/sobjects/{Obj}/{ExtField}: upsert up to 200 records of one type by external id."""
     name = sobject_name(req.groups["sobject"])
     obj = schema_sobject(name)
@@ -183,11 +183,11 @@ def upsert(sim: Simulator, req: Request) -> Response:
             )
         data = _fields(record, (field.name.lower(),) if field.name == "Id" else ())
         if field.name == "Id":
-            _guard(sim, name, str(value))
-            sim.org.update(name, str(value), data, user_id=req.user_id)
+            _guard(ctx, name, str(value))
+            ctx.org.update(name, str(value), data, user_id=req.user_id)
             return {"id": str(value), "success": True, "errors": [], "created": False}, None
-        existing = sim.org.find_by(name, field.name, value)
-        _guard(sim, name, existing[0] if existing else None)
+        existing = ctx.org.find_by(name, field.name, value)
+        _guard(ctx, name, existing[0] if existing else None)
         if len(existing) > 1:
             raise ItemError(
                 "DUPLICATE_EXTERNAL_ID",
@@ -195,11 +195,11 @@ def upsert(sim: Simulator, req: Request) -> Response:
                 [field.name],
             )
         data = {k: v for k, v in data.items() if k.lower() != field.name.lower()}
-        rid, created = sim.org.upsert(name, field.name, str(value), data, user_id=req.user_id)
-        undo = (lambda: sim.org.hard_delete(name, rid)) if created else None
+        rid, created = ctx.org.upsert(name, field.name, str(value), data, user_id=req.user_id)
+        undo = (lambda: ctx.org.hard_delete(name, rid)) if created else None
         return {"id": rid, "success": True, "errors": [], "created": created}, undo
 
-    return _run(sim, records, all_or_none, op, keep_id=True)
+    return _run(ctx, records, all_or_none, op, keep_id=True)
 
 
 def _ids(req: Request) -> list[str]:
@@ -213,14 +213,14 @@ def _ids(req: Request) -> list[str]:
     return ids
 
 
-def retrieve(sim: Simulator, req: Request) -> Response:
+def retrieve(ctx: ApiContext, req: Request) -> Response:
     """GET composite/sobjects/{Obj}?ids=&fields=: records in order, null where not found."""
     name = sobject_name(req.groups["sobject"])
     fields = [f for f in req.params.get("fields", "").split(",") if f] or None
     out: list[Any] = []
     for rid in _ids(req):
         try:
-            out.append(sim.org.get(name, rid, fields))
+            out.append(ctx.org.get(name, rid, fields))
         except Exception as exc:
             if not hasattr(exc, "error_code"):
                 raise
@@ -228,7 +228,7 @@ def retrieve(sim: Simulator, req: Request) -> Response:
     return json_response(200, out)
 
 
-def delete(sim: Simulator, req: Request) -> Response:
+def delete(ctx: ApiContext, req: Request) -> Response:
     """DELETE composite/sobjects?ids=&allOrNone=: soft-delete up to 200 records of any types."""
     ids = _ids(req)
     all_or_none = req.params.get("allOrNone", "false").lower() == "true"
@@ -240,9 +240,9 @@ def delete(sim: Simulator, req: Request) -> Response:
         name = by_prefix.get(str(rid)[:3])
         if name is None:
             raise ItemError("MALFORMED_ID", f"malformed id {rid}")
-        if sim.faults.locked(rid):
+        if ctx.faults.locked(rid):
             raise ItemError("UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access to this record")
-        sim.org.delete(name, rid, user_id=req.user_id)
+        ctx.org.delete(name, rid, user_id=req.user_id)
         return {"id": rid, "success": True, "errors": []}, None
 
-    return _run(sim, ids, all_or_none, op, keep_id=True)
+    return _run(ctx, ids, all_or_none, op, keep_id=True)

@@ -14,7 +14,7 @@ from simulator.org.ids import KEY_PREFIXES
 from simulator.org.schema import SCHEMA, SOAP_TYPES, Field, SObject
 
 if TYPE_CHECKING:
-    from simulator.server import Simulator
+    from simulator.api.context import ApiContext
 
 __all__ = ["describe_field", "describe_object"]
 
@@ -242,7 +242,7 @@ def _not_modified(req: Request) -> bool:
         return False
 
 
-def describe(sim: Simulator, req: Request) -> Response:
+def describe(ctx: ApiContext, req: Request) -> Response:
     """GET sobjects/X/describe (304 with a recent If-Modified-Since)."""
     name = sobject_name(req.groups["sobject"])
     if _not_modified(req):
@@ -250,7 +250,7 @@ def describe(sim: Simulator, req: Request) -> Response:
     return json_response(200, describe_object(name, req.version))
 
 
-def describe_global(sim: Simulator, req: Request) -> Response:
+def describe_global(ctx: ApiContext, req: Request) -> Response:
     """GET sobjects/: encoding, maxBatchSize and the list of objects."""
     return json_response(
         200,
@@ -262,7 +262,7 @@ def describe_global(sim: Simulator, req: Request) -> Response:
     )
 
 
-def sobject_info(sim: Simulator, req: Request) -> Response:
+def sobject_info(ctx: ApiContext, req: Request) -> Response:
     """GET sobjects/X/: basic information (objectDescribe + recentItems)."""
     name = sobject_name(req.groups["sobject"])
     return json_response(200, {"objectDescribe": _summary(SCHEMA[name], req.version), "recentItems": []})

@@ -3,9 +3,6 @@ getUpdated/getDeleted, limits and the versions list (salesforce-wire.md §1.5-1.
 
 from __future__ import annotations
 
-import secrets
-import threading
-from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
@@ -14,9 +11,9 @@ from simulator.api.http import Request, Response, error, json_response
 from simulator.org.schema import sobject as schema_sobject
 
 if TYPE_CHECKING:
-    from simulator.server import Simulator
+    from simulator.api.context import ApiContext
 
-__all__ = ["Cursors", "parse_datetime", "sobject_name", "write_fault"]
+__all__ = ["MAX_VERSION", "MIN_VERSION", "parse_datetime", "sobject_name", "write_fault"]
 
 MIN_VERSION, MAX_VERSION = 20.0, 66.0
 DEFAULT_BATCH = 2000
@@ -46,34 +43,6 @@ def parse_datetime(value: str | None, name: str) -> datetime:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
-class Cursors:
-    """Open query cursors by locator (LRU-bounded, like an org's open-cursor limit)."""
-
-    def __init__(self, limit: int = 50) -> None:
-        self._items: OrderedDict[str, tuple[Any, int]] = OrderedDict()
-        self._lock = threading.Lock()
-        self._limit = limit
-
-    def open(self, result: Any, batch: int) -> str:
-        """Register a result; returns its locator (`01g` + 15 characters, like a query locator id)."""
-        locator = "01g" + secrets.token_hex(8)[:15].upper()
-        with self._lock:
-            self._items[locator] = (result, batch)
-            while len(self._items) > self._limit:
-                self._items.popitem(last=False)
-        return locator
-
-    def get(self, locator: str) -> tuple[Any, int]:
-        """The result and batch size of a locator; 400 INVALID_QUERY_LOCATOR when unknown."""
-        with self._lock:
-            item = self._items.get(locator)
-            if item is not None:
-                self._items.move_to_end(locator)
-        if item is None:
-            raise error(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
-        return item
-
-
 def _batch_size(req: Request) -> int:
     options = req.headers.get("Sforce-Query-Options") or ""
     for part in options.split(","):
@@ -98,29 +67,29 @@ def _page(
     return json_response(200, body)
 
 
-def query(sim: Simulator, req: Request) -> Response:
+def query(ctx: ApiContext, req: Request) -> Response:
     """GET query/ and queryAll/ with `q`."""
     soql = req.params.get("q")
     if not soql:
         raise error(400, "MALFORMED_QUERY", "A query string has to be specified")
     all_rows = req.route is not None and req.route.name == "queryAll"
-    result = sim.org.query(soql, include_deleted=all_rows)
+    result = ctx.org.query(soql, include_deleted=all_rows)
     batch = _batch_size(req)
     locator = None
     if not result.is_count and result.total_size > batch:
-        locator = sim.cursors.open(result, batch)
+        locator = ctx.cursors.open(result, batch)
     return _page(req, result, locator, 0, batch, all_rows)
 
 
-def query_more(sim: Simulator, req: Request) -> Response:
+def query_more(ctx: ApiContext, req: Request) -> Response:
     """GET query/<locator>-<offset> (found by its path alone; queryAll continuations stay queryAll)."""
     locator, offset = req.groups["locator"], int(req.groups["offset"])
-    result, batch = sim.cursors.get(locator)
+    result, batch = ctx.cursors.get(locator)
     all_rows = req.route is not None and req.route.name.startswith("queryAll")
     return _page(req, result, locator, offset, batch, all_rows)
 
 
-def versions(sim: Simulator, req: Request) -> Response:
+def versions(ctx: ApiContext, req: Request) -> Response:
     """GET /services/data/: every version served."""
     out = []
     v = MIN_VERSION
@@ -130,25 +99,25 @@ def versions(sim: Simulator, req: Request) -> Response:
     return json_response(200, out)
 
 
-def resources(sim: Simulator, req: Request) -> Response:
+def resources(ctx: ApiContext, req: Request) -> Response:
     """GET /services/data/vXX.X/: the resources of a version."""
     base = f"/services/data/v{req.version}"
     names = ["sobjects", "query", "queryAll", "limits", "composite", "jobs"]
     return json_response(200, {n: f"{base}/{n}" for n in names})
 
 
-def write_fault(sim: Simulator, sobject: str, record_id: str | None) -> tuple[str, str] | None:
+def write_fault(ctx: ApiContext, sobject: str, record_id: str | None) -> tuple[str, str] | None:
     """The (code, message) a fault imposes on a write to this record (`lock`, `reject`), or None."""
-    if record_id and sim.faults.locked(record_id):
+    if record_id and ctx.faults.locked(record_id):
         return "UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access to this record"
-    code = sim.faults.rejected(sobject)
+    code = ctx.faults.rejected(sobject)
     if code:
         return code, "The record was rejected by a validation rule of the org"
     return None
 
 
-def _guard(sim: Simulator, sobject: str, record_id: str | None) -> None:
-    fault = write_fault(sim, sobject, record_id)
+def _guard(ctx: ApiContext, sobject: str, record_id: str | None) -> None:
+    fault = write_fault(ctx, sobject, record_id)
     if fault:
         raise error(400, fault[0], fault[1], [])
 
@@ -169,7 +138,7 @@ def _versioned(record: dict[str, Any], req: Request) -> dict[str, Any]:
     return record
 
 
-def record_get(sim: Simulator, req: Request) -> Response:
+def record_get(ctx: ApiContext, req: Request) -> Response:
     """GET sobjects/X/{id}[?fields=A,B]."""
     name = sobject_name(req.groups["sobject"])
     fields = (
@@ -177,34 +146,34 @@ def record_get(sim: Simulator, req: Request) -> Response:
         if req.params.get("fields")
         else None
     )
-    return json_response(200, _versioned(sim.org.get(name, req.groups["id"], fields), req))
+    return json_response(200, _versioned(ctx.org.get(name, req.groups["id"], fields), req))
 
 
-def record_create(sim: Simulator, req: Request) -> Response:
+def record_create(ctx: ApiContext, req: Request) -> Response:
     """POST sobjects/X/ -> 201 {"id","success","errors"}."""
     name = sobject_name(req.groups["sobject"])
     data = _body_dict(req)
     if any(k.lower() == "id" for k in data):
         raise error(400, "INVALID_FIELD", "The Id field should not be specified in the sobject data.")
-    _guard(sim, name, None)
-    new_id = sim.org.create(name, data, user_id=req.user_id)
+    _guard(ctx, name, None)
+    new_id = ctx.org.create(name, data, user_id=req.user_id)
     return json_response(201, {"id": new_id, "success": True, "errors": []})
 
 
-def record_update(sim: Simulator, req: Request) -> Response:
+def record_update(ctx: ApiContext, req: Request) -> Response:
     """PATCH sobjects/X/{id} -> 204."""
     name = sobject_name(req.groups["sobject"])
-    _guard(sim, name, req.groups["id"])
-    sim.org.update(name, req.groups["id"], _body_dict(req), user_id=req.user_id)
+    _guard(ctx, name, req.groups["id"])
+    ctx.org.update(name, req.groups["id"], _body_dict(req), user_id=req.user_id)
     return Response(204, b"", None)
 
 
-def record_delete(sim: Simulator, req: Request) -> Response:
+def record_delete(ctx: ApiContext, req: Request) -> Response:
     """DELETE sobjects/X/{id} -> 204 (soft delete)."""
     name = sobject_name(req.groups["sobject"])
-    if sim.faults.locked(req.groups["id"]):
+    if ctx.faults.locked(req.groups["id"]):
         raise error(400, "UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access to this record", [])
-    sim.org.delete(name, req.groups["id"], user_id=req.user_id)
+    ctx.org.delete(name, req.groups["id"], user_id=req.user_id)
     return Response(204, b"", None)
 
 
@@ -222,36 +191,36 @@ def _urls(req: Request, name: str, ids: list[str]) -> list[str]:
     return [f"/services/data/v{req.version}/sobjects/{name}/{i}" for i in ids]
 
 
-def ext_get(sim: Simulator, req: Request) -> Response:
+def ext_get(ctx: ApiContext, req: Request) -> Response:
     """GET sobjects/X/{ExtField}/{value}: one record, 404 none, 300 several (a list of URLs)."""
     name = sobject_name(req.groups["sobject"])
     field = _ext_field(name, req.groups["field"])
-    ids = sim.org.find_by(name, field, unquote_plus(req.groups["value"]))
+    ids = ctx.org.find_by(name, field, unquote_plus(req.groups["value"]))
     if not ids:
         raise error(404, "NOT_FOUND", "The requested resource does not exist")
     if len(ids) > 1:
         return json_response(300, _urls(req, name, ids))
-    return json_response(200, _versioned(sim.org.get(name, ids[0]), req))
+    return json_response(200, _versioned(ctx.org.get(name, ids[0]), req))
 
 
-def ext_upsert(sim: Simulator, req: Request) -> Response:
+def ext_upsert(ctx: ApiContext, req: Request) -> Response:
     """PATCH sobjects/X/{ExtField}/{value}: 201 created, 200 updated (204 before v46.0), 300 several."""
     name = sobject_name(req.groups["sobject"])
     field = _ext_field(name, req.groups["field"])
     value = unquote_plus(req.groups["value"])
     data = _body_dict(req)
     if field == "Id":
-        _guard(sim, name, value)
-        sim.org.update(name, value, data, user_id=req.user_id)
+        _guard(ctx, name, value)
+        ctx.org.update(name, value, data, user_id=req.user_id)
         record_id, created = value, False
     else:
-        existing = sim.org.find_by(name, field, value)
-        _guard(sim, name, existing[0] if existing else None)
+        existing = ctx.org.find_by(name, field, value)
+        _guard(ctx, name, existing[0] if existing else None)
         try:
-            record_id, created = sim.org.upsert(name, field, value, data, user_id=req.user_id)
+            record_id, created = ctx.org.upsert(name, field, value, data, user_id=req.user_id)
         except Exception as exc:
             if getattr(exc, "status", None) == 300:
-                return json_response(300, _urls(req, name, sim.org.find_by(name, field, value)))
+                return json_response(300, _urls(req, name, ctx.org.find_by(name, field, value)))
             raise
     if not created and float(req.version) < 46.0:
         return Response(204, b"", None)
@@ -273,24 +242,24 @@ def _replication_window(req: Request) -> tuple[str, datetime, datetime]:
     return name, start, end
 
 
-def sobject_updated(sim: Simulator, req: Request) -> Response:
+def sobject_updated(ctx: ApiContext, req: Request) -> Response:
     """GET sobjects/X/updated/?start=&end= (getUpdated)."""
     name, start, end = _replication_window(req)
-    return json_response(200, sim.org.updated(name, start, end))
+    return json_response(200, ctx.org.updated(name, start, end))
 
 
-def sobject_deleted(sim: Simulator, req: Request) -> Response:
+def sobject_deleted(ctx: ApiContext, req: Request) -> Response:
     """GET sobjects/X/deleted/?start=&end= (getDeleted)."""
     name, start, end = _replication_window(req)
-    return json_response(200, sim.org.deleted(name, start, end))
+    return json_response(200, ctx.org.deleted(name, start, end))
 
 
-def limits(sim: Simulator, req: Request) -> Response:
+def limits(ctx: ApiContext, req: Request) -> Response:
     """GET limits/: the org's limits, each {"Max","Remaining"}."""
-    used = sim.api_used
-    budget = sim.api_budget
-    bulk_jobs = sim.calls["bulk2.query.create"]
-    batches = sim.calls["bulk2.ingest.upload"]
+    used = ctx.usage.used
+    budget = ctx.usage.budget
+    bulk_jobs = ctx.usage.calls["bulk2.query.create"]
+    batches = ctx.usage.calls["bulk2.ingest.upload"]
 
     def lim(mx: int, used_: int = 0) -> dict[str, int]:
         return {"Max": mx, "Remaining": max(0, mx - used_)}

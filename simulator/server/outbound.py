@@ -10,6 +10,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
@@ -18,7 +19,7 @@ import requests
 from simulator.org.ids import checksum
 
 if TYPE_CHECKING:
-    from simulator.server import Simulator
+    from simulator.org.store import Org
 
 __all__ = ["OBJECTS", "Outbound"]
 
@@ -46,9 +47,22 @@ class _Message:
 class Outbound:
     """Queue of changes to notify; `delivered` and `failed` count outcomes (tests and demo read them)."""
 
-    def __init__(self, sim: Simulator, url: str, base_delay: float = 0.5) -> None:
-        self.sim = sim
+    def __init__(
+        self,
+        url: str,
+        org: Org,
+        *,
+        ca_file: Path,
+        instance_url: str,
+        organization_id: str,
+        api_version: str,
+        base_delay: float = 0.5,
+    ) -> None:
         self.url = url
+        self.org = org
+        self.instance_url = instance_url
+        self.organization_id = organization_id
+        self.api_version = api_version
         self.base_delay = base_delay
         self.delivered = 0
         self.failed = 0
@@ -60,7 +74,7 @@ class Outbound:
         self._thread: threading.Thread | None = None
         self._http = requests.Session()
         self._http.trust_env = False
-        self._http.verify = str(sim.ca_file)
+        self._http.verify = str(ca_file)
 
     def start(self) -> None:
         """Start the sender thread."""
@@ -130,7 +144,7 @@ class Outbound:
 
     def _fields(self, msg: _Message) -> dict[str, Any]:
         try:
-            rec = self.sim.org.get(msg.sobject, msg.record_id, ["Id", *OBJECTS[msg.sobject]])
+            rec = self.org.get(msg.sobject, msg.record_id, ["Id", *OBJECTS[msg.sobject]])
         except Exception:  # deleted or gone: the notification still names the record
             return {"Id": msg.record_id}
         return {k: v for k, v in rec.items() if k != "attributes"}
@@ -139,14 +153,13 @@ class Outbound:
         """The SOAP notification body for one change."""
         self._serial += 1  # only the sender thread builds envelopes
         id15 = f"04l8d{self._serial:010d}"
-        creds = self.sim.auth.creds
-        org_id = creds["organization_id"]
+        org_id = self.organization_id
         fields = "".join(
             f"<sf:{k}>{escape(str(v).lower() if isinstance(v, bool) else str(v))}</sf:{k}>"
             for k, v in self._fields(msg).items()
             if v is not None
         )
-        version = self.sim.api_version
+        version = self.api_version
         return (
             '<?xml version="1.0" encoding="UTF-8"?>'
             '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" '
@@ -154,8 +167,8 @@ class Outbound:
             '<soapenv:Body><notifications xmlns="http://soap.sforce.com/2005/09/outbound">'
             f"<OrganizationId>{org_id}</OrganizationId><ActionId>04k8d{org_id[5:15]}</ActionId>"
             '<SessionId xsi:nil="true"/>'
-            f"<EnterpriseUrl>{self.sim.url}/services/Soap/c/{version}/{org_id[:15]}</EnterpriseUrl>"
-            f"<PartnerUrl>{self.sim.url}/services/Soap/u/{version}/{org_id[:15]}</PartnerUrl>"
+            f"<EnterpriseUrl>{self.instance_url}/services/Soap/c/{version}/{org_id[:15]}</EnterpriseUrl>"
+            f"<PartnerUrl>{self.instance_url}/services/Soap/u/{version}/{org_id[:15]}</PartnerUrl>"
             f"<Notification><Id>{id15 + checksum(id15)}</Id>"
             f'<sObject xsi:type="sf:{msg.sobject}" xmlns:sf="urn:sobject.enterprise.soap.sforce.com">'
             f"{fields}</sObject></Notification></notifications></soapenv:Body></soapenv:Envelope>"

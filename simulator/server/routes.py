@@ -1,21 +1,15 @@
-"""The simulator's route table: every URL it serves, the handler, the `Simulator.calls` key and the route kind.
+"""The simulator's route table: every URL it serves, the handler, the call-counter key and the route kind.
 
 Order matters: the first route whose pattern matches the path wins, so fixed names (`describe`, `updated`,
-`deleted`) come before the `{id}` and `{ExtField}/{value}` patterns.
+`deleted`) come before the `{id}` and `{ExtField}/{value}` patterns. Kinds: `rest` (session, API budget,
+`Sforce-Limit-Info`), `admin` (session only), `auth` (no session), `open` (no session, no budget, no faults).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from simulator.api import auth
-from simulator.api import composite as routes_composite
-from simulator.api import describe as routes_describe
-from simulator.api import rest as routes_rest
-from simulator.api.http import Request, Response, Route, json_response, route
-
-if TYPE_CHECKING:
-    from simulator.server import Simulator
+from simulator.api import admin, composite, describe, oauth, rest
+from simulator.api.bulk2 import ingest, lifecycle, query
+from simulator.api.http import Route, route
 
 __all__ = ["build_routes"]
 
@@ -23,42 +17,22 @@ _OBJ = r"/sobjects/(?P<sobject>\w+)"
 _JOB = r"/(?P<job>750\w+)"
 
 
-def _bulk(method: str) -> object:
-    def handler(sim: Simulator, req: Request) -> Response:
-        return getattr(sim.bulk2, method)(req)  # type: ignore[no-any-return]
-
-    handler.__doc__ = f"Bulk 2.0: {method}."
-    return handler
-
-
-def _advance(sim: Simulator, req: Request) -> Response:
-    """POST /_simulator/advance?days=N: move the org's clock and business forward (not a Salesforce URL)."""
-    days = int(req.params.get("days") or 1)
-    return json_response(200, sim.advance_days(days))
-
-
-def _calls(sim: Simulator, req: Request) -> Response:
-    """GET /_simulator/calls: the per-endpoint call counter and the API usage (for out-of-process benchmarks)."""
-    return json_response(
-        200, {"calls": dict(sim.calls), "api_used": sim.api_used, "api_budget": sim.api_budget}
-    )
-
-
 def build_routes() -> list[Route]:
     """The route table, in match order."""
-    r = routes_rest
-    c = routes_composite
-    d = routes_describe
-    b = _bulk
+    r, c, d = rest, composite, describe
     return [
         route("GET", "/services/data", r.versions, "versions", "open"),
-        route("POST", "/services/oauth2/token", auth.token, "oauth.token", "auth"),
-        route("POST", "/services/oauth2/revoke", auth.revoke, "oauth.revoke", "auth"),
+        route("POST", "/services/oauth2/token", oauth.token, "oauth.token", "auth"),
+        route("POST", "/services/oauth2/revoke", oauth.revoke, "oauth.revoke", "auth"),
         route(
-            "POST", r"/services/Soap/u/(?P<version>\d{2}\.\d)(?:/\w+)?", auth.soap_login, "soap.login", "auth"
+            "POST",
+            r"/services/Soap/u/(?P<version>\d{2}\.\d)(?:/\w+)?",
+            oauth.soap_login,
+            "soap.login",
+            "auth",
         ),
-        route("POST", "/_simulator/advance", _advance, "simulator.advance", "admin"),
-        route("GET", "/_simulator/calls", _calls, "simulator.calls", "admin"),
+        route("POST", "/_simulator/advance", admin.advance, "simulator.advance", "admin"),
+        route("GET", "/_simulator/calls", admin.calls, "simulator.calls", "admin"),
         route("GET", "{V}", r.resources, "resources"),
         route("GET", "{V}/query", r.query, "query"),
         route("GET", "{V}/queryAll", r.query, "queryAll"),
@@ -85,27 +59,22 @@ def build_routes() -> list[Route]:
         route(
             "PATCH", r"{V}/composite/sobjects/(?P<sobject>\w+)/(?P<field>\w+)", c.upsert, "composite.upsert"
         ),
-        route("POST", "{V}/jobs/query", b("create_query"), "bulk2.query.create"),  # type: ignore[arg-type]
-        route("GET", "{V}/jobs/query", b("list_jobs"), "bulk2.query.list"),  # type: ignore[arg-type]
-        route("GET", "{V}/jobs/query" + _JOB, b("query_info"), "bulk2.query.get"),  # type: ignore[arg-type]
-        route("PATCH", "{V}/jobs/query" + _JOB, b("set_state"), "bulk2.query.abort"),  # type: ignore[arg-type]
-        route("DELETE", "{V}/jobs/query" + _JOB, b("delete_job"), "bulk2.query.delete"),  # type: ignore[arg-type]
-        route(
-            "GET",
-            "{V}/jobs/query" + _JOB + "/results",
-            b("query_results"),  # type: ignore[arg-type]
-            "bulk2.query.results",
-        ),
-        route("POST", "{V}/jobs/ingest", b("create_ingest"), "bulk2.ingest.create"),  # type: ignore[arg-type]
-        route("GET", "{V}/jobs/ingest", b("list_jobs"), "bulk2.ingest.list"),  # type: ignore[arg-type]
-        route("GET", "{V}/jobs/ingest" + _JOB, b("ingest_info"), "bulk2.ingest.get"),  # type: ignore[arg-type]
-        route("PATCH", "{V}/jobs/ingest" + _JOB, b("set_state"), "bulk2.ingest.state"),  # type: ignore[arg-type]
-        route("DELETE", "{V}/jobs/ingest" + _JOB, b("delete_job"), "bulk2.ingest.delete"),  # type: ignore[arg-type]
-        route("PUT", "{V}/jobs/ingest" + _JOB + "/batches", b("upload"), "bulk2.ingest.upload"),  # type: ignore[arg-type]
+        route("POST", "{V}/jobs/query", query.create_query, "bulk2.query.create"),
+        route("GET", "{V}/jobs/query", lifecycle.list_jobs, "bulk2.query.list"),
+        route("GET", "{V}/jobs/query" + _JOB, query.query_info, "bulk2.query.get"),
+        route("PATCH", "{V}/jobs/query" + _JOB, lifecycle.set_state, "bulk2.query.abort"),
+        route("DELETE", "{V}/jobs/query" + _JOB, lifecycle.delete_job, "bulk2.query.delete"),
+        route("GET", "{V}/jobs/query" + _JOB + "/results", query.query_results, "bulk2.query.results"),
+        route("POST", "{V}/jobs/ingest", ingest.create_ingest, "bulk2.ingest.create"),
+        route("GET", "{V}/jobs/ingest", lifecycle.list_jobs, "bulk2.ingest.list"),
+        route("GET", "{V}/jobs/ingest" + _JOB, ingest.ingest_info, "bulk2.ingest.get"),
+        route("PATCH", "{V}/jobs/ingest" + _JOB, lifecycle.set_state, "bulk2.ingest.state"),
+        route("DELETE", "{V}/jobs/ingest" + _JOB, lifecycle.delete_job, "bulk2.ingest.delete"),
+        route("PUT", "{V}/jobs/ingest" + _JOB + "/batches", ingest.upload, "bulk2.ingest.upload"),
         route(
             "GET",
             "{V}/jobs/ingest" + _JOB + "/(?P<which>successfulResults|failedResults|unprocessed[rR]ecords)",
-            b("results"),
+            ingest.results,
             "bulk2.ingest.results",
-        ),  # type: ignore[arg-type]
+        ),
     ]

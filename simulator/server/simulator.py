@@ -3,7 +3,8 @@
 `Simulator(state_dir, ...)` is a context manager. On start it opens (or generates) the org in the state dir,
 issues a TLS certificate from a CA kept in the state dir (`ca.pem` is the bundle clients verify against), serves
 REST, Bulk 2.0, OAuth and SOAP login on 127.0.0.1, and writes `connection.json` (contracts §1.3). Every API
-request passes `dispatch`: route -> faults -> session -> daily API budget -> handler -> `Sforce-Limit-Info`.
+request passes the dispatcher (simulator.server.dispatch): route -> faults -> session -> daily API budget ->
+handler -> `Sforce-Limit-Info`; handlers see an `ApiContext` (simulator.api.context), not this object.
 
 Wire coverage (salesforce-wire.md). Served: REST query/queryAll with relative `nextRecordsUrl` cursors, record
 CRUD, upsert and GET by external id (201/200/300), getUpdated/getDeleted, limits, global and sObject describe,
@@ -18,26 +19,34 @@ undone writes stay), job persistence across restarts (jobs and query cursors liv
 
 from __future__ import annotations
 
-import inspect
 import json
 import logging
 import ssl
 import threading
 import time
 from collections import Counter
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import trustme
 
-from simulator.api.auth import Auth, session_error
-from simulator.api.bulk2 import Bulk2
-from simulator.api.http import HttpError, Request, Response, Route, SimHTTPServer, error
-from simulator.api.rest import MAX_VERSION, MIN_VERSION, Cursors
+from simulator.api.auth import Auth
+from simulator.api.bulk2 import ingest
+from simulator.api.bulk2.registry import Bulk2Jobs
+from simulator.api.context import ApiContext
+from simulator.api.cursors import Cursors
+from simulator.api.http import Request, Response, Route
+from simulator.api.usage import Usage
+from simulator.generator import generate
+from simulator.generator.business import advance
 from simulator.org.clock import Clock
 from simulator.org.ids import make_id
+from simulator.org.store import Org
+from simulator.server.dispatch import Dispatcher
 from simulator.server.faults import FaultPlan
+from simulator.server.httpd import SimHTTPServer
 from simulator.server.outbound import Outbound
 from simulator.server.routes import build_routes
 
@@ -45,7 +54,6 @@ __all__ = ["Simulator"]
 
 log = logging.getLogger(__name__)
 DEFAULT_API_VERSION = "62.0"
-REQUEST_FAULTS = {"503", "500", "403", "timeout", "expire", "slow", "drop"}
 
 
 class Simulator:
@@ -71,7 +79,6 @@ class Simulator:
         self.accounts = accounts
         self.seed = seed
         self.outbound_url = outbound_url
-        self.api_budget = api_budget
         self.session_ttl_seconds = session_ttl_seconds
         self.api_version = api_version
         self.rotate_refresh_token = rotate_refresh_token
@@ -79,22 +86,45 @@ class Simulator:
         if faults:
             self.faults.add(faults)
         self.dirty = dirty or self.faults.dirty
-        self.calls: Counter[str] = Counter()
-        self.api_used = 0
+        self.usage = Usage(api_budget)
         self.url = ""
         self.connection: dict[str, Any] = {}
         self.ca_file = self.state_dir / "ca.pem"
         self.cursors = Cursors()
-        self.bulk2 = Bulk2(self)
+        self.bulk2 = Bulk2Jobs()
         self.outbound: Outbound | None = None
-        self.org: Any = None
+        self.org: Org | None = None
         self.auth: Auth
+        self.ctx: ApiContext | None = None  # what handlers see; built once the port and the org are known
         self.routes: list[Route] = build_routes()
-        self._lock = threading.Lock()
-        self._usage_day: object = None
+        self._dispatcher: Dispatcher | None = None
         self._closed = False
         self._httpd: SimHTTPServer | None = None
         self._thread: threading.Thread | None = None
+
+    # --- API usage (shared with the handlers through `usage`) ---------------------------------------------
+    @property
+    def calls(self) -> Counter[str]:
+        """API calls per endpoint name (the route names of simulator.server.routes)."""
+        return self.usage.calls
+
+    @property
+    def api_used(self) -> int:
+        """API requests spent today."""
+        return self.usage.used
+
+    @api_used.setter
+    def api_used(self, value: int) -> None:
+        self.usage.used = value
+
+    @property
+    def api_budget(self) -> int:
+        """The daily API request budget (403 REQUEST_LIMIT_EXCEEDED past it)."""
+        return self.usage.budget
+
+    @api_budget.setter
+    def api_budget(self, value: int) -> None:
+        self.usage.budget = value
 
     # --- lifecycle ----------------------------------------------------------------------------------
     def __enter__(self) -> Simulator:
@@ -118,12 +148,23 @@ class Simulator:
 
     def _start(self) -> None:
         context = self._tls_context()
-        self._open_org()
-        self._httpd = SimHTTPServer(self.port, context, self)
+        org = self._open_org()
+        self._httpd = SimHTTPServer(self.port, context, self.dispatch, org.clock.now)
         self.port = self._httpd.server_address[1]
         self.url = f"https://127.0.0.1:{self.port}"
-        self.bulk2.start()
-        self.org.listen(self._on_change)
+        self.ctx = ApiContext(
+            org=org,
+            auth=self.auth,
+            faults=self.faults,
+            usage=self.usage,
+            cursors=self.cursors,
+            bulk2=self.bulk2,
+            instance_url=self.url,
+            advance=self.advance_days,
+        )
+        self._dispatcher = Dispatcher(self.routes, self.faults, self.ctx)
+        self.bulk2.start(partial(ingest.process, self.ctx))
+        org.listen(self._on_change)
         self.set_outbound(self.outbound_url)
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
@@ -165,36 +206,23 @@ class Simulator:
         ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
         return context
 
-    def _open_org(self) -> None:
-        from simulator.org.store import Org
-
+    def _open_org(self) -> Org:
         clock = Clock(self.state_dir)
         creds_file = self.state_dir / "credentials.json"
         user_id = json.loads(creds_file.read_text()).get("user_id") if creds_file.exists() else None
-        self.org = Org(self.state_dir, clock, integration_user_id=user_id)
-        if self.org.is_empty():
-            from simulator.generator import generate
-
-            kwargs: dict[str, Any] = {}
-            if "dirty" in inspect.signature(generate).parameters:
-                kwargs["dirty"] = self.dirty
-            elif self.dirty:
-                log.warning("the generator has no dirty-data switch yet: generating a clean org")  # TODO
+        self.org = org = Org(self.state_dir, clock, integration_user_id=user_id)
+        if org.is_empty():
             t0 = time.monotonic()
-            gen = generate(self.accounts, self.seed, clock.today(), **kwargs)
-            self.org.load(gen.data)
-            user_id = gen.integration_user_id
-            if hasattr(self.org, "integration_user_id"):
-                self.org.integration_user_id = user_id
+            gen = generate(self.accounts, self.seed, clock.today(), dirty=self.dirty)
+            org.load(gen.data)
+            user_id = org.integration_user_id = gen.integration_user_id
             (self.state_dir / "ground_truth.json").write_text(
                 json.dumps(gen.ground_truth, indent=1, default=str)
             )
             log.info("generated an org of %d accounts in %.1fs", self.accounts, time.monotonic() - t0)
         if not user_id:
-            user_id = self.org.query("SELECT Id FROM User ORDER BY CreatedDate LIMIT 1").records(0, 1)[0][
-                "Id"
-            ]
-        username = self.org.get("User", user_id, ["Username"]).get("Username") or "integration@crm-risk.sim"
+            user_id = org.query("SELECT Id FROM User ORDER BY CreatedDate LIMIT 1").records(0, 1)[0]["Id"]
+        username = org.get("User", user_id, ["Username"]).get("Username") or "integration@crm-risk.sim"
         self.auth = Auth(
             self.state_dir,
             organization_id=make_id("Organization", 1),
@@ -203,6 +231,7 @@ class Simulator:
         )
         self.auth.bind_user(user_id, username)
         self.auth.on_change = self._write_connection
+        return org
 
     def _write_connection(self) -> None:
         creds = self.auth.creds
@@ -231,13 +260,9 @@ class Simulator:
 
     # --- run-time controls ----------------------------------------------------------------------------
     def advance_days(self, days: int) -> dict[str, int]:
-        """Move the org forward `days` days of business (simulator.generator.business), or just its clock."""
-        try:
-            from simulator.generator.business import advance
-        except ImportError:
-            self.org.clock.advance(days)
-            return {}
-        return advance(self.org, days, self.seed + int(self.org.clock.offset.total_seconds()))
+        """Move the org forward `days` days of business (simulator.generator.business)."""
+        org = self._context().org
+        return advance(org, days, self.seed + int(org.clock.offset.total_seconds()))
 
     def set_outbound(self, url: str | None) -> None:
         """Send outbound messages to `url` from now on (None stops sending)."""
@@ -245,8 +270,15 @@ class Simulator:
             self.outbound.stop()
             self.outbound = None
         self.outbound_url = url
-        if url:
-            self.outbound = Outbound(self, url)
+        if url and self.ctx is not None:  # before start: remembered, started with the server
+            self.outbound = Outbound(
+                url,
+                self.ctx.org,
+                ca_file=self.ca_file,
+                instance_url=self.url,
+                organization_id=self.auth.creds["organization_id"],
+                api_version=self.api_version,
+            )
             self.outbound.start()
 
     def _on_change(self, sobject: str, record_id: str, kind: str) -> None:
@@ -262,110 +294,14 @@ class Simulator:
         """Rewrite connection.json (e.g. after a rotated refresh token)."""
         self._write_connection()
 
-    # --- request pipeline -------------------------------------------------------------------------------
-    def _match(self, req: Request) -> Route | None:
-        allowed = []
-        for r in self.routes:
-            m = r.pattern.match(req.path)
-            if m is None:
-                continue
-            if r.method == req.method:
-                req.groups = {k: v for k, v in m.groupdict().items() if v is not None}
-                req.route = r
-                return r
-            allowed.append(r.method)
-        if allowed:
-            raise error(
-                405,
-                "METHOD_NOT_ALLOWED",
-                f"HTTP Method '{req.method}' not allowed. Allowed are {','.join(sorted(set(allowed)))}",
-            )
-        return None
-
-    def _charge(self) -> None:
-        with self._lock:
-            today = self.org.clock.today()
-            if today != self._usage_day:
-                self._usage_day, self.api_used = today, 0
-            if self.api_used >= self.api_budget:
-                raise error(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
-            self.api_used += 1
-
+    # --- requests -------------------------------------------------------------------------------------
     def dispatch(self, req: Request) -> tuple[Response, bool]:
         """Serve one request; returns the response and whether to drop the connection mid-body."""
-        drop = False
-        route: Route | None = None
-        try:
-            route = self._match(req)
-            if route is None:
-                raise error(404, "NOT_FOUND", "The requested resource does not exist")
-            with self._lock:
-                self.calls[route.name] += 1
-            version = req.groups.get("version")
-            if version and not MIN_VERSION <= float(version) <= MAX_VERSION:
-                raise error(404, "NOT_FOUND", "The requested resource does not exist")
-            fired = self.faults.check(route.name, req.path, REQUEST_FAULTS) if route.kind != "open" else []
-            for f in fired:
-                if f.kind == "slow":
-                    time.sleep(f.delay)
-                drop = drop or f.kind == "drop"
-            if route.kind in ("rest", "admin"):
-                token = self._token(req)
-                if any(f.kind == "expire" for f in fired):
-                    self.auth.revoke(token)
-                req.user_id = self.auth.user_for(token)
-                if req.user_id is None:
-                    raise session_error()
-                if route.kind == "rest":
-                    self._charge()
-            for f in fired:
-                self._raise_fault(f.kind)
-            resp = route.handler(self, req)
-        except HttpError as exc:
-            resp = exc.response()
-        except Exception as exc:
-            resp = self._exception_response(exc)
-        if (route is not None and route.kind == "rest") or req.path.startswith("/services/data/v"):
-            resp.headers.insert(0, ("Sforce-Limit-Info", f"api-usage={self.api_used}/{self.api_budget}"))
-        return resp, drop
+        if self._dispatcher is None:
+            raise RuntimeError("the simulator is not started")
+        return self._dispatcher(req)
 
-    @staticmethod
-    def _token(req: Request) -> str | None:
-        header = req.headers.get("Authorization") or ""
-        scheme, _, value = header.partition(" ")
-        if scheme.lower() in ("bearer", "oauth") and value.strip():
-            return value.strip()
-        return req.headers.get("X-SFDC-Session")
-
-    @staticmethod
-    def _raise_fault(kind: str) -> None:
-        if kind == "503":
-            raise error(503, "SERVER_UNAVAILABLE", "Server too busy")
-        if kind == "500":
-            raise error(
-                500,
-                "UNKNOWN_EXCEPTION",
-                "An unexpected error occurred. Please include this ErrorId if "
-                f"you contact support: {int(time.time() * 1000)}-4242 (-1)",
-            )
-        if kind == "403":
-            raise error(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
-        if kind == "timeout":
-            raise error(400, "QUERY_TIMEOUT", "Your query request was running for too long.")
-
-    @staticmethod
-    def _exception_response(exc: Exception) -> Response:
-        code = getattr(exc, "error_code", None)
-        if code is None:
-            log.exception("simulator handler failed")
-            return error(
-                500,
-                "UNKNOWN_EXCEPTION",
-                "An unexpected error occurred. Please include this ErrorId "
-                "if you contact support: sim-internal",
-            ).response()
-        status = int(getattr(exc, "status", 400))
-        fields = getattr(exc, "fields", None)
-        return error(
-            status, code, getattr(exc, "message", str(exc)), list(fields) if fields is not None else None
-        ).response()
+    def _context(self) -> ApiContext:
+        if self.ctx is None:
+            raise RuntimeError("the simulator is not started")
+        return self.ctx
