@@ -14,6 +14,8 @@ from urllib.parse import unquote_plus
 
 from simulator.api.http import Request, Response, error, json_response
 from simulator.api.rest import sobject_name, write_fault
+from simulator.org.errors import ApiError
+from simulator.org.ids import KEY_PREFIXES
 from simulator.org.schema import sobject as schema_sobject
 
 if TYPE_CHECKING:
@@ -58,9 +60,10 @@ def _type_of(record: Any, fallback: str | None = None) -> str:
     attrs = record.get("attributes") or {}
     name = attrs.get("type") if isinstance(attrs, dict) else None
     name = name or fallback
-    if not name or schema_sobject(name) is None:
+    obj = schema_sobject(name) if name else None
+    if obj is None:
         raise ItemError("INVALID_TYPE", f"sObject type '{name}' is not supported.")
-    return schema_sobject(name).name  # type: ignore[union-attr]
+    return obj.name
 
 
 def _fields(record: dict[str, Any], drop: tuple[str, ...]) -> dict[str, Any]:
@@ -93,15 +96,8 @@ def _run(
         except ItemError as exc:
             results.append({"success": False, "errors": [exc.item]})
             failed = True
-        except Exception as exc:  # the org's ApiError (status, error_code, message, fields)
-            if not hasattr(exc, "error_code"):
-                raise
-            item = {
-                "statusCode": exc.error_code,
-                "message": getattr(exc, "message", str(exc)),
-                "fields": list(getattr(exc, "fields", None) or []),
-            }
-            results.append({"success": False, "errors": [item]})
+        except ApiError as exc:
+            results.append({"success": False, "errors": [exc.collection_item()]})
             failed = True
         if failed and all_or_none:
             break
@@ -221,9 +217,7 @@ def retrieve(ctx: ApiContext, req: Request) -> Response:
     for rid in _ids(req):
         try:
             out.append(ctx.org.get(name, rid, fields))
-        except Exception as exc:
-            if not hasattr(exc, "error_code"):
-                raise
+        except ApiError:
             out.append(None)
     return json_response(200, out)
 
@@ -232,8 +226,6 @@ def delete(ctx: ApiContext, req: Request) -> Response:
     """DELETE composite/sobjects?ids=&allOrNone=: soft-delete up to 200 records of any types."""
     ids = _ids(req)
     all_or_none = req.params.get("allOrNone", "false").lower() == "true"
-    from simulator.org.ids import KEY_PREFIXES  # prefix -> object
-
     by_prefix = {v: k for k, v in KEY_PREFIXES.items()}
 
     def op(rid: Any) -> tuple[dict[str, Any], Callable[[], None] | None]:

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 
 from simulator.api.http import Request, Response, error, json_response
+from simulator.org.errors import ApiError
+from simulator.org.result import QueryResult
 from simulator.org.schema import sobject as schema_sobject
 
 if TYPE_CHECKING:
@@ -53,7 +55,7 @@ def _batch_size(req: Request) -> int:
 
 
 def _page(
-    req: Request, result: Any, locator: str | None, offset: int, batch: int, all_rows: bool
+    req: Request, result: QueryResult, locator: str | None, offset: int, batch: int, all_rows: bool
 ) -> Response:
     if result.is_count:
         return json_response(200, {"totalSize": result.total_size, "done": True, "records": []})
@@ -218,10 +220,10 @@ def ext_upsert(ctx: ApiContext, req: Request) -> Response:
         _guard(ctx, name, existing[0] if existing else None)
         try:
             record_id, created = ctx.org.upsert(name, field, value, data, user_id=req.user_id)
-        except Exception as exc:
-            if getattr(exc, "status", None) == 300:
-                return json_response(300, _urls(req, name, ctx.org.find_by(name, field, value)))
-            raise
+        except ApiError as exc:
+            if exc.status != 300:  # MULTIPLE_CHOICES: the matching records' URLs
+                raise
+            return json_response(300, _urls(req, name, ctx.org.find_by(name, field, value)))
     if not created and float(req.version) < 46.0:
         return Response(204, b"", None)
     body = {"id": record_id, "success": True, "errors": [], "created": created}

@@ -10,6 +10,7 @@ outside 1-5, a negative customer yardstick, and duplicate contacts (same name an
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from datetime import timedelta
 
 from simulator.generator.base import Builder
@@ -32,8 +33,8 @@ def make_dirty(b: Builder, rng: random.Random, protected: set[str], accounts: in
     per = max(1, accounts // 200)
     out: list[dict] = []
 
-    def pick(rows: list[dict], ok: object) -> list[dict]:
-        pool = [r for r in rows if r.get("AccountId") not in protected and ok(r)]  # type: ignore[operator]
+    def pick(rows: list[dict], ok: Callable[[dict], object]) -> list[dict]:
+        pool = [r for r in rows if r.get("AccountId") not in protected and ok(r)]
         return [pool[i] for i in sorted(rng.sample(range(len(pool)), min(per, len(pool))))]
 
     def note(obj: str, r: dict, problem: str) -> None:

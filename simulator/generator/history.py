@@ -75,7 +75,7 @@ class CustomerHistory:
     def active(self, o: int, pool: list[int]) -> list[int]:
         """The contacts of `pool` (indexes) who are with the company on day `o`."""
         since, gone = self.since, self.gone
-        return [i for i in pool if since[i] <= o and (gone[i] is None or gone[i] > o)]  # type: ignore[operator]
+        return [i for i in pool if since[i] <= o and ((left := gone[i]) is None or left > o)]
 
     def champion(self, o: int) -> int:
         """The champion's index on day `o`."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from typing import SupportsFloat, SupportsIndex
 
 from simulator.org.errors import ApiError
 from simulator.org.ids import KEY_PREFIXES, to18
@@ -16,6 +17,7 @@ from simulator.org.schema import CASE_STATUSES, OPPORTUNITY_STAGES, TASK_STATUSE
 from simulator.soql import parse_datetime_literal
 
 __all__ = [
+    "Lookup",
     "apply_defaults",
     "check_required",
     "coerce",
@@ -117,10 +119,15 @@ def coerce(f: Field, value: object, lookup: Lookup) -> object:
     if t in ("double", "currency", "percent", "int"):
         if isinstance(value, bool):
             raise _parse_error(f, value)
-        try:
-            number = float(value) if not isinstance(value, int) else value  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            raise _parse_error(f, value) from None
+        if isinstance(value, int):
+            number: float = value
+        elif isinstance(value, str | bytes | SupportsFloat | SupportsIndex):
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                raise _parse_error(f, value) from None
+        else:
+            raise _parse_error(f, value)
         return int(number) if t == "int" else float(number)
     if t in ("date", "datetime"):
         return temporal(f, value)
@@ -262,8 +269,8 @@ def _event_times(rec: dict[str, object], changed: set[str]) -> None:
     if "ActivityDate" not in changed:
         rec["ActivityDate"] = begin.date()
     end, minutes = rec.get("EndDateTime"), rec.get("DurationInMinutes")
-    if "DurationInMinutes" in changed and minutes is not None and "EndDateTime" not in changed:
-        rec["EndDateTime"] = begin + timedelta(minutes=int(minutes))  # type: ignore[call-overload]
+    if "DurationInMinutes" in changed and isinstance(minutes, int) and "EndDateTime" not in changed:
+        rec["EndDateTime"] = begin + timedelta(minutes=minutes)
     elif isinstance(end, datetime) and "DurationInMinutes" not in changed:
         rec["DurationInMinutes"] = int((end - begin).total_seconds() // 60)
 

@@ -23,7 +23,7 @@ from simulator.org.result import DEFAULT_API_VERSION, QueryResult
 from simulator.org.rules import object_of, parse_id, to_utc_naive
 from simulator.org.schema import SCHEMA, SObject, sobject
 from simulator.org.sql import STRING_TYPES, quote, translate
-from simulator.org.tables import create_tables, to_arrow
+from simulator.org.tables import create_tables, scalar, to_arrow
 from simulator.org.write import WriteMixin
 from simulator.soql import Query, parse
 
@@ -124,7 +124,7 @@ class Org(WriteMixin):
     def is_empty(self) -> bool:
         """True when no object holds any row."""
         with self._cursor() as cur:
-            total = sum(cur.execute(f"SELECT count(*) FROM {quote(n)}").fetchone()[0] for n in SCHEMA)  # type: ignore[index]
+            total = sum(scalar(cur, f"SELECT count(*) FROM {quote(n)}") for n in SCHEMA)
         return total == 0
 
     def count(self, sobject: str) -> int:
@@ -132,7 +132,7 @@ class Org(WriteMixin):
         obj = self._object(sobject)
         where = ' WHERE NOT "IsDeleted"' if obj.field("IsDeleted") else ""
         with self._cursor() as cur:
-            return int(cur.execute(f"SELECT count(*) FROM {quote(obj.name)}{where}").fetchone()[0])  # type: ignore[index]
+            return int(scalar(cur, f"SELECT count(*) FROM {quote(obj.name)}{where}"))
 
     def query(self, soql: str, *, include_deleted: bool = False) -> QueryResult:
         """Run a SOQL query once into an Arrow table (ApiError MALFORMED_QUERY / INVALID_FIELD / INVALID_TYPE)."""
@@ -147,7 +147,7 @@ class Org(WriteMixin):
         try:
             with self._cursor() as cur:
                 if q.is_count:
-                    n = int(cur.execute(tr.sql, tr.params).fetchone()[0])  # type: ignore[index]
+                    n = int(scalar(cur, tr.sql, tr.params))
                     return QueryResult(name, [], None, n, is_count=True, api_version=self.api_version)
                 table = cur.sql(tr.sql, params=tr.params).to_arrow_table()
         except duckdb.Error as exc:  # a value the parser let through but the column cannot take

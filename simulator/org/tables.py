@@ -6,6 +6,7 @@ Datetimes are stored as naive `TIMESTAMP` in UTC (no session time zone can shift
 from __future__ import annotations
 
 import gc
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -14,7 +15,7 @@ from simulator.org.rules import temporal
 from simulator.org.schema import SCHEMA, Field, SObject
 from simulator.org.sql import quote
 
-__all__ = ["arrow_type", "create_tables", "duck_type", "to_arrow"]
+__all__ = ["arrow_type", "create_tables", "duck_type", "scalar", "to_arrow"]
 
 _DUCK = {
     "boolean": "BOOLEAN",
@@ -71,6 +72,14 @@ def create_tables(con: duckdb.DuckDBPyConnection) -> None:
             if f.name.lower() not in have[obj.name]
         ]
     con.execute("; ".join(stmts))
+
+
+def scalar(cur: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> Any:
+    """The one value a one-row statement returns (a count, a counter's RETURNING value)."""
+    row = cur.execute(sql, params).fetchone()
+    if row is None:  # count(*) and an upsert's RETURNING always give a row
+        raise RuntimeError(f"no row from: {sql}")
+    return row[0]
 
 
 def _column(f: Field, values: list | tuple) -> pa.Array:

@@ -7,13 +7,14 @@ listeners are called after the lock is released (outbound messages see committed
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import duckdb
 
 from simulator.org.errors import NOT_FOUND_MESSAGE, ApiError
 from simulator.org.ids import make_id
 from simulator.org.rules import (
+    Lookup,
     apply_defaults,
     check_required,
     coerce,
@@ -25,6 +26,7 @@ from simulator.org.rules import (
 )
 from simulator.org.schema import SObject
 from simulator.org.sql import quote
+from simulator.org.tables import scalar
 
 if TYPE_CHECKING:
     import threading
@@ -193,7 +195,7 @@ class WriteMixin:
             )
         return ids
 
-    def _transact(self, fn: Any) -> tuple[str, Events]:
+    def _transact(self, fn: Callable[[duckdb.DuckDBPyConnection], tuple[str, Events]]) -> tuple[str, Events]:
         with self._cursor() as cur:
             cur.execute("BEGIN")
             try:
@@ -214,16 +216,17 @@ class WriteMixin:
 
     def _next_id(self, cur: duckdb.DuckDBPyConnection, name: str) -> str:
         while True:
-            serial = cur.execute(
+            serial = scalar(
+                cur,
                 "INSERT INTO _counters VALUES (?, 1) ON CONFLICT (name) DO UPDATE "
                 "SET value = _counters.value + 1 RETURNING value",
                 [f"id:{name}"],
-            ).fetchone()[0]  # type: ignore[index]
+            )
             rid = make_id(name, int(serial), ID_POD)
             if cur.execute(f'SELECT 1 FROM {quote(name)} WHERE "Id" = ?', [rid]).fetchone() is None:
                 return rid
 
-    def _lookup(self, cur: duckdb.DuckDBPyConnection) -> Any:
+    def _lookup(self, cur: duckdb.DuckDBPyConnection) -> Lookup:
         return lambda name, rid: self._row(cur, name, rid)
 
     def _create_in(
@@ -252,10 +255,11 @@ class WriteMixin:
         }
         rec.update({k: v for k, v in stamps.items() if k in rec})
         if obj.name == "Case":
-            number = cur.execute(
+            number = scalar(
+                cur,
                 "INSERT INTO _counters VALUES ('CaseNumber', 1) ON CONFLICT (name) DO UPDATE "
-                "SET value = _counters.value + 1 RETURNING value"
-            ).fetchone()[0]  # type: ignore[index]
+                "SET value = _counters.value + 1 RETURNING value",
+            )
             rec["CaseNumber"] = f"{int(number):08d}"
         self._insert(cur, obj.name, rec)
         if obj.name == "Opportunity":

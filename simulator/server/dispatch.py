@@ -9,6 +9,7 @@ from simulator.api.context import ApiContext
 from simulator.api.http import HttpError, Request, Response, Route, error
 from simulator.api.oauth import session_error
 from simulator.api.rest import MAX_VERSION, MIN_VERSION
+from simulator.org.errors import ApiError
 from simulator.server.faults import FaultPlan
 
 __all__ = ["REQUEST_FAULTS", "Dispatcher"]
@@ -109,16 +110,11 @@ def _raise_fault(kind: str) -> None:
 
 def _exception_response(exc: Exception) -> Response:
     """The org's ApiError (status, error_code, message, fields) as a REST error; anything else a 500."""
-    code = getattr(exc, "error_code", None)
-    if code is None:
+    if not isinstance(exc, ApiError):
         log.exception("simulator handler failed")
         return error(
             500,
             "UNKNOWN_EXCEPTION",
             "An unexpected error occurred. Please include this ErrorId if you contact support: sim-internal",
         ).response()
-    status = int(getattr(exc, "status", 400))
-    fields = getattr(exc, "fields", None)
-    return error(
-        status, code, getattr(exc, "message", str(exc)), list(fields) if fields is not None else None
-    ).response()
+    return error(exc.status, exc.error_code, exc.message, list(exc.fields)).response()

@@ -15,6 +15,7 @@ from simulator.api.bulk2.registry import Bulk2Jobs, Job
 from simulator.api.http import CSV_TYPE, Request, Response, error, json_response
 from simulator.api.rest import sobject_name, write_fault
 from simulator.org.clock import format_datetime
+from simulator.org.errors import ApiError
 from simulator.org.schema import sobject as schema_sobject
 
 if TYPE_CHECKING:
@@ -194,7 +195,7 @@ def _row(ctx: ApiContext, job: Job, header: list[str], raw: list[str], delimiter
         data = _convert(name, {k: v for k, v in record.items() if k.lower() != "id"})
         fault = write_fault(ctx, name, rid or None) if op != "hardDelete" else None
         if fault:
-            raise _RowError(fault[0], fault[1], [])
+            raise ApiError(400, fault[0], fault[1])
         created = False
         if op == "insert":
             rid, created = org.create(name, data, user_id=user), True
@@ -215,19 +216,9 @@ def _row(ctx: ApiContext, job: Job, header: list[str], raw: list[str], delimiter
             data = {k: v for k, v in data.items() if k.lower() != ext.lower()}
             rid, created = org.upsert(name, ext, value, data, user_id=user)
         job["_success"].append(_quoted([rid, str(created).lower()], delimiter) + _tail(original, delimiter))
-    except Exception as exc:
-        code = getattr(exc, "error_code", None)
-        if code is None:
-            raise
-        fields = ",".join(getattr(exc, "fields", None) or [])
-        message = f"{code}:{getattr(exc, 'message', str(exc))}:{fields} --"
+    except ApiError as exc:
+        message = f"{exc.error_code}:{exc.message}:{','.join(exc.fields)} --"
         job["_failed"].append(_quoted([rid, message], delimiter) + _tail(original, delimiter))
-
-
-class _RowError(Exception):
-    def __init__(self, code: str, message: str, fields: list[str]) -> None:
-        super().__init__(message)
-        self.error_code, self.message, self.fields = code, message, fields
 
 
 def _convert(name: str, record: dict[str, str]) -> dict[str, Any]:
@@ -251,7 +242,7 @@ def _convert(name: str, record: dict[str, str]) -> dict[str, Any]:
             else:
                 out[key] = value
         except ValueError:
-            raise _RowError(
-                "INVALID_TYPE_ON_FIELD_IN_RECORD", f"{key}: value not of required type: {value}", [key]
+            raise ApiError(
+                400, "INVALID_TYPE_ON_FIELD_IN_RECORD", f"{key}: value not of required type: {value}", [key]
             ) from None
     return out
