@@ -1,4 +1,4 @@
-"""Describe resources built from simulator/schema.py: global describe, sObject basic info and sObject describe
+"""Describe resources built from simulator/org/schema: global describe, sObject basic info and sObject describe
 with every field property real Salesforce returns (salesforce-wire.md §2.8)."""
 
 from __future__ import annotations

@@ -214,7 +214,7 @@ def _roles(accounts: int, rng: random.Random) -> list[tuple[str, str | None, int
 def generate(accounts: int, seed: int, today: date, *, dirty: bool = False) -> GeneratedOrg:
     """Generate the org: `accounts` accounts with three years of history ending yesterday, deterministically.
 
-    `dirty=True` adds row-level data defects to background accounts (simulator/gen_dirty.py), listed in
+    `dirty=True` adds row-level data defects to background accounts (simulator/generator/dirty.py), listed in
     ground_truth["dirty"]; planted and control accounts stay clean.
     """
     rng = random.Random(seed)

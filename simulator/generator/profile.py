@@ -5,7 +5,7 @@ healthy accounts are touched often and by several people, get business reviews, 
 unhealthy ones are touched rarely and mostly around renewals, see more and slower cases, repeats, escalations and
 champion turnover. The renewal outcome is drawn from h alone (`p_lost`), never from the signal rules, so the
 signals are predictive only because both depend on h. Planted and control accounts use the `STEADY` profile
-(a clean, rule-abiding relationship) and then get one defect planted on top (simulator/scenarios.py).
+(a clean, rule-abiding relationship) and then get one defect planted on top (simulator/generator/scenarios.py).
 """
 
 from __future__ import annotations

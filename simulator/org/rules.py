@@ -1,7 +1,7 @@
 """Write rules of the simulated org: body validation, value coercion, defaults and derived fields.
 
-Pure functions over `simulator.org.schema` and plain dicts (canonical field name -> Python value; datetimes naive UTC);
-`simulator.org.store.Org` calls them inside its write lock and supplies a `lookup(sobject, id) -> row | None`.
+Pure functions over the schema and plain dicts (canonical field name -> Python value; datetimes naive UTC); the
+org's writes (`simulator.org.write`) call them inside the write lock and supply a `lookup(sobject, id) -> row | None`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The simulated org: DuckDB storage (DIR/org.duckdb), SOQL queries and Salesforce write semantics.
+"""The simulated org: DuckDB storage (DIR/org.duckdb), SOQL queries, reads, getUpdated/getDeleted, and the
+Salesforce write semantics of its `WriteMixin`.
 
 Thread-safe for the threaded HTTP server: one re-entrant lock serialises writes (each write is one transaction),
 reads use a fresh cursor per call. Writes and their history rows live in `simulator.org.write`, write rules in

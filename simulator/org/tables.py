@@ -1,4 +1,4 @@
-"""DuckDB tables of the simulated org: one table per object typed from `simulator.org.schema`, plus bookkeeping tables.
+"""DuckDB tables of the simulated org: one table per object typed from the schema, plus bookkeeping tables.
 
 Datetimes are stored as naive `TIMESTAMP` in UTC (no session time zone can shift them); bulk loads go through Arrow.
 """
