@@ -30,7 +30,7 @@ from shell.backtest import HORIZONS, run_backtest  # noqa: E402
 
 def _one(state: Path, offset_days: int, accounts: int, seed: int) -> dict[str, Any]:
     (state / "org").mkdir(parents=True, exist_ok=True)
-    # the simulator's clock runs `offset_seconds` ahead of the wall clock (simulator/clock.py)
+    # the simulator's clock runs `offset_seconds` ahead of the wall clock (simulator/org/clock.py)
     (state / "org" / "clock.json").write_text(json.dumps({"offset_seconds": offset_days * 86400}))
     t0 = time.perf_counter()
     with open(state / "demo.log", "w") as log:

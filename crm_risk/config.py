@@ -141,7 +141,8 @@ class Settings(BaseSettings):
     )
     listen_batch: int = Field(500, ge=1, le=10_000, description="events requested at a time (flow control)")
     listen_replay_file: Path | None = Field(
-        None, description="where the last handled replay id is kept; default <warehouse dir>/listener-replay.json"
+        None,
+        description="where the last handled replay id is kept; default <warehouse dir>/listener-replay.json",
     )
 
     # --- schedule --------------------------------------------------------------------------------

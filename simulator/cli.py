@@ -37,7 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=int, default=42, help="generator seed of a new org (default 42)")
     p.add_argument(
-        "--faults", default=None, help="fault SPEC, see simulator/faults.py (e.g. '503:query:count=2')"
+        "--faults", default=None, help="fault SPEC, see simulator/server/faults.py (e.g. '503:query:count=2')"
     )
     p.add_argument(
         "--outbound-url", default=None, help="POST outbound messages for Case/Opportunity/Contact here"

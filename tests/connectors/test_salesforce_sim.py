@@ -22,10 +22,10 @@ from connectors.salesforce.extract import count_changes, extract_object
 from connectors.salesforce.push import PushInterrupted, create_tasks, push_updates
 from crm_risk.config import Settings, load_settings
 from crm_risk.errors import QuotaExceeded, TerminalError, TransientError
-from simulator.clock import Clock
-from simulator.ids import make_id
+from simulator.org.clock import Clock
+from simulator.org.ids import make_id
+from simulator.org.store import Org
 from simulator.server import Simulator
-from simulator.store import Org
 
 ACCOUNTS = 240
 START = datetime(2000, 1, 1, tzinfo=UTC)

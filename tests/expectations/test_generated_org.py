@@ -10,7 +10,7 @@ import pytest
 from expectations import validate_batch
 from expectations.validate import duplicate_of
 from simulator.generator import generate
-from simulator.schema import SCHEMA
+from simulator.org.schema import SCHEMA
 
 STRING_TYPES = {"string", "textarea", "email", "phone", "url", "picklist", "combobox"}
 PROBLEM_RULE = {

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from simulator.business import KINDS, advance
-from simulator.clock import Clock
 from simulator.generator import GeneratedOrg, generate
-from simulator.store import Org
+from simulator.generator.business import KINDS, advance
+from simulator.org.clock import Clock
+from simulator.org.store import Org
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import pytest
 import requests
 from simple_salesforce.exceptions import SalesforceGeneralError, SalesforceRefusedRequest
 
-from simulator.faults import parse
+from simulator.server.faults import parse
 
 
 def test_spec_grammar() -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from simple_salesforce.exceptions import SalesforceMalformedRequest, SalesforceResourceNotFound
 
-from simulator.schema import SCHEMA
+from simulator.org.schema import SCHEMA
 
 DATETIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+0000$")
 

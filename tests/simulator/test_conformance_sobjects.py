@@ -13,7 +13,7 @@ from simple_salesforce.exceptions import (
 )
 from simple_salesforce.format import format_external_id
 
-from simulator.ids import make_id
+from simulator.org.ids import make_id
 
 FIELD_PROPERTIES = {
     "aggregatable",

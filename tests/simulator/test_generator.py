@@ -15,11 +15,11 @@ from statistics import mean, median
 
 import pytest
 
-from simulator.gen_base import fast_id
-from simulator.gen_dirty import PROBLEMS
 from simulator.generator import SIGNALS, GeneratedOrg, allocation, generate
-from simulator.ids import KEY_PREFIXES, make_id, to18
-from simulator.schema import CASE_STATUSES, OPPORTUNITY_STAGES, SCHEMA, TASK_STATUSES, fields_of
+from simulator.generator.base import fast_id
+from simulator.generator.dirty import PROBLEMS
+from simulator.org.ids import KEY_PREFIXES, make_id, to18
+from simulator.org.schema import CASE_STATUSES, OPPORTUNITY_STAGES, SCHEMA, TASK_STATUSES, fields_of
 
 TODAY = date(2026, 11, 25)
 MIDNIGHT = datetime(2026, 11, 25, tzinfo=UTC)

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from simulator.clock import Clock
-from simulator.errors import ApiError
-from simulator.ids import make_id
+from simulator.org.clock import Clock
+from simulator.org.errors import ApiError
+from simulator.org.ids import make_id
+from simulator.org.store import Org
 from simulator.soql import Cond, Logic, decode_string, located, parse, parse_datetime_literal
-from simulator.store import Org
 
 U1, U2 = make_id("User", 1), make_id("User", 2)
 A1, A2, A3, A4 = (make_id("Account", i) for i in range(1, 5))

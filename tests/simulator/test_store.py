@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from simulator.clock import Clock
-from simulator.errors import ApiError
-from simulator.ids import make_id
-from simulator.store import Org
+from simulator.org.clock import Clock
+from simulator.org.errors import ApiError
+from simulator.org.ids import make_id
+from simulator.org.store import Org
 
 U1, U2 = make_id("User", 1), make_id("User", 2)
 A1 = make_id("Account", 1)
