@@ -144,6 +144,28 @@ class Settings(BaseSettings):
         None,
         description="where the last handled replay id is kept; default <warehouse dir>/listener-replay.json",
     )
+    listen_receiver: bool = Field(
+        False, description="also serve the push receiver (Outbound Messages, signed webhooks) beside CDC"
+    )
+    listen_receiver_host: str = Field("127.0.0.1", description="address the receiver binds (0.0.0.0: all)")
+    listen_receiver_port: int = Field(
+        8088, ge=0, le=65535, description="the receiver's port (0: any free one)"
+    )
+    listen_outbound_token: SecretStr | None = Field(
+        None, description="secret path part of POST /salesforce/outbound/<token> (24+ URL-safe characters)"
+    )
+    listen_webhook_secret: SecretStr | None = Field(
+        None, description="HMAC-SHA256 key of POST /webhook's X-CRM-Signature (24+ characters)"
+    )
+    listen_receiver_max_bytes: int = Field(
+        1_048_576, ge=1024, description="largest request body accepted (413 above, before reading it)"
+    )
+    listen_receiver_tls_cert: Path | None = Field(None, description="PEM certificate chain: serve HTTPS")
+    listen_receiver_tls_key: Path | None = Field(None, description="PEM private key of that certificate")
+    listen_receiver_seen_file: Path | None = Field(
+        None,
+        description="ids acknowledged in the last 24 h (dropped when re-sent); default <warehouse dir>/receiver-seen.json",
+    )
 
     # --- schedule --------------------------------------------------------------------------------
     schedule_timezone: str = "UTC"
