@@ -71,9 +71,11 @@ def _cmd_listen(args: argparse.Namespace) -> int:
     from shell.listen import run_listen
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    overrides = {"listen_start": args.start} if args.start else {}
-    stats = run_listen(load_settings(**overrides))
-    print(json.dumps(stats.__dict__, indent=2))
+    overrides: dict[str, object] = {"listen_start": args.start} if args.start else {}
+    if args.receiver_only:
+        overrides["listen_receiver"] = True
+    counts = run_listen(load_settings(**overrides), receiver_only=args.receiver_only)
+    print(json.dumps(counts, indent=2))
     return 0
 
 
@@ -138,12 +140,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     ls = sub.add_parser(
         "listen",
-        help="subscribe to the CRM's change events and emit one Prefect event per changed account (until Ctrl-C)",
+        help="subscribe to the CRM's change events (and/or receive pushed ones) and emit one Prefect event per "
+        "changed account (until Ctrl-C)",
     )
     ls.add_argument(
         "--start",
         choices=["LATEST", "EARLIEST"],
         help="where to start without a stored replay id (default LATEST)",
+    )
+    ls.add_argument(
+        "--receiver-only",
+        action="store_true",
+        help="no Change Data Capture: only the HTTP(S) receiver for Outbound Messages and signed webhooks",
     )
     ls.set_defaults(func=_cmd_listen)
 
