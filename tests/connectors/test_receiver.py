@@ -485,7 +485,7 @@ def test_only_configured_endpoints_exist(serve: Any) -> None:
     receiver, _ = serve(listen_webhook_secret=None)
     body = webhook_body("x")
     assert_error(post_webhook(receiver, body, sign(body)), 404, "not_found")
-    receiver2, _ = serve(listen_outbound_token=None)
+    receiver2, _ = serve(listen_outbound_token="")  # an empty variable is no token
     assert post_outbound(receiver2, envelope(CASE_NOTE)).status_code == 404
 
 
@@ -517,6 +517,10 @@ def test_configuration_errors_name_the_setting(tmp_path: Path) -> None:
     cases: list[tuple[dict[str, Any], str]] = [
         (
             {"listen_outbound_token": None, "listen_webhook_secret": None},
+            "neither CRM_RISK_LISTEN_OUTBOUND_TOKEN",
+        ),
+        (
+            {"listen_outbound_token": "", "listen_webhook_secret": ""},
             "neither CRM_RISK_LISTEN_OUTBOUND_TOKEN",
         ),
         ({"listen_outbound_token": "short"}, "CRM_RISK_LISTEN_OUTBOUND_TOKEN must be at least 24"),
@@ -588,7 +592,9 @@ def test_simulator_outbound_messages_reach_the_callback_over_https(
     ]
 
 
-def test_unwritable_duplicate_file_still_acknowledges_and_drops_the_resend(serve: Any, tmp_path: Path) -> None:
+def test_unwritable_duplicate_file_still_acknowledges_and_drops_the_resend(
+    serve: Any, tmp_path: Path
+) -> None:
     seen_file = tmp_path / "seen-dir"
     receiver, rec = serve(seen_file=seen_file)
     seen_file.mkdir()  # the atomic rename onto it now fails

@@ -65,15 +65,17 @@ class Receiver:
     def __init__(
         self, settings: Settings, on_events: Callable[[list[ChangeEvent]], None], seen: SeenIds
     ) -> None:
-        token, secret = settings.listen_outbound_token, settings.listen_webhook_secret
-        if token is None and secret is None:
+        # an empty variable (`CRM_RISK_LISTEN_WEBHOOK_SECRET=` in .env) means "not set", not a secret of length 0
+        token = settings.listen_outbound_token.get_secret_value() if settings.listen_outbound_token else ""
+        secret = settings.listen_webhook_secret.get_secret_value() if settings.listen_webhook_secret else ""
+        if not token and not secret:
             raise ConfigError(
                 "CRM_RISK_LISTEN_RECEIVER is on but neither CRM_RISK_LISTEN_OUTBOUND_TOKEN nor "
                 "CRM_RISK_LISTEN_WEBHOOK_SECRET is set: set one (or both) to a long random string, e.g. "
                 "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
             )
-        self._token = token.get_secret_value().encode() if token is not None else None
-        self._secret = secret.get_secret_value() if secret is not None else None
+        self._token = token.encode() if token else None
+        self._secret = secret or None
         if self._token is not None and (
             len(self._token) < _SECRET_MIN or not _TOKEN_CHARS.match(self._token.decode())
         ):
