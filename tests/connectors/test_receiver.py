@@ -335,6 +335,8 @@ def test_webhook_signed_events_handed_over(serve: Any) -> None:
         None,
         "garbage",
         "t=notanumber,v1=00",
+        "t=\u00b2,v1=00",  # a digit to str.isdigit(), not to int()
+        "t=" + "9" * 5000 + ",v1=00",
         sign(webhook_body("e1"), secret="another-secret-0123456789abcdef"),
         sign(webhook_body("e1")).replace("v1=", "v0="),
         sign(webhook_body("e2")),  # signs another body
@@ -460,6 +462,14 @@ def test_missing_content_length_or_chunked_body_411(serve: Any) -> None:
     resp = conn.getresponse()
     assert resp.status == 411 and json.loads(resp.read())["error"] == "length_required"
     conn.close()
+    for length in ("\u00b2", "-1", "12abc", "9" * 40):
+        conn = http.client.HTTPConnection("127.0.0.1", receiver.port, timeout=5)
+        conn.putrequest("POST", "/webhook")
+        conn.putheader("Content-Length", length)
+        conn.endheaders()
+        resp = conn.getresponse()
+        assert resp.status == 400 and json.loads(resp.read())["error"] == "bad_request", length
+        conn.close()
     assert rec.calls == 0
 
 

@@ -205,7 +205,7 @@ def verify_signature(header: str | None, body: bytes, secret: str, now: float) -
     parts = [p.strip().split("=", 1) for p in header.split(",")]
     stamp = next((v for k, v in (p for p in parts if len(p) == 2) if k == "t"), "")
     sigs = [v.lower() for k, v in (p for p in parts if len(p) == 2) if k == "v1"]
-    if not stamp.isdigit() or not sigs:
+    if not re.fullmatch(r"[0-9]{1,12}", stamp) or not sigs:
         raise Refused(401, "bad_signature", "X-CRM-Signature must be t=<unix seconds>,v1=<hex>")
     if abs(now - int(stamp)) > SIGNATURE_TOLERANCE_SECONDS:
         raise Refused(401, "stale", f"signature timestamp is more than {SIGNATURE_TOLERANCE_SECONDS} s away")

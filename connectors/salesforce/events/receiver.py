@@ -52,6 +52,9 @@ WEBHOOK_PATH = "/webhook"
 _SECRET_MIN = 24
 _TOKEN_CHARS = re.compile(r"^[A-Za-z0-9._~-]+$")
 _ORG_ID = re.compile(r"^00D[A-Za-z0-9]{12}([A-Za-z0-9]{3})?$")
+_LENGTH = re.compile(
+    r"^\s*[0-9]{1,15}\s*$"
+)  # ASCII digits only: str.isdigit() admits "²", which int() refuses
 _MASK = re.compile(re.escape(OUTBOUND_PATH) + r"[^\s?\"]*")
 
 
@@ -210,6 +213,9 @@ class Receiver:
                 "receiver refused a %s request: %d %s (%s)", method, exc.status, exc.reason, exc.message
             )
             return _refusal(exc)
+        except Exception:  # a bug of ours: logged with its trace here, one line to the caller
+            log.exception("receiver: unexpected error on a %s request", method)
+            return _refusal(Refused(500, "internal_error", "internal error"))
 
     def redact(self, text: str) -> str:
         """`text` with the Outbound Message token of any path in it masked."""
@@ -218,7 +224,11 @@ class Receiver:
     def body_acceptable(self, headers: Message) -> bool:
         """Whether a body announced by these headers would be read (for `Expect: 100-continue`)."""
         length = headers.get("Content-Length") or ""
-        return not headers.get("Transfer-Encoding") and length.isdigit() and int(length) <= self.max_bytes
+        return (
+            not headers.get("Transfer-Encoding")
+            and bool(_LENGTH.match(length))
+            and int(length) <= self.max_bytes
+        )
 
     def _body(self, headers: Message, read: Callable[[int], bytes]) -> bytes:
         if headers.get("Transfer-Encoding"):
@@ -226,7 +236,7 @@ class Receiver:
         lengths = headers.get_all("Content-Length") or []
         if not lengths:
             raise Refused(411, "length_required", "Content-Length is required")
-        if len(lengths) > 1 or not lengths[0].strip().isdigit():
+        if len(lengths) > 1 or not _LENGTH.match(lengths[0]):
             raise Refused(400, "bad_request", "Content-Length must be one number")
         length = int(lengths[0])
         if length > self.max_bytes:
