@@ -315,7 +315,12 @@ def test_webhook_signed_events_handed_over(serve: Any) -> None:
                     "change_type": "UPDATE",
                     "fields": {"Status": "Escalated", "IsEscalated": True, "ClosedDate": None},
                 },
-                {"id": "flow-evt-2", "object": "Opportunity", "ids": ["0068d000003PoIuAAK"]},
+                {
+                    "id": "flow-evt-2",
+                    "object": "Opportunity",
+                    "ids": ["0068d000003PoIuAAK"],
+                    "fields": {"SystemModstamp": "2026-11-26T10:15:30"},  # no offset: UTC
+                },
             ]
         }
     ).encode()
@@ -326,7 +331,8 @@ def test_webhook_signed_events_handed_over(serve: Any) -> None:
     assert case.changed_fields == ("Status", "IsEscalated", "ClosedDate")
     assert case.nulled_fields == ("ClosedDate",)
     assert case.values == {"Status": "Escalated", "IsEscalated": True} and case.replay_id == b"flow-evt-1"
-    assert (opp.entity, opp.change_type, opp.changed_fields) == ("Opportunity", "UPDATE", ())
+    assert (opp.entity, opp.change_type, opp.changed_fields) == ("Opportunity", "UPDATE", ("SystemModstamp",))
+    assert (case.commit_timestamp_ms, opp.commit_timestamp_ms) == (0, 1795688130000)
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ import json
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
@@ -89,9 +89,10 @@ def _stamp_ms(values: dict[str, Any]) -> int:
         raw = values.get(name)
         if isinstance(raw, str):
             try:
-                return int(datetime.fromisoformat(raw).timestamp() * 1000)
+                stamp = datetime.fromisoformat(raw)
             except ValueError:
                 continue
+            return int((stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).timestamp() * 1000)
     return 0
 
 
@@ -103,9 +104,8 @@ def parse_xml(body: bytes) -> ET.Element:
         raise Refused(400, "bad_xml", "the body is not UTF-8") from None
     if _DTD.search(text):
         raise Refused(400, "forbidden_dtd", "DOCTYPE and ENTITY declarations are not accepted") from None
-    parser = ET.XMLParser(
-        encoding="utf-8"
-    )  # overrides any declared encoding: what was checked is what is parsed
+    # the encoding given here overrides any the document declares: what was checked is what is parsed
+    parser = ET.XMLParser(encoding="utf-8")
     try:
         parser.feed(text.encode("utf-8"))
         return parser.close()
@@ -125,7 +125,7 @@ def parse_outbound(body: bytes, org_id: str) -> list[Pushed]:
         raise Refused(400, "bad_xml", "OrganizationId is missing")
     if not hmac.compare_digest(org[:15].encode(), org_id[:15].encode()):
         raise Refused(403, "wrong_org", "OrganizationId is not the configured org")
-    action = _text(message, "ActionId")
+    action = _text(message, "ActionId")[:40]
     notes = [c for c in message if _local(c.tag) == "Notification"]
     if not notes:
         raise Refused(400, "bad_xml", "no Notification element")
