@@ -295,6 +295,13 @@ def test_seen_window_forgets_by_count_and_age(tmp_path: Path) -> None:
     assert "a" not in seen and [k in seen for k in "bcd"] == [True] * 3
     now[0] += 45  # b is 75 s old
     assert "b" not in seen and len(seen) == 2
+    later = SeenIds(tmp_path / "order.json", max_ids=2, clock=lambda: now[0])
+    later.add(["z"])
+    now[0] += 1
+    later.add(["a"])  # the file lists a before z (sorted keys); z is the older
+    reloaded = SeenIds(tmp_path / "order.json", max_ids=2, clock=lambda: now[0])
+    reloaded.add(["m"])
+    assert [k in reloaded for k in "zam"] == [False, True, True]
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(ConfigError, match=r"bad\.json is damaged"):
         SeenIds(tmp_path / "bad.json")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from crm_risk.errors import ConfigError
 
-__all__ = ["ReplayStore"]
+__all__ = ["ReplayStore", "write_json_atomically"]
 
 
 class ReplayStore:
@@ -54,14 +54,19 @@ class ReplayStore:
             self._write()
 
     def _write(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
-        try:
-            with os.fdopen(fd, "w") as f:
-                json.dump(self._data, f, sort_keys=True)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_json_atomically(self.path, self._data)
+
+
+def write_json_atomically(path: Path, data: object) -> None:
+    """Replace `path` with `data` as JSON: a temporary file beside it, fsync, rename (old file or new, never half)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, sort_keys=True)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

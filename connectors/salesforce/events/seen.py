@@ -3,20 +3,19 @@
 Salesforce re-sends an Outbound Message until it is acknowledged, and a webhook sender retries after a lost answer,
 so the same notification can arrive twice. The receiver remembers each id it acknowledged for `max_age_seconds`
 (24 h) and at most `max_ids` (10,000) of them, oldest first out, and drops a notification it remembers. The file is
-replaced as `replay.py` replaces its own (temporary file, fsync, atomic rename), so a restart still drops what was
+replaced as `replay.py` replaces its own (`write_json_atomically`: temporary file, fsync, rename), so a restart still drops what was
 acknowledged before it and a kill at any instant leaves the old window or the new one, never half of one.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from connectors.salesforce.events.replay import write_json_atomically
 from crm_risk.errors import ConfigError
 
 __all__ = ["SeenIds"]
@@ -40,7 +39,8 @@ class SeenIds:
         if self.path.exists():
             try:
                 data = json.loads(self.path.read_text() or "{}")
-                self._ids = {str(k): float(v) for k, v in dict(data.get("ids") or {}).items()}
+                stored = sorted(dict(data.get("ids") or {}).items(), key=lambda kv: float(kv[1]))
+                self._ids = {str(k): float(v) for k, v in stored}  # oldest first, as acknowledged
             except (ValueError, TypeError, AttributeError) as exc:
                 raise ConfigError(
                     f"receiver duplicate-id file {self.path} is damaged ({exc}); move it away to start with an "
@@ -66,7 +66,7 @@ class SeenIds:
                 self._ids.pop(key, None)
                 self._ids[key] = now
             self._expire()
-            self._write()
+            write_json_atomically(self.path, {"ids": self._ids})
 
     def _expire(self) -> None:
         horizon = self._clock() - self.max_age_seconds
@@ -77,16 +77,3 @@ class SeenIds:
         if excess > 0:
             for key in list(self._ids)[:excess]:
                 del self._ids[key]
-
-    def _write(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
-        try:
-            with os.fdopen(fd, "w") as f:
-                json.dump({"ids": self._ids}, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
