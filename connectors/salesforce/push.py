@@ -23,7 +23,7 @@ import io
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from connectors.salesforce import bulk
@@ -33,7 +33,7 @@ from connectors.salesforce.retry import IDEMPOTENT_METHODS, Budget
 from crm_risk.config import Settings
 from crm_risk.errors import ConnectorError, QuotaExceeded, TerminalError, TransientError
 
-__all__ = ["PushInterrupted", "PushResult", "create_tasks", "push_updates", "to_csv"]
+__all__ = ["PushInterrupted", "PushResult", "create_tasks", "push_updates", "sf_datetime", "to_csv"]
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +65,16 @@ class PushInterrupted(QuotaExceeded):
         self.results = results
 
 
+def sf_datetime(value: datetime) -> str:
+    """A datetime as Salesforce writes one: UTC, `2026-01-31T09:30:00.000+0000` (whole seconds; naive = UTC)."""
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+
+
 def _value(value: Any) -> Any:
-    """A JSON value the REST API accepts (datetimes in UTC ISO form, dates as YYYY-MM-DD)."""
+    """A JSON value the REST API accepts (datetimes in Salesforce's form, dates as YYYY-MM-DD)."""
     if isinstance(value, datetime):
-        return value.isoformat().replace("+00:00", "Z")
+        return sf_datetime(value)
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, float) and value != value:  # NaN
