@@ -28,10 +28,11 @@ from typing import Any
 
 from connectors.salesforce import bulk
 from connectors.salesforce.client import CrmClient
-from connectors.salesforce.errors import classify_item, mask
+from connectors.salesforce.errors import classify_item
 from connectors.salesforce.retry import IDEMPOTENT_METHODS, Budget
 from crm_risk.config import Settings
 from crm_risk.errors import ConnectorError, QuotaExceeded, TerminalError, TransientError
+from crm_risk.secrets import mask
 
 __all__ = ["PushInterrupted", "PushResult", "create_tasks", "push_updates", "sf_datetime", "to_csv"]
 

@@ -19,11 +19,12 @@ from simple_salesforce.exceptions import (
 
 from connectors import warehouse
 from connectors.salesforce import registry
-from connectors.salesforce.errors import SessionExpired, classify_item, mask, register_secret, translate
+from connectors.salesforce.errors import SessionExpired, classify_item, translate
 from connectors.salesforce.extract import build_soql, deleted_window, soql_datetime
 from connectors.salesforce.landing import ChunkWriter, column_array
 from connectors.salesforce.push import to_csv
 from crm_risk.errors import ConfigError, QuotaExceeded, RecordError, TerminalError, TransientError
+from crm_risk.secrets import mask, register_secret
 
 UTC_TS = pa.timestamp("us", tz="UTC")
 
