@@ -9,7 +9,8 @@ from typing import Any
 
 from connectors import warehouse
 from connectors.salesforce.client import CrmClient
-from connectors.salesforce.push import push_updates, sf_datetime
+from connectors.salesforce.push import push_updates
+from connectors.salesforce.values import sf_datetime
 from crm_risk.errors import PushRejectedError, QuotaExceeded
 from expectations.gate import check_payload
 from pipeline.context import RunContext

@@ -22,7 +22,7 @@ from connectors.salesforce import registry
 from connectors.salesforce.errors import SessionExpired, classify_item, translate
 from connectors.salesforce.extract import build_soql, deleted_window, soql_datetime
 from connectors.salesforce.landing import ChunkWriter, column_array
-from connectors.salesforce.push import to_csv
+from connectors.salesforce.values import to_csv
 from crm_risk.errors import ConfigError, QuotaExceeded, RecordError, TerminalError, TransientError
 from crm_risk.secrets import mask, register_secret
 
