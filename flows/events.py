@@ -33,7 +33,8 @@ def account_change_event(change: AccountChange) -> dict[str, Any]:
     event = Event.model_validate(
         {
             "id": uuid.uuid5(_NAMESPACE, key),
-            "occurred": occurred or datetime.now(UTC),
+            # when we emit it: the org's clock may differ from ours, and Prefect's triggers read `occurred`
+            "occurred": datetime.now(UTC),
             "event": ACCOUNT_CHANGED,
             "resource": {"prefect.resource.id": f"salesforce.account.{change.account_id}"},
             "related": [
