@@ -19,7 +19,9 @@ def test_a_15_character_id_from_a_url_becomes_the_api_id(sobject: str):
 
 def test_known_suffixes_and_bad_ids():
     assert normalize_id("001000000000001") == "001000000000001AAA"
-    assert normalize_id("001A0000000AbCd") == "001A0000000AbCdIAK"  # A at 3 -> I; none -> A; A at 1 + C at 3 -> K
+    assert (
+        normalize_id("001A0000000AbCd") == "001A0000000AbCdIAK"
+    )  # A at 3 -> I; none -> A; A at 1 + C at 3 -> K
     with pytest.raises(ConfigError, match="not a Salesforce id"):
         normalize_id("001-bad")
     with pytest.raises(ConfigError, match="do not match"):
