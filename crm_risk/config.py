@@ -14,6 +14,7 @@ from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from crm_risk.errors import ConfigError
+from crm_risk.secrets import mask, register_settings
 
 __all__ = ["SIZE_PATTERN", "AuthMode", "Settings", "load_settings"]
 
@@ -202,12 +203,15 @@ class Settings(BaseSettings):
 def load_settings(**overrides: Any) -> Settings:
     """Build the settings; a bad value raises ConfigError naming the variable and how to fix it."""
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
             name = ".".join(str(p) for p in err["loc"]) or "settings"
             secret = any(w in name for w in ("secret", "password", "token", "session"))
-            shown = "***" if secret else f"{err.get('input')!r:.60}"
+            # a whole-model error's input is every setting, secrets included: never echo it
+            shown = "***" if secret or not err["loc"] else mask(f"{err.get('input')!r:.60}")
             lines.append(f"CRM_RISK_{name.upper()}: {err['msg']} (got {shown})")
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from None
+    register_settings(settings)
+    return settings

@@ -27,13 +27,11 @@ _NAMESPACE = uuid.UUID("5f2b8f0e-8b1c-4d59-9a57-2c7e0f6c9a11")
 def account_change_event(change: AccountChange) -> dict[str, Any]:
     """The Prefect event of one account change (resource `salesforce.account.<Id>`), as JSON."""
     key = f"{change.replay_id}:{change.account_id}:{','.join(change.record_ids)}"
-    occurred = (
-        datetime.fromtimestamp(change.commit_timestamp_ms / 1000, UTC) if change.commit_timestamp_ms else None
-    )
     event = Event.model_validate(
         {
             "id": uuid.uuid5(_NAMESPACE, key),
-            "occurred": occurred or datetime.now(UTC),
+            # when we emit it: the org's clock may differ from ours, and Prefect's triggers read `occurred`
+            "occurred": datetime.now(UTC),
             "event": ACCOUNT_CHANGED,
             "resource": {"prefect.resource.id": f"salesforce.account.{change.account_id}"},
             "related": [

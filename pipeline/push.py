@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from connectors import warehouse
 from connectors.salesforce.client import CrmClient
 from connectors.salesforce.push import push_updates
+from connectors.salesforce.values import sf_datetime
 from crm_risk.errors import PushRejectedError, QuotaExceeded
 from expectations.gate import check_payload
 from pipeline.context import RunContext
@@ -81,7 +82,7 @@ def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
         if hasattr(v, "to_pydatetime"):
             v = v.to_pydatetime()
         if isinstance(v, datetime):
-            v = v.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+            v = sf_datetime(v)
         elif isinstance(v, float) and v != v:
             v = None
         out[k] = v

@@ -9,26 +9,52 @@ from typing import Any
 import duckdb
 
 from connectors import warehouse
+from connectors.salesforce.ids import normalize_id
 from crm_risk.config import Settings
 from crm_risk.errors import ConfigError
 
-__all__ = ["explain_account", "level_spans", "list_flags"]
+__all__ = ["explain_account", "level_rule", "level_spans", "list_flags"]
+
+
+def level_rule(amber_min_score: float) -> str:
+    """The level rule in one line, as the Salesforce field help says it."""
+    return (
+        "Red: at least one high-severity signal. Amber: score >= "
+        f"{amber_min_score:g} without one. Green: below. Blank: not a customer (no deal won in the contract period)."
+    )
 
 
 def list_flags(settings: Settings, level: str | None = None, limit: int = 20) -> str:
-    """The highest-scored accounts (optionally of one level) with their reasons."""
+    """A header with counts per level and the level rule, then the highest-scored accounts with their reasons."""
     with warehouse.open_for(settings, read_only=True) as con:
+        if not _has_table(con, "marts", "account_risk"):
+            return "no accounts scored yet: run `crm-risk sync` (or `crm-risk demo`) first"
+        counts = dict(con.execute("select level, count(*) from marts.account_risk group by 1").fetchall())
+        accounts = con.execute("select count(*) from staging.stg_accounts").fetchone()
+        amber = con.execute(
+            "select num_value from meta.rules where signal_id = 'risk' and param = 'amber_min_score'"
+        ).fetchone()
         rows = con.execute(
             "select r.account_id, a.account_name, r.level, r.score, r.trend, r.reasons from marts.account_risk r "
             "left join staging.stg_accounts a on a.account_id = r.account_id "
             "where $level is null or r.level = $level order by r.score desc, a.account_name limit $limit",
             {"level": level, "limit": limit},
         ).fetchall()
-    out = []
+    scored = sum(counts.values())
+    total = int(accounts[0]) if accounts else scored
+    matching = counts.get(level, 0) if level else scored
+    out = [
+        f"{counts.get('Red', 0)} Red, {counts.get('Amber', 0)} Amber, {counts.get('Green', 0)} Green of {scored} "
+        f"customer accounts scored ({total - scored} other accounts not scored: prospects and former customers)",
+        level_rule(float(amber[0]) if amber and amber[0] is not None else 25.0),
+        f"showing {len(rows)} of {matching}{f' {level}' if level else ''}, highest score first:",
+        "",
+        f"{'level':<5} {'score':>5} {'trend':<7} account",
+    ]
     for account_id, name, lvl, score, trend, reasons in rows:
         out.append(f"{lvl:<5} {score:>5.0f} {trend or '':<7} {name} ({account_id})")
         out += [f"      - {r}" for r in str(reasons or "").split("\n") if r]
-    return "\n".join(out) or "no accounts scored yet: run `crm-risk sync` (or `crm-risk demo`) first"
+    return "\n".join(out)
 
 
 def level_spans(
@@ -58,7 +84,11 @@ def _day(at: Any) -> str:
 
 
 def explain_account(settings: Settings, account_id: str) -> str:
-    """Level, score, reasons, every signal with its evidence, what was not scored, owner Tasks, and level history."""
+    """Level, score, reasons, every signal with its evidence, what was not scored, owner Tasks, and level history.
+
+    `account_id` may be the 15-character id of a record's URL or the API's 18-character one.
+    """
+    account_id = normalize_id(account_id, "--account")
     with warehouse.open_for(settings, read_only=True) as con:
         head = con.execute(
             "select r.level, r.score, r.trend, r.computed_at, r.model_version, a.account_name, r.reasons "
@@ -76,7 +106,7 @@ def explain_account(settings: Settings, account_id: str) -> str:
                     "(a deal won within the contract period) get a risk level"
                 )
             raise ConfigError(
-                f"account {account_id!r} is not in marts.account_risk: check the Id (18 characters)"
+                f"account {account_id!r} is not in the warehouse: check the Id, or run a sync if it is new"
             )
         signals = con.execute(
             "select signal_id, severity, points, reason, action, evidence from marts.account_signals "

@@ -27,9 +27,10 @@ from urllib.parse import urlparse
 import jwt
 import requests
 
-from connectors.salesforce.errors import mask, register_secret, translate
+from connectors.salesforce.errors import translate
 from crm_risk.config import Settings
 from crm_risk.errors import ConfigError, TerminalError, TransientError
+from crm_risk.secrets import mask, register_secret
 
 __all__ = ["Token", "can_relogin", "jwt_audience", "login", "read_token_store", "write_token_store"]
 

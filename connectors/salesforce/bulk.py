@@ -23,8 +23,8 @@ from typing import Any
 import requests
 
 from connectors.salesforce.client import CrmClient
-from connectors.salesforce.errors import mask
 from crm_risk.errors import ConnectorError, TerminalError, TransientError
+from crm_risk.secrets import mask
 
 __all__ = ["BulkUnsupported", "IngestOutcome", "ingest", "query_pages"]
 

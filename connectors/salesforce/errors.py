@@ -14,7 +14,6 @@ Messages never carry secrets: `mask()` scrubs bearer tokens, session ids and any
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import requests
@@ -22,6 +21,7 @@ import urllib3
 from simple_salesforce.exceptions import SalesforceAuthenticationFailed, SalesforceError
 
 from crm_risk.errors import ConnectorError, QuotaExceeded, RecordError, TerminalError, TransientError
+from crm_risk.secrets import mask
 
 __all__ = [
     "QUOTA_CODES",
@@ -33,8 +33,6 @@ __all__ = [
     "classify_item",
     "error_from_response",
     "first_error",
-    "mask",
-    "register_secret",
     "translate",
 ]
 
@@ -93,37 +91,6 @@ RECORD_CODES = frozenset(
         "INVALID_FIELD",
     }
 )
-
-_SECRETS: set[str] = set()
-_PATTERNS = (
-    (re.compile(r"(Bearer\s+)[^\s'\",]+", re.I), r"\1***"),
-    (re.compile(r"\b00D[A-Za-z0-9]{12,15}![A-Za-z0-9._\-]+"), "00D***!***"),  # Salesforce session ids
-    (
-        re.compile(
-            r"((?:access_token|refresh_token|client_secret|password|assertion|session_?id)[\"']?\s*[:=]\s*[\"']?)"
-            r"[^\s&\"',}]+",
-            re.I,
-        ),
-        r"\1***",
-    ),
-    (re.compile(r"(<(?:\w+:)?(?:password|sessionId)>)[^<]*", re.I), r"\1***"),
-)
-
-
-def register_secret(value: str | None) -> None:
-    """Remember a secret value so that `mask` scrubs it from every message (values shorter than 6 are ignored)."""
-    if value and len(value) >= 6:
-        _SECRETS.add(value)
-
-
-def mask(text: object) -> str:
-    """The text with tokens, session ids, passwords and registered secret values replaced by ***."""
-    out = str(text)
-    for secret in sorted(_SECRETS, key=len, reverse=True):
-        out = out.replace(secret, "***")
-    for pattern, repl in _PATTERNS:
-        out = pattern.sub(repl, out)
-    return out
 
 
 def classify_code(code: str | None, status: int | None = None) -> str:

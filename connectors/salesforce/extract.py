@@ -67,7 +67,6 @@ class ExtractManifest:
     api: str
     api_calls: int
     missing_fields: list[str]
-    table: str = ""
     deleted_rows: int = 0
     deleted_window: list[str] | None = None
     deleted_window_clipped: bool = False
@@ -290,7 +289,6 @@ def extract_object(
         api=api,
         api_calls=client.api_calls - calls0,
         missing_fields=missing,
-        table=entry.table,
         **deletes,
         count_estimate=estimate,
         seconds=round(time.monotonic() - started, 3),

@@ -18,22 +18,21 @@ a retry: a 400 for the whole batch is halved down to single records, a 500 outli
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
 from typing import Any
 
 from connectors.salesforce import bulk
 from connectors.salesforce.client import CrmClient
-from connectors.salesforce.errors import classify_item, mask
+from connectors.salesforce.errors import classify_item
 from connectors.salesforce.retry import IDEMPOTENT_METHODS, Budget
+from connectors.salesforce.values import collection_record, json_value, to_csv
 from crm_risk.config import Settings
 from crm_risk.errors import ConnectorError, QuotaExceeded, TerminalError, TransientError
+from crm_risk.secrets import mask
 
-__all__ = ["PushInterrupted", "PushResult", "create_tasks", "push_updates", "to_csv"]
+__all__ = ["PushInterrupted", "PushResult", "create_tasks", "push_updates"]
 
 log = logging.getLogger(__name__)
 
@@ -63,38 +62,6 @@ class PushInterrupted(QuotaExceeded):
     ) -> None:
         super().__init__(message, status=status, code=code)
         self.results = results
-
-
-def _value(value: Any) -> Any:
-    """A JSON value the REST API accepts (datetimes in UTC ISO form, dates as YYYY-MM-DD)."""
-    if isinstance(value, datetime):
-        return value.isoformat().replace("+00:00", "Z")
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, float) and value != value:  # NaN
-        return None
-    return value
-
-
-def to_csv(rows: list[dict[str, Any]]) -> bytes:
-    """Bulk 2.0 upload CSV: Id first, CRLF line endings, '#N/A' for null (an empty cell would mean 'unchanged')."""
-    header: list[str] = ["Id"]
-    for row in rows:
-        header.extend(k for k in row if k not in header)
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerow(header)
-    for row in rows:
-        cells = []
-        for name in header:
-            v = _value(row.get(name)) if name in row else ""
-            if name in row and v is None:
-                v = "#N/A"
-            elif isinstance(v, bool):
-                v = "true" if v else "false"
-            cells.append(v)
-        writer.writerow(cells)
-    return buf.getvalue().encode("utf-8")
 
 
 class _Pusher:
@@ -319,16 +286,9 @@ def _bulk_update(
         for idx in again:
             pusher.sends[idx] = 1  # the job sent each once: one retry of the budget is spent
         pusher.send(
-            [(i, _collection_record(sobject, payloads[i])) for i in sorted(again)],
+            [(i, collection_record(sobject, payloads[i])) for i in sorted(again)],
             retries=policy.max_retries - 1,
         )
-
-
-def _collection_record(sobject: str, row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "attributes": {"type": sobject},
-        **{("id" if k == "Id" else k): _value(v) for k, v in row.items()},
-    }
 
 
 def push_updates(
@@ -357,7 +317,7 @@ def push_updates(
         if len(items) > settings.push_bulk_threshold:
             _bulk_update(client, sobject, items, results, pusher)
         else:
-            pusher.send([(idx, _collection_record(sobject, row)) for idx, row in items])
+            pusher.send([(idx, collection_record(sobject, row)) for idx, row in items])
     except QuotaExceeded as err:
         exc = err
     return _finish(results, f"push {sobject} updates", exc)
@@ -389,10 +349,16 @@ def create_tasks(
         if rows:
             _check_fields(client, "Task", rows, create=True)
         upsert.send(
-            [(i, {"attributes": {"type": "Task"}, **{k: _value(v) for k, v in r.items()}}) for i, r in keyed]
+            [
+                (i, {"attributes": {"type": "Task"}, **{k: json_value(v) for k, v in r.items()}})
+                for i, r in keyed
+            ]
         )
         create.send(
-            [(i, {"attributes": {"type": "Task"}, **{k: _value(v) for k, v in r.items()}}) for i, r in plain]
+            [
+                (i, {"attributes": {"type": "Task"}, **{k: json_value(v) for k, v in r.items()}})
+                for i, r in plain
+            ]
         )
     except QuotaExceeded as err:
         exc = err

@@ -20,10 +20,10 @@ _SYSTEM = ("CreatedById", "CreatedDate", "LastModifiedById", "LastModifiedDate",
 
 @dataclass(frozen=True)
 class ObjectEntry:
-    """One object to extract: its raw table, wanted and required fields, cursor, and delete semantics."""
+    """One object to extract: wanted and required fields, cursor, and delete semantics (its raw table is the
+    warehouse's to name: connectors.warehouse.table_for)."""
 
     name: str
-    table: str
     fields: tuple[str, ...]
     required: tuple[str, ...]
     cursor_field: str = "SystemModstamp"
@@ -40,7 +40,6 @@ RegistryEntry = ObjectEntry  # the name flows/ use
 REGISTRY: tuple[ObjectEntry, ...] = (
     ObjectEntry(
         "User",
-        "raw.user",
         (
             "Id",
             "Username",
@@ -59,7 +58,6 @@ REGISTRY: tuple[ObjectEntry, ...] = (
     ),
     ObjectEntry(
         "Account",
-        "raw.account",
         (
             "Id",
             "IsDeleted",
@@ -89,7 +87,6 @@ REGISTRY: tuple[ObjectEntry, ...] = (
     ),
     ObjectEntry(
         "Contact",
-        "raw.contact",
         (
             "Id",
             "IsDeleted",
@@ -112,7 +109,6 @@ REGISTRY: tuple[ObjectEntry, ...] = (
     ),
     ObjectEntry(
         "Opportunity",
-        "raw.opportunity",
         (
             "Id",
             "IsDeleted",
@@ -135,7 +131,6 @@ REGISTRY: tuple[ObjectEntry, ...] = (
     ),
     ObjectEntry(
         "OpportunityHistory",
-        "raw.opportunity_history",
         (
             "Id",
             "IsDeleted",
@@ -155,13 +150,11 @@ REGISTRY: tuple[ObjectEntry, ...] = (
     ),
     ObjectEntry(
         "OpportunityContactRole",
-        "raw.opportunity_contact_role",
         ("Id", "IsDeleted", "OpportunityId", "ContactId", "Role", "IsPrimary", *_SYSTEM),
         ("Id", "IsDeleted", "OpportunityId", "ContactId", "SystemModstamp"),
     ),
     ObjectEntry(
         "Case",
-        "raw.case",
         (
             "Id",
             "IsDeleted",
@@ -186,7 +179,6 @@ REGISTRY: tuple[ObjectEntry, ...] = (
     ),
     ObjectEntry(
         "Task",
-        "raw.task",
         (
             "Id",
             "IsDeleted",
@@ -211,7 +203,6 @@ REGISTRY: tuple[ObjectEntry, ...] = (
     ),
     ObjectEntry(
         "Event",
-        "raw.event",
         (
             "Id",
             "IsDeleted",
@@ -236,7 +227,6 @@ REGISTRY: tuple[ObjectEntry, ...] = (
     ),
     ObjectEntry(
         "AccountHistory",
-        "raw.account_history",
         (
             "Id",
             "IsDeleted",

@@ -17,12 +17,14 @@ from simple_salesforce.exceptions import (
     SalesforceRefusedRequest,
 )
 
+from connectors import warehouse
 from connectors.salesforce import registry
-from connectors.salesforce.errors import SessionExpired, classify_item, mask, register_secret, translate
+from connectors.salesforce.errors import SessionExpired, classify_item, translate
 from connectors.salesforce.extract import build_soql, deleted_window, soql_datetime
 from connectors.salesforce.landing import ChunkWriter, column_array
-from connectors.salesforce.push import to_csv
+from connectors.salesforce.values import to_csv
 from crm_risk.errors import ConfigError, QuotaExceeded, RecordError, TerminalError, TransientError
+from crm_risk.secrets import mask, register_secret
 
 UTC_TS = pa.timestamp("us", tz="UTC")
 
@@ -46,7 +48,9 @@ def test_registry_is_data_for_the_ten_objects() -> None:
         "AccountHistory",
     ]
     assert registry.entry("accounthistory").cursor_field == "CreatedDate"
-    assert registry.entry("Account").table == "raw.account"
+    # the warehouse names the raw tables, once, for every object the registry extracts
+    assert {e.name for e in registry.REGISTRY} <= set(warehouse.TABLES)
+    assert warehouse.table_for("OpportunityContactRole") == 'raw."opportunity_contact_role"'
     assert not registry.entry("User").has_is_deleted
     assert all(e.cursor_field in e.fields and "Id" in e.required for e in registry.REGISTRY)
     assert all(set(e.required) <= set(e.fields) for e in registry.REGISTRY)

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.orgclock import pin_org_clock
+
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
@@ -46,7 +48,9 @@ def e2e_sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A small simulated org of its own for each test module (tests here change the org)."""
     from simulator.server import Simulator
 
-    with Simulator(tmp_path_factory.mktemp("org"), accounts=80, seed=7) as sim:
+    org_dir = tmp_path_factory.mktemp("org")
+    pin_org_clock(org_dir)
+    with Simulator(org_dir, accounts=80, seed=7) as sim:
         yield sim
 
 

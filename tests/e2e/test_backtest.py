@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ import pytest
 from flows.nightly import nightly_sync
 from shell.backtest import run_backtest
 from shell.cli import main
+from tests.e2e.orgclock import ORG_DAY, pin_org_clock
 from transforms.rules import load_rules
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_harness")]
@@ -30,14 +30,6 @@ SENTENCE_START = re.compile(r"^(?:[A-Z0-9]|'[A-Z0-9])")
 # The org is generated relative to its "today", and the renewal lift moves by about +-0.2 with the date (session 2
 # measured 2.14-2.58 over ten dates): the tests pin the org's date so they pass or fail on any calendar day.
 # 2026-11-26 measured Red lift 2.54 / 2.36 / 2.17 at 30 / 60 / 90 days (bench/backtest_dates.py).
-ORG_DAY = date(2026, 11, 26)
-
-
-def _pin_org_clock(org_dir: Path, day: date = ORG_DAY) -> None:
-    """Set the simulator's clock offset (its clock.json) so the org's today is `day`, at noon UTC."""
-    org_dir.mkdir(parents=True, exist_ok=True)
-    offset = datetime.combine(day, time(12), UTC) - datetime.now(UTC)
-    (org_dir / "clock.json").write_text(json.dumps({"offset_seconds": offset.total_seconds()}))
 
 
 def _state(tmp: Path, accounts: int, seed: int) -> Iterator[Path]:
@@ -45,7 +37,7 @@ def _state(tmp: Path, accounts: int, seed: int) -> Iterator[Path]:
     from simulator.server import Simulator
 
     state = tmp / "state"
-    _pin_org_clock(state / "org")
+    pin_org_clock(state / "org")
     with Simulator(state / "org", accounts=accounts, seed=seed):
         result = nightly_sync(
             settings={

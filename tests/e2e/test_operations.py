@@ -109,4 +109,11 @@ def test_deployment_file_points_at_the_flow_with_a_nightly_schedule() -> None:
     assert flow_obj.name == "backfill" and "since" in flow_obj.parameters.required
     assert set(backfill["parameters"]) <= set(flow_obj.parameters.properties)
     # one writer: every deployment that writes the warehouse shares the queue whose limit is 1
-    assert {d["work_pool"]["work_queue_name"] for d in spec["deployments"]} == {"warehouse"}
+    queues = {d["name"]: d["work_pool"]["work_queue_name"] for d in spec["deployments"]}
+    assert queues["nightly"] == queues["backfill"] == "warehouse"
+    # the change watch only reads the CRM and emits events: it must not queue behind a nightly run
+    (watch,) = [d for d in spec["deployments"] if d["name"] == "change-watch"]
+    module, func = watch["entrypoint"].split(":")
+    flow_obj = getattr(importlib.import_module(module.removesuffix(".py").replace("/", ".")), func)
+    assert flow_obj.name == "change-watch" and queues["change-watch"] != "warehouse"
+    assert watch["schedules"][0]["interval"] > 0
