@@ -1,0 +1,219 @@
+"""`crm-risk listen` against the simulator's Pub/Sub API over real gRPC, with a real Prefect server.
+
+Every change made while the listener runs, is killed (SIGKILL) and restarts produces its Prefect event; a stored
+replay id that aged out of the retention window and a gap event each lead to a resync; a bad token is refused.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connectors.salesforce.events.listener import Listener
+from connectors.salesforce.events.pubsub import Credentials, PubSubClient, SessionRefused
+from connectors.salesforce.events.replay import ReplayStore
+from tests.e2e.orgclock import pin_org_clock
+from tests.e2e.prefect_server import prefect_env, read_events, running_prefect_server, stop_process
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Prefect server for this module (the listener reaches it by PREFECT_API_URL)."""
+    with running_prefect_server(tmp_path_factory.mktemp("prefect")) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A small org whose Pub/Sub API sends keepalives every half second."""
+    from simulator.server import Simulator
+
+    org_dir = tmp_path_factory.mktemp("org")
+    pin_org_clock(org_dir)
+    with Simulator(org_dir, accounts=40, seed=3, keepalive_seconds=0.5) as s:
+        yield s
+
+
+def _wait(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+        time.sleep(0.25)
+
+
+class ListenProcess:
+    """`crm-risk listen` in its own process (and session), stopped or killed by PID."""
+
+    def __init__(self, sim: Any, work: Path, prefect_url: str, **settings: str) -> None:
+        self.replay_file = work / "listener-replay.json"
+        env = prefect_env(prefect_url, work / "prefect-home")
+        env.update(
+            CRM_RISK_SF_CONNECTION_FILE=str(Path(sim.state_dir) / "connection.json"),
+            CRM_RISK_SF_AUTH="client_credentials",
+            CRM_RISK_WAREHOUSE_PATH=str(work / "warehouse.duckdb"),
+            CRM_RISK_LISTEN_REPLAY_FILE=str(self.replay_file),
+            **{f"CRM_RISK_{k.upper()}": v for k, v in settings.items()},
+        )
+        cli = Path(sys.executable).with_name("crm-risk")
+        self.log = (work / "listen.log").open("a")
+        self.proc = subprocess.Popen(
+            [str(cli), "listen"], env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    def kill(self) -> None:
+        """SIGKILL: no chance to store anything more."""
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(10)
+        self.log.close()
+
+    def stop(self) -> int:
+        """SIGTERM, as a service manager stops it; the exit code."""
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            return self.proc.wait(30)
+        finally:
+            stop_process(self.proc)
+            self.log.close()
+
+
+def _emitted_records(prefect_url: str) -> dict[str, int]:
+    """Record id -> how many salesforce.account.changed events named it."""
+    seen: dict[str, int] = {}
+    for event in read_events(prefect_url, "salesforce.account.changed"):
+        for rid in event["payload"]["record_ids"]:
+            seen[rid] = seen.get(rid, 0) + 1
+    return seen
+
+
+def test_no_change_is_lost_when_the_listener_is_killed_and_restarted(
+    sim: Any, prefect_api: str, tmp_path: Path
+) -> None:
+    listener = ListenProcess(sim, tmp_path, prefect_api)
+    _wait(
+        listener.replay_file.exists, 60, "the listener to subscribe (its first keepalive stores a replay id)"
+    )
+    cases = [r["Id"] for r in sim.org.query("SELECT Id FROM Case WHERE IsDeleted = false").records(0)][:60]
+    changed: list[str] = []
+
+    def churn() -> None:
+        for i, case_id in enumerate(cases):
+            sim.org.update("Case", case_id, {"Priority": ("High", "Low")[i % 2]})
+            changed.append(case_id)
+            time.sleep(0.03)
+
+    writer = threading.Thread(target=churn)
+    writer.start()
+    _wait(lambda: len(changed) >= 20, 30, "the first changes")
+    listener.kill()  # while changes keep arriving
+    writer.join(60)
+    time.sleep(0.5)
+    restarted = ListenProcess(sim, tmp_path, prefect_api)
+    try:
+        emitted = _wait(
+            lambda: (seen := _emitted_records(prefect_api)) and set(changed) <= set(seen) and seen,
+            90,
+            "an event for every changed Case",
+        )
+    finally:
+        assert restarted.stop() == 0
+    assert len(changed) == len(cases) and set(changed) <= set(emitted)
+    # at-least-once: a record is emitted again only if it was in the batch in flight when the listener died
+    assert sum(n - 1 for rid, n in emitted.items() if rid in changed) <= 100
+
+
+def _connect(sim: Any, token: str | None = None, tenant: str | None = None) -> PubSubClient:
+    conn = sim.connection
+    creds = Credentials(
+        token or conn["access_token"], conn["instance_url"], tenant or conn["organization_id"]
+    )
+    return PubSubClient(conn["pubsub_url"], lambda: creds, ca_pem=Path(conn["ca_bundle"]).read_bytes())
+
+
+def test_a_bad_token_or_tenant_is_refused(sim: Any) -> None:
+    for client in (_connect(sim, token="00Dbad!token"), _connect(sim, tenant="00D000000000000AAA")):
+        with client, pytest.raises(SessionRefused, match=r"auth\.error"):
+            client.topic("/data/ChangeEvents")
+
+
+def _collect(sim: Any, store: ReplayStore, start: str, want: int, expired: list[str]) -> list[Any]:
+    """Run the listener in this process until it handed over `want` events; return them."""
+    got: list[Any] = []
+    listener: Listener
+
+    def on_events(events: list[Any]) -> None:
+        got.extend(events)
+        if len(got) >= want:
+            listener.stop()
+
+    listener = Listener(
+        lambda relogin: _connect(sim), store, "/data/CaseChangeEvent", on_events, expired.append, start=start
+    )
+    runner = threading.Thread(target=listener.run, daemon=True)
+    runner.start()
+    runner.join(30)
+    listener.stop()
+    runner.join(10)
+    return got
+
+
+def test_earliest_latest_and_a_stored_replay_id(sim: Any, tmp_path: Path) -> None:
+    expired: list[str] = []
+    store = ReplayStore(tmp_path / "replay.json")
+    earliest = _collect(sim, store, "EARLIEST", 5, expired)
+    assert len(earliest) >= 5 and all(e.entity == "Case" for e in earliest)
+    first = earliest[0]
+    assert first.replay_id == min(e.replay_id for e in earliest)
+    stored = store.get("/data/CaseChangeEvent")
+    assert stored == earliest[-1].replay_id
+    resumed = _collect(sim, store, "EARLIEST", 1, expired)  # the stored id wins over the preset
+    assert resumed and resumed[0].replay_id > stored
+    case_id = sim.org.query("SELECT Id FROM Case LIMIT 1").records(0)[0]["Id"]
+    fresh = ReplayStore(tmp_path / "latest.json")
+    threading.Timer(2.0, lambda: sim.org.update("Case", case_id, {"Priority": "Medium"})).start()
+    latest = _collect(sim, fresh, "LATEST", 1, expired)
+    assert [e.record_ids for e in latest] == [(case_id,)] and expired == []
+
+
+def test_an_aged_out_replay_id_and_a_gap_each_ask_for_a_resync(
+    sim: Any, prefect_api: str, tmp_path: Path
+) -> None:
+    listener = ListenProcess(sim, tmp_path, prefect_api)
+    _wait(listener.replay_file.exists, 60, "the listener to subscribe")
+    assert listener.stop() == 0
+    sim.advance_days(4)  # past the 72-hour retention: the stored replay id is no longer valid
+    sim.faults.add("gap:Case:count=1")
+    restarted = ListenProcess(sim, tmp_path, prefect_api)
+    try:
+        _wait(
+            lambda: len(read_events(prefect_api, "crm.resync.needed")) >= 1, 60, "the expiry's resync event"
+        )
+        case_id = sim.org.query("SELECT Id FROM Case WHERE IsDeleted = false LIMIT 1").records(0)[0]["Id"]
+        sim.org.update("Case", case_id, {"Priority": "High"})  # published as GAP_UPDATE by the fault
+        events = _wait(
+            lambda: (found := read_events(prefect_api, "crm.resync.needed")) and len(found) >= 2 and found,
+            60,
+            "the gap's resync event",
+        )
+    finally:
+        assert restarted.stop() == 0
+        sim.faults.clear()
+    reasons = sorted(e["payload"]["reason"] for e in events)
+    assert any("expired" in r for r in reasons) and any("gap" in r for r in reasons), reasons
+    gap = next(e for e in events if "gap" in e["payload"]["reason"])
+    assert gap["payload"]["objects"] == ["Case"]
+    assert "no longer valid" in (tmp_path / "listen.log").read_text()
