@@ -283,7 +283,10 @@ class ChangeLog:
                     [schema.schema_id, entity, schema.schema_json],
                 )
                 self._saved.add(schema.schema_id)
-        cur.executemany("INSERT INTO _cdc_log VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        values_sql = ", ".join(
+            ["(?, ?, ?, ?, ?, ?, ?)"] * len(rows)
+        )  # one statement (executemany: one per row)
+        cur.execute(f"INSERT INTO _cdc_log VALUES {values_sql}", [v for row in rows for v in row])
         return replay
 
     # -- reading --------------------------------------------------------------------------------------------
