@@ -466,6 +466,25 @@ def test_collections_update_is_one_transaction_of_three_events(
     assert deleted["changeType"] == "DELETE" and deleted["recordIds"] == tasks
 
 
+def test_change_origin_names_the_client(
+    client: Client, simulator: Any, sim_http: Any, connection: dict
+) -> None:
+    aid = simulator.org.query("SELECT Id FROM Account ORDER BY Id LIMIT 1").records(0, 1)[0]["Id"]
+    headers = {
+        "Authorization": f"Bearer {connection['access_token']}",
+        "Sforce-Call-Options": "client=crm-risk/1.0",
+    }
+    with after_head(client, simulator, "/data/AccountChangeEvent") as sub:
+        resp = sim_http.patch(
+            f"{simulator.url}/services/data/v61.0/sobjects/Account/{aid}",
+            json={"Risk_Score__c": 3.5},
+            headers=headers,
+        )
+        assert resp.status_code == 204
+        (event,) = sub.events(1)
+    assert event["changeOrigin"] == "com/salesforce/api/rest/61.0;client=crm-risk/1.0"
+
+
 def test_all_or_none_rollback_publishes_nothing(client: Client, sf: Any, simulator: Any) -> None:
     ids = [r["Id"] for r in sf.query("SELECT Id FROM Account ORDER BY Id LIMIT 2")["records"]]
     body = {
