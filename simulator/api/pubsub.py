@@ -20,6 +20,7 @@ topic changed mid-stream    INVALID_ARGUMENT    (none)
 unknown topic               NOT_FOUND           sfdc.platform.eventbus.grpc.topic.notfound (the simulator's guess)
 unknown schema id           NOT_FOUND           sfdc.platform.eventbus.grpc.schema.notfound (the simulator's guess)
 `pubsubdrop` fault          UNAVAILABLE         (none: "RST_STREAM closed stream", as from the network)
+the simulator stops         UNAVAILABLE         sfdc.platform.eventbus.grpc.service.unavailable (open streams)
 ==========================  ==================  ===================================================================
 
 Subscribe is pull-based: the first FetchRequest names the topic and the start (LATEST: events committed after
@@ -59,6 +60,7 @@ REPLAY_INVALID = "sfdc.platform.eventbus.grpc.subscription.fetch.replayid.valida
 REQUESTED_INVALID = "sfdc.platform.eventbus.grpc.subscription.fetch.requested.events.invalid"
 TOPIC_NOT_FOUND = "sfdc.platform.eventbus.grpc.topic.notfound"
 SCHEMA_NOT_FOUND = "sfdc.platform.eventbus.grpc.schema.notfound"
+UNAVAILABLE = "sfdc.platform.eventbus.grpc.service.unavailable"
 _TOPICS = {f"/data/{name}ChangeEvent": name for name in CDC_OBJECTS}
 
 
@@ -264,7 +266,15 @@ class PubSubService(pb2_grpc.PubSubServicer):  # type: ignore[misc]
         last_sent = time.monotonic()
         while True:
             stream.signal.clear()  # before looking: a wake-up from now on ends the wait below at once
-            if self.stopping.is_set() or stream.closed or not context.is_active():
+            if self.stopping.is_set():  # the server stops: clients see a transient failure and resubscribe
+                self._abort(
+                    context,
+                    _Failure(
+                        grpc.StatusCode.UNAVAILABLE, UNAVAILABLE, "The Pub/Sub API service is unavailable."
+                    ),
+                    rpc_id,
+                )
+            if stream.closed or not context.is_active():
                 return
             if stream.failure is not None:
                 self._abort(context, stream.failure, rpc_id)

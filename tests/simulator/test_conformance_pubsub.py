@@ -608,19 +608,27 @@ def test_pubsubdrop_aborts_the_stream_and_a_resubscribe_resumes(
 def test_earliest_retention_and_restart(tmp_path: Path) -> None:
     from simulator.server import Simulator
 
-    with Simulator(tmp_path, accounts=5, seed=3, keepalive_seconds=KEEPALIVE) as sim:
-        c = Client(sim.connection)
-        try:
-            with c.subscribe(ALL, 10, pb2.EARLIEST) as sub:  # the generated org's load published nothing
-                keepalive = sub.next(timeout=KEEPALIVE + WAIT)
-                assert not keepalive.events and keepalive.latest_replay_id == replay(0)
-            ids = [sim.org.create("Task", {"Subject": f"kept {i}"}) for i in range(3)]
-            with c.subscribe(ALL, 10, pb2.EARLIEST) as sub:
-                before = sub.events(3)
-            payloads = {e["replay"]: e for e in before}
-            assert [e["recordIds"] for e in before] == [[i] for i in ids] and list(payloads) == [1, 2, 3]
-        finally:
-            c.close()
+    first = Simulator(tmp_path, accounts=5, seed=3, keepalive_seconds=KEEPALIVE).start()
+    c = Client(first.connection)
+    try:
+        with c.subscribe(ALL, 10, pb2.EARLIEST) as sub:  # the generated org's load published nothing
+            keepalive = sub.next(timeout=KEEPALIVE + WAIT)
+            assert not keepalive.events and keepalive.latest_replay_id == replay(0)
+        ids = [first.org.create("Task", {"Subject": f"kept {i}"}) for i in range(3)]
+        with c.subscribe(ALL, 10, pb2.EARLIEST) as sub:
+            before = sub.events(3)
+        payloads = {e["replay"]: e for e in before}
+        assert [e["recordIds"] for e in before] == [[i] for i in ids] and list(payloads) == [1, 2, 3]
+        with c.subscribe(ALL, 10) as open_stream:
+            open_stream.next(timeout=KEEPALIVE + WAIT)  # live: a keepalive came
+            first.stop()  # under the open stream: a transient failure, the client resubscribes
+            with pytest.raises(grpc.RpcError) as err:
+                open_stream.next()
+        assert _error(err)[0] == grpc.StatusCode.UNAVAILABLE
+        assert _error(err)[1]["error-code"] == "sfdc.platform.eventbus.grpc.service.unavailable"
+    finally:
+        first.stop()
+        c.close()
     with Simulator(tmp_path, accounts=5, seed=3, keepalive_seconds=KEEPALIVE) as sim:  # same state dir
         c = Client(sim.connection)
         try:
