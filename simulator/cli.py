@@ -1,8 +1,12 @@
 """`crm-risk simulate`: run the Salesforce-compatible simulator until SIGINT/SIGTERM.
 
-    crm-risk simulate --port PORT --state-dir DIR [--accounts N] [--seed S] [--faults SPEC]
-                      [--outbound-url URL] [--advance-days N [--once]] [--api-budget N] [--session-ttl S]
-                      [--dirty] [--rotate-refresh-token]
+    crm-risk simulate --port PORT --state-dir DIR [--pubsub-port PORT] [--accounts N] [--seed S]
+                      [--faults SPEC] [--outbound-url URL] [--advance-days N [--once]] [--api-budget N]
+                      [--session-ttl S] [--dirty] [--rotate-refresh-token] [--keepalive S]
+                      [--retention-hours H]
+
+It serves HTTPS (REST, Bulk 2.0, OAuth, SOAP login) on `--port` and the Pub/Sub API (gRPC, Change Data
+Capture) on `--pubsub-port`, both on 127.0.0.1, and prints both addresses (also in DIR/connection.json).
 
 `--advance-days N` moves the org N days of business forward before serving; with `--once` the command exits
 after that instead of serving (a serving simulator holds the org's DuckDB file: stop it first, or call
@@ -33,6 +37,12 @@ def _parser() -> argparse.ArgumentParser:
         "--state-dir", type=Path, required=True, help="where the org, certificates and connection.json live"
     )
     p.add_argument(
+        "--pubsub-port",
+        type=int,
+        default=None,
+        help="Pub/Sub API (gRPC) port on 127.0.0.1 (0 = any free port; default 7443, or 0 when --port is 0)",
+    )
+    p.add_argument(
         "--accounts", type=int, default=2000, help="accounts of a newly generated org (default 2000)"
     )
     p.add_argument("--seed", type=int, default=42, help="generator seed of a new org (default 42)")
@@ -56,8 +66,28 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--rotate-refresh-token", action="store_true", help="each refresh returns a new refresh token"
     )
+    p.add_argument(
+        "--keepalive",
+        type=float,
+        default=270.0,
+        help="seconds before an idle Subscribe stream gets an empty keepalive batch (default 270)",
+    )
+    p.add_argument(
+        "--retention-hours",
+        type=float,
+        default=72.0,
+        help="how long change events stay retrievable, on the org's clock (default 72)",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="log every request")
     return p
+
+
+def _pubsub_port(args: argparse.Namespace) -> int:
+    if args.once:
+        return 0
+    if args.pubsub_port is not None:
+        return int(args.pubsub_port)
+    return 0 if args.port == 0 else 7443
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,6 +110,9 @@ def main(argv: list[str] | None = None) -> int:
         sim = Simulator(
             args.state_dir,
             port=0 if args.once else args.port,
+            pubsub_port=_pubsub_port(args),
+            keepalive_seconds=args.keepalive,
+            retention_hours=args.retention_hours,
             accounts=args.accounts,
             seed=args.seed,
             faults=args.faults,
@@ -101,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.once:
             return 0
         print(
-            f"simulator serving {sim.url}  (connection: {args.state_dir / 'connection.json'}; Ctrl-C stops)",
+            f"simulator serving {sim.url}, Pub/Sub API {sim.pubsub_url}  "
+            f"(connection: {args.state_dir / 'connection.json'}; Ctrl-C stops)",
             flush=True,
         )
         while not stop.wait(1.0):

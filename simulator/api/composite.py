@@ -3,7 +3,8 @@
 HTTP 200 even when items fail; per-item errors carry `statusCode`; results in request order; more than 200
 records is `400 EXCEEDED_ID_LIMIT`. `allOrNone` is honoured by compensation: when an item fails, the items
 already written are undone (creates hard-deleted, updates written back) and reported
-`ALL_OR_NONE_OPERATION_ROLLED_BACK` (their stamps and history rows stay moved: a documented simplification).
+`ALL_OR_NONE_OPERATION_ROLLED_BACK` (their stamps and history rows stay moved: a documented simplification) and
+publishes no change event (the request's change-log transaction is discarded).
 """
 
 from __future__ import annotations
@@ -104,6 +105,7 @@ def _run(
     if failed and all_or_none:
         for fn in reversed(undo):
             fn()
+        ctx.org.changes.discard()  # the request's transaction rolled back: it publishes no change event
         out = []
         for i, record in enumerate(records):
             if i < len(results) and not results[i]["success"]:

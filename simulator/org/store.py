@@ -1,10 +1,11 @@
-"""The simulated org: DuckDB storage (DIR/org.duckdb), SOQL queries, reads, getUpdated/getDeleted, and the
-Salesforce write semantics of its `WriteMixin`.
+"""The simulated org: DuckDB storage (DIR/org.duckdb), SOQL queries, reads, getUpdated/getDeleted, the
+Salesforce write semantics of its `WriteMixin` and `DeleteMixin`, and the change log of its committed writes.
 
 Thread-safe for the threaded HTTP server: one re-entrant lock serialises writes (each write is one transaction),
-reads use a fresh cursor per call. Writes and their history rows live in `simulator.org.write`, write rules in
-`simulator.org.rules`, SOQL -> SQL in `simulator.org.sql`, result paging in `simulator.org.result`, the tables in
-`simulator.org.tables`.
+reads use a fresh cursor per call. Writes and their history rows live in `simulator.org.write`, deletes in
+`simulator.org.delete`, write rules in `simulator.org.rules`, SOQL -> SQL in `simulator.org.sql`, result paging
+in `simulator.org.result`, the tables in `simulator.org.tables`, the Change Data Capture log (`Org.changes`) in
+`simulator.org.changes`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from pathlib import Path
 
 import duckdb
 
+from simulator.org.changes import Change, ChangeLog
 from simulator.org.clock import Clock, format_datetime
+from simulator.org.delete import DeleteMixin
 from simulator.org.errors import NOT_FOUND_MESSAGE, ApiError
 from simulator.org.result import DEFAULT_API_VERSION, QueryResult
 from simulator.org.rules import object_of, parse_id, to_utc_naive
@@ -38,7 +41,7 @@ def _minute(value: datetime) -> datetime:
     return to_utc_naive(value).replace(second=0, microsecond=0)
 
 
-class Org(WriteMixin):
+class Org(WriteMixin, DeleteMixin):
     """One simulated Salesforce org persisted in `state_dir/org.duckdb` (reopening the dir gives the same org)."""
 
     def __init__(self, state_dir: Path, clock: Clock, integration_user_id: str | None = None) -> None:
@@ -52,6 +55,7 @@ class Org(WriteMixin):
         with self._lock:
             create_tables(self._db)
             row = self._db.execute("SELECT value FROM _meta WHERE key = 'integration_user_id'").fetchone()
+        self.changes = ChangeLog(self._db, self._lock, clock)
         self._integration_user_id: str | None = row[0] if row else None
         if integration_user_id:
             self.integration_user_id = integration_user_id
@@ -198,7 +202,8 @@ class Org(WriteMixin):
             return [r[0] for r in cur.execute(sql, [value]).fetchall()]
 
     def listen(self, callback: Listener) -> None:
-        """Call `callback(sobject, record_id, "created"|"updated"|"deleted")` after each committed write."""
+        """Call `callback(sobject, record_id, "created"|"updated"|"deleted"|"undeleted")` after each committed
+        write of the record it names (not for the dependants a delete cascades to)."""
         self._listeners.append(callback)
 
     # -- replication (getUpdated / getDeleted) --------------------------------------------------------------
@@ -267,10 +272,14 @@ class Org(WriteMixin):
             return None
         return dict(zip([d[0] for d in res.description], row, strict=True))
 
-    def _notify(self, events: list[tuple[str, str, str]]) -> None:
+    def _notify(self, events: list[Change]) -> None:
         for event in events:
+            if event.cascade:
+                continue
             for cb in list(self._listeners):
                 try:
-                    cb(*event)
+                    cb(event.sobject, event.record_id, event.kind)
                 except Exception:  # a listener's failure must not fail the write that already committed
-                    log.exception("org listener failed for %s", event)
+                    log.exception(
+                        "org listener failed for %s %s %s", event.sobject, event.record_id, event.kind
+                    )

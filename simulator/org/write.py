@@ -1,7 +1,8 @@
-"""Org writes: create / update / delete / hard delete / upsert, with their history rows and roll-ups.
+"""Org writes: create / update / upsert, with their history rows and roll-ups (deletes: `simulator.org.delete`).
 
-A mixin of `simulator.org.store.Org`: every write runs under the org lock in one DuckDB transaction, and the
-listeners are called after the lock is released (outbound messages see committed data).
+A mixin of `simulator.org.store.Org`: every write runs under the org lock in one DuckDB transaction (`_transact`)
+that also logs its change events (simulator.org.changes), and the listeners are called after the lock is
+released (outbound messages see committed data).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
+from simulator.org.changes import Change, ChangeLog
 from simulator.org.errors import NOT_FOUND_MESSAGE, ApiError
 from simulator.org.ids import make_id
 from simulator.org.rules import (
@@ -39,18 +41,7 @@ __all__ = ["WriteMixin"]
 
 ID_POD = "9s"  # pod of ids minted by the simulator at run time (generated orgs use their own)
 _OPP_TRACKED = ("StageName", "Amount", "Probability", "CloseDate")
-Events = list[tuple[str, str, str]]
-# Soft-deleting a parent soft-deletes these children (object, reference column), one level further for opportunities.
-_CASCADE: dict[str, tuple[tuple[str, str], ...]] = {
-    "Account": (
-        ("Contact", "AccountId"),
-        ("Opportunity", "AccountId"),
-        ("Case", "AccountId"),
-        ("Task", "AccountId"),
-        ("Event", "AccountId"),
-    ),
-    "Opportunity": (("OpportunityContactRole", "OpportunityId"),),
-}
+Events = list[Change]
 
 
 class WriteMixin:
@@ -61,6 +52,7 @@ class WriteMixin:
         api_version: str
         integration_user_id: str | None
         _lock: threading.RLock
+        changes: ChangeLog
         _cursor: Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]
 
         def _object(self, name: str) -> SObject: ...
@@ -88,56 +80,6 @@ class WriteMixin:
         rid = self._record_id(obj, record_id)
         with self._lock:
             _, events = self._transact(lambda cur: self._update_in(cur, obj, rid, data, user_id))
-        self._notify(events)
-
-    def delete(self, sobject: str, record_id: str, *, user_id: str | None = None) -> None:
-        """Soft delete: IsDeleted = true (still in queryAll), listed by `deleted()`."""
-        obj = self._object(sobject)
-        if not obj.deletable or obj.field("IsDeleted") is None:
-            raise ApiError(400, "INVALID_TYPE_FOR_OPERATION", f"entity type cannot be deleted: {obj.name}")
-        rid = self._record_id(obj, record_id)
-
-        def run(cur: duckdb.DuckDBPyConnection) -> tuple[str, Events]:
-            row = self._live_row(cur, obj, rid)
-            now = to_utc_naive(self.clock.now())
-            user = user_id or self.integration_user_id
-            self._soft_delete(cur, obj.name, '"Id" = ?', [rid], now, user)
-            if obj.name in _CASCADE:  # Salesforce deletes an account's or opportunity's dependants with it
-                for child, column in _CASCADE[obj.name]:
-                    for (child_id,) in self._soft_delete(cur, child, f'"{column}" = ?', [rid], now, user):
-                        for grandchild, gcol in _CASCADE.get(child, ()):
-                            self._soft_delete(cur, grandchild, f'"{gcol}" = ?', [child_id], now, user)
-            return row["Id"], [(obj.name, rid, "deleted")]
-
-        with self._lock:
-            _, events = self._transact(run)
-        self._notify(events)
-
-    def hard_delete(self, sobject: str, record_id: str) -> None:
-        """Remove a record for good: gone from queryAll, still listed by `deleted()`."""
-        obj = self._object(sobject)
-        if not obj.deletable:
-            raise ApiError(400, "INVALID_TYPE_FOR_OPERATION", f"entity type cannot be deleted: {obj.name}")
-        rid = self._record_id(obj, record_id)
-
-        def run(cur: duckdb.DuckDBPyConnection) -> tuple[str, Events]:
-            row = self._row(cur, obj.name, rid)
-            if row is None:
-                raise ApiError(404, "NOT_FOUND", NOT_FOUND_MESSAGE)
-            cur.execute(f'DELETE FROM {quote(obj.name)} WHERE "Id" = ?', [rid])
-            if row.get("IsDeleted"):
-                cur.execute(
-                    "UPDATE _deleted_log SET hard = TRUE WHERE sobject = ? AND id = ?", [obj.name, rid]
-                )
-                return rid, []
-            cur.execute(
-                "INSERT INTO _deleted_log VALUES (?, ?, ?, TRUE)",
-                [obj.name, rid, to_utc_naive(self.clock.now())],
-            )
-            return rid, [(obj.name, rid, "deleted")]
-
-        with self._lock:
-            _, events = self._transact(run)
         self._notify(events)
 
     def upsert(
@@ -172,38 +114,18 @@ class WriteMixin:
         return rid, not ids
 
     # -- internals ------------------------------------------------------------------------------------------
-    def _soft_delete(
-        self,
-        cur: duckdb.DuckDBPyConnection,
-        name: str,
-        where: str,
-        params: list,
-        now: datetime,
-        user: str | None,
-    ) -> list[tuple]:
-        """Mark live rows deleted, log them for getDeleted, and return their ids."""
-        ids = cur.execute(
-            f'UPDATE {quote(name)} SET "IsDeleted" = TRUE, "LastModifiedDate" = ?, '
-            f'"LastModifiedById" = ?, "SystemModstamp" = ? WHERE {where} AND NOT "IsDeleted" '
-            f'RETURNING "Id"',
-            [now, user, now, *params],
-        ).fetchall()
-        if ids:
-            cur.execute(
-                "INSERT INTO _deleted_log SELECT ?, unnest(?::VARCHAR[]), ?, FALSE",
-                [name, [i for (i,) in ids], now],
-            )
-        return ids
-
     def _transact(self, fn: Callable[[duckdb.DuckDBPyConnection], tuple[str, Events]]) -> tuple[str, Events]:
+        """Run one write in a DuckDB transaction; its change events are logged in the same transaction."""
         with self._cursor() as cur:
             cur.execute("BEGIN")
             try:
                 out = fn(cur)
+                head = self.changes.record(cur, out[1])
                 cur.execute("COMMIT")
             except BaseException:
                 cur.execute("ROLLBACK")
                 raise
+        self.changes.published(head)
         return out
 
     def _live_row(self, cur: duckdb.DuckDBPyConnection, obj: SObject, rid: str) -> dict:
@@ -266,7 +188,7 @@ class WriteMixin:
             self._opportunity_history(cur, rec, None, user, now)
         if obj.name in ("Task", "Event"):
             self._roll_up_activity(cur, obj.name, rec, now)
-        return rid, [(obj.name, rid, "created")]
+        return rid, [Change(obj.name, rid, "created", now, user, new=rec)]
 
     def _update_in(
         self, cur: duckdb.DuckDBPyConnection, obj: SObject, rid: str, data: dict, user_id: str | None
@@ -311,7 +233,7 @@ class WriteMixin:
             )
         if obj.name in ("Task", "Event"):
             self._roll_up_activity(cur, obj.name, rec, now)
-        return rid, [(obj.name, rid, "updated")]
+        return rid, [Change(obj.name, rid, "updated", now, user, new=rec, old=old)]
 
     def _check_unique(self, cur: duckdb.DuckDBPyConnection, obj: SObject, rec: dict, rid: str | None) -> None:
         """DUPLICATE_VALUE when a unique field (Risk_Task_Key__c, Username) repeats a live record's value."""

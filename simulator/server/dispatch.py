@@ -1,4 +1,8 @@
-"""The request pipeline: route -> faults -> session -> daily API budget -> handler -> `Sforce-Limit-Info`."""
+"""The request pipeline: route -> faults -> session -> daily API budget -> handler -> `Sforce-Limit-Info`.
+
+A REST write request (any method but GET) runs inside one change-log transaction of the org: its change events
+share a transaction key and carry `changeOrigin` `com/salesforce/api/rest/<version>` (simulator.org.changes).
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from simulator.api.rest import MAX_VERSION, MIN_VERSION
 from simulator.org.errors import ApiError
 from simulator.server.faults import FaultPlan
 
-__all__ = ["REQUEST_FAULTS", "Dispatcher"]
+__all__ = ["REQUEST_FAULTS", "Dispatcher", "change_origin"]
 
 log = logging.getLogger(__name__)
 REQUEST_FAULTS = {"503", "500", "403", "timeout", "expire", "slow", "drop"}
@@ -55,7 +59,11 @@ class Dispatcher:
                     ctx.usage.charge(ctx.org.clock.today())
             for f in fired:
                 _raise_fault(f.kind)
-            resp = route.handler(ctx, req)
+            if route.kind == "rest" and req.method != "GET":
+                with ctx.org.changes.transaction(change_origin(req)):  # one request = one CDC transaction
+                    resp = route.handler(ctx, req)
+            else:
+                resp = route.handler(ctx, req)
         except HttpError as exc:
             resp = exc.response()
         except Exception as exc:
@@ -82,6 +90,16 @@ class Dispatcher:
                 f"HTTP Method '{req.method}' not allowed. Allowed are {','.join(sorted(set(allowed)))}",
             )
         return None
+
+
+def change_origin(req: Request) -> str:
+    """`changeOrigin` of a REST write: `com/salesforce/api/rest/<version>`, `;client=<id>` from Sforce-Call-Options."""
+    origin = f"com/salesforce/api/rest/{req.version}"
+    options = req.headers.get("Sforce-Call-Options") or ""
+    client = next(
+        (p.split("=", 1)[1].strip() for p in options.split(",") if p.strip().startswith("client=")), ""
+    )
+    return f"{origin};client={client}" if client else origin
 
 
 def _token(req: Request) -> str | None:

@@ -22,19 +22,32 @@ KIND           ARG                          effect
 ``nobulk``     OBJECT                       Bulk 2.0 query jobs on OBJECT are refused at creation: 400
                                             ``INVALIDENTITY`` "Entity 'X' is not supported by the Bulk API."
 ``dirty``      -                            passed to the generator as its dirty-data switch (new orgs only)
+``gap``        OBJECT                       the next changes of OBJECT (all, or ``count`` of them) are published
+                                            as ``GAP_CREATE`` / ``GAP_UPDATE`` / ``GAP_DELETE`` / ``GAP_UNDELETE``
+                                            change events: header and record id, no field values
+``overflow``   N (changes)                  a transaction of more than N changes (a create, delete or undelete
+                                            counts 1, an update its changed fields) publishes its first N as
+                                            usual and one ``GAP_OVERFLOW`` event per object for the rest
+                                            (Salesforce's threshold is 100,000); ``count`` = transactions
+``pubsubdrop`` -                            the Pub/Sub API ``Subscribe`` stream is aborted with ``UNAVAILABLE``
+                                            ("RST_STREAM closed stream") instead of sending its next batch of
+                                            events; PATTERN ``/data/...`` selects topics (substring)
 =============  ===========================  =====================================================================
 
 PATTERN selects requests by endpoint name (the keys of ``Simulator.calls``, e.g. ``query``, ``queryAll.more``,
 ``sobject.update``, ``bulk2.*``, ``composite.*``) as an ``fnmatch`` glob, or by URL path when it starts with ``/``
-(substring match). No pattern = every API request. ``lock``, ``reject``, ``nobulk`` and ``dirty`` take no pattern;
-their ``count`` limits how many writes (jobs) they refuse.
+(substring match). No pattern = every API request. ``lock``, ``reject``, ``nobulk``, ``dirty``, ``gap`` and
+``overflow`` take no pattern; their ``count`` limits how many writes (jobs, changes, transactions) they affect.
+``pubsubdrop`` never fires on HTTP requests: its endpoint is ``pubsub.subscribe`` and its path the topic name,
+and ``after=N`` lets N batches through first.
 
 OPTIONS: ``count=N`` fire at most N times; ``p=P`` fire with probability P (seeded, reproducible);
 ``after=N`` let the first N matching requests through; ``every=N`` fire on every Nth matching request.
 
 Examples: ``503:query:count=2`` (the next two queries get 503), ``lock:001xx...,001yy...``,
 ``slow:0.5:p=0.1`` (10% of requests take half a second more), ``drop:bulk2.query.results:count=1``,
-``500:/composite/:every=3``, ``expire:query.more:count=1``.
+``500:/composite/:every=3``, ``expire:query.more:count=1``, ``gap:Case:count=2``, ``overflow:50``,
+``pubsubdrop:count=1``, ``pubsubdrop:/data/CaseChangeEvent:after=3:count=1``.
 """
 
 from __future__ import annotations
@@ -60,8 +73,11 @@ KINDS = {
     "reject",
     "nobulk",
     "dirty",
+    "gap",
+    "overflow",
+    "pubsubdrop",
 }
-_RECORD_KINDS = ("lock", "reject", "nobulk", "dirty")
+_RECORD_KINDS = ("lock", "reject", "nobulk", "dirty", "gap", "overflow")
 
 
 @dataclass
@@ -74,6 +90,7 @@ class Fault:
     ids: frozenset[str] = frozenset()
     sobject: str | None = None
     code: str = "FIELD_CUSTOM_VALIDATION_EXCEPTION"
+    threshold: int = 0
     count: int | None = None
     probability: float = 1.0
     after: int = 0
@@ -124,10 +141,14 @@ def parse(spec: str) -> list[Fault]:
             if kind == "reject":
                 fault.sobject = positional.pop(0).lower() if positional else None
                 fault.code = positional.pop(0) if positional else fault.code
-            if kind == "nobulk":
+            if kind in ("nobulk", "gap"):
                 if not positional:
-                    raise ValueError("nobulk needs the object: nobulk:OBJECT")
+                    raise ValueError(f"{kind} needs the object: {kind}:OBJECT")
                 fault.sobject = positional.pop(0).lower()
+            if kind == "overflow":
+                if not positional:
+                    raise ValueError("overflow needs the threshold: overflow:N")
+                fault.threshold = int(positional.pop(0))
             if positional:
                 fault.pattern = positional[0]
         except (ValueError, IndexError) as exc:
@@ -187,6 +208,15 @@ class FaultPlan:
     def bulk_refused(self, sobject: str) -> bool:
         """Whether a `nobulk` rule refuses a Bulk 2.0 query job on this object."""
         return self._fire_record("nobulk", lambda r: r.sobject == sobject.lower()) is not None
+
+    def gap(self, sobject: str) -> bool:
+        """Whether a `gap` rule turns this change of `sobject` into a gap event (counts against its `count`)."""
+        return self._fire_record("gap", lambda r: r.sobject == sobject.lower()) is not None
+
+    def overflow(self, changes: int) -> int | None:
+        """The threshold of an `overflow` rule that a transaction of `changes` changes exceeds, or None."""
+        rule = self._fire_record("overflow", lambda r: changes > r.threshold)
+        return rule.threshold if rule else None
 
     def check(self, endpoint: str, path: str, kinds: set[str] | None = None) -> list[Fault]:
         """The rules that fire for this request (each firing is counted against its `count`)."""

@@ -2,15 +2,18 @@
 
 `Simulator(state_dir, ...)` is a context manager. On start it opens (or generates) the org in the state dir,
 issues a TLS certificate from a CA kept in the state dir (`ca.pem` is the bundle clients verify against), serves
-REST, Bulk 2.0, OAuth and SOAP login on 127.0.0.1, and writes `connection.json` (contracts §1.3). Every API
-request passes the dispatcher (simulator.server.dispatch): route -> faults -> session -> daily API budget ->
+REST, Bulk 2.0, OAuth and SOAP login on 127.0.0.1, serves the Pub/Sub API (gRPC, Change Data Capture) with the
+same certificate on another port (simulator.server.pubsub), and writes `connection.json` (contracts §1.3). Every
+API request passes the dispatcher (simulator.server.dispatch): route -> faults -> session -> daily API budget ->
 handler -> `Sforce-Limit-Info`; handlers see an `ApiContext` (simulator.api.context), not this object.
 
 Wire coverage (salesforce-wire.md). Served: REST query/queryAll with relative `nextRecordsUrl` cursors, record
 CRUD, upsert and GET by external id (201/200/300), getUpdated/getDeleted, limits, global and sObject describe,
 Collections create/update/upsert/retrieve/delete, Bulk 2.0 query and ingest jobs, OAuth token grants
 (client_credentials, password, refresh_token with optional rotation, JWT bearer), SOAP partner `login`, session
-TTL, a daily API budget, faults, outbound messages; API versions 20.0-66.0. Knowingly left out: Bulk API 1.0
+TTL, a daily API budget, faults, outbound messages; API versions 20.0-66.0; the Pub/Sub API's GetTopic, GetSchema
+and Subscribe over Change Data Capture events of every committed write (simulator.api.pubsub). Knowingly left
+out: Pub/Sub Publish/PublishStream/ManagedSubscribe, platform events, Bulk API 1.0
 (`/services/async`), SOSL search, composite/batch/tree/graph, SOAP calls other than `login`, Tooling/Metadata/
 Apex REST, `If-Modified-Since` on describe, multipart ingest job creation, Bulk 2.0 query CSV with delimiters
 other than COMMA/LF, true transactional `allOrNone` (rollback by compensation: stamps and history rows of the
@@ -25,6 +28,7 @@ import ssl
 import threading
 import time
 from collections import Counter
+from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from types import TracebackType
@@ -41,6 +45,7 @@ from simulator.api.http import Request, Response, Route
 from simulator.api.usage import Usage
 from simulator.generator import generate
 from simulator.generator.business import advance
+from simulator.org.changes import DEFAULT_RETENTION
 from simulator.org.clock import Clock
 from simulator.org.ids import make_id
 from simulator.org.store import Org
@@ -48,6 +53,7 @@ from simulator.server.dispatch import Dispatcher
 from simulator.server.faults import FaultPlan
 from simulator.server.httpd import SimHTTPServer
 from simulator.server.outbound import Outbound
+from simulator.server.pubsub import PubSubServer
 from simulator.server.routes import build_routes
 
 __all__ = ["Simulator"]
@@ -73,9 +79,15 @@ class Simulator:
         dirty: bool = False,
         api_version: str = DEFAULT_API_VERSION,
         rotate_refresh_token: bool = False,
+        pubsub_port: int = 0,
+        keepalive_seconds: float = 270.0,
+        retention_hours: float = DEFAULT_RETENTION.total_seconds() / 3600,
     ) -> None:
         self.state_dir = Path(state_dir)
         self.port = port
+        self.pubsub_port = pubsub_port
+        self.keepalive_seconds = keepalive_seconds
+        self.retention_hours = retention_hours
         self.accounts = accounts
         self.seed = seed
         self.outbound_url = outbound_url
@@ -88,6 +100,7 @@ class Simulator:
         self.dirty = dirty or self.faults.dirty
         self.usage = Usage(api_budget)
         self.url = ""
+        self.pubsub_url = ""  # 127.0.0.1:PORT of the Pub/Sub API (gRPC), once started
         self.connection: dict[str, Any] = {}
         self.ca_file = self.state_dir / "ca.pem"
         self.cursors = Cursors()
@@ -101,6 +114,8 @@ class Simulator:
         self._closed = False
         self._httpd: SimHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._leaf: trustme.LeafCert | None = None
+        self.pubsub: PubSubServer | None = None
 
     # --- API usage (shared with the handlers through `usage`) ---------------------------------------------
     @property
@@ -165,6 +180,10 @@ class Simulator:
         self._dispatcher = Dispatcher(self.routes, self.faults, self.ctx)
         self.bulk2.start(partial(ingest.process, self.ctx))
         org.listen(self._on_change)
+        org.changes.retention = timedelta(hours=self.retention_hours)
+        org.changes.faults = self.faults
+        org.changes.purge()
+        self._start_pubsub(self.ctx)
         self.set_outbound(self.outbound_url)
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
@@ -175,8 +194,24 @@ class Simulator:
         self._thread.start()
         self._write_connection()
 
+    def _start_pubsub(self, ctx: ApiContext) -> None:
+        leaf = self._leaf
+        assert leaf is not None  # issued by _tls_context
+        self.pubsub = PubSubServer(
+            ctx,
+            cert_chain_pem=b"".join(pem.bytes() for pem in leaf.cert_chain_pems),
+            private_key_pem=leaf.private_key_pem.bytes(),
+            port=self.pubsub_port,
+            keepalive_seconds=self.keepalive_seconds,
+        ).start()
+        self.pubsub_port = self.pubsub.port
+        self.pubsub_url = self.pubsub.address
+
     def stop(self) -> None:
         """Stop serving, close live connections, stop the workers, close the org."""
+        if self.pubsub is not None:
+            self.pubsub.stop()
+            self.pubsub = None
         if self._httpd is not None:
             if self._thread is not None:  # shutdown() waits for serve_forever: only when it runs
                 self._httpd.shutdown()
@@ -203,7 +238,8 @@ class Simulator:
             key_file.write_bytes(ca.private_key_pem.bytes())
             self.ca_file.write_bytes(ca.cert_pem.bytes())
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+        self._leaf = ca.issue_cert("127.0.0.1", "localhost")  # the Pub/Sub API serves the same certificate
+        self._leaf.configure_cert(context)
         return context
 
     def _open_org(self) -> Org:
@@ -248,6 +284,7 @@ class Simulator:
             "security_token": creds["security_token"],
             "refresh_token": creds["refresh_token"],
             "organization_id": creds["organization_id"],
+            "pubsub_url": self.pubsub_url,
             "user_id": creds["user_id"],
             "ca_bundle": str(self.ca_file.resolve()),
             "private_key_file": str(self.auth.key_file.resolve()),

@@ -155,6 +155,7 @@ def test_cli_serves_until_sigterm(tmp_path: Path) -> None:
                 break
         assert line.startswith("simulator serving https://127.0.0.1:")
         conn = json.loads((tmp_path / "connection.json").read_text())
+        assert f"Pub/Sub API {conn['pubsub_url']} " in line and conn["pubsub_url"].startswith("127.0.0.1:")
         http = make_http(conn["ca_bundle"])
         resp = http.get(
             f"{conn['instance_url']}/services/data/v62.0/limits",

@@ -328,6 +328,23 @@ def test_soft_delete_then_hard_delete(org: Org) -> None:
     assert org.count("Contact") == 1
 
 
+def test_undelete_restores_the_record_and_what_its_delete_took_along(org: Org) -> None:
+    earlier = org.create("Contact", {"LastName": "Deleted before", "AccountId": A1})
+    org.delete("Contact", earlier)
+    seen: list[tuple[str, str, str]] = []
+    org.listen(lambda *event: seen.append(event))
+    org.delete("Account", A1)
+    assert row(org, f"SELECT IsDeleted FROM Contact WHERE Id = '{C1}'")["IsDeleted"] is True
+    org.undelete("Account", A1)
+    assert org.count("Account") == 1 and org.count("Contact") == 1  # C1 is back, `earlier` stays deleted
+    assert row(org, f"SELECT IsDeleted FROM Contact WHERE Id = '{earlier}'")["IsDeleted"] is True
+    org.clock.advance(2 / 1440)  # getDeleted covers whole minutes up to the current one
+    window = org.deleted("Contact", org.clock.now() - timedelta(days=1), org.clock.now())
+    assert [r["id"] for r in window["deletedRecords"]] == [earlier]
+    assert seen == [("Account", A1, "deleted"), ("Account", A1, "undeleted")]  # cascades are not reported
+    assert api_error(org.undelete, "Account", A1).error_code == "UNDELETE_FAILED"
+
+
 def test_users_cannot_be_deleted(org: Org) -> None:
     assert api_error(org.delete, "User", U2).error_code == "INVALID_TYPE_FOR_OPERATION"
 

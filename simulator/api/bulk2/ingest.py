@@ -2,7 +2,8 @@
 
 The registry's worker thread runs `process` on each job whose upload is complete. A job whose rows fail still ends
 `JobComplete` with `numberRecordsFailed` > 0; `Failed` is only for whole-job failure (the `bulkfail` fault).
-Upload CSV: an empty cell leaves a field unchanged, `#N/A` sets it to null.
+Upload CSV: an empty cell leaves a field unchanged, `#N/A` sets it to null. Rows are committed in chunks of 200,
+each one change-log transaction with `changeOrigin` `com/salesforce/api/bulkapi/<version>`.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ __all__ = [
 ]
 
 DELIMITERS = {"COMMA": ",", "TAB": "\t", "PIPE": "|", "SEMICOLON": ";", "CARET": "^", "BACKQUOTE": "`"}
+CHUNK = 200  # rows per transaction (one CDC transaction each)
 OPERATIONS = {"insert", "update", "upsert", "delete", "hardDelete"}
 _NUMBER_TYPES = {"double": float, "currency": float, "percent": float, "int": int}
 
@@ -175,11 +177,14 @@ def process(ctx: ApiContext, job: Job) -> None:
             ),
         )
         return
-    for i, raw in enumerate(rows):
-        if job["state"] == "Aborted" or ctx.bulk2.stopping.is_set():
-            job["_unprocessed"] = [csv_line(r, delimiter) for r in rows[i:]]
-            return
-        _row(ctx, job, header, raw, delimiter)
+    origin = f"com/salesforce/api/bulkapi/{float(job['apiVersion']):.1f}"
+    for start in range(0, len(rows), CHUNK):
+        with ctx.org.changes.transaction(origin):  # Salesforce commits Bulk rows in chunks of 200
+            for i in range(start, min(start + CHUNK, len(rows))):
+                if job["state"] == "Aborted" or ctx.bulk2.stopping.is_set():
+                    job["_unprocessed"] = [csv_line(r, delimiter) for r in rows[i:]]
+                    return
+                _row(ctx, job, header, rows[i], delimiter)
     with ctx.bulk2.lock:
         if job["state"] == "InProgress":
             job["state"] = "JobComplete"
