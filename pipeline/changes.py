@@ -97,7 +97,7 @@ def attribute(
             out.ignore(f"{event.entity}: not read by the risk model")
             continue
         if event.change_type == "UPDATE":
-            relevant = tuple(f for f in event.changed_fields if f.split(".", 1)[0] in fields)
+            relevant = tuple(f for f in map(_flat, event.changed_fields) if f in fields)
             if not relevant:
                 out.ignore(f"{event.entity}: only untracked fields changed")
                 continue
@@ -126,6 +126,17 @@ def attribute(
             else:
                 out.ignore(f"{event.entity}: no account")
     return out
+
+
+def _flat(name: str) -> str:
+    """The API field of a compound component in a change event: `Name.FirstName` -> `FirstName`,
+    `BillingAddress.City` -> `BillingCity` (CDC names components under their compound; the registry does not)."""
+    parent, _, child = name.partition(".")
+    if not child:
+        return name
+    if parent == "Name":
+        return child
+    return parent.removesuffix("Address") + child
 
 
 def _change(

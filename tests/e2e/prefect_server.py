@@ -83,10 +83,12 @@ def stop_process(proc: subprocess.Popen[Any], grace: float = 15.0) -> None:
             proc.wait(10)
 
 
-def read_events(api_url: str, name: str, since: str = "2000-01-01T00:00:00Z", limit: int = 200) -> list[dict]:
-    """Every stored event called `name` (all pages)."""
+def read_events(api_url: str, name: str, since: str = "2000-01-01T00:00:00Z", limit: int = 50) -> list[dict]:
+    """Every stored event called `name` (all pages; Prefect serves at most 50 a page)."""
     body = {"filter": {"event": {"name": [name]}, "occurred": {"since": since}}, "limit": limit}
-    page = requests.post(f"{api_url}/events/filter", json=body, timeout=30).json()
+    answer = requests.post(f"{api_url}/events/filter", json=body, timeout=30)
+    answer.raise_for_status()
+    page = answer.json()
     events = list(page["events"])
     while page.get("next_page"):
         page = requests.get(page["next_page"], timeout=30).json()

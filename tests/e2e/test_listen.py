@@ -107,21 +107,28 @@ def test_no_change_is_lost_when_the_listener_is_killed_and_restarted(
     _wait(
         listener.replay_file.exists, 60, "the listener to subscribe (its first keepalive stores a replay id)"
     )
-    cases = [r["Id"] for r in sim.org.query("SELECT Id FROM Case WHERE IsDeleted = false").records(0)][:60]
+    rows = sim.org.query("SELECT Id, Priority FROM Case WHERE IsDeleted = false").records(0)[:60]
+    cases = [r["Id"] for r in rows]
+    flipped = {r["Id"]: "Low" if r["Priority"] == "High" else "High" for r in rows}  # a real change each time
     changed: list[str] = []
 
-    def churn() -> None:
-        for i, case_id in enumerate(cases):
-            sim.org.update("Case", case_id, {"Priority": ("High", "Low")[i % 2]})
+    def change(batch: list[str], started: threading.Event | None = None) -> None:
+        for i, case_id in enumerate(batch):
+            sim.org.update("Case", case_id, {"Priority": flipped[case_id]})
             changed.append(case_id)
-            time.sleep(0.03)
+            if started is not None and i == 4:
+                started.set()
+            time.sleep(0.02)
 
-    writer = threading.Thread(target=churn)
+    change(cases[:20])  # handled by the first listener
+    _wait(lambda: set(cases[:20]) <= set(_emitted_records(prefect_api)), 60, "the first changes' events")
+    started = threading.Event()
+    writer = threading.Thread(target=change, args=(cases[20:40], started))
     writer.start()
-    _wait(lambda: len(changed) >= 20, 30, "the first changes")
+    started.wait(30)
     listener.kill()  # while changes keep arriving
     writer.join(60)
-    time.sleep(0.5)
+    change(cases[40:])  # made while no listener runs
     restarted = ListenProcess(sim, tmp_path, prefect_api)
     try:
         emitted = _wait(
@@ -172,21 +179,28 @@ def _collect(sim: Any, store: ReplayStore, start: str, want: int, expired: list[
 
 
 def test_earliest_latest_and_a_stored_replay_id(sim: Any, tmp_path: Path) -> None:
+    rows = sim.org.query("SELECT Id, Priority FROM Case WHERE IsDeleted = false").records(0)[-5:]
+
+    def touch(row: dict[str, Any]) -> None:
+        row["Priority"] = "Low" if row["Priority"] == "High" else "High"
+        sim.org.update("Case", row["Id"], {"Priority": row["Priority"]})
+
+    for row in rows[:3]:
+        touch(row)
     expired: list[str] = []
     store = ReplayStore(tmp_path / "replay.json")
-    earliest = _collect(sim, store, "EARLIEST", 5, expired)
-    assert len(earliest) >= 5 and all(e.entity == "Case" for e in earliest)
-    first = earliest[0]
-    assert first.replay_id == min(e.replay_id for e in earliest)
+    earliest = _collect(sim, store, "EARLIEST", 3, expired)
+    assert {r["Id"] for r in rows[:3]} <= {rid for e in earliest for rid in e.record_ids}
+    assert [e.replay_id for e in earliest] == sorted(e.replay_id for e in earliest)
     stored = store.get("/data/CaseChangeEvent")
     assert stored == earliest[-1].replay_id
-    resumed = _collect(sim, store, "EARLIEST", 1, expired)  # the stored id wins over the preset
-    assert resumed and resumed[0].replay_id > stored
-    case_id = sim.org.query("SELECT Id FROM Case LIMIT 1").records(0)[0]["Id"]
+    touch(rows[3])
+    resumed = _collect(sim, store, "EARLIEST", 1, expired)  # the stored replay id wins over the preset
+    assert [e.record_ids for e in resumed] == [(rows[3]["Id"],)] and resumed[0].replay_id > stored
     fresh = ReplayStore(tmp_path / "latest.json")
-    threading.Timer(2.0, lambda: sim.org.update("Case", case_id, {"Priority": "Medium"})).start()
-    latest = _collect(sim, fresh, "LATEST", 1, expired)
-    assert [e.record_ids for e in latest] == [(case_id,)] and expired == []
+    threading.Timer(2.0, touch, args=(rows[4],)).start()
+    latest = _collect(sim, fresh, "LATEST", 1, expired)  # only what is committed after subscribing
+    assert [e.record_ids for e in latest] == [(rows[4]["Id"],)] and expired == []
 
 
 def test_an_aged_out_replay_id_and_a_gap_each_ask_for_a_resync(

@@ -71,3 +71,20 @@ def test_each_change_goes_to_its_account_with_one_lookup_per_object():
         "commit_timestamp_ms": 1,
         "replay_id": "07",
     }
+
+
+def test_compound_components_count_as_the_fields_the_registry_reads():
+    found = attribute(
+        [
+            _event("Account", "UPDATE", ("001A",), ("BillingAddress.City",)),
+            _event("Contact", "UPDATE", ("003B",), ("Name.FirstName",), AccountId="001B"),
+            _event("Account", "UPDATE", ("001C",), ("BillingAddress.GeocodeAccuracy",)),
+        ],
+        WATCHED,
+        lambda obj, ids: {},
+    )
+    assert [(c.account_id, c.changed_fields) for c in found.changes] == [
+        ("001A", ("BillingCity",)),
+        ("001B", ("FirstName",)),
+    ]
+    assert found.ignored == {"Account: only untracked fields changed": 1}
