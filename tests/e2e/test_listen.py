@@ -6,6 +6,7 @@ replay id that aged out of the retention window and a gap event each lead to a r
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -231,3 +232,81 @@ def test_an_aged_out_replay_id_and_a_gap_each_ask_for_a_resync(
     gap = next(e for e in events if "gap" in e["payload"]["reason"])
     assert gap["payload"]["objects"] == ["Case"]
     assert "no longer valid" in (tmp_path / "listen.log").read_text()
+
+
+SERVE_RESYNC = """
+import yaml
+from prefect import serve
+from prefect.events import DeploymentEventTrigger
+from flows.nightly import nightly_sync
+
+spec = next(d for d in yaml.safe_load(open("prefect.yaml"))["deployments"] if d["name"] == "resync")
+trigger = spec["triggers"][0]
+deployment = nightly_sync.to_deployment(
+    name="resync",
+    parameters=spec["parameters"],
+    triggers=[
+        DeploymentEventTrigger(
+            match=trigger["match"], expect=set(trigger["expect"]), parameters=trigger["parameters"]
+        )
+    ],
+)
+serve(deployment)
+"""
+
+
+def test_a_gap_event_runs_the_resync_deployment_on_that_object(
+    sim: Any, prefect_api: str, tmp_path: Path
+) -> None:
+    """prefect.yaml's `resync` deployment, served, runs the incremental extract of the object a gap named."""
+    import duckdb
+
+    root = Path(__file__).resolve().parents[2]
+    warehouse = tmp_path / "resync" / "warehouse.duckdb"
+    env = prefect_env(prefect_api, tmp_path / "serve-home")
+    env.update(
+        PYTHONPATH=str(root),
+        CRM_RISK_SF_CONNECTION_FILE=str(Path(sim.state_dir) / "connection.json"),
+        CRM_RISK_SF_AUTH="client_credentials",
+        CRM_RISK_WAREHOUSE_PATH=str(warehouse),
+        CRM_RISK_LANDING_DIR=str(tmp_path / "resync" / "landing"),
+    )
+    with (tmp_path / "serve.log").open("w") as log:
+        served = subprocess.Popen(
+            [sys.executable, "-c", SERVE_RESYNC],
+            cwd=root,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    listener = ListenProcess(sim, tmp_path, prefect_api)
+    try:
+        _wait(listener.replay_file.exists, 60, "the listener to subscribe")
+        _wait(
+            lambda: "resync" in (tmp_path / "serve.log").read_text() or served.poll() is not None, 60, "serve"
+        )
+        time.sleep(3)  # the deployment's trigger is registered by the server after serve starts
+        sim.faults.add("gap:Case:count=1")
+        case = sim.org.query("SELECT Id, Priority FROM Case WHERE IsDeleted = false LIMIT 1").records(0)[0]
+        sim.org.update("Case", case["Id"], {"Priority": "Low" if case["Priority"] == "High" else "High"})
+
+        def resync_run() -> Any:
+            if not warehouse.exists():
+                return None
+            try:
+                with duckdb.connect(str(warehouse), read_only=True) as con:
+                    return con.execute(
+                        "select status, counts from meta.runs where flow = 'nightly_sync' and status <> 'running'"
+                    ).fetchall()
+            except duckdb.Error:  # the run holds the warehouse: look again
+                return None
+
+        runs = _wait(resync_run, 180, "the resync deployment's run")
+    finally:
+        sim.faults.clear()
+        assert listener.stop() == 0
+        stop_process(served)
+    (status, counts), *_ = runs
+    assert status == "success", (tmp_path / "serve.log").read_text()[-2000:]
+    assert set(json.loads(counts)["extracted"]) == {"Case"}  # that object only
