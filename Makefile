@@ -31,7 +31,8 @@ test-fast: setup
 
 bench: setup
 	$(BIN)/python bench/simulator.py
-	@if [ -f bench/pipeline.py ]; then $(BIN)/python bench/pipeline.py; fi
+	$(BIN)/python bench/pipeline.py
+	$(BIN)/python bench/events_ingest.py
 
 lint: setup
 	$(BIN)/ruff check .

@@ -10,6 +10,7 @@ object instead. Each significant change is attributed to its account: the Accoun
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -17,7 +18,7 @@ from connectors.salesforce import registry
 from connectors.salesforce.events.decode import ChangeEvent
 from crm_risk.config import Settings
 
-__all__ = ["AccountChange", "Attribution", "attribute", "watched_fields"]
+__all__ = ["AccountCache", "AccountChange", "Attribution", "attribute", "watched_fields"]
 
 _BOOKKEEPING = frozenset(
     {"SystemModstamp", "LastModifiedDate", "LastModifiedById", "LastViewedDate", "LastReferencedDate"}
@@ -70,6 +71,32 @@ class Attribution:
         self.ignored[reason] = self.ignored.get(reason, 0) + 1
 
 
+class AccountCache:
+    """Record id -> account id, remembered across batches (a record rarely moves: when it does, its event carries
+    the new AccountId), so only records never seen cost a `lookup`. Bounded: the oldest entries go first."""
+
+    def __init__(self, lookup: Callable[[str, list[str]], dict[str, str]], size: int = 200_000) -> None:
+        self._lookup, self._size = lookup, size
+        self._known: OrderedDict[str, str] = OrderedDict()
+        self.lookups = 0
+
+    def remember(self, record_id: str, account_id: str) -> None:
+        """Note a record's account (from an event that carries it)."""
+        self._known[record_id] = account_id
+        self._known.move_to_end(record_id)
+        while len(self._known) > self._size:
+            self._known.popitem(last=False)
+
+    def __call__(self, sobject: str, record_ids: list[str]) -> dict[str, str]:
+        """The accounts of `record_ids`: from memory, the rest from one `lookup`."""
+        missing = [r for r in record_ids if r not in self._known]
+        if missing:
+            self.lookups += 1
+            for rid, account in self._lookup(sobject, missing).items():
+                self.remember(rid, account)
+        return {r: self._known[r] for r in record_ids if r in self._known}
+
+
 def watched_fields(settings: Settings) -> dict[str, frozenset[str]]:
     """Object -> the fields whose change matters (registry fields less bookkeeping and our own risk fields)."""
     ours = frozenset(settings.push_fields.values())
@@ -110,6 +137,8 @@ def attribute(
         account = event.values.get(_ACCOUNT_FIELD[event.entity])
         if account:  # a create, or an update that moved the record to another account
             for rid in event.record_ids:
+                if isinstance(lookup, AccountCache):
+                    lookup.remember(rid, str(account))
                 out.changes.append(_change(str(account), event, relevant, (rid,)))
         else:
             unresolved.append((event, relevant))

@@ -28,7 +28,7 @@ from connectors.salesforce.events.seen import SeenIds
 from connectors.salesforce.lookup import account_ids
 from crm_risk.config import Settings
 from flows.events import account_change_event, post_events, resync_event
-from pipeline.changes import attribute, watched_fields
+from pipeline.changes import AccountCache, attribute, watched_fields
 
 __all__ = ["build_listener", "build_on_events", "build_receiver", "run_listen"]
 
@@ -59,10 +59,11 @@ def build_on_events(settings: Settings, crm: CrmClient, counts: dict[str, Any]) 
     """The one hand-over both paths call: significant changes -> accounts -> Prefect events (one at a time)."""
     watched = watched_fields(settings)
     lock = threading.Lock()  # CDC and the receiver's request threads share the CRM client and the counts
+    accounts = AccountCache(lambda obj, ids: account_ids(crm, obj, ids))
 
     def on_events(events: list[ChangeEvent]) -> None:
         with lock:
-            found = attribute(events, watched, lambda obj, ids: account_ids(crm, obj, ids))
+            found = attribute(events, watched, accounts)
             batch = [account_change_event(c) for c in found.changes]
             if found.resync:
                 batch.append(resync_event(found.resync, "gap or overflow events"))

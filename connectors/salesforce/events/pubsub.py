@@ -162,10 +162,11 @@ class Subscription:
     def __iter__(self) -> Iterator[pb2.FetchResponse]:
         try:
             for response in self._call:
-                yield response
-                # flow control: once this batch is handled and nothing more is owed to us, ask for the next one
+                # flow control: when nothing more is owed to us, ask for the next batch before handling this one,
+                # so the server fills it meanwhile (at most two batches in memory)
                 if response.pending_num_requested == 0:
                     self._requests.put(pb2.FetchRequest(topic_name=self.topic, num_requested=self.batch))
+                yield response
         except grpc.RpcError as exc:
             raise translate(exc) from None
         finally:
