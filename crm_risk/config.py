@@ -6,12 +6,14 @@ A simulator's `connection.json` (`CRM_RISK_SF_CONNECTION_FILE`) fills every `sf_
 
 from __future__ import annotations
 
+import difflib
 import json
+import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from crm_risk.errors import ConfigError
 from crm_risk.secrets import mask, register_settings
@@ -77,8 +79,8 @@ class Settings(BaseSettings):
     )
 
     # --- extract ---------------------------------------------------------------------------------
-    extract_objects: list[str] | None = Field(
-        None, description="limit the run to these objects (default: registry)"
+    extract_objects: Annotated[list[str] | None, NoDecode] = Field(
+        None, description="limit the run to these objects (default: registry): Case,Task or a JSON list"
     )
     extract_lookback_seconds: int = 600
     extract_safety_seconds: int = 0
@@ -171,6 +173,17 @@ class Settings(BaseSettings):
     # --- schedule --------------------------------------------------------------------------------
     schedule_timezone: str = "UTC"
 
+    @field_validator("extract_objects", mode="before")
+    @classmethod
+    def _objects_list(cls, value: Any) -> Any:
+        """`Case,Task`, `Case Task` or a JSON list: a list of names either way."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [p for p in text.replace(",", " ").split() if p] or None
+        return value
+
     @model_validator(mode="before")
     @classmethod
     def _fill_from_connection_file(cls, data: Any) -> Any:
@@ -200,6 +213,18 @@ class Settings(BaseSettings):
         return {**{k: v for k, v in mapping.items() if v is not None}, **data}
 
 
+def unknown_variables(environ: dict[str, str] | None = None) -> list[str]:
+    """One line per CRM_RISK_ variable that names no setting (a typo is otherwise silently ignored), with the
+    closest known name."""
+    env = os.environ if environ is None else environ
+    known = {f"CRM_RISK_{name.upper()}" for name in Settings.model_fields}
+    lines = []
+    for var in sorted(v for v in env if v.startswith("CRM_RISK_") and v not in known):
+        close = difflib.get_close_matches(var, known, n=1, cutoff=0.6)
+        lines.append(f"{var} is not a setting" + (f": did you mean {close[0]}?" if close else " (ignored)"))
+    return lines
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Build the settings; a bad value raises ConfigError naming the variable and how to fix it."""
     try:
@@ -212,6 +237,7 @@ def load_settings(**overrides: Any) -> Settings:
             # a whole-model error's input is every setting, secrets included: never echo it
             shown = "***" if secret or not err["loc"] else mask(f"{err.get('input')!r:.60}")
             lines.append(f"CRM_RISK_{name.upper()}: {err['msg']} (got {shown})")
-        raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from None
+        joined = lines[0] if len(lines) == 1 else "\n  " + "\n  ".join(lines)
+        raise ConfigError(f"invalid configuration: {joined}") from None
     register_settings(settings)
     return settings

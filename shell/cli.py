@@ -31,7 +31,19 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(state_dir, accounts=args.accounts, seed=args.seed, dirty=args.dirty)
 
 
+def _preflight(objects: list[str] | None) -> None:
+    """Check the settings and `--objects` before Prefect or DuckDB is touched: a bad one fails in a second, with
+    one line and nothing created. Misspelt CRM_RISK_ variables are warned about (they would be ignored)."""
+    from crm_risk.config import load_settings, unknown_variables
+    from pipeline.extract import entries
+
+    for line in unknown_variables():
+        print(f"crm-risk: warning: {line}", file=sys.stderr)
+    entries(load_settings(), objects)
+
+
 def _cmd_sync(args: argparse.Namespace) -> int:
+    _preflight(args.objects or None)
     _prefect_env()
     from flows.nightly import nightly_sync
 
@@ -46,6 +58,7 @@ def _cmd_backfill(args: argparse.Namespace) -> int:
     from pipeline.extract import backfill_window
 
     since, until = backfill_window(args.since, args.until)  # a bad window fails here, before Prefect starts
+    _preflight(args.objects or None)
     result = backfill(since=since, until=until, objects=args.objects or None, push=not args.no_push)
     print(json.dumps(result, indent=2, default=str))
     return 0 if result.get("status") == "success" else 1
@@ -105,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="crm-risk", description="Relationship-risk flags from your CRM, back into your CRM."
     )
+    p.add_argument("--debug", action="store_true", help="show the traceback of an error, not just its one line")
     sub = p.add_subparsers(dest="command", required=True)
 
     d = sub.add_parser("demo", help="run the whole loop against the embedded CRM simulator")
@@ -188,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except CrmRiskError as exc:
+        if args.debug:
+            raise
         print(f"crm-risk: {exc}", file=sys.stderr)
         return 2
 
