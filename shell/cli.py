@@ -118,7 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="crm-risk", description="Relationship-risk flags from your CRM, back into your CRM."
     )
-    p.add_argument("--debug", action="store_true", help="show the traceback of an error, not just its one line")
+    p.add_argument(
+        "--debug", action="store_true", help="show the traceback of an error, not just its one line"
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
     d = sub.add_parser("demo", help="run the whole loop against the embedded CRM simulator")
