@@ -8,6 +8,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 __all__ = ["main"]
 
@@ -64,11 +65,32 @@ def _cmd_backfill(args: argparse.Namespace) -> int:
     return 0 if result.get("status") == "success" else 1
 
 
-def _cmd_flags(args: argparse.Namespace) -> int:
+def _reading_settings() -> Any:
+    """Settings for a command that reads the warehouse: after `make demo` (no CRM_RISK_WAREHOUSE_PATH and no
+    ./warehouse.duckdb) the demo's warehouse is used, and said so; no warehouse at all is one clear line."""
     from crm_risk.config import load_settings
-    from shell.flags import explain_account, list_flags
+    from crm_risk.errors import ConfigError
 
     settings = load_settings()
+    target = Path(settings.warehouse_path)
+    demo = Path(".demo") / "warehouse.duckdb"
+    if "CRM_RISK_WAREHOUSE_PATH" not in os.environ and not target.exists() and demo.exists():
+        print(
+            f"crm-risk: reading the demo's warehouse {demo} (set CRM_RISK_WAREHOUSE_PATH for another)",
+            file=sys.stderr,
+        )
+        return load_settings(warehouse_path=str(demo))
+    if "://" not in str(target) and not target.exists():
+        raise ConfigError(
+            f"no warehouse at {target}: run `make demo` or `crm-risk sync` first, or set CRM_RISK_WAREHOUSE_PATH"
+        )
+    return settings
+
+
+def _cmd_flags(args: argparse.Namespace) -> int:
+    from shell.flags import explain_account, list_flags
+
+    settings = _reading_settings()
     if args.account:
         print(explain_account(settings, args.account))
     else:

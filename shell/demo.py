@@ -134,12 +134,17 @@ def run_demo(state_dir: Path, accounts: int = 2000, seed: int = 42, dirty: bool 
             f"  API calls used by this run: {result['api_calls']}; simulator total today: {sum(sim.calls.values())}"
         )
 
+    where = (
+        "(from this folder it reads the demo's warehouse)"
+        if state_dir == (Path.cwd() / ".demo").resolve()
+        else f"(with CRM_RISK_WAREHOUSE_PATH={state_dir / 'warehouse.duckdb'})"
+    )
     print(f"""
 Where to look next:
   warehouse      duckdb {state_dir / "warehouse.duckdb"}   (tables raw.*, marts.account_risk, sync.push_log,
                  meta.quarantine_open, meta.reconciliation)
   data docs      {result.get("data_docs") or "-"}
-  one account    crm-risk flags --account <Id>   (with CRM_RISK_WAREHOUSE_PATH={state_dir / "warehouse.duckdb"})
+  flags          .venv/bin/crm-risk flags [--account <Id>]   {where}
   run it again   make demo   (incremental: only what changed is pulled, only changed flags are pushed)
   total time     {time.monotonic() - t0:.1f}s""")
     return 0 if result["status"] == "success" else 1

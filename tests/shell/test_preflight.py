@@ -51,3 +51,16 @@ def test_a_misspelt_variable_is_named_with_the_closest_setting(workdir, monkeypa
         "crm-risk: warning: CRM_RISK_WAREHOUSE_PATHH is not a setting: did you mean CRM_RISK_WAREHOUSE_PATH?"
         in capsys.readouterr().err
     )
+
+
+def test_flags_after_the_demo_reads_the_demos_warehouse_and_says_so(workdir, capsys):
+    from connectors.warehouse import connect
+
+    assert main(["flags"]) == 2
+    assert "no warehouse at warehouse.duckdb: run `make demo`" in capsys.readouterr().err
+    assert list(workdir.iterdir()) == []
+    connect(workdir / ".demo" / "warehouse.duckdb").close()  # what `make demo` leaves (empty here)
+    assert main(["flags"]) == 0
+    out = capsys.readouterr()
+    assert "reading the demo's warehouse .demo/warehouse.duckdb" in out.err
+    assert "no accounts scored yet" in out.out
