@@ -69,21 +69,24 @@ def test_run_artifact_reports_counts_and_no_secret_leaks(e2e_sim: Any, settings_
         assert secret not in md and secret not in stored
 
 
-def test_flags_command_explains_a_red_account(
+def test_flags_command_explains_a_flagged_account(
     e2e_sim: Any, settings_for: dict, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from shell.cli import main
 
     assert nightly_sync(settings=settings_for)["status"] == "success"
     with duckdb.connect(settings_for["warehouse_path"], read_only=True) as con:
-        account_id, n_signals = con.execute(
-            "select r.account_id, count(*) from marts.account_risk r join marts.account_signals s "
-            "using (account_id) where r.level = 'Red' group by 1 order by 2 desc, 1 limit 1"
+        # the most flagged account (Red when the small org has one: near a window's edge its only Red account
+        # can be Amber a few minutes later, so the level is read, not assumed)
+        account_id, level, n_signals = con.execute(
+            "select r.account_id, r.level, count(*) from marts.account_risk r join marts.account_signals s "
+            "using (account_id) group by 1, 2 "
+            "order by case r.level when 'Red' then 0 when 'Amber' then 1 else 2 end, 3 desc, 1 limit 1"
         ).fetchone()
     monkeypatch.setenv("CRM_RISK_WAREHOUSE_PATH", settings_for["warehouse_path"])
     assert main(["flags", "--account", account_id]) == 0
     out = capsys.readouterr().out
-    assert f"({account_id})" in out and "level Red" in out
+    assert f"({account_id})" in out and f"level {level}" in out and level in ("Red", "Amber")
     assert out.count("      what to do: ") == n_signals
     assert (
         main(["flags", "--account", "001000000000000AAA"]) == 2
