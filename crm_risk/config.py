@@ -173,6 +173,15 @@ class Settings(BaseSettings):
     # --- schedule --------------------------------------------------------------------------------
     schedule_timezone: str = "UTC"
 
+    def state_file(self, configured: Path | None, name: str) -> Path:
+        """A small state file of the event path: `configured` when set, else `name` beside the warehouse file (the
+        current folder for a warehouse that is not a local file)."""
+        if configured:
+            return Path(configured)
+        target = str(self.warehouse_path)
+        local = "://" not in target and target != ":memory:" and not target.startswith("md:")
+        return (Path(target).parent if local else Path(".")) / name
+
     @field_validator("extract_objects", mode="before")
     @classmethod
     def _objects_list(cls, value: Any) -> Any:

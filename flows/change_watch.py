@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger
 
 from connectors.salesforce.client import connect
 from connectors.salesforce.events.replay import ReplayStore
+from connectors.salesforce.registry import ACCOUNT_FIELD
 from crm_risk.config import Settings, load_settings
 from flows.events import account_change_event, post_events
 from pipeline.watch import poll
@@ -17,20 +17,13 @@ from pipeline.watch import poll
 __all__ = ["change_watch", "watch_once"]
 
 
-def _marks_file(settings: Settings) -> Path:
-    target = str(settings.warehouse_path)
-    base = Path(target).parent if "://" not in target and target != ":memory:" else Path(".")
-    return base / "change-watch.json"
-
-
 def watch_once(settings: Settings, objects: list[str] | None = None) -> dict[str, Any]:
     """One poll: changes since each object's mark -> Prefect events -> marks stored (after the events)."""
-    store = ReplayStore(_marks_file(settings))
+    store = ReplayStore(settings.state_file(None, "change-watch.json"))
     with connect(settings) as client:
-        wanted = objects or None
-        names = wanted or ["Account", "Contact", "Opportunity", "Case", "Task", "Event"]
+        names = objects or list(ACCOUNT_FIELD)
         marks = {o: _mark(store.get(f"watch:{o}")) for o in names}
-        result = poll(client, marks, wanted)
+        result = poll(client, marks, names)
         post_events([account_change_event(c) for c in result.changes])
         for obj, mark in result.marks.items():
             store.put(f"watch:{obj}", mark.isoformat().encode())

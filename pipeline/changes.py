@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from connectors.salesforce import registry
 from connectors.salesforce.events.decode import ChangeEvent
+from connectors.salesforce.registry import ACCOUNT_FIELD
 from crm_risk.config import Settings
 
 __all__ = ["AccountCache", "AccountChange", "Attribution", "attribute", "watched_fields"]
@@ -23,15 +24,6 @@ __all__ = ["AccountCache", "AccountChange", "Attribution", "attribute", "watched
 _BOOKKEEPING = frozenset(
     {"SystemModstamp", "LastModifiedDate", "LastModifiedById", "LastViewedDate", "LastReferencedDate"}
 )
-_OWN_ACCOUNT = {"Account"}
-# objects whose record names its account in AccountId (Salesforce fills Task/Event.AccountId from WhatId/WhoId)
-_ACCOUNT_FIELD = {
-    "Contact": "AccountId",
-    "Opportunity": "AccountId",
-    "Case": "AccountId",
-    "Task": "AccountId",
-    "Event": "AccountId",
-}
 
 
 @dataclass(frozen=True)
@@ -103,7 +95,7 @@ def watched_fields(settings: Settings) -> dict[str, frozenset[str]]:
     return {
         e.name: frozenset(f for f in e.fields if f not in _BOOKKEEPING and f not in ours)
         for e in registry.REGISTRY
-        if e.name in _OWN_ACCOUNT or e.name in _ACCOUNT_FIELD
+        if e.name in ACCOUNT_FIELD
     }
 
 
@@ -130,11 +122,11 @@ def attribute(
                 continue
         else:
             relevant = event.changed_fields
-        if event.entity in _OWN_ACCOUNT:
+        if ACCOUNT_FIELD[event.entity] == "Id":  # the Account itself
             for rid in event.record_ids:
                 out.changes.append(_change(rid, event, relevant))
             continue
-        account = event.values.get(_ACCOUNT_FIELD[event.entity])
+        account = event.values.get(ACCOUNT_FIELD[event.entity])
         if account:  # a create, or an update that moved the record to another account
             for rid in event.record_ids:
                 if isinstance(lookup, AccountCache):

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from connectors.salesforce.client import CrmClient
-from connectors.salesforce.watch import ACCOUNT_FIELD, changed_since
+from connectors.salesforce.registry import ACCOUNT_FIELD
+from connectors.salesforce.watch import changed_since
 from pipeline.changes import AccountChange
 
 __all__ = ["PollResult", "poll"]

@@ -37,22 +37,14 @@ log = logging.getLogger(__name__)
 OnEvents = Callable[[list[ChangeEvent]], None]
 
 
-def _state_file(settings: Settings, configured: Path | None, name: str) -> Path:
-    if configured:
-        return Path(configured)
-    target = str(settings.warehouse_path)
-    base = Path(target).parent if "://" not in target and target != ":memory:" else Path(".")
-    return base / name
-
-
 def replay_file(settings: Settings) -> Path:
     """Where the listener keeps its replay ids (setting, or beside the warehouse file)."""
-    return _state_file(settings, settings.listen_replay_file, "listener-replay.json")
+    return settings.state_file(settings.listen_replay_file, "listener-replay.json")
 
 
 def seen_file(settings: Settings) -> Path:
     """Where the receiver keeps the notification ids it acknowledged (setting, or beside the warehouse file)."""
-    return _state_file(settings, settings.listen_receiver_seen_file, "receiver-seen.json")
+    return settings.state_file(settings.listen_receiver_seen_file, "receiver-seen.json")
 
 
 def build_on_events(settings: Settings, crm: CrmClient, counts: dict[str, Any]) -> OnEvents:

@@ -13,7 +13,7 @@ from typing import Any
 
 from crm_risk.errors import ConfigError, TerminalError
 
-__all__ = ["REGISTRY", "ObjectEntry", "RegistryEntry", "entries", "entry", "resolve_fields"]
+__all__ = ["ACCOUNT_FIELD", "REGISTRY", "ObjectEntry", "RegistryEntry", "entries", "entry", "resolve_fields"]
 
 _SYSTEM = ("CreatedById", "CreatedDate", "LastModifiedById", "LastModifiedDate", "SystemModstamp")
 
@@ -36,6 +36,17 @@ class ObjectEntry:
 
 
 RegistryEntry = ObjectEntry  # the name flows/ use
+
+# the objects whose changes concern one account -> the field naming it (Salesforce fills Task/Event.AccountId from WhatId/WhoId)
+ACCOUNT_FIELD = {
+    "Account": "Id",
+    "Contact": "AccountId",
+    "Opportunity": "AccountId",
+    "Case": "AccountId",
+    "Task": "AccountId",
+    "Event": "AccountId",
+}
+
 
 REGISTRY: tuple[ObjectEntry, ...] = (
     ObjectEntry(

@@ -13,18 +13,9 @@ from datetime import datetime
 
 from connectors.salesforce.client import CrmClient
 from connectors.salesforce.extract import soql_datetime
+from connectors.salesforce.registry import ACCOUNT_FIELD
 
-__all__ = ["ACCOUNT_FIELD", "ChangedRecord", "changed_since"]
-
-# object -> the field naming its account (Salesforce fills Task/Event.AccountId from WhatId/WhoId)
-ACCOUNT_FIELD = {
-    "Account": "Id",
-    "Contact": "AccountId",
-    "Opportunity": "AccountId",
-    "Case": "AccountId",
-    "Task": "AccountId",
-    "Event": "AccountId",
-}
+__all__ = ["ChangedRecord", "changed_since"]
 
 
 @dataclass(frozen=True)
