@@ -1,4 +1,4 @@
-"""`crm-risk`: the command line (demo, sync, backfill, flags, listen, backtest, simulate). Heavy imports happen inside each
+"""`crm-risk`: the command line (demo, sync, backfill, refresh, flags, listen, backtest, simulate). Heavy imports happen inside each
 command."""
 
 from __future__ import annotations
@@ -61,6 +61,18 @@ def _cmd_backfill(args: argparse.Namespace) -> int:
     since, until = backfill_window(args.since, args.until)  # a bad window fails here, before Prefect starts
     _preflight(args.objects or None)
     result = backfill(since=since, until=until, objects=args.objects or None, push=not args.no_push)
+    print(json.dumps(result, indent=2, default=str))
+    return 0 if result.get("status") == "success" else 1
+
+
+def _cmd_refresh(args: argparse.Namespace) -> int:
+    _preflight(None)
+    _prefect_env()
+    from connectors.salesforce.ids import normalize_id
+    from flows.refresh import account_refresh
+
+    ids = [normalize_id(a, "--account") for a in args.account]  # a bad id fails here, before Prefect starts
+    result = account_refresh(account_ids=ids, push=not args.no_push)
     print(json.dumps(result, indent=2, default=str))
     return 0 if result.get("status") == "success" else 1
 
@@ -169,6 +181,13 @@ def build_parser() -> argparse.ArgumentParser:
     bf.add_argument("--objects", nargs="*", help="only these objects (default all)")
     bf.add_argument("--no-push", action="store_true", help="compute flags but write nothing to the CRM")
     bf.set_defaults(func=_cmd_backfill)
+
+    r = sub.add_parser(
+        "refresh", help="re-score some accounts now (pull their records, score them, push their flags)"
+    )
+    r.add_argument("--account", action="append", required=True, help="an account id (repeat for more)")
+    r.add_argument("--no-push", action="store_true", help="compute flags but write nothing to the CRM")
+    r.set_defaults(func=_cmd_refresh)
 
     f = sub.add_parser("flags", help="show risk flags from the warehouse")
     f.add_argument("--account", help="explain one account: level, score, signals with evidence, history")
