@@ -62,7 +62,7 @@ def test_scoring_some_accounts_equals_the_full_run_for_them_and_leaves_the_rest(
         run_id = con.execute("select run_id from meta.runs order by started_at desc limit 1").fetchall()[0][0]
         result = score_accounts(con, picked, as_of, run_id)
         assert result.accounts == len(picked)
-        assert 0 < result.copied_rows  # and far fewer than the org's raw rows:
+        assert result.copied_rows > 0  # and far fewer than the org's raw rows:
         total = sum(
             con.execute(f'select count(*) from raw."{t}"').fetchall()[0][0]
             for (t,) in con.execute(
