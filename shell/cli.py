@@ -1,5 +1,6 @@
-"""`crm-risk`: the command line (demo, sync, backfill, refresh, flags, listen, backtest, simulate). Heavy imports happen inside each
-command."""
+"""`crm-risk`: the command line (demo, sync, backfill, refresh, serve, flags, listen, backtest, simulate).
+
+Heavy imports happen inside each command."""
 
 from __future__ import annotations
 
@@ -75,6 +76,15 @@ def _cmd_refresh(args: argparse.Namespace) -> int:
     result = account_refresh(account_ids=ids, push=not args.no_push)
     print(json.dumps(result, indent=2, default=str))
     return 0 if result.get("status") == "success" else 1
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    _preflight(None)
+    _prefect_env()
+    from shell.serve import run_serve
+
+    run_serve(args.deployments or None)
+    return 0
 
 
 def _reading_settings() -> Any:
@@ -188,6 +198,14 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--account", action="append", required=True, help="an account id (repeat for more)")
     r.add_argument("--no-push", action="store_true", help="compute flags but write nothing to the CRM")
     r.set_defaults(func=_cmd_refresh)
+
+    sv = sub.add_parser(
+        "serve",
+        help="run prefect.yaml's deployments (schedules, event triggers) from this process until Ctrl-C; "
+        "needs a Prefect server (PREFECT_API_URL)",
+    )
+    sv.add_argument("deployments", nargs="*", help="only these (e.g. account-refresh resync; default all)")
+    sv.set_defaults(func=_cmd_serve)
 
     f = sub.add_parser("flags", help="show risk flags from the warehouse")
     f.add_argument("--account", help="explain one account: level, score, signals with evidence, history")
