@@ -38,29 +38,25 @@ def deployment_of(spec: dict[str, Any]) -> Any:
     """A RunnerDeployment of one prefect.yaml deployment: its parameters, active schedules, triggers, limit."""
     from prefect.client.schemas.objects import ConcurrencyLimitConfig
     from prefect.events import DeploymentEventTrigger
+    from prefect.schedules import Cron, Interval
 
     triggers = [
-        DeploymentEventTrigger(
-            enabled=t.get("enabled", True),
-            parameters=t.get("parameters"),
-            **{
-                k: (set(t[k]) if k in ("expect", "after", "for_each") else t[k])
-                for k in _TRIGGER_KEYS
-                if k in t
-            },
+        DeploymentEventTrigger.model_validate(
+            {k: t[k] for k in (*_TRIGGER_KEYS, "enabled", "parameters") if k in t}
         )
         for t in spec.get("triggers") or []
     ]
-    active = [s for s in spec.get("schedules") or [] if s.get("active", True)]
-    cron = [s["cron"] for s in active if "cron" in s]
-    interval = [s["interval"] for s in active if "interval" in s]
+    schedules = [
+        Cron(s["cron"], timezone=s.get("timezone")) if "cron" in s else Interval(s["interval"])
+        for s in spec.get("schedules") or []
+        if s.get("active", True)
+    ]
     limit = spec.get("concurrency_limit")
     return _flow(spec["entrypoint"]).to_deployment(
         name=spec["name"],
         description=spec.get("description"),
         parameters=spec.get("parameters"),
-        cron=cron or None,
-        interval=interval or None,
+        schedules=schedules or None,
         triggers=triggers or None,
         concurrency_limit=ConcurrencyLimitConfig(**limit) if isinstance(limit, dict) else limit,
     )
