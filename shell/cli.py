@@ -28,6 +28,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     state_dir = Path(args.state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
     _prefect_env(state_dir)
+    if args.live:
+        from shell.demo import run_live
+
+        return run_live(state_dir, accounts=args.accounts, seed=args.seed)
     from shell.demo import run_demo
 
     return run_demo(state_dir, accounts=args.accounts, seed=args.seed, dirty=args.dirty)
@@ -174,6 +178,11 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--accounts", type=int, default=2000, help="size of the simulated org (default 2000)")
     d.add_argument("--seed", type=int, default=42)
     d.add_argument("--dirty", action="store_true", help="simulate an org with dirty data")
+    d.add_argument(
+        "--live",
+        action="store_true",
+        help="the event loop: a Prefect server, serve and listen; change the org and watch flags move",
+    )
     d.set_defaults(func=_cmd_demo)
 
     s = sub.add_parser("sync", help="run the nightly sync once (settings from CRM_RISK_* variables or .env)")

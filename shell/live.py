@@ -7,6 +7,7 @@ tests and bench/events.py. The org is the simulator's store, passed in (only she
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Any
 
@@ -14,7 +15,14 @@ import duckdb
 
 from transforms.statements import statement
 
-__all__ = ["RISK_FIELDS", "account_flags", "escalate", "escalation_candidates"]
+__all__ = [
+    "RISK_FIELDS",
+    "account_flags",
+    "account_names",
+    "escalate",
+    "escalation_candidates",
+    "watch_flags",
+]
 
 RISK_FIELDS = (
     "Risk_Level__c",
@@ -44,3 +52,51 @@ def account_flags(org: Any) -> dict[str, dict[str, Any]]:
     """Every Account's risk fields in the org, by id (read from the simulator's store: no API call)."""
     soql = f"SELECT Id, {', '.join(RISK_FIELDS)} FROM Account"
     return {r["Id"]: {k: r.get(k) for k in RISK_FIELDS} for r in org.query(soql).records(0)}
+
+
+def account_names(con: duckdb.DuckDBPyConnection, ids: list[str]) -> dict[str, str]:
+    """Account id -> name, from the warehouse."""
+    rows = con.execute(
+        "select account_id, account_name from staging.stg_accounts where account_id in (select unnest(?))",
+        [ids],
+    ).fetchall()
+    return {str(a): str(n) for a, n in rows}
+
+
+def watch_flags(
+    org: Any, changes: list[tuple[str, str, str]], timeout: float = 120.0, gap: float = 4.0
+) -> list[float | None]:
+    """Make each change (account, case, account name): escalate the case, then print the account's flag moving and
+    the seconds it took (from the commit to the Account's new values in the CRM); None for one that did not move."""
+    took: list[float | None] = []
+    for i, (account, case, name) in enumerate(changes, 1):
+        before = account_flags(org).get(account, {})
+        print(
+            f"\n  change {i}: case {case} of {name} escalated (the account is {before.get('Risk_Level__c')})"
+        )
+        start = time.monotonic()
+        escalate(org, case)
+        after = before
+        while time.monotonic() - start < timeout:
+            after = account_flags(org).get(account, {})
+            if after.get("Risk_Level__c") != before.get("Risk_Level__c"):
+                break
+            time.sleep(0.1)
+        seconds = time.monotonic() - start
+        if after.get("Risk_Level__c") == before.get("Risk_Level__c"):
+            print(f"    no flag change within {timeout:.0f}s")
+            took.append(None)
+            continue
+        took.append(seconds)
+        first = " (the refresh run had to start)" if i == 1 else ""
+        print(f"    -> {after.get('Risk_Level__c')} in the CRM after {seconds:.1f}s{first}")
+        for reason in str(after.get("Risk_Reasons__c") or "").split("\n"):
+            print(f"       {reason}")
+        tasks = org.query(
+            f"SELECT Subject FROM Task WHERE WhatId = '{account}' AND Risk_Task_Key__c != null AND IsClosed = false"
+        ).records(0)
+        for t in tasks:
+            print(f"       owner Task: {t['Subject']}")
+        if i < len(changes):
+            time.sleep(gap)
+    return took

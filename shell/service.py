@@ -22,7 +22,9 @@ from typing import Any
 
 import requests
 
-__all__ = ["prefect_env", "read_events", "running_prefect_server", "stop_process"]
+ROOT = Path(__file__).resolve().parents[1]  # the checkout: prefect.yaml and the flows' entrypoints
+
+__all__ = ["EventLoop", "prefect_env", "read_events", "running_prefect_server", "stop_process"]
 
 
 def _free_port() -> int:
@@ -119,7 +121,12 @@ class EventLoop:
         log = (self.work / f"{name}.log").open("w")
         self._logs.append(log)
         proc = subprocess.Popen(
-            [str(cli), *args], env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            [str(cli), *args],
+            env=self.env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         self.procs.append(proc)
         return proc
