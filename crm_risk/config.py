@@ -117,7 +117,7 @@ class Settings(BaseSettings):
         "server stores events in batches (PREFECT_SERVER_SERVICES_EVENT_PERSISTER_FLUSH_INTERVAL, 5 s by default)",
     )
     refresh_poll_seconds: float = Field(
-        0.5, gt=0, description="how often an account refresh asks the Prefect API for new change events"
+        0.2, gt=0, description="how often an account refresh asks the Prefect API for new change events"
     )
 
     # --- data-quality gate (None: the gate's default, see expectations.model.GateSettings) -----------

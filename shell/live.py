@@ -92,11 +92,14 @@ def watch_flags(
         print(f"    -> {after.get('Risk_Level__c')} in the CRM after {seconds:.1f}s{first}")
         for reason in str(after.get("Risk_Reasons__c") or "").split("\n"):
             print(f"       {reason}")
-        tasks = org.query(
-            f"SELECT Subject FROM Task WHERE WhatId = '{account}' AND Risk_Task_Key__c != null AND IsClosed = false"
-        ).records(0)
+        soql = f"SELECT Subject FROM Task WHERE WhatId = '{account}' AND Risk_Task_Key__c != null AND IsClosed = false"
+        tasks: list[dict[str, Any]] = []
+        until = time.monotonic() + 10  # the Task is created right after the Account update
+        while not tasks and time.monotonic() < until:
+            tasks = org.query(soql).records(0)
+            time.sleep(0.1)
         for t in tasks:
-            print(f"       owner Task: {t['Subject']}")
+            print(f"       owner Task for the account's owner: {t['Subject']}")
         if i < len(changes):
             time.sleep(gap)
     return took

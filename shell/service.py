@@ -3,7 +3,7 @@
 
 Unlike Prefect's test harness (in this process's settings only), its URL can be handed to subprocesses
 (`crm-risk listen`, `crm-risk serve`) through PREFECT_API_URL, and its services (triggers, automations) run as in
-production. The server stores events every half second (Prefect's default is 5 s): an account refresh reads its
+production. The server stores events every quarter second (Prefect's default is 5 s): an account refresh reads its
 window's change events back from the store (flows/inbox.py), so this bounds how late it sees them.
 """
 
@@ -42,7 +42,7 @@ def prefect_env(api_url: str, home: Path) -> dict[str, str]:
         PREFECT_SERVER_ANALYTICS_ENABLED="false",
         PREFECT_LOGGING_LEVEL="WARNING",
     )
-    env.setdefault("PREFECT_SERVER_SERVICES_EVENT_PERSISTER_FLUSH_INTERVAL", "0.5")
+    env.setdefault("PREFECT_SERVER_SERVICES_EVENT_PERSISTER_FLUSH_INTERVAL", "0.25")
     return env
 
 

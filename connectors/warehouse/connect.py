@@ -27,6 +27,9 @@ MEMORY_LIMIT = "1GB"
 
 
 SCHEMAS = ("raw", "meta", "staging", "marts", "sync")
+# warehouse files this process has ensured the schemas of: a long-lived run (an account refresh opens the file
+# several times a pass) runs the DDL once, not at every open
+_ENSURED: set[str] = set()
 DDL = Path(__file__).with_name("ddl.sql")
 
 
@@ -51,8 +54,10 @@ def connect(
     if cap:
         con.execute(f"set memory_limit = '{cap}'")
     con.execute("set TimeZone = 'UTC'")
-    if not read_only:
+    if not read_only and (not local_file or target not in _ENSURED):
         ensure_schemas(con)
+        if local_file:
+            _ENSURED.add(target)
     return con
 
 
