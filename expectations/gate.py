@@ -276,8 +276,11 @@ def build_docs(settings: Any, results: list[Any], run_id: str) -> Path | None:
     return index
 
 
-def check_payload(pending: pd.DataFrame, settings: Any, run_id: str) -> None:
-    """Validate the outgoing Account payload; any failure raises DataQualityError before anything is sent."""
+def check_payload(pending: pd.DataFrame, settings: Any, run_id: str, docs: bool = True) -> None:
+    """Validate the outgoing Account payload; any failure raises DataQualityError before anything is sent.
+
+    `docs=False` (an account refresh's passes): Data Docs only when the payload failed.
+    """
     if pending.empty:
         return
     from expectations.payload import validate_payload
@@ -286,5 +289,10 @@ def check_payload(pending: pd.DataFrame, settings: Any, run_id: str) -> None:
     res = validate_payload(
         pending[[c for c in fields if c in pending.columns]], settings=settings, run_name=run_id
     )
-    build_docs(settings, res.docs_results, run_id)
-    res.raise_for_critical()
+    try:
+        res.raise_for_critical()
+    except Exception:
+        build_docs(settings, res.docs_results, run_id)
+        raise
+    if docs:
+        build_docs(settings, res.docs_results, run_id)

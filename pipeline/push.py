@@ -52,7 +52,8 @@ def push_flags(ctx: RunContext, client: CrmClient, accounts: list[str] | None = 
             ).fetch_df()
     out.pending = len(pending)
     if settings.dq_enabled and settings.push_enabled:
-        check_payload(pending, settings, ctx.run_id)  # critical -> DataQualityError, nothing sent
+        # critical -> DataQualityError, nothing sent; a refresh's few accounts build Data Docs only on failure
+        check_payload(pending, settings, ctx.run_id, docs=accounts is None)
     if pending.empty or not settings.push_enabled:
         return out
     fields = ["Id", *settings.push_fields.values()]
