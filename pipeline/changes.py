@@ -63,6 +63,11 @@ class Attribution:
         self.ignored[reason] = self.ignored.get(reason, 0) + 1
 
 
+OWN_TASK_KEY = (
+    "Risk_Task_Key__c"  # set only on the owner Tasks the pipeline creates (pipeline/owner_tasks.py)
+)
+
+
 class AccountCache:
     """Record id -> account id, remembered across batches (a record rarely moves: when it does, its event carries
     the new AccountId), so only records never seen cost a `lookup`. Bounded: the oldest entries go first."""
@@ -114,6 +119,9 @@ def attribute(
         fields = watched.get(event.entity)
         if fields is None:
             out.ignore(f"{event.entity}: not read by the risk model")
+            continue
+        if event.entity == "Task" and event.change_type == "CREATE" and event.values.get(OWN_TASK_KEY):
+            out.ignore("Task: an owner Task the pipeline created")  # its own push must not wake it up again
             continue
         if event.change_type == "UPDATE":
             relevant = tuple(f for f in map(_flat, event.changed_fields) if f in fields)

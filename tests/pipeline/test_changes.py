@@ -88,3 +88,13 @@ def test_compound_components_count_as_the_fields_the_registry_reads():
         ("001B", ("FirstName",)),
     ]
     assert found.ignored == {"Account: only untracked fields changed": 1}
+
+
+def test_an_owner_task_the_pipeline_created_does_not_wake_it_up_but_a_reps_task_does():
+    ours = _event(
+        "Task", "CREATE", ("00TA",), ("Subject",), AccountId="001A", Risk_Task_Key__c="001A:repeat_issue:1"
+    )
+    reps = _event("Task", "CREATE", ("00TB",), ("Subject",), AccountId="001A")
+    found = attribute([ours, reps], WATCHED, lambda obj, ids: {})
+    assert [c.record_ids for c in found.changes] == [("00TB",)]
+    assert found.ignored == {"Task: an owner Task the pipeline created": 1}
