@@ -33,6 +33,7 @@ bench: setup
 	$(BIN)/python bench/simulator.py
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/events_ingest.py
+	$(BIN)/python bench/events.py
 
 lint: setup
 	$(BIN)/ruff check .

@@ -30,7 +30,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.e2e.prefect_server import running_prefect_server  # noqa: E402
+from shell.service import running_prefect_server  # noqa: E402
 
 
 def _changes(sim: Any, n: int, rate: float | None = None) -> list[str]:

@@ -109,6 +109,17 @@ class Settings(BaseSettings):
         description="pipeline value -> Account field it is written to",
     )
 
+    # --- account refresh (the event path) ------------------------------------------------------------
+    refresh_settle_seconds: float = Field(
+        6.0,
+        ge=0,
+        description="an account refresh reads change events this long after its window closed: the Prefect "
+        "server stores events in batches (PREFECT_SERVER_SERVICES_EVENT_PERSISTER_FLUSH_INTERVAL, 5 s by default)",
+    )
+    refresh_poll_seconds: float = Field(
+        0.5, gt=0, description="how often an account refresh asks the Prefect API for new change events"
+    )
+
     # --- data-quality gate (None: the gate's default, see expectations.model.GateSettings) -----------
     dq_enabled: bool = Field(
         True, description="validate every extract and the push payload (Great Expectations)"

@@ -14,6 +14,7 @@ Results are trimmed to `sample_size` unexpected values before they are kept for 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable
 from datetime import datetime
 from functools import cache
@@ -43,9 +44,23 @@ ROW, BATCH = "row", "batch"  # an expectation's scope (meta["scope"]): per row (
 _SUMMARY_ONLY = ("unexpected_list", "unexpected_index_list", "unexpected_index_query")
 
 
-@cache
+_CONTEXT_LOCK = threading.Lock()
+
+
+def warm_up() -> None:
+    """Import Great Expectations and build its context now (about 5 s), e.g. in a thread while a run extracts."""
+    _context()
+
+
 def _context() -> Any:
-    """The process-wide ephemeral GX context (progress bars off), created on first use."""
+    """The process-wide ephemeral GX context, created once (a lock: `warm_up` may build it in another thread)."""
+    with _CONTEXT_LOCK:
+        return _new_context()
+
+
+@cache
+def _new_context() -> Any:
+    """An ephemeral GX context with progress bars off."""
     import great_expectations as gx
     import great_expectations.execution_engine.pandas_execution_engine as pandas_engine
     from great_expectations.data_context.types.base import ProgressBarsConfig

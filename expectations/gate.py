@@ -43,6 +43,7 @@ __all__ = [
     "manifest_object",
     "save_rules",
     "validate_extract",
+    "warm_up",
 ]
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,14 @@ class ManifestCheck:
     def ok(self) -> bool:
         """True when no critical expectation failed: the batch may load."""
         return not self.critical
+
+
+def warm_up() -> None:
+    """Import Great Expectations and build its context (about 5 s) before the first validation needs it: a
+    long-lived run (an account refresh) calls it in a thread while it waits for its first change."""
+    from expectations.engine import warm_up as build
+
+    build()
 
 
 def save_rules(manifest_dir: Path | None, describe: dict[str, Any]) -> None:

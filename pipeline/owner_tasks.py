@@ -80,14 +80,27 @@ def ensure_ledger(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(statement("sync/owner_tasks/ledger"))
 
 
-def reconcile(con: duckdb.DuckDBPyConnection, client: CrmClient, run_id: str, out: TaskOutcome) -> list[dict]:
+def _scoped(view: str, accounts: list[str] | None, extra: str = "") -> tuple[str, dict[str, Any]]:
+    """`select * from view` [restricted to some accounts], with its parameters."""
+    if accounts is None:
+        return f"select * from {view} {('where ' + extra) if extra else ''}", {}
+    where = "account_id in (select unnest($ids::varchar[]))" + (f" and {extra}" if extra else "")
+    return f"select * from {view} where {where}", {"ids": accounts}
+
+
+def reconcile(
+    con: duckdb.DuckDBPyConnection,
+    client: CrmClient,
+    run_id: str,
+    out: TaskOutcome,
+    accounts: list[str] | None = None,
+) -> list[dict]:
     """Settle intents left without a result and adopt unknown open CRM Tasks; return the intents to send again."""
     ensure_ledger(con)
     adopted = con.execute(statement("sync/owner_tasks/adopt"), {"run_id": run_id}).fetchall()
     out.adopted = len(adopted)
-    intents = con.execute(
-        "select task_key, payload from sync.owner_tasks where state = 'intent' order by task_key"
-    ).fetchall()
+    sql, params = _scoped("sync.owner_tasks", accounts, "state = 'intent'")
+    intents = con.execute(f"select task_key, payload from ({sql}) order by task_key", params).fetchall()
     if not intents:
         return []
     found = find_ids(client, "Task", "Risk_Task_Key__c", [k for k, _ in intents])
@@ -126,9 +139,11 @@ def reconcile(con: duckdb.DuckDBPyConnection, client: CrmClient, run_id: str, ou
     return again
 
 
-def store_intents(con: duckdb.DuckDBPyConnection, run_id: str) -> list[dict[str, Any]]:
+def store_intents(
+    con: duckdb.DuckDBPyConnection, run_id: str, accounts: list[str] | None = None
+) -> list[dict[str, Any]]:
     """Write every pending Task to the ledger as an 'intent' (committed before any create); return the payloads."""
-    cur = con.execute("select * from sync.owner_task_pending")
+    cur = con.execute(*_scoped("sync.owner_task_pending", accounts))
     names = [d[0] for d in cur.description]
     pending = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
     rows = []
@@ -196,10 +211,15 @@ def record_creates(
 
 
 def close_cleared(
-    con: duckdb.DuckDBPyConnection, client: CrmClient, run_id: str, settings: Settings, out: TaskOutcome
+    con: duckdb.DuckDBPyConnection,
+    client: CrmClient,
+    run_id: str,
+    settings: Settings,
+    out: TaskOutcome,
+    accounts: list[str] | None = None,
 ) -> None:
     """Complete the open Tasks whose signal cleared (with a dated note); log every result."""
-    cur = con.execute("select * from sync.owner_task_close")
+    cur = con.execute(*_scoped("sync.owner_task_close", accounts))
     names = [d[0] for d in cur.description]
     closing = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
     # rejected creates of a cleared signal end with their episode; Tasks the rep closed or deleted are left alone
@@ -230,22 +250,25 @@ def close_cleared(
             out.errors[code] = out.errors.get(code, 0) + 1
 
 
-def push_tasks(ctx: RunContext, client: CrmClient) -> TaskOutcome:
-    """Reconcile, store intents, create, then close cleared Tasks; each warehouse window short (one writer)."""
+def push_tasks(ctx: RunContext, client: CrmClient, accounts: list[str] | None = None) -> TaskOutcome:
+    """Reconcile, store intents, create, then close cleared Tasks; each warehouse window short (one writer).
+
+    `accounts`: only these accounts' Tasks (an account refresh touches no other account).
+    """
     run_id, settings, out = ctx.run_id, ctx.settings, TaskOutcome()
     if not settings.push_enabled:
         return out
     calls_before = client.api_calls
     with warehouse.open_for(settings) as con:
-        again = reconcile(con, client, run_id, out)
-        new = store_intents(con, run_id)
+        again = reconcile(con, client, run_id, out, accounts)
+        new = store_intents(con, run_id, accounts)
     out.pending = len(new)
     rows = again + new
     results, out.quota_stopped = send_creates(client, rows, settings)
     with warehouse.open_for(settings) as con:
         record_creates(con, run_id, rows, results, out)
         if out.quota_stopped is None:
-            close_cleared(con, client, run_id, settings, out)
+            close_cleared(con, client, run_id, settings, out, accounts)
     out.api_calls = client.api_calls - calls_before
     sent = len(results)
     if sent and out.rejected / sent > settings.push_reject_threshold:

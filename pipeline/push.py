@@ -38,12 +38,21 @@ class PushOutcome:
     moves: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
 
-def push_flags(ctx: RunContext, client: CrmClient) -> PushOutcome:
-    """Send changed flags to the CRM's Account fields, log every result, fail above the rejected share."""
+def push_flags(ctx: RunContext, client: CrmClient, accounts: list[str] | None = None) -> PushOutcome:
+    """Send changed flags to the CRM's Account fields, log every result, fail above the rejected share.
+
+    `accounts`: only these accounts' flags (an account refresh touches no other account).
+    """
     settings = ctx.settings
     out = PushOutcome()
     with warehouse.open_for(settings) as con:
-        pending = con.execute("select * from sync.account_push_pending").fetch_df()
+        if accounts is None:
+            pending = con.execute("select * from sync.account_push_pending").fetch_df()
+        else:
+            pending = con.execute(
+                'select * from sync.account_push_pending where "Id" in (select unnest($ids::varchar[]))',
+                {"ids": accounts},
+            ).fetch_df()
         moving = read_moves(con)
     out.pending = len(pending)
     if settings.dq_enabled and settings.push_enabled:

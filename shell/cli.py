@@ -1,5 +1,6 @@
-"""`crm-risk`: the command line (demo, sync, backfill, flags, listen, backtest, simulate). Heavy imports happen inside each
-command."""
+"""`crm-risk`: the command line (demo, sync, backfill, refresh, serve, flags, listen, backtest, simulate).
+
+Heavy imports happen inside each command."""
 
 from __future__ import annotations
 
@@ -27,6 +28,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     state_dir = Path(args.state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
     _prefect_env(state_dir)
+    if args.live:
+        from shell.demo import run_live
+
+        return run_live(state_dir, accounts=args.accounts, seed=args.seed)
     from shell.demo import run_demo
 
     return run_demo(state_dir, accounts=args.accounts, seed=args.seed, dirty=args.dirty)
@@ -63,6 +68,27 @@ def _cmd_backfill(args: argparse.Namespace) -> int:
     result = backfill(since=since, until=until, objects=args.objects or None, push=not args.no_push)
     print(json.dumps(result, indent=2, default=str))
     return 0 if result.get("status") == "success" else 1
+
+
+def _cmd_refresh(args: argparse.Namespace) -> int:
+    _preflight(None)
+    _prefect_env()
+    from connectors.salesforce.ids import normalize_id
+    from flows.refresh import account_refresh
+
+    ids = [normalize_id(a, "--account") for a in args.account]  # a bad id fails here, before Prefect starts
+    result = account_refresh(account_ids=ids, push=not args.no_push)
+    print(json.dumps(result, indent=2, default=str))
+    return 0 if result.get("status") == "success" else 1
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    _preflight(None)
+    _prefect_env()
+    from shell.serve import run_serve
+
+    run_serve(args.deployments or None)
+    return 0
 
 
 def _reading_settings() -> Any:
@@ -152,6 +178,11 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--accounts", type=int, default=2000, help="size of the simulated org (default 2000)")
     d.add_argument("--seed", type=int, default=42)
     d.add_argument("--dirty", action="store_true", help="simulate an org with dirty data")
+    d.add_argument(
+        "--live",
+        action="store_true",
+        help="the event loop: a Prefect server, serve and listen; change the org and watch flags move",
+    )
     d.set_defaults(func=_cmd_demo)
 
     s = sub.add_parser("sync", help="run the nightly sync once (settings from CRM_RISK_* variables or .env)")
@@ -169,6 +200,21 @@ def build_parser() -> argparse.ArgumentParser:
     bf.add_argument("--objects", nargs="*", help="only these objects (default all)")
     bf.add_argument("--no-push", action="store_true", help="compute flags but write nothing to the CRM")
     bf.set_defaults(func=_cmd_backfill)
+
+    r = sub.add_parser(
+        "refresh", help="re-score some accounts now (pull their records, score them, push their flags)"
+    )
+    r.add_argument("--account", action="append", required=True, help="an account id (repeat for more)")
+    r.add_argument("--no-push", action="store_true", help="compute flags but write nothing to the CRM")
+    r.set_defaults(func=_cmd_refresh)
+
+    sv = sub.add_parser(
+        "serve",
+        help="run prefect.yaml's deployments (schedules, event triggers) from this process until Ctrl-C; "
+        "needs a Prefect server (PREFECT_API_URL)",
+    )
+    sv.add_argument("deployments", nargs="*", help="only these (e.g. account-refresh resync; default all)")
+    sv.set_defaults(func=_cmd_serve)
 
     f = sub.add_parser("flags", help="show risk flags from the warehouse")
     f.add_argument("--account", help="explain one account: level, score, signals with evidence, history")

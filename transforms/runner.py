@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -145,12 +146,14 @@ def run_transforms(
     rules: Rules | str | Path | None = None,
     record_history: bool = True,
     order_file: Path = ORDER_FILE,
+    skip: Collection[Path] = (),
 ) -> TransformResult:
     """Build staging, intermediate, marts and sync models as of `as_of` (default now, UTC); all or nothing.
 
     `rules`: a Rules object or a rules file (default transforms/rules.toml); `record_history=False` for backtests
     and what-ifs (marts.account_risk_history is not appended); `order_file`: the list of SQL files to run
-    (default transforms/order.txt; paths relative to it).
+    (default transforms/order.txt; paths relative to it); `skip`: files not to run, whose tables the caller
+    provides (an account refresh keeps the org-wide models of the last full run: transforms/scoped.py).
     """
     as_of = (as_of or datetime.now(UTC)).astimezone(UTC)
     loaded = rules if isinstance(rules, Rules) else load_rules(rules)
@@ -163,6 +166,7 @@ def run_transforms(
     check_rule_references(loaded, files)
     if any(p.parent.name == SIGNALS_DIR for p in files):
         params["signal_tables"] = [f"marts.sig_{sid}" for sid in signal_files(loaded, files)]
+    files = [f for f in files if f not in set(skip)]
     ensure_schemas(con)
     con.execute("begin")
     try:

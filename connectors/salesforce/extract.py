@@ -32,6 +32,7 @@ from crm_risk.errors import ConfigError, TransientError
 __all__ = [
     "ExtractManifest",
     "build_soql",
+    "clear_landing",
     "count_changes",
     "deleted_window",
     "extract_object",
@@ -218,7 +219,7 @@ def _hard_deletes(
     }
 
 
-def _clear(out: Path) -> None:
+def clear_landing(out: Path) -> None:
     """Remove what an earlier attempt of the same run left behind (manifest first: incomplete at once)."""
     for stale in [out / "_manifest.json", *out.glob("part-*.parquet"), out / "deleted.parquet"]:
         stale.unlink(missing_ok=True)
@@ -241,7 +242,7 @@ def extract_object(
         raise ConfigError(f"{entry.name}: empty extract window [{start.isoformat()}, {end.isoformat()})")
     out = Path(landing) / run_id / entry.name
     out.mkdir(parents=True, exist_ok=True)
-    _clear(out)
+    clear_landing(out)
 
     described = client.describe(entry.name)
     fields, missing = resolve_fields(entry, described)

@@ -13,7 +13,17 @@ from typing import Any
 
 from crm_risk.errors import ConfigError, TerminalError
 
-__all__ = ["ACCOUNT_FIELD", "REGISTRY", "ObjectEntry", "RegistryEntry", "entries", "entry", "resolve_fields"]
+__all__ = [
+    "ACCOUNT_FIELD",
+    "ACCOUNT_PATH",
+    "PULLED_WITH",
+    "REGISTRY",
+    "ObjectEntry",
+    "RegistryEntry",
+    "entries",
+    "entry",
+    "resolve_fields",
+]
 
 _SYSTEM = ("CreatedById", "CreatedDate", "LastModifiedById", "LastModifiedDate", "SystemModstamp")
 
@@ -45,6 +55,21 @@ ACCOUNT_FIELD = {
     "Case": "AccountId",
     "Task": "AccountId",
     "Event": "AccountId",
+}
+
+# every account-owned object -> the SOQL path from its record to the account (an account refresh pulls by it);
+# User is the org's, not an account's, and is left to the nightly sync
+ACCOUNT_PATH = {
+    **ACCOUNT_FIELD,
+    "OpportunityHistory": "Opportunity.AccountId",
+    "OpportunityContactRole": "Opportunity.AccountId",
+    "AccountHistory": "AccountId",
+}
+
+# objects without change events of their own, written by Salesforce with a change to another: pulled with it
+PULLED_WITH = {
+    "Account": ("AccountHistory",),
+    "Opportunity": ("OpportunityHistory", "OpportunityContactRole"),
 }
 
 

@@ -88,7 +88,7 @@ def _open(target: str, read_only: bool, wait_seconds: float) -> duckdb.DuckDBPyC
                 )
                 told = True
             time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
-            pause = min(pause * 2, 5.0)
+            pause = min(pause * 2, 1.0)  # an account refresh waiting behind a nightly window: resume soon
 
 
 def ensure_schemas(con: duckdb.DuckDBPyConnection) -> None:

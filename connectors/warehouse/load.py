@@ -146,6 +146,10 @@ def load_manifest(
     if deleted_path is not None and not deleted_path.exists():
         deleted_path = None
     window_start, window_end = _parse_ts(manifest.get("window_start")), _parse_ts(manifest.get("window_end"))
+    if manifest.get(
+        "scope"
+    ):  # some accounts' records (an account refresh): says nothing of the rest of the org
+        window_end = None
     result = LoadResult(object=obj, table=table, run_id=run_id, watermark=window_end)
     now = datetime.now(UTC)
 

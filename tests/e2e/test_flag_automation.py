@@ -27,7 +27,7 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from crm_risk.errors import PushRejectedError
 from flows.nightly import nightly_sync
-from tests.e2e.prefect_server import prefect_env, read_events, running_prefect_server, stop_process
+from shell.service import prefect_env, read_events, running_prefect_server, stop_process
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

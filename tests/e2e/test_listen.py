@@ -22,8 +22,8 @@ import pytest
 from connectors.salesforce.events.listener import Listener
 from connectors.salesforce.events.pubsub import Credentials, PubSubClient, SessionRefused
 from connectors.salesforce.events.replay import ReplayStore
+from shell.service import prefect_env, read_events, running_prefect_server, stop_process
 from tests.e2e.orgclock import pin_org_clock
-from tests.e2e.prefect_server import prefect_env, read_events, running_prefect_server, stop_process
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -1,6 +1,7 @@
 -- sig_existing_client_neglect: the owner's touches on this customer in `window_days` are below
 -- `max_share_of_median` of the median customer account, while the owner's touches on prospects are above the
 -- median of owners. grain: account; key: account_id
+-- scope: org (compared with the org's medians: an account refresh keeps the last full run's rows)
 create or replace table marts.sig_existing_client_neglect as
 
 with accounts as (

@@ -45,7 +45,7 @@ final as (
             else 'No business review since ' || meta.human_date(last_review_at) || '.'
         end as reason
     from assessed
-    where exists (select 1 from reviews)
+    where (select has_business_reviews from staging.org_inputs)
         and created_at <= $as_of - to_days(cast(limit_days as integer))
         and (last_review_at is null or last_review_at < $as_of - to_days(cast(limit_days as integer)))
 )

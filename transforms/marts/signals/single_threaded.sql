@@ -55,7 +55,7 @@ final as (
         end as reason
     from per_account
     -- an org without contacts is not scored (marts.signal_coverage): every account would read single-threaded
-    where exists (select 1 from contacts)
+    where (select has_contacts from staging.org_inputs)
         and engaged_contacts < meta.rule_num('single_threaded', 'min_contacts')
 )
 

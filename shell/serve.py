@@ -1,0 +1,75 @@
+"""`crm-risk serve`: run prefect.yaml's deployments from one long-lived process (Prefect's `serve`), no work pool.
+
+The deployments (schedules, triggers, parameters, concurrency) are read from prefect.yaml, the same file
+`prefect deploy --all` reads, so a served deployment and a deployed one behave alike. A flow run still starts in a
+process of its own (Prefect's runner), so a crashed run never takes the service down.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from crm_risk.errors import ConfigError
+
+__all__ = ["PREFECT_YAML", "deployment_of", "deployment_specs", "run_serve"]
+
+PREFECT_YAML = Path(__file__).resolve().parents[1] / "prefect.yaml"
+_TRIGGER_KEYS = ("match", "match_related", "after", "expect", "for_each", "posture", "threshold", "within")
+
+
+def deployment_specs(path: Path = PREFECT_YAML) -> dict[str, dict[str, Any]]:
+    """prefect.yaml's deployments by name."""
+    return {d["name"]: d for d in yaml.safe_load(path.read_text())["deployments"]}
+
+
+def _flow(entrypoint: str) -> Any:
+    """`flows/refresh.py:account_refresh` -> the flow object."""
+    file, name = entrypoint.split(":")
+    module = importlib.import_module(file.removesuffix(".py").replace("/", "."))
+    return getattr(module, name)
+
+
+def deployment_of(spec: dict[str, Any]) -> Any:
+    """A RunnerDeployment of one prefect.yaml deployment: its parameters, active schedules, triggers, limit."""
+    from prefect.client.schemas.objects import ConcurrencyLimitConfig
+    from prefect.events import DeploymentEventTrigger
+    from prefect.schedules import Cron, Interval
+
+    triggers = [
+        DeploymentEventTrigger.model_validate(
+            {k: t[k] for k in (*_TRIGGER_KEYS, "enabled", "parameters") if k in t}
+        )
+        for t in spec.get("triggers") or []
+    ]
+    schedules = [
+        Cron(s["cron"], timezone=s.get("timezone")) if "cron" in s else Interval(s["interval"])
+        for s in spec.get("schedules") or []
+        if s.get("active", True)
+    ]
+    limit = spec.get("concurrency_limit")
+    return _flow(spec["entrypoint"]).to_deployment(
+        name=spec["name"],
+        description=spec.get("description"),
+        parameters=spec.get("parameters"),
+        schedules=schedules or None,
+        triggers=triggers or None,
+        concurrency_limit=ConcurrencyLimitConfig(**limit) if isinstance(limit, dict) else limit,
+    )
+
+
+def run_serve(names: list[str] | None = None, path: Path = PREFECT_YAML) -> None:
+    """Serve `names` (default: every deployment of prefect.yaml) until interrupted."""
+    os.environ.setdefault("PREFECT_RUNNER_POLL_FREQUENCY", "1")  # a triggered refresh starts within a second
+    from prefect import serve
+
+    specs = deployment_specs(path)
+    wanted = names or list(specs)
+    unknown = [n for n in wanted if n not in specs]
+    if unknown:
+        raise ConfigError(f"prefect.yaml has no deployment {', '.join(unknown)}; it has: {', '.join(specs)}")
+    serve(*[deployment_of(specs[n]) for n in wanted], print_starting_message=True)

@@ -1,0 +1,176 @@
+"""The event loop as it runs for real: a Prefect server, prefect.yaml's `account-refresh` deployment served with its
+trigger (`crm-risk serve`), `crm-risk listen` on the simulator's Change Data Capture stream, and CRM changes.
+
+Every process is started here and stopped by PID; the simulator's clock is pinned.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+import requests
+
+from shell.live import account_flags, escalate, escalation_candidates
+from shell.service import EventLoop, prefect_env, running_prefect_server
+from tests.e2e.orgclock import pin_org_clock
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _wait(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+        time.sleep(0.25)
+
+
+class Stack:
+    """The org, the server's URL, the settings every process shares, and the warehouse path."""
+
+    def __init__(self, sim: Any, api: str, work: Path) -> None:
+        self.sim, self.api, self.work = sim, api, work
+        self.warehouse = work / "warehouse.duckdb"
+        self.env = prefect_env(api, work / "prefect-home")
+        self.env.update(
+            PYTHONPATH=str(ROOT),
+            CRM_RISK_SF_CONNECTION_FILE=str(Path(sim.state_dir) / "connection.json"),
+            CRM_RISK_SF_AUTH="client_credentials",
+            CRM_RISK_WAREHOUSE_PATH=str(self.warehouse),
+            CRM_RISK_LANDING_DIR=str(work / "landing"),
+            CRM_RISK_REFRESH_SETTLE_SECONDS="2",
+        )
+
+    def sync(self) -> str:
+        """`crm-risk sync` against the server; its output."""
+        cli = Path(sys.executable).with_name("crm-risk")
+        done = subprocess.run(
+            [str(cli), "sync"], env=self.env, cwd=ROOT, capture_output=True, text=True, timeout=600
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        return done.stdout
+
+    def refresh_runs(self) -> list[dict[str, Any]]:
+        """The account-refresh deployment's flow runs."""
+        body = {"deployments": {"name": {"any_": ["account-refresh"]}}, "limit": 200}
+        answer = requests.post(f"{self.api}/flow_runs/filter", json=body, timeout=30)
+        answer.raise_for_status()
+        return list(answer.json())
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """A 120-account org synced once, the Prefect server, `crm-risk serve account-refresh` and `crm-risk listen`."""
+    from simulator.server import Simulator
+
+    org_dir = tmp_path_factory.mktemp("org")
+    pin_org_clock(org_dir)
+    work = tmp_path_factory.mktemp("loop")
+    with (
+        Simulator(org_dir, accounts=120, seed=5, keepalive_seconds=0.5) as sim,
+        running_prefect_server(work / "prefect") as api,
+    ):
+        s = Stack(sim, api, work)
+        s.sync()
+        with EventLoop(s.env, work):
+            yield s
+
+
+def test_an_escalated_case_moves_its_flag_and_no_other(stack: Stack) -> None:
+    with duckdb.connect(str(stack.warehouse), read_only=True) as con:
+        as_of = con.execute("select max(as_of) from marts.account_risk_history").fetchall()[0][0]
+        account, case = escalation_candidates(con, as_of, 1)[0]
+    before = account_flags(stack.sim.org)
+    started = time.monotonic()
+    escalate(stack.sim.org, case)
+
+    _wait(lambda: account_flags(stack.sim.org)[account]["Risk_Level__c"] == "Red", 120, "the flag in the CRM")
+    seconds = time.monotonic() - started
+    _wait(
+        lambda: stack.refresh_runs() and all(r["state_type"] == "COMPLETED" for r in stack.refresh_runs()),
+        120,
+        "the refresh run to finish",
+    )
+    after = account_flags(stack.sim.org)
+    assert {a for a in after if after[a] != before[a]} == {account}, "another account was touched"
+    assert "nobody from the account team followed up" in after[account]["Risk_Reasons__c"]
+    tasks = stack.sim.org.query(
+        f"SELECT Risk_Task_Key__c FROM Task WHERE WhatId = '{account}' AND Risk_Task_Key__c != null"
+    ).records(0)
+    assert any(t["Risk_Task_Key__c"].startswith(f"{account}:no_follow_up_after_fix:") for t in tasks)
+    print(f"escalation -> Red in the CRM in {seconds:.1f}s (cold start of the refresh run included)")
+
+
+def _burst(org: Any, accounts: list[str], per_account: int, rng: random.Random) -> int:
+    """`per_account` changes to each account's cases and contacts, interleaved across accounts; the count."""
+    cases = {
+        a: [r["Id"] for r in org.query(f"SELECT Id FROM Case WHERE AccountId = '{a}'").records(0)]
+        for a in accounts
+    }
+    contacts = {
+        a: [r["Id"] for r in org.query(f"SELECT Id FROM Contact WHERE AccountId = '{a}'").records(0)]
+        for a in accounts
+    }
+    made = 0
+    for i in range(per_account):
+        for a in accounts:
+            if cases[a] and (i % 3 or not contacts[a]):
+                org.update(
+                    "Case",
+                    rng.choice(cases[a]),
+                    {"Priority": rng.choice(["High", "Medium", "Low"]), "IsEscalated": rng.random() < 0.3},
+                )
+            else:
+                org.update("Contact", rng.choice(contacts[a]), {"Title": f"Title {i}"})
+            made += 1
+    return made
+
+
+def test_a_burst_of_200_changes_over_20_accounts_is_a_few_runs_and_every_flag_right(stack: Stack) -> None:
+    with duckdb.connect(str(stack.warehouse), read_only=True) as con:
+        accounts = [
+            a
+            for (a,) in con.execute(
+                "select account_id from marts.account_risk order by hash(account_id) limit 20"
+            ).fetchall()
+        ]
+    runs_before = {r["id"] for r in stack.refresh_runs()}
+    assert _burst(stack.sim.org, accounts, 10, random.Random(7)) == 200
+
+    def settled() -> list[dict[str, Any]]:
+        runs = [r for r in stack.refresh_runs() if r["id"] not in runs_before]
+        return (
+            runs if runs and all(r["state_type"] in ("COMPLETED", "FAILED", "CRASHED") for r in runs) else []
+        )
+
+    time.sleep(5)  # the last changes reach the listener and the server
+    runs = _wait(settled, 240, "the refresh runs to finish")
+    assert all(r["state_type"] == "COMPLETED" for r in runs), [r["state_name"] for r in runs]
+    assert 1 <= len(runs) <= 10, len(runs)
+    # every flag right: the CRM holds what the warehouse scored, and a full nightly run has nothing left to push
+    crm = account_flags(stack.sim.org)
+    with duckdb.connect(str(stack.warehouse), read_only=True) as con:
+        scored = dict(
+            con.execute(
+                "select account_id, level from marts.account_risk where account_id in (select unnest(?))",
+                [accounts],
+            ).fetchall()
+        )
+    assert all(crm[a]["Risk_Level__c"] == scored[a] for a in scored)
+    result = json.loads(stack.sync())
+    assert result["push"]["pending"] == 0 and result["push"]["updated"] == 0, result["push"]
+    print(f"burst of 200 changes over 20 accounts: {len(runs)} refresh runs")
