@@ -35,6 +35,9 @@ from crm_risk.secrets import mask
 from flows.events import EventPoster
 from pipeline.context import RunContext
 from pipeline.moves import move_kind
+from pipeline.owner_tasks import TaskOutcome
+from pipeline.push import PushOutcome
+from pipeline.refresh import RefreshOutcome
 from pipeline.report import RunRecord
 
 __all__ = [
@@ -44,9 +47,11 @@ __all__ = [
     "FLAG_RAISED",
     "PUSH_FAILED",
     "SYNC_COMPLETED",
+    "emit_refresh_events",
     "emit_run_events",
     "flag_events",
     "push_failed_event",
+    "refresh_record",
     "run_events",
     "sync_completed_event",
 ]
@@ -233,6 +238,42 @@ def run_events(
     return events
 
 
+def refresh_record(
+    passes: Iterable[RefreshOutcome], status: str, message: str = "", errors: Iterable[BaseException] = ()
+) -> RunRecord:
+    """An account refresh's passes as one run record, so it emits what a sync emits (levels: the accounts scored).
+
+    `errors`: the exceptions of failed passes; a `PushRejectedError`'s outcome still counts (its accepted updates
+    moved flags in the CRM)."""
+    outcomes = list(passes)
+    pushes = [p.push for p in outcomes if p.push] + [
+        o for o in (getattr(e, "outcome", None) for e in errors) if isinstance(o, PushOutcome)
+    ]
+    run = RunRecord(status=status, message=message)
+    for p in outcomes:
+        for level, n in p.levels.items():
+            run.levels[level] = run.levels.get(level, 0) + n
+        for obj, n in p.extracted.items():
+            run.extracted.rows[obj] = run.extracted.rows.get(obj, 0) + n
+    if pushes:
+        run.push = PushOutcome()
+        for push in pushes:
+            for name in ("pending", "updated", "rejected", "not_sent", "raised", "cleared", "api_calls"):
+                setattr(run.push, name, getattr(run.push, name) + getattr(push, name))
+            for code, n in push.errors.items():
+                run.push.errors[code] = run.push.errors.get(code, 0) + n
+            run.push.moves += push.moves
+    tasks = [p.tasks for p in outcomes if p.tasks]
+    if tasks:
+        run.tasks = TaskOutcome()
+        for t in tasks:
+            for name in ("created", "closed", "rejected", "close_rejected"):
+                setattr(run.tasks, name, getattr(run.tasks, name) + getattr(t, name))
+            for code, n in t.errors.items():
+                run.tasks.errors[code] = run.tasks.errors.get(code, 0) + n
+    return run
+
+
 def _logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
     try:
         return get_run_logger()
@@ -262,3 +303,20 @@ def emit_run_events(
     finally:
         poster.close()
     return sent
+
+
+def emit_refresh_events(
+    ctx: RunContext,
+    passes: Iterable[RefreshOutcome],
+    status: str,
+    api_calls: int,
+    failures: Iterable[str] = (),
+    errors: Iterable[BaseException] = (),
+) -> int:
+    """An account refresh's events (`refresh_record` of its passes); the number accepted. Never raises."""
+    try:
+        run = refresh_record(passes, status, "; ".join(failures), errors)
+    except Exception as exc:  # a bug here must not fail the refresh either
+        _logger().warning("run %s: no Prefect events (%s: %s)", ctx.run_id, type(exc).__name__, mask(exc))
+        return 0
+    return emit_run_events(ctx, run, api_calls)

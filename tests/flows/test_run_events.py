@@ -16,11 +16,18 @@ from connectors.salesforce.ids import normalize_id
 from crm_risk.config import Settings
 from crm_risk.errors import PushRejectedError
 from crm_risk.secrets import register_secret
-from flows.run_events import emit_run_events, flag_events, push_failed_event, run_events
+from flows.run_events import (
+    emit_run_events,
+    flag_events,
+    push_failed_event,
+    refresh_record,
+    run_events,
+)
 from pipeline.context import RunContext
 from pipeline.moves import move_kind
 from pipeline.owner_tasks import TaskOutcome
 from pipeline.push import PushOutcome
+from pipeline.refresh import RefreshOutcome
 from pipeline.report import RunRecord
 
 ACME = "001000000000001AAA"  # an 18-character Account id (its suffix matches)
@@ -199,3 +206,33 @@ def test_emitting_never_fails_the_run_when_the_prefect_api_refuses(caplog: pytes
     ):
         assert emit_run_events(ctx, run, 3) == 0
     assert "run run-1: 0 of its Prefect events were emitted" in caplog.text
+
+
+def test_an_account_refresh_emits_what_a_sync_emits_for_its_passes() -> None:
+    one = RefreshOutcome(
+        ["A"],
+        extracted={"Case": 3},
+        levels={"Red": 1},
+        push=PushOutcome(pending=1, updated=1, raised=1, moves=[move("Amber", "Red", account_id="A")]),
+        tasks=TaskOutcome(created=1),
+    )
+    two = RefreshOutcome(["B"], extracted={"Case": 2, "Task": 4}, levels={"Green": 1}, push=PushOutcome())
+    rejected = PushOutcome(pending=2, updated=1, rejected=1, errors={"FIELD_INTEGRITY_EXCEPTION": 1})
+    rejected.moves = [move(None, "Amber", account_id="C")]  # the pass failed, but this update was accepted
+    errors = [PushRejectedError("1 of 2 rejected", outcome=rejected), RuntimeError("network")]
+    run = refresh_record([one, two], "failed", "2 accounts: PushRejectedError: ...", errors)
+    assert run.levels == {"Red": 1, "Green": 1} and run.extracted.rows == {"Case": 5, "Task": 4}
+    assert run.push is not None and run.tasks is not None
+    assert (run.push.pending, run.push.updated, run.push.rejected, run.push.raised) == (3, 2, 1, 1)
+    assert run.push.errors == {"FIELD_INTEGRITY_EXCEPTION": 1} and run.tasks.created == 1
+    events = run_events("r-1", "account_refresh", run, api_calls=9)
+    assert [(e["event"], e["payload"].get("account_id")) for e in events] == [
+        ("crm.risk.flag.raised", "A"),
+        ("crm.risk.flag.changed", "A"),
+        ("crm.risk.flag.raised", "C"),
+        ("crm.risk.flag.changed", "C"),
+        ("crm.push.failed", None),
+        ("crm.sync.completed", None),
+    ]
+    assert events[-1]["resource"]["crm-risk.flow"] == "account_refresh"
+    assert events[-1]["payload"]["status"] == "failed"
