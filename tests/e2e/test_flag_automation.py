@@ -27,6 +27,8 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from crm_risk.errors import PushRejectedError
 from flows.nightly import nightly_sync
+from flows.refresh import account_refresh
+from shell.live import escalate, escalation_candidates
 from shell.service import prefect_env, read_events, running_prefect_server, stop_process
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -269,3 +271,34 @@ def test_rejected_updates_emit_push_failed_and_no_flag_event_for_them(
         len(rejected) == 5 and flagged and not flagged & rejected
     )  # the flag moved only where it was accepted
     assert flagged <= {rid for rid, s in logged.items() if s == "updated"}
+
+
+def test_a_refresh_on_a_warehouse_of_the_last_version_pushes_its_flag_and_emits_it(
+    e2e_sim: Any, settings_for: dict[str, Any], prefect_api: str
+) -> None:
+    _sync(prefect_api, settings_for)
+    with duckdb.connect(settings_for["warehouse_path"]) as con:  # as the version before these events left it
+        con.execute("drop view sync.account_flag_moves")
+        con.execute("alter table marts.account_risk drop column reason_list")
+        as_of = con.execute("select max(as_of) from marts.account_risk_history").fetchall()[0][0]
+        [(account, case)] = escalation_candidates(con, as_of, 1)
+    escalate(e2e_sim.org, case)
+    with temporary_settings({PREFECT_API_URL: prefect_api}):
+        result = account_refresh(
+            account=f"salesforce.account.{account}", changed_object="Case", settings=settings_for
+        )
+        APILogWorker.drain_all()
+    assert result["status"] == "success" and result["flags_pushed"] == 1
+    [event] = _wait(
+        lambda: [
+            e
+            for e in _run_events(prefect_api, "crm.risk.flag.raised", result["run_id"])
+            if e["payload"]["account_id"] == account
+        ],
+        30,
+        "the refresh's raised event",
+    )
+    assert (event["payload"]["previous_level"], event["payload"]["level"]) == ("Green", "Red")
+    assert any("followed up" in r for r in event["payload"]["reasons"]), event["payload"]["reasons"]
+    [done] = _run_events(prefect_api, "crm.sync.completed", result["run_id"])
+    assert done["resource"]["crm-risk.flow"] == "account_refresh" and done["payload"]["push"]["raised"] == 1

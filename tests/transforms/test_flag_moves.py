@@ -55,3 +55,18 @@ def test_only_accepted_updates_are_moves():
     moves = {"A": {"account_id": "A"}, "B": {"account_id": "B"}}
     results = [Result("B", True), Result("A", False), Result("C", True)]
     assert accepted_moves(moves, results) == [{"account_id": "B"}]
+
+
+def test_a_warehouse_from_before_the_view_gets_it_and_a_broken_one_only_loses_the_events(
+    con, crm: Crm, caplog
+):
+    setup_org(crm)
+    run(con, run_id="run-1")
+    con.execute(
+        "drop view sync.account_flag_moves"
+    )  # as an account refresh finds a warehouse of the last version
+    assert set(read_moves(con)) == {"A"}
+    con.execute("drop view sync.account_flag_moves")
+    con.execute("alter table marts.account_risk drop column reason_list")  # and no full run to add the column
+    assert read_moves(con) == {}
+    assert "no flag events this run" in caplog.text
