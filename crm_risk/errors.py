@@ -70,3 +70,7 @@ class DataQualityError(CrmRiskError):
 
 class PushRejectedError(CrmRiskError):
     """More pushes were rejected than the configured share allows."""
+
+    def __init__(self, message: str, *, outcome: object = None) -> None:
+        super().__init__(message)
+        self.outcome = outcome  # what the push did (the pipeline's PushOutcome), accepted updates included

@@ -21,6 +21,7 @@ from connectors.salesforce.client import connect
 from crm_risk.config import load_settings
 from expectations.gate import warm_up
 from flows.inbox import Change, Inbox, account_of, parse_time
+from flows.run_events import emit_refresh_events
 from pipeline import context
 from pipeline.refresh import RefreshOutcome, refresh_accounts
 
@@ -89,6 +90,7 @@ def account_refresh(
     client = connect(cfg)
     passes: list[RefreshOutcome] = []
     changes, failures = int(bool(pending)), []
+    errors: list[Exception] = []
     pulled_at: dict[str, datetime] = {}
     status = "failed"
     try:
@@ -101,6 +103,7 @@ def account_refresh(
                     pulled_at.update(dict.fromkeys(ids, started))
                 except Exception as exc:  # the other accounts of the window still get their refresh
                     failures.append(f"{len(ids)} accounts: {type(exc).__name__}: {exc}")
+                    errors.append(exc)
                     log.error("refresh of %d accounts failed: %s", len(ids), exc)
             closed = inbox.done()
             fresh = [c for c in inbox.poll() if not _already_pulled(c, pulled_at)]
@@ -121,6 +124,7 @@ def account_refresh(
             key="crm-risk-account-refresh",
             description=f"run {ctx.run_id}",
         )
+        emit_refresh_events(ctx, passes, status, client.api_calls, failures, errors)  # never raises
     log.info(
         "account refresh %s: %d changes, %d accounts in %d passes, %d API calls",
         ctx.run_id,

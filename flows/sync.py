@@ -11,6 +11,7 @@ from prefect.cache_policies import NO_CACHE
 
 from connectors.salesforce.client import CrmClient, connect
 from crm_risk.config import Settings
+from flows.run_events import emit_run_events
 from pipeline import context, extract, load, owner_tasks, report, score
 from pipeline.push import push_flags
 
@@ -36,6 +37,7 @@ def sync_once(
     ctx = context.begin_run(cfg, flow_label)
     client: CrmClient = connect_task(cfg)
     run = report.RunRecord()
+    failure: Exception | None = None
     try:
         run.extracted = extract_task(ctx, client, objects, since, until)
         run.loaded = load_task(ctx, run.extracted.manifests)
@@ -45,6 +47,7 @@ def sync_once(
             run.tasks = None if run.push.quota_stopped else tasks_task(ctx, client)
         run.settle()
     except Exception as exc:
+        failure = exc
         run.message = f"{type(exc).__name__}: {exc}"
         raise
     finally:
@@ -52,5 +55,6 @@ def sync_once(
         create_markdown_artifact(
             markdown, key=report.artifact_key(flow_label), description=f"run {ctx.run_id}"
         )
+        emit_run_events(ctx, run, client.api_calls, failure)  # for users' automations; never raises
     get_run_logger().info("run %s %s: %d API calls", ctx.run_id, run.status, client.api_calls)
     return run.as_dict(ctx.run_id, client.api_calls)

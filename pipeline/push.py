@@ -14,6 +14,7 @@ from connectors.salesforce.values import sf_datetime
 from crm_risk.errors import PushRejectedError, QuotaExceeded
 from expectations.gate import check_payload
 from pipeline.context import RunContext
+from pipeline.moves import accepted_moves, move_kind, read_moves
 
 __all__ = ["PushOutcome", "push_flags"]
 
@@ -33,6 +34,8 @@ class PushOutcome:
     api_calls: int = 0
     quota_stopped: str | None = None
     errors: dict[str, int] = field(default_factory=dict)
+    # the level moves the CRM accepted (sync.account_flag_moves rows): the crm.risk.flag.* events
+    moves: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
 
 def push_flags(ctx: RunContext, client: CrmClient, accounts: list[str] | None = None) -> PushOutcome:
@@ -50,6 +53,7 @@ def push_flags(ctx: RunContext, client: CrmClient, accounts: list[str] | None = 
                 'select * from sync.account_push_pending where "Id" in (select unnest($ids::varchar[]))',
                 {"ids": accounts},
             ).fetch_df()
+        moving = read_moves(con)
     out.pending = len(pending)
     if settings.dq_enabled and settings.push_enabled:
         # critical -> DataQualityError, nothing sent; a refresh's few accounts build Data Docs only on failure
@@ -76,11 +80,15 @@ def push_flags(ctx: RunContext, client: CrmClient, accounts: list[str] | None = 
         else:
             out.rejected += 1
             out.errors[r.error_code or "UNKNOWN"] = out.errors.get(r.error_code or "UNKNOWN", 0) + 1
+    out.moves = accepted_moves(moving, results)
+    kinds = [move_kind(m["previous_level"], m["level"]) for m in out.moves]
+    out.raised, out.cleared = kinds.count("raised"), kinds.count("cleared")
     if out.pending and out.rejected / out.pending > settings.push_reject_threshold:
         raise PushRejectedError(
             f"{out.rejected} of {out.pending} Account updates were rejected "
             f"({out.rejected / out.pending:.0%} > CRM_RISK_PUSH_REJECT_THRESHOLD={settings.push_reject_threshold:.0%}); "
-            f"errors: {out.errors}. Each record's error is in sync.push_log (run_id '{ctx.run_id}')."
+            f"errors: {out.errors}. Each record's error is in sync.push_log (run_id '{ctx.run_id}').",
+            outcome=out,  # the accepted updates did reach the CRM: their flag events are still emitted
         )
     return out
 

@@ -42,7 +42,8 @@ class RunRecord:
             "extracted": self.extracted.rows,
             "loaded": self.loaded,
             "levels": self.levels,
-            "push": self.push.__dict__ if self.push else None,
+            # the accepted level moves went out as events; the return value keeps their counts
+            "push": {k: v for k, v in vars(self.push).items() if k != "moves"} if self.push else None,
             "tasks": self.tasks.__dict__ if self.tasks else None,
             "api_calls": api_calls,
             "data_docs": self.data_docs,

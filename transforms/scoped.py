@@ -199,6 +199,10 @@ def _merge_outputs(con: duckdb.DuckDBPyConnection, home: str, kept: set[str]) ->
                 raise ConfigError(
                     f"the warehouse has no {name}: it predates this version's models; run a full sync first"
                 )
+            for column in sorted(
+                cols - target[name]
+            ):  # added by this version: the next full run fills it for all
+                _add_column(con, home, name, column)
             con.execute(f'delete from "{home}".{_q(name)} where account_id in {in_scope}')
             con.execute(f'insert into "{home}".{_q(name)} by name select * from {SCRATCH}.{_q(name)}')
             merged[name] = int(con.execute(f"select count(*) from {SCRATCH}.{_q(name)}").fetchall()[0][0])
@@ -207,3 +211,16 @@ def _merge_outputs(con: duckdb.DuckDBPyConnection, home: str, kept: set[str]) ->
         con.execute("rollback")
         raise
     return merged
+
+
+def _add_column(con: duckdb.DuckDBPyConnection, home: str, name: str, column: str) -> None:
+    """Add the scratch table's `column` (its type) to the warehouse table `name`: a model gained a column since the
+    warehouse's last full run, and a refresh must not wait for the next one."""
+    schema, table = name.split(".", 1)
+    [(data_type,)] = con.execute(
+        "select data_type from duckdb_columns() where database_name = ? and schema_name = ? and table_name = ? "
+        "and lower(column_name) = ?",
+        [SCRATCH, schema, table, column],
+    ).fetchall()
+    log.info("adding %s.%s (%s) to the warehouse: new in this version", name, column, data_type)
+    con.execute(f'alter table "{home}".{_q(name)} add column "{column}" {data_type}')

@@ -20,7 +20,7 @@ import pytest
 import requests
 
 from shell.live import account_flags, escalate, escalation_candidates
-from shell.service import EventLoop, prefect_env, running_prefect_server
+from shell.service import EventLoop, prefect_env, read_events, running_prefect_server
 from tests.e2e.orgclock import pin_org_clock
 
 pytestmark = pytest.mark.e2e
@@ -112,6 +112,23 @@ def test_an_escalated_case_moves_its_flag_and_no_other(stack: Stack) -> None:
         f"SELECT Risk_Task_Key__c FROM Task WHERE WhatId = '{account}' AND Risk_Task_Key__c != null"
     ).records(0)
     assert any(t["Risk_Task_Key__c"].startswith(f"{account}:no_follow_up_after_fix:") for t in tasks)
+    # the move went out as events for users' automations, from the refresh run (the account was not Red before)
+    [raised] = _wait(
+        lambda: [
+            e
+            for e in read_events(stack.api, "crm.risk.flag.raised")
+            if e["payload"]["account_id"] == account and e["payload"]["level"] == "Red"
+        ],
+        30,
+        "the flag's raised event",
+    )
+    assert raised["payload"]["previous_level"] == before[account]["Risk_Level__c"]
+    refreshes = {
+        e["payload"]["run_id"]
+        for e in read_events(stack.api, "crm.sync.completed")
+        if e["resource"]["crm-risk.flow"] == "account_refresh"
+    }
+    assert raised["payload"]["run_id"] in refreshes
     print(f"escalation -> Red in the CRM in {seconds:.1f}s (cold start of the refresh run included)")
 
 

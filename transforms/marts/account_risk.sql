@@ -1,5 +1,6 @@
 -- account_risk: one row per live customer account: level (Red/Amber/Green), score 0-100, the top reasons as
--- sentences, trend against the previous run, model version. key: account_id
+-- sentences (as one text for the Account field, and as a list for the flag events), trend against the previous run,
+-- model version. key: account_id
 create or replace table marts.account_risk as
 
 with accounts as (
@@ -62,7 +63,9 @@ reasons as (
     select
         account_id,
         string_agg(reason, ' ' order by reason_rank) filter (where not is_positive) as risk_reasons,
-        string_agg(reason, ' ' order by reason_rank) filter (where is_positive) as positive_reasons
+        string_agg(reason, ' ' order by reason_rank) filter (where is_positive) as positive_reasons,
+        list(reason order by reason_rank) filter (where not is_positive) as risk_reason_list,
+        list(reason order by reason_rank) filter (where is_positive) as positive_reason_list
     from fitted_reasons
     where length_so_far <= meta.rule_num('risk', 'reasons_max_chars')
     group by 1
@@ -80,7 +83,9 @@ scored as (
                     then meta.rule_num('risk', 'renewal_weight')
                 else 1
             end)) as points_score,
-        coalesce(reasons.risk_reasons, reasons.positive_reasons, meta.rule_text('risk', 'clear_reason')) as reasons
+        coalesce(reasons.risk_reasons, reasons.positive_reasons, meta.rule_text('risk', 'clear_reason')) as reasons,
+        coalesce(reasons.risk_reason_list, reasons.positive_reason_list, [meta.rule_text('risk', 'clear_reason')])
+            as reason_list
     from accounts
     left join points on accounts.account_id = points.account_id
     left join sales on accounts.account_id = sales.account_id
@@ -106,6 +111,7 @@ final as (
         leveled.level,
         cast(leveled.score as double) as score,
         leveled.reasons,
+        leveled.reason_list,
         case
             when previous.account_id is null then 'Steady'
             when (case leveled.level when 'Red' then 2 when 'Amber' then 1 else 0 end)
