@@ -10,7 +10,7 @@ medians, "does the org hold this input at all") and the signal coverage keep the
 (only the accounts' rows where the table has an `account_id`). The outputs are then merged into the warehouse in
 one transaction: for every staging and marts table with an `account_id`, the accounts' rows are replaced. The
 nightly's risk history (the trend's reference) is read, never appended. Equivalence with a full run, account by
-account, is tested (tests/transforms/test_scoped.py).
+account, is tested (tests/e2e/test_refresh.py).
 """
 
 from __future__ import annotations
