@@ -23,12 +23,13 @@ from expectations.gate import warm_up
 from flows.inbox import Change, Inbox, account_of, parse_time
 from flows.run_events import emit_refresh_events
 from pipeline import context
-from pipeline.refresh import RefreshOutcome, refresh_accounts
+from pipeline.refresh import RefreshOutcome, objects_to_pull, refresh_accounts
 
 __all__ = ["account_refresh"]
 
 refresh_task = task(name="refresh-pass", cache_policy=NO_CACHE)(refresh_accounts)
-SEEN_BY_PULL = timedelta(seconds=1)  # an event this much older than an account's last pull is already in it
+SEEN_BY_PULL = timedelta(seconds=1)
+ALL = "*"  # a pull of every account-owned object  # an event this much older than an account's last pull is already in it
 
 
 class Pending:
@@ -91,7 +92,7 @@ def account_refresh(
     passes: list[RefreshOutcome] = []
     changes, failures = int(bool(pending)), []
     errors: list[Exception] = []
-    pulled_at: dict[str, datetime] = {}
+    pulled_at: dict[tuple[str, str], datetime] = {}  # (account, object or ALL) -> when its last pull started
     status = "failed"
     try:
         while True:
@@ -100,7 +101,8 @@ def account_refresh(
                 started = datetime.now(UTC)
                 try:
                     passes.append(refresh_task(ctx, client, ids, objects, push))
-                    pulled_at.update(dict.fromkeys(ids, started))
+                    pulled = objects_to_pull(objects) or {ALL}
+                    pulled_at.update({(a, o): started for a in ids for o in pulled})
                 except Exception as exc:  # the other accounts of the window still get their refresh
                     failures.append(f"{len(ids)} accounts: {type(exc).__name__}: {exc}")
                     errors.append(exc)
@@ -138,10 +140,14 @@ def account_refresh(
     return {"run_id": ctx.run_id, "status": status, **counts, "api_calls": client.api_calls}
 
 
-def _already_pulled(change: Change, pulled_at: dict[str, datetime]) -> bool:
-    """True when the account's last pull started after the change was announced: that pull already has it."""
-    pulled = pulled_at.get(change.account_id)
-    return pulled is not None and change.occurred < pulled - SEEN_BY_PULL
+def _already_pulled(change: Change, pulled_at: dict[tuple[str, str], datetime]) -> bool:
+    """True when a pull of the change's object for its account started after the change was announced: that pull
+    already has it. (A pass pulls the objects its accounts' changes named: a Contact pull has no Case change.)"""
+    starts = [pulled_at.get((change.account_id, ALL))]
+    if change.object is not None:
+        starts.append(pulled_at.get((change.account_id, change.object)))
+    latest = max((s for s in starts if s is not None), default=None)
+    return latest is not None and change.occurred < latest - SEEN_BY_PULL
 
 
 def _counts(passes: list[RefreshOutcome], changes: int) -> dict[str, Any]:

@@ -11,7 +11,6 @@ import pytest
 
 from flows.events import ACCOUNT_CHANGED, post_events
 from flows.inbox import Inbox, account_of
-from flows.refresh import Pending
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_harness")]
 
@@ -55,15 +54,3 @@ def test_the_window_s_events_come_out_once_across_pages_and_nothing_else() -> No
         assert inbox.poll() == []  # handed out once
     finally:
         inbox.close()
-
-
-def test_pending_accounts_pull_what_their_changes_name() -> None:
-    pending = Pending()
-    pending.add("A", "Case")
-    pending.add("B", "Contact")
-    pending.add("A", "Case")
-    assert pending.take() == (["A", "B"], ["Case", "Contact"])
-    assert not pending
-    pending.add("A", "Case")
-    pending.add("B", None)  # an event that does not say: every object
-    assert pending.take() == (["A", "B"], None)
