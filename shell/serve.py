@@ -62,14 +62,42 @@ def deployment_of(spec: dict[str, Any]) -> Any:
     )
 
 
+WARM = "account-refresh"  # runs in this process (shell/warm.py): its latency is the product's promise
+
+
 def run_serve(names: list[str] | None = None, path: Path = PREFECT_YAML) -> None:
-    """Serve `names` (default: every deployment of prefect.yaml) until interrupted."""
-    os.environ.setdefault("PREFECT_RUNNER_POLL_FREQUENCY", "1")  # a triggered refresh starts within a second
+    """Serve `names` (default: every deployment of prefect.yaml) until interrupted; account-refresh's runs execute
+    in this process, warm (shell/warm.py), the others in a process each as Prefect's `serve` runs them."""
+    os.environ.setdefault("PREFECT_RUNNER_POLL_FREQUENCY", "1")
+    import signal
+    import threading
+
     from prefect import serve
+
+    from shell.warm import WarmRunner
 
     specs = deployment_specs(path)
     wanted = names or list(specs)
     unknown = [n for n in wanted if n not in specs]
     if unknown:
         raise ConfigError(f"prefect.yaml has no deployment {', '.join(unknown)}; it has: {', '.join(specs)}")
-    serve(*[deployment_of(specs[n]) for n in wanted], print_starting_message=True)
+    others = [deployment_of(specs[n]) for n in wanted if n != WARM]
+    if WARM not in wanted:
+        serve(*others, print_starting_message=True)
+        return
+    warm = WarmRunner(deployment_of(specs[WARM]))
+    flow = _flow(specs[WARM]["entrypoint"])
+    if not others:
+        signal.signal(signal.SIGTERM, lambda *_: warm.stop.set())
+        try:
+            warm.run(flow)
+        except KeyboardInterrupt:
+            warm.stop.set()
+        return
+    thread = threading.Thread(target=warm.run, args=(flow,), daemon=True, name="warm-runner")
+    thread.start()
+    try:
+        serve(*others, print_starting_message=True)
+    finally:
+        warm.stop.set()
+        thread.join(30)

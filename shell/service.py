@@ -23,6 +23,9 @@ from typing import Any
 import requests
 
 ROOT = Path(__file__).resolve().parents[1]  # the checkout: prefect.yaml and the flows' entrypoints
+READY_MARK = (
+    "runs execute in this process"  # `crm-risk serve account-refresh` is registered and warm (shell/warm.py)
+)
 
 __all__ = ["EventLoop", "prefect_env", "read_events", "running_prefect_server", "stop_process"]
 
@@ -137,9 +140,7 @@ class EventLoop:
         self._start("serve", "serve", *self.deployments)
         self._start("listen", "listen")
         deadline = time.monotonic() + timeout
-        while not (
-            self.ready("serve", "Your deployments are being served") and self.ready("listen", "subscribed")
-        ):
+        while not (self.ready("serve", READY_MARK) and self.ready("listen", "subscribed")):
             dead = [p.args for p in self.procs if p.poll() is not None]
             if dead or time.monotonic() > deadline:
                 self.stop()
