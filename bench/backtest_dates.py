@@ -2,10 +2,11 @@
 
 The simulated org is built relative to its "today", so the monthly as-of dates of the backtest fall at other points
 of each account's history on every generation date: the renewal lift of one org is one draw. This runs
-`crm-risk demo` (2,000 accounts, seed 42) with the org's clock moved by each offset, then `run_backtest`, and writes
+`crm-risk demo` (2,000 accounts, seed 42) with the org's date set to each offset from a fixed anchor (the e2e tests'
+ORG_DAY, so the dates, and the figures, are the same whatever day it runs), then `run_backtest`, and writes
 bench/results/backtest_dates.json: per date the renewal metrics and counts, and per horizon the min / mean / max lift.
 
-    .venv/bin/python bench/backtest_dates.py [--offsets=-300,-200,...] [--accounts 2000] [--keep DIR]
+    .venv/bin/python bench/backtest_dates.py [--offsets=-300,-200,...] [--anchor 2026-11-26] [--accounts 2000] [--keep DIR]
 
 Ten dates by default, about 100 s each on 2 cores (generation + sync ~60 s, backtest ~40 s).
 """
@@ -19,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +28,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from shell.backtest import HORIZONS, run_backtest  # noqa: E402
+from tests.e2e.orgclock import ORG_DAY, pin_org_clock  # noqa: E402
 
 
-def _one(state: Path, offset_days: int, accounts: int, seed: int) -> dict[str, Any]:
-    (state / "org").mkdir(parents=True, exist_ok=True)
-    # the simulator's clock runs `offset_seconds` ahead of the wall clock (simulator/org/clock.py)
-    (state / "org" / "clock.json").write_text(json.dumps({"offset_seconds": offset_days * 86400}))
+def _one(state: Path, day: date, offset_days: int, accounts: int, seed: int) -> dict[str, Any]:
+    pin_org_clock(state / "org", day)  # the org's today is `day` (its clock.json)
     t0 = time.perf_counter()
     with open(state / "demo.log", "w") as log:
         cmd = [str(ROOT / ".venv/bin/crm-risk"), "demo", "--state-dir", str(state)]
@@ -58,7 +59,10 @@ def main() -> None:
     ap.add_argument(
         "--offsets",
         default="-300,-200,-120,-45,-20,0,15,30,75,120",
-        help="days to move the org's clock, comma-separated",
+        help="days from the anchor to each org's date, comma-separated",
+    )
+    ap.add_argument(
+        "--anchor", type=date.fromisoformat, default=ORG_DAY, help="the date the offsets count from"
     )
     ap.add_argument("--accounts", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=42)
@@ -70,7 +74,9 @@ def main() -> None:
         base = Path(args.keep) if args.keep else Path(tmp)
         runs = []
         for off in offsets:
-            run = _one(base / f"offset{off}", off, args.accounts, args.seed)
+            run = _one(
+                base / f"offset{off}", args.anchor + timedelta(days=off), off, args.accounts, args.seed
+            )
             runs.append(run)
             lifts = " ".join(f"{n}d {run['renewal'][str(n)]['lift']:.2f}" for n in HORIZONS)
             print(f"org of {run['org_today']} (offset {off:+d} days): lift {lifts}", flush=True)
@@ -81,7 +87,13 @@ def main() -> None:
         }
         for n in HORIZONS
     }
-    out = {"accounts": args.accounts, "seed": args.seed, "lift": summary, "runs": runs}
+    out = {
+        "accounts": args.accounts,
+        "seed": args.seed,
+        "anchor": args.anchor.isoformat(),
+        "lift": summary,
+        "runs": runs,
+    }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=2))
     print(json.dumps(summary), "->", args.out)

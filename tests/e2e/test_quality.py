@@ -13,6 +13,7 @@ import pytest
 
 from crm_risk.errors import DataQualityError
 from flows.nightly import nightly_sync
+from tests.e2e.orgclock import pin_org_clock
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_harness")]
 
@@ -33,7 +34,9 @@ def e2e_sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """This module's org is dirty (overrides conftest's clean one, so `settings_for` points here)."""
     from simulator.server import Simulator
 
-    with Simulator(tmp_path_factory.mktemp("dirty-org"), accounts=80, seed=7, dirty=True) as sim:
+    org_dir = tmp_path_factory.mktemp("dirty-org")
+    pin_org_clock(org_dir)  # the org's date is fixed, as in conftest's clean org
+    with Simulator(org_dir, accounts=80, seed=7, dirty=True) as sim:
         yield sim
 
 

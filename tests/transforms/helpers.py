@@ -111,7 +111,7 @@ class Crm:
             StartDateTime=when,
             ActivityDate=when.date(),
             OwnerId=kw.pop("OwnerId", OWNER),
-            CreatedDate=when,
+            CreatedDate=kw.pop("CreatedDate", when),
             **kw,
         )
 

@@ -171,16 +171,32 @@ def test_onboarding_profile_tightens_thresholds(con, crm):
     assert lifecycle == {"NEW": "onboarding", "OLD": "steady"}
 
 
-def test_case_spike_on_a_new_customer_says_there_is_no_usual_rate_yet(con, crm):
-    crm.account("N")
-    won = crm.opportunity("N", "First order", "Closed Won", day(60))
-    crm.history(won, "Closed Won", ago(60), close=day(60))
-    for i in range(3):
-        crm.case("N", f"0000040{i}", ago(5 + i))
+def test_case_spike_needs_a_history_to_compare_with(con, crm):
+    for a, won in (("NEW", 20), ("YOUNG", 45), ("EDGE", 60), ("PARTIAL", 100)):  # customers since `won` days
+        crm.account(a)
+        opp = crm.opportunity(a, "First order", "Closed Won", day(won))
+        crm.history(opp, "Closed Won", ago(won), close=day(won))
+    crm.account("ADDED", CreatedDate=ago(20))  # a customer on record for 20 days, no win in the CRM
+    for a in ("NEW", "YOUNG", "EDGE", "PARTIAL", "ADDED"):
+        for i in range(3):
+            crm.case(a, f"{a}-{i}", ago(5 + i))
+    for i in range(2):  # two cases in the 70 days before the last 30, as a customer
+        crm.case("PARTIAL", f"PARTIAL-b{i}", ago(50 + 20 * i), ago(49 + 20 * i))
     run(con)
     got = fired(con, "case_spike")
-    assert set(got) == {"N"}
-    assert got["N"][0] == (
-        "3 cases in the last 30 days, since it became a customer on 1 May 2026: "
-        "too new for a usual rate to compare with."
-    )
+    # NEW, YOUNG and ADDED have less than 30 days of history before the last 30: no usual rate, no rise
+    assert set(got) == {"EDGE", "PARTIAL"}
+    assert got["EDGE"][0] == "3 cases in the last 30 days against a usual 0 since 1 May 2026."
+    # the usual rate is over the 70 days it was a customer, not over the whole 180-day baseline
+    assert got["PARTIAL"][0] == "3 cases in the last 30 days against a usual 0.9 since 22 Mar 2026."
+    assert got["PARTIAL"][1]["baseline_days"] == 70.5  # from midnight of the win's CloseDate
+
+
+def test_case_spike_on_a_customer_won_after_years_as_a_prospect(con, crm):
+    crm.account("P", CreatedDate=ago(1000))  # a prospect for years (no cases then), won 20 days ago
+    opp = crm.opportunity("P", "First order", "Closed Won", day(20))
+    crm.history(opp, "Closed Won", ago(20), close=day(20))
+    for i in range(3):
+        crm.case("P", f"P-{i}", ago(5 + i))
+    run(con)
+    assert fired(con, "case_spike") == {}

@@ -1,56 +1,34 @@
--- int_account_touches: completed tasks and held events of the account team up to $as_of.
--- grain: activity; key: activity_id
+-- int_account_touches: completed tasks and held events of the account team up to $as_of, each at the time it
+-- happened (int_activities: the activity clock), never at the time it was logged. grain: activity; key: activity_id
 create or replace table marts.int_account_touches as
 
-with tasks as (
-    select * from staging.stg_tasks
-),
-
-events as (
-    select * from staging.stg_events
+with activities as (
+    select * from marts.int_activities
 ),
 
 users as (
     select * from staging.stg_users
 ),
 
-unioned as (
-    select
-        task_id as activity_id,
-        'task' as activity_kind,
-        account_id,
-        who_id as contact_id,
-        what_id,
-        owner_id,
-        coalesce(completed_at, cast(activity_date as timestamptz), created_at) as touched_at,
-        subject,
-        task_type as activity_type
-    from tasks
-    -- the pipeline's own owner Tasks are not contact with the customer (it completes them itself when a signal clears)
-    where is_completed and risk_task_key is null
-
-    union all
-
-    select
-        event_id as activity_id,
-        'event' as activity_kind,
-        account_id,
-        who_id as contact_id,
-        what_id,
-        owner_id,
-        starts_at as touched_at,
-        subject,
-        event_type as activity_type
-    from events
-),
-
 final as (
     select
-        unioned.*,
+        activities.activity_id,
+        activities.activity_kind,
+        activities.account_id,
+        activities.contact_id,
+        activities.what_id,
+        activities.owner_id,
+        activities.occurred_at as touched_at,
+        activities.recorded_at,
+        activities.subject,
+        activities.activity_type,
         users.user_name as owner_name
-    from unioned
-    left join users on unioned.owner_id = users.user_id
-    where unioned.touched_at <= $as_of
+    from activities
+    left join users on activities.owner_id = users.user_id
+    where activities.is_done
+        and activities.occurred_at <= $as_of
+        -- the pipeline's own owner Tasks are not contact with the customer (it completes them itself when a signal clears)
+        and not activities.is_pipeline_task
 )
 
 select * from final

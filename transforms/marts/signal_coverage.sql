@@ -14,7 +14,10 @@ accounts as (
 ),
 
 events as (
-    select * from staging.stg_events
+    -- the events the org held at $as_of (a backtest does not know of events created later)
+    select activity_id as event_id, account_id, activity_type as event_type
+    from marts.int_activities
+    where activity_kind = 'event'
 ),
 
 fired as (

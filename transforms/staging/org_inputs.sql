@@ -7,5 +7,6 @@ select
     exists (select 1 from staging.stg_contacts) as has_contacts,
     exists (
         select 1 from staging.stg_events
-        where event_type = meta.rule_text('inputs', 'business_review_event_type')
+        -- entered by $as_of (the activity clock: a backtest does not know of events saved later)
+        where event_type = meta.rule_text('inputs', 'business_review_event_type') and created_at <= $as_of
     ) as has_business_reviews

@@ -10,14 +10,15 @@ with accounts as (
 ),
 
 reviews as (
-    select * from staging.stg_events
-    where event_type = meta.rule_text('inputs', 'business_review_event_type')
+    -- business-review events the org knew of at $as_of, at their start (int_activities: the activity clock)
+    select * from marts.int_activities
+    where activity_kind = 'event' and activity_type = meta.rule_text('inputs', 'business_review_event_type')
 ),
 
 last_review as (
-    select account_id, max(starts_at) as last_review_at
+    select account_id, max(occurred_at) as last_review_at
     from reviews
-    where starts_at <= $as_of
+    where occurred_at <= $as_of
     group by 1
 ),
 

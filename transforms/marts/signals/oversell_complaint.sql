@@ -3,10 +3,13 @@
 create or replace table marts.sig_oversell_complaint as
 
 with visits as (
-    select * from staging.stg_events
-    where event_type = meta.rule_text('inputs', 'service_visit_event_type')
-        and starts_at <= $as_of
-        and starts_at > $as_of - meta.rule_days('oversell_complaint', 'lookback_days')
+    -- service visits the org knew of at $as_of, at their start (int_activities: the activity clock)
+    select activity_id as event_id, account_id, occurred_at as starts_at
+    from marts.int_activities
+    where activity_kind = 'event'
+        and activity_type = meta.rule_text('inputs', 'service_visit_event_type')
+        and occurred_at <= $as_of
+        and occurred_at > $as_of - meta.rule_days('oversell_complaint', 'lookback_days')
 ),
 
 complaints as (
