@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
@@ -87,3 +88,21 @@ def test_dry_run_writes_nothing_and_a_real_sync_then_writes_exactly_the_preview(
     calls = preview["api_calls"]
     assert calls["account_updates"] == -(-preview["accounts"] // 200)
     assert calls["task_creates"] == -(-len(creates) // 200)
+
+
+def test_backfill_dry_run_writes_nothing_to_the_crm(e2e_sim: Any, settings_for: dict) -> None:
+    from flows.backfill import backfill
+
+    crm_before, tasks_before = account_flags(e2e_sim.org), _task_keys(e2e_sim.org)
+    result = backfill(
+        since=datetime(2020, 1, 1, tzinfo=UTC), objects=None, settings=settings_for, dry_run=True
+    )
+    assert result["status"] == "success" and result["push"] is None
+    assert account_flags(e2e_sim.org) == crm_before
+    assert _task_keys(e2e_sim.org) == tasks_before
+    assert all(rows == [] for rows in _rows(settings_for["warehouse_path"]).values())
+    with duckdb.connect(settings_for["warehouse_path"], read_only=True) as con:
+        assert con.execute("select count(*) from marts.account_risk_history").fetchone()[0] == 0
+    # the preview compares with what the CRM holds (whatever an earlier test pushed): old is the CRM's value
+    for c in result["preview"]["changes"]:
+        assert crm_before[c["account_id"]][c["field"]] == c["old"] != c["new"], c

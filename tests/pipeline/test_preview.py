@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pipeline.preview import FieldChange, Preview, TaskChange, estimate_calls, preview_markdown, preview_table
+from pipeline.report import summary_markdown
 
 
 def test_collections_200_a_call_below_the_bulk_threshold() -> None:
@@ -50,3 +51,11 @@ def test_table_and_markdown_list_every_change_task_and_the_calls() -> None:
     assert "Estimated API calls: 2 (Account updates 1, Task creates 1, Task closes 0)" in text
     md = preview_markdown(p)
     assert "| 001000000000001AAA | Acme | Risk_Level__c | Green | Red |" in md
+
+
+def test_the_run_artifact_carries_the_preview_section_only_on_a_dry_run() -> None:
+    p = Preview(1, [FieldChange("001000000000001AAA", "Acme", "Risk_Level__c", None, "Amber")], {}, [], {})
+    dry = summary_markdown("r1", {}, {}, {"Amber": 1}, None, 5, preview=p)
+    assert "## Push preview (dry run: nothing written to the CRM)" in dry
+    assert "| 001000000000001AAA | Acme | Risk_Level__c | (blank) | Amber |" in dry
+    assert "Push preview" not in summary_markdown("r2", {}, {}, {"Amber": 1}, None, 5)
