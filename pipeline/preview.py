@@ -15,6 +15,7 @@ from typing import Any
 from connectors import warehouse
 from connectors.salesforce.push import BATCH, BULK_JOB_ROWS
 from crm_risk.config import Settings
+from expectations.gate import check_payload
 from pipeline.context import RunContext
 from transforms.statements import statement
 
@@ -152,15 +153,22 @@ def build_preview(settings: Settings) -> Preview:
 
 
 def dry_run(ctx: RunContext) -> Preview:
-    """A dry run's push step: build the preview, then take the run's scores out of marts.account_risk_history.
+    """A dry run's push step: gate the payload and build the preview, then take the run's scores out of
+    marts.account_risk_history.
 
     The trend is scored against the previous run's history: a dry run left in it would be the "previous run" of
     the next real one, whose trend (e.g. Rising) would then differ from what this preview listed.
     """
-    out = build_preview(ctx.settings)
-    with warehouse.open_for(ctx.settings) as con:
-        con.execute(statement("sync/preview/forget_history"), {"run_id": ctx.run_id})
-    return out
+    settings = ctx.settings
+    try:
+        if settings.dq_enabled:  # the payload gate runs as in a push: a payload it would stop fails here too
+            with warehouse.open_for(settings, read_only=True) as con:
+                pending = con.execute("select * from sync.account_push_pending").fetch_df()
+            check_payload(pending, settings, ctx.run_id)
+        return build_preview(settings)
+    finally:
+        with warehouse.open_for(settings) as con:
+            con.execute(statement("sync/preview/forget_history"), {"run_id": ctx.run_id})
 
 
 def _short(v: Any, width: int = 60) -> str:
