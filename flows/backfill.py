@@ -27,8 +27,11 @@ def backfill(
     objects: list[str] | None = None,
     push: bool = True,
     settings: dict[str, Any] | None = None,
+    dry_run: bool = False,
 ) -> dict[str, Any]:
     """Re-extract the records of `objects` (default: all) changed in [since, until) (default: until now), load,
-    rebuild the risk and push what changed."""
+    rebuild the risk and push what changed (`dry_run`: list what would be pushed, write nothing to the CRM)."""
     start, end = backfill_window(since, until)
-    return sync_once(load_settings(**(settings or {})), "backfill", objects, push, since=start, until=end)
+    return sync_once(
+        load_settings(**(settings or {})), "backfill", objects, push, since=start, until=end, dry_run=dry_run
+    )

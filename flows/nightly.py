@@ -17,6 +17,8 @@ def nightly_sync(
     objects: list[str] | None = None,
     push: bool = True,
     settings: dict[str, Any] | None = None,
+    dry_run: bool = False,
 ) -> dict[str, Any]:
-    """Pull what changed in the CRM, rebuild account history and risk, write changed flags back."""
-    return sync_once(load_settings(**(settings or {})), "nightly_sync", objects, push)
+    """Pull what changed in the CRM, rebuild account history and risk, write changed flags back (`dry_run`: list
+    what would be written instead, write nothing to the CRM)."""
+    return sync_once(load_settings(**(settings or {})), "nightly_sync", objects, push, dry_run=dry_run)

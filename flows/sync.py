@@ -12,7 +12,7 @@ from prefect.cache_policies import NO_CACHE
 from connectors.salesforce.client import CrmClient, connect
 from crm_risk.config import Settings
 from flows.run_events import emit_run_events
-from pipeline import context, extract, load, owner_tasks, report, score
+from pipeline import context, extract, load, owner_tasks, preview, report, score
 from pipeline.push import push_flags
 
 __all__ = ["sync_once"]
@@ -23,6 +23,7 @@ load_task = task(name="load", cache_policy=NO_CACHE)(load.load_all)
 transform_task = task(name="transform", cache_policy=NO_CACHE)(score.transform)
 push_task = task(name="push", cache_policy=NO_CACHE)(push_flags)
 tasks_task = task(name="owner-tasks", cache_policy=NO_CACHE)(owner_tasks.push_tasks)
+preview_task = task(name="preview", cache_policy=NO_CACHE)(preview.dry_run)
 
 
 def sync_once(
@@ -32,8 +33,13 @@ def sync_once(
     push: bool = True,
     since: datetime | None = None,
     until: datetime | None = None,
+    dry_run: bool = False,
 ) -> dict[str, Any]:
-    """One run inside a flow: extract (since the watermarks, or [since, until)) -> load -> transform -> push."""
+    """One run inside a flow: extract (since the watermarks, or [since, until)) -> load -> transform -> push.
+
+    `dry_run`: the warehouse is updated as usual but nothing is written to the CRM nor marked as pushed; the run
+    lists what the push would write instead (pipeline/preview.py).
+    """
     ctx = context.begin_run(cfg, flow_label)
     client: CrmClient = connect_task(cfg)
     run = report.RunRecord()
@@ -42,7 +48,9 @@ def sync_once(
         run.extracted = extract_task(ctx, client, objects, since, until)
         run.loaded = load_task(ctx, run.extracted.manifests)
         run.levels = transform_task(ctx, run.extracted.as_of)
-        if push and not run.extracted.quota_stopped:
+        if dry_run:
+            run.preview = preview_task(ctx)
+        elif push and not run.extracted.quota_stopped:
             run.push = push_task(ctx, client)
             run.tasks = None if run.push.quota_stopped else tasks_task(ctx, client)
         run.settle()

@@ -8,6 +8,7 @@ from typing import Any
 from pipeline.context import RunContext, finish_run
 from pipeline.extract import ExtractOutcome
 from pipeline.load import run_quality
+from pipeline.preview import preview_markdown
 
 __all__ = ["RunRecord", "artifact_key", "close_run", "summary_markdown"]
 
@@ -21,6 +22,7 @@ class RunRecord:
     levels: dict[str, int] = field(default_factory=dict)
     push: Any = None
     tasks: Any = None
+    preview: Any = None  # a dry run's pipeline.preview.Preview
     status: str = "failed"
     message: str = ""
     data_docs: str | None = None
@@ -47,6 +49,7 @@ class RunRecord:
             "tasks": self.tasks.__dict__ if self.tasks else None,
             "api_calls": api_calls,
             "data_docs": self.data_docs,
+            **({"preview": self.preview.as_dict()} if self.preview is not None else {}),
         }
 
 
@@ -69,6 +72,7 @@ def close_run(ctx: RunContext, run: RunRecord, api_calls: int) -> str:
         [run.message] if run.message else None,
         tasks=run.tasks,
         data_docs=run.data_docs,
+        preview=run.preview,
     )
     counts = {"extracted": run.extracted.rows, "levels": run.levels}
     finish_run(ctx, run.status, counts, api_calls, run.message)
@@ -85,8 +89,10 @@ def summary_markdown(
     notes: list[str] | None = None,
     tasks: Any = None,
     data_docs: str | None = None,
+    preview: Any = None,
 ) -> str:
-    """Records per object, flags raised and cleared, records pushed and rejected, owner tasks, API calls used."""
+    """Records per object, flags raised and cleared, records pushed and rejected, owner tasks, API calls used;
+    a dry run's push preview."""
     lines = [
         f"# CRM risk sync `{run_id}`",
         "",
@@ -136,6 +142,8 @@ def summary_markdown(
         ]
         if tasks.errors:
             lines.append("- task errors: " + ", ".join(f"{k} {v}" for k, v in sorted(tasks.errors.items())))
+    if preview is not None:
+        lines += ["", preview_markdown(preview)]
     lines += ["", f"**API calls used:** {api_calls}"]
     for note in notes or []:
         lines += ["", f"> {note}"]

@@ -48,12 +48,22 @@ def _preflight(objects: list[str] | None) -> None:
     entries(load_settings(), objects)
 
 
+def _print_preview(result: dict[str, Any]) -> None:
+    """A dry run's push preview as a table (before the run's JSON)."""
+    if result.get("preview") is None:
+        return
+    from pipeline.preview import Preview, preview_table
+
+    print(preview_table(Preview.from_dict(result["preview"])))
+
+
 def _cmd_sync(args: argparse.Namespace) -> int:
     _preflight(args.objects or None)
     _prefect_env()
     from flows.nightly import nightly_sync
 
-    result = nightly_sync(objects=args.objects or None, push=not args.no_push)
+    result = nightly_sync(objects=args.objects or None, push=not args.no_push, dry_run=args.dry_run)
+    _print_preview(result)
     print(json.dumps(result, indent=2, default=str))
     return 0 if result.get("status") == "success" else 1
 
@@ -65,7 +75,10 @@ def _cmd_backfill(args: argparse.Namespace) -> int:
 
     since, until = backfill_window(args.since, args.until)  # a bad window fails here, before Prefect starts
     _preflight(args.objects or None)
-    result = backfill(since=since, until=until, objects=args.objects or None, push=not args.no_push)
+    result = backfill(
+        since=since, until=until, objects=args.objects or None, push=not args.no_push, dry_run=args.dry_run
+    )
+    _print_preview(result)
     print(json.dumps(result, indent=2, default=str))
     return 0 if result.get("status") == "success" else 1
 
@@ -188,6 +201,11 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("sync", help="run the nightly sync once (settings from CRM_RISK_* variables or .env)")
     s.add_argument("--objects", nargs="*", help="only these objects")
     s.add_argument("--no-push", action="store_true", help="compute flags but write nothing to the CRM")
+    s.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="extract, load and score as usual, write nothing to the CRM: list what the push would change",
+    )
     s.set_defaults(func=_cmd_sync)
 
     bf = sub.add_parser(
@@ -199,6 +217,11 @@ def build_parser() -> argparse.ArgumentParser:
     bf.add_argument("--until", help="end of the window (exclusive; default now)")
     bf.add_argument("--objects", nargs="*", help="only these objects (default all)")
     bf.add_argument("--no-push", action="store_true", help="compute flags but write nothing to the CRM")
+    bf.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="extract, load and score as usual, write nothing to the CRM: list what the push would change",
+    )
     bf.set_defaults(func=_cmd_backfill)
 
     r = sub.add_parser(
