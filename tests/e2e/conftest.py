@@ -13,6 +13,8 @@ from tests.e2e.orgclock import pin_org_clock
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+# the test server stores events every quarter second (Prefect: 5 s): tests that read events back wait less
+os.environ.setdefault("PREFECT_SERVER_SERVICES_EVENT_PERSISTER_FLUSH_INTERVAL", "0.25")
 
 
 def _pipeline_settings(sim: Any, work_dir: Path) -> dict[str, Any]:
