@@ -116,6 +116,12 @@ class Settings(BaseSettings):
         description="an account refresh reads change events this long after its window closed: the Prefect "
         "server stores events in batches (PREFECT_SERVER_SERVICES_EVENT_PERSISTER_FLUSH_INTERVAL, 5 s by default)",
     )
+    refresh_window_seconds: float | None = Field(
+        None,
+        gt=0,
+        description="`crm-risk serve`: account-refresh's window instead of prefect.yaml's (the trigger's `within` and "
+        "the run's window_seconds, kept equal)",
+    )
     refresh_poll_seconds: float = Field(
         0.2, gt=0, description="how often an account refresh asks the Prefect API for new change events"
     )

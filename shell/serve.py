@@ -16,7 +16,7 @@ import yaml
 
 from crm_risk.errors import ConfigError
 
-__all__ = ["PREFECT_YAML", "deployment_of", "deployment_specs", "run_serve"]
+__all__ = ["PREFECT_YAML", "deployment_of", "deployment_specs", "run_serve", "with_window"]
 
 PREFECT_YAML = Path(__file__).resolve().parents[1] / "prefect.yaml"
 _TRIGGER_KEYS = ("match", "match_related", "after", "expect", "for_each", "posture", "threshold", "within")
@@ -65,6 +65,18 @@ def deployment_of(spec: dict[str, Any]) -> Any:
 WARM = "account-refresh"  # runs in this process (shell/warm.py): its latency is the product's promise
 
 
+def with_window(spec: dict[str, Any], seconds: float | None) -> dict[str, Any]:
+    """The account-refresh spec with another window: its trigger's `within` and the run's `window_seconds` (equal)."""
+    if seconds is None:
+        return spec
+    triggers = [{**t, "within": seconds} for t in spec.get("triggers") or []]
+    return {
+        **spec,
+        "parameters": {**spec.get("parameters", {}), "window_seconds": seconds},
+        "triggers": triggers,
+    }
+
+
 def run_serve(names: list[str] | None = None, path: Path = PREFECT_YAML) -> None:
     """Serve `names` (default: every deployment of prefect.yaml) until interrupted; account-refresh's runs execute
     in this process, warm (shell/warm.py), the others in a process each as Prefect's `serve` runs them."""
@@ -85,7 +97,10 @@ def run_serve(names: list[str] | None = None, path: Path = PREFECT_YAML) -> None
     if WARM not in wanted:
         serve(*others, print_starting_message=True)
         return
-    warm = WarmRunner(deployment_of(specs[WARM]))
+    from crm_risk.config import load_settings
+
+    window = load_settings().refresh_window_seconds
+    warm = WarmRunner(deployment_of(with_window(specs[WARM], window)))
     flow = _flow(specs[WARM]["entrypoint"])
     if not others:
         signal.signal(signal.SIGTERM, lambda *_: warm.stop.set())

@@ -52,6 +52,7 @@ class Stack:
             CRM_RISK_WAREHOUSE_PATH=str(self.warehouse),
             CRM_RISK_LANDING_DIR=str(work / "landing"),
             CRM_RISK_REFRESH_SETTLE_SECONDS="2",
+            CRM_RISK_REFRESH_WINDOW_SECONDS="15",  # prefect.yaml's 60 s: the tests wait for runs to end
         )
 
     def sync(self) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 
-from shell.serve import deployment_of, deployment_specs
+from shell.serve import deployment_of, deployment_specs, with_window
 
 
 def test_every_deployment_of_prefect_yaml_builds_with_its_triggers_and_schedules() -> None:
@@ -30,3 +30,11 @@ def test_the_refresh_trigger_window_is_the_flows_window_and_its_parameters_exist
 
     accepted = set(inspect.signature(account_refresh.fn).parameters)
     assert set(trigger["parameters"]) | set(spec["parameters"]) <= accepted
+
+
+def test_a_shorter_window_moves_the_trigger_and_the_run_together() -> None:
+    spec = with_window(deployment_specs()["account-refresh"], 15)
+    built = deployment_of(spec)
+    assert built.parameters["window_seconds"] == 15
+    assert built.triggers[0].within.total_seconds() == 15
+    assert with_window(deployment_specs()["account-refresh"], None) == deployment_specs()["account-refresh"]
