@@ -31,6 +31,12 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         ({}, ["sync", "--objects", "Case", "Tasks"], "unknown object(s) ['Tasks']"),
         ({"CRM_RISK_EXTRACT_OBJECTS": "Case,Cases"}, ["sync"], "unknown object(s) ['Cases']"),
         ({}, ["backfill", "--since", "tomorrowish"], "backfill: since 'tomorrowish' is not a date"),
+        ({}, ["refresh", "--account", "001nonsense"], "--account '001nonsense' is not a Salesforce id"),
+        (
+            {"CRM_RISK_REFRESH_WINDOW_SECONDS": "-5"},
+            ["serve"],
+            "CRM_RISK_REFRESH_WINDOW_SECONDS: Input should be",
+        ),
     ],
 )
 def test_a_bad_setting_is_one_line_and_creates_nothing(workdir, monkeypatch, capsys, env, argv, message):
