@@ -32,7 +32,6 @@ class WarmRunner:
         self.deployment = deployment
         self.poll_seconds = poll_seconds
         self.stop = threading.Event()
-        self.runs = 0
 
     def register(self) -> Any:
         """Create or update the deployment (and its triggers) on the server; its id."""
@@ -61,7 +60,6 @@ class WarmRunner:
                     claimed = propose_state_sync(client, Pending(), flow_run_id=flow_run.id)
                     if not claimed.is_pending():
                         continue  # another runner took it, or it was cancelled
-                    self.runs += 1
                     run = client.read_flow_run(flow_run.id)  # as claimed (Pending)
                     state = run_flow(flow, flow_run=run, parameters=run.parameters, return_type="state")
                     log.info("warm runner: flow run %s %s", flow_run.name, getattr(state, "name", state))

@@ -30,6 +30,7 @@ from flows.nightly import nightly_sync
 from flows.refresh import account_refresh
 from shell.live import escalate, escalation_candidates
 from shell.service import prefect_env, read_events, running_prefect_server, stop_process
+from tests.e2e.waiting import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -43,17 +44,6 @@ def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real Prefect server for this module: its triggers service runs the automation."""
     with running_prefect_server(tmp_path_factory.mktemp("prefect")) as url:
         yield url
-
-
-def _wait(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
-        time.sleep(0.5)
 
 
 def _run_events(api: str, name: str, run_id: str) -> list[dict[str, Any]]:
@@ -302,3 +292,7 @@ def test_a_refresh_on_a_warehouse_of_the_last_version_pushes_its_flag_and_emits_
     assert any("followed up" in r for r in event["payload"]["reasons"]), event["payload"]["reasons"]
     [done] = _run_events(prefect_api, "crm.sync.completed", result["run_id"])
     assert done["resource"]["crm-risk.flow"] == "account_refresh" and done["payload"]["push"]["raised"] == 1
+
+
+def _wait(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
+    return wait_for(predicate, timeout, what, every=0.5)

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from connectors.salesforce.events.pubsub import Credentials, PubSubClient, Sessi
 from connectors.salesforce.events.replay import ReplayStore
 from shell.service import prefect_env, read_events, running_prefect_server, stop_process
 from tests.e2e.orgclock import pin_org_clock
+from tests.e2e.waiting import wait_for as _wait
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -44,17 +45,6 @@ def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     pin_org_clock(org_dir)
     with Simulator(org_dir, accounts=40, seed=3, keepalive_seconds=0.5) as s:
         yield s
-
-
-def _wait(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
-        time.sleep(0.25)
 
 
 class ListenProcess:
