@@ -6,7 +6,9 @@ share a transaction key and carry `changeOrigin` `com/salesforce/api/rest/<versi
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 import time
 
 from simulator.api.context import ApiContext
@@ -16,10 +18,11 @@ from simulator.api.rest import MAX_VERSION, MIN_VERSION
 from simulator.org.errors import ApiError
 from simulator.server.faults import FaultPlan
 
-__all__ = ["REQUEST_FAULTS", "Dispatcher", "change_origin"]
+__all__ = ["REQUEST_FAULTS", "Dispatcher", "change_origin", "request_object"]
 
 log = logging.getLogger(__name__)
 REQUEST_FAULTS = {"503", "500", "403", "timeout", "expire", "slow", "drop"}
+_FROM = re.compile(r"\bFROM\s+(\w+)", re.IGNORECASE)
 
 
 class Dispatcher:
@@ -43,7 +46,11 @@ class Dispatcher:
             version = req.groups.get("version")
             if version and not MIN_VERSION <= float(version) <= MAX_VERSION:
                 raise error(404, "NOT_FOUND", "The requested resource does not exist")
-            fired = self.faults.check(route.name, req.path, REQUEST_FAULTS) if route.kind != "open" else []
+            fired = (
+                self.faults.check(route.name, req.path, REQUEST_FAULTS, sobject=request_object(req))
+                if route.kind != "open"
+                else []
+            )
             for f in fired:
                 if f.kind == "slow":
                     time.sleep(f.delay)
@@ -90,6 +97,21 @@ class Dispatcher:
                 f"HTTP Method '{req.method}' not allowed. Allowed are {','.join(sorted(set(allowed)))}",
             )
         return None
+
+
+def request_object(req: Request) -> str | None:
+    """The object a request is about, for the faults' `object=` option: the path's sObject, or the FROM of a
+    query's SOQL (REST `q` or a Bulk 2.0 query job's body); None when it names none."""
+    if req.groups.get("sobject"):
+        return req.groups["sobject"]
+    soql = req.params.get("q")
+    if soql is None and req.route is not None and req.route.name == "bulk2.query.create":
+        try:
+            soql = str(json.loads(req.body or b"{}").get("query") or "")
+        except (ValueError, AttributeError):
+            soql = None
+    found = _FROM.search(soql or "")
+    return found.group(1) if found else None
 
 
 def change_origin(req: Request) -> str:

@@ -42,12 +42,16 @@ PATTERN selects requests by endpoint name (the keys of ``Simulator.calls``, e.g.
 and ``after=N`` lets N batches through first.
 
 OPTIONS: ``count=N`` fire at most N times; ``p=P`` fire with probability P (seeded, reproducible);
-``after=N`` let the first N matching requests through; ``every=N`` fire on every Nth matching request.
+``after=N`` let the first N matching requests through; ``every=N`` fire on every Nth matching request;
+``object=NAME`` only requests about that object: a query or Bulk 2.0 query job whose SOQL reads ``FROM NAME``,
+or a path naming it (``/sobjects/NAME/...``); a request that names no object (``queryAll.more``, a job's poll)
+never matches it.
 
 Examples: ``503:query:count=2`` (the next two queries get 503), ``lock:001xx...,001yy...``,
 ``slow:0.5:p=0.1`` (10% of requests take half a second more), ``drop:bulk2.query.results:count=1``,
 ``500:/composite/:every=3``, ``expire:query.more:count=1``, ``gap:Case:count=2``, ``overflow:50``,
-``pubsubdrop:count=1``, ``pubsubdrop:/data/CaseChangeEvent:after=3:count=1``.
+``pubsubdrop:count=1``, ``pubsubdrop:/data/CaseChangeEvent:after=3:count=1``,
+``500:queryAll:object=Case`` (every queryAll of Case fails; the other objects' queries do not).
 """
 
 from __future__ import annotations
@@ -95,11 +99,14 @@ class Fault:
     probability: float = 1.0
     after: int = 0
     every: int = 1
+    sobject_filter: str | None = None  # the `object=` option, lower case
     seen: int = 0
     fired: int = 0
 
-    def matches(self, endpoint: str, path: str) -> bool:
-        """Whether this rule's pattern selects the request."""
+    def matches(self, endpoint: str, path: str, sobject: str | None = None) -> bool:
+        """Whether this rule's pattern (and `object=` option) selects the request about `sobject`."""
+        if self.sobject_filter is not None and (sobject or "").lower() != self.sobject_filter:
+            return False
         if not self.pattern:
             return True
         if self.pattern.startswith("/"):
@@ -131,6 +138,8 @@ def parse(spec: str) -> list[Fault]:
                     fault.after = int(value)
                 elif key == "every":
                     fault.every = max(1, int(value))
+                elif key == "object":
+                    fault.sobject_filter = value.strip().lower()
                 else:
                     raise ValueError(f"unknown option {key!r}")
             if kind == "slow":
@@ -218,14 +227,16 @@ class FaultPlan:
         rule = self._fire_record("overflow", lambda r: changes > r.threshold)
         return rule.threshold if rule else None
 
-    def check(self, endpoint: str, path: str, kinds: set[str] | None = None) -> list[Fault]:
-        """The rules that fire for this request (each firing is counted against its `count`)."""
+    def check(
+        self, endpoint: str, path: str, kinds: set[str] | None = None, sobject: str | None = None
+    ) -> list[Fault]:
+        """The rules that fire for this request about `sobject` (each firing is counted against its `count`)."""
         fired: list[Fault] = []
         with self._lock:
             for rule in self.rules:
                 if rule.kind in _RECORD_KINDS or (kinds is not None and rule.kind not in kinds):
                     continue
-                if not rule.matches(endpoint, path):
+                if not rule.matches(endpoint, path, sobject):
                     continue
                 if rule.count is not None and rule.fired >= rule.count:
                     continue

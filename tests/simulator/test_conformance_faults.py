@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any, ClassVar
 
@@ -48,6 +49,24 @@ def test_500_by_path_and_403_fault(sf: Any, faults: Any) -> None:
     with pytest.raises(SalesforceRefusedRequest):
         sf.describe()
     assert sf.describe()["maxBatchSize"] == 200
+
+
+def test_object_option_selects_one_objects_requests(sf: Any, faults: Any) -> None:
+    (rule,) = parse("500:queryAll:object=Case")
+    assert rule.sobject_filter == "case" and rule.pattern == "queryAll"
+    faults.add("500:query:object=Case;503:sobject.deleted:object=Contact")
+    end = datetime.now(UTC)
+    start = end - timedelta(days=1)
+    for _ in range(2):  # no count: every query of Case fails, and only those
+        with pytest.raises(SalesforceGeneralError) as err:
+            sf.query("SELECT Id FROM Case LIMIT 1")
+        assert err.value.status == 500
+    assert sf.query("SELECT COUNT() FROM Account")["totalSize"] > 0
+    assert sf.query("select count() from contact")["totalSize"] > 0
+    with pytest.raises(SalesforceGeneralError) as err:
+        sf.Contact.deleted(start, end)
+    assert err.value.status == 503
+    assert "deletedRecords" in sf.Case.deleted(start, end)
 
 
 def test_every_nth_request_schedule(sf: Any, faults: Any) -> None:

@@ -54,7 +54,7 @@ def create_query(ctx: ApiContext, req: Request) -> Response:
     result = ctx.org.query(soql, include_deleted=op == "queryAll")
     if result.is_count:
         raise error(400, "INVALIDJOB", "InvalidJob : Aggregate queries are not supported by Bulk API 2.0")
-    failed = bool(ctx.faults.check("bulk2.query.fail", req.path, {"bulkfail"}))
+    failed = bool(ctx.faults.check("bulk2.query.fail", req.path, {"bulkfail"}, sobject=result.sobject))
     job = ctx.bulk2.new(
         req,
         "V2Query",
