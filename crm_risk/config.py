@@ -64,9 +64,10 @@ class Settings(BaseSettings):
     sf_token_store: Path | None = Field(None, description="where a rotated refresh token is persisted")
     sf_timeout_seconds: float = 60.0
     sf_max_retries: int = Field(
-        5,
+        8,
         ge=0,
-        description="retries of one failed call (connectors/salesforce/retry.py): a call costs at most 1 + this",
+        description="retries of one failed call (connectors/salesforce/retry.py): a call costs at most 1 + this; "
+        "8 rides out about 45-90 s of a busy server (503s) at the default backoff",
     )
     sf_retry_backoff_seconds: float = Field(
         0.5, ge=0, description="first retry's wait; doubles per retry, jittered"

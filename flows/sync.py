@@ -50,7 +50,7 @@ def sync_once(
         run.levels = transform_task(ctx, run.extracted.as_of)
         if dry_run:
             run.preview = preview_task(ctx)
-        elif push and not run.extracted.quota_stopped:
+        elif push and run.extracted.pushable:
             run.push = push_task(ctx, client)
             run.tasks = None if run.push.quota_stopped else tasks_task(ctx, client)
         run.settle()
@@ -64,5 +64,8 @@ def sync_once(
             markdown, key=report.artifact_key(flow_label), description=f"run {ctx.run_id}"
         )
         emit_run_events(ctx, run, client.api_calls, failure)  # for users' automations; never raises
-    get_run_logger().info("run %s %s: %d API calls", ctx.run_id, run.status, client.api_calls)
+    logger = get_run_logger()
+    if run.status == "partial":
+        logger.warning("run %s partial: %s", ctx.run_id, run.message)
+    logger.info("run %s %s: %d API calls", ctx.run_id, run.status, client.api_calls)
     return run.as_dict(ctx.run_id, client.api_calls)

@@ -1,4 +1,11 @@
-"""Extract step: every registry object changed since its watermark (or in a backfill's window) to landing files."""
+"""Extract step: every registry object changed since its watermark (or in a backfill's window) to landing files.
+
+Objects are extracted one after another, each on its own: one whose extract still fails once the retry policy and
+the connector's recoveries are spent (a persistent 5xx, a query that times out however narrow, a field it lost)
+lands nothing and keeps its watermark, and the others go on; the run is then "partial" and names it
+(`ExtractOutcome.failed`). Only when every object fails does the step raise. The API quota stops the extract
+cleanly instead (`quota_stopped`): the rest is left for the next run.
+"""
 
 from __future__ import annotations
 
@@ -13,13 +20,17 @@ from connectors.salesforce.client import CrmClient
 from connectors.salesforce.extract import extract_object
 from connectors.warehouse.load import EPOCH
 from crm_risk.config import Settings
-from crm_risk.errors import ConfigError, QuotaExceeded
+from crm_risk.errors import ConfigError, ConnectorError, CrmRiskError, QuotaExceeded
 from expectations.gate import save_rules
 from pipeline.context import RunContext
 
-__all__ = ["ExtractOutcome", "backfill_window", "entries", "extract_all"]
+__all__ = ["ExtractFailed", "ExtractOutcome", "backfill_window", "entries", "extract_all"]
 
 log = logging.getLogger(__name__)
+
+
+class ExtractFailed(CrmRiskError):
+    """Every object's extract failed (the run fails; each object's cause is in the message)."""
 
 
 @dataclass
@@ -31,6 +42,24 @@ class ExtractOutcome:
     api_calls: int = 0
     quota_stopped: str | None = None
     as_of: datetime | None = None  # the org's time when the extract window closed: what the flags are "as of"
+    # objects whose extract failed past the retries: object -> the cause in one line (their watermarks are kept)
+    failed: dict[str, str] = field(default_factory=dict)
+    # the failed objects the warehouse never loaded: their signals cannot be scored at all this run
+    never_loaded: list[str] = field(default_factory=list)
+
+    @property
+    def pushable(self) -> bool:
+        """Whether the run's flags may go to the CRM: not when the quota stopped the extract, nor when a failed
+        object was never loaded (its signals cannot be scored: no flag from half a picture). A failed object loaded
+        before keeps its watermark and scoring is as of the oldest watermark (pipeline/score.py): a whole picture."""
+        return not self.quota_stopped and not self.never_loaded
+
+    def failure_line(self) -> str:
+        """One line naming each failed object and its cause ('' when none failed)."""
+        if not self.failed:
+            return ""
+        causes = "; ".join(f"{obj}: {cause}" for obj, cause in self.failed.items())
+        return f"not extracted after retries (watermark kept, the next run reads it again): {causes}"
 
 
 def entries(settings: Settings, objects: list[str] | None) -> list[registry.RegistryEntry]:
@@ -82,11 +111,26 @@ def extract_all(
             out.quota_stopped = f"{entry.name}: {exc}"
             log.warning("API quota reached while extracting %s; stopping the extract cleanly", entry.name)
             break
+        except ConnectorError as exc:
+            # Past the retries: this object lands nothing (no manifest) and keeps its watermark; the others go on.
+            out.failed[entry.name] = " ".join(str(exc).split())
+            if mark is None:
+                out.never_loaded.append(entry.name)
+            log.error("%s not extracted, the run goes on without it: %s", entry.name, out.failed[entry.name])
+            continue
         assert manifest.path is not None  # extract_object always sets where it landed
         save_rules(manifest.path, client.describe(entry.name))  # cached: no API call
         out.manifests.append(manifest.path)
         out.rows[entry.name] = manifest.rows
     out.api_calls = client.api_calls - calls_before
+    if out.failed and not out.manifests and not out.quota_stopped:
+        (first, cause), others = next(iter(out.failed.items())), len(out.failed) - 1
+        more = (
+            f" (and {others} other object{'s' * (others > 1)}: {', '.join(list(out.failed)[1:])})"
+            if others
+            else ""
+        )
+        raise ExtractFailed(f"no object extracted; {first}: {cause}{more}")
     log.info(
         "extracted %s rows in %d objects with %d API calls",
         sum(out.rows.values()),

@@ -28,13 +28,18 @@ class RunRecord:
     data_docs: str | None = None
 
     def settle(self) -> None:
-        """The run got through every step: 'stopped_quota' when the API quota cut a step short, else 'success'."""
+        """The run got through every step: 'partial' when an object could not be extracted (the message names it),
+        'stopped_quota' when the API quota cut a step short, else 'success'."""
         stopped = (
             self.extracted.quota_stopped
             or (self.push and self.push.quota_stopped)
             or (self.tasks and self.tasks.quota_stopped)
         )
-        self.status = "stopped_quota" if stopped else "success"
+        if self.extracted.failed:
+            self.status = "partial"
+            self.message = self.extracted.failure_line()
+        else:
+            self.status = "stopped_quota" if stopped else "success"
 
     def as_dict(self, run_id: str, api_calls: int) -> dict[str, Any]:
         """The flow's return value (the CLI prints it as JSON)."""
@@ -42,6 +47,7 @@ class RunRecord:
             "run_id": run_id,
             "status": self.status,
             "extracted": self.extracted.rows,
+            "failed_objects": dict(self.extracted.failed),
             "loaded": self.loaded,
             "levels": self.levels,
             # the accepted level moves went out as events; the return value keeps their counts
@@ -49,6 +55,7 @@ class RunRecord:
             "tasks": self.tasks.__dict__ if self.tasks else None,
             "api_calls": api_calls,
             "data_docs": self.data_docs,
+            "message": self.message or None,
             **({"preview": self.preview.as_dict()} if self.preview is not None else {}),
         }
 

@@ -6,7 +6,8 @@ by locator (`maxRecords`, gzip) into a spooled temp file so memory stays flat, a
 It does not retry by itself: every request is one client call under the retry policy (retry.py), a result page is
 downloaded whole inside that call (so a page cut off half-way is asked for again by its stable locator), and job
 creation is declared safe to repeat (a duplicate would only be an idle job). A job that ends Failed is not created
-again: the query raises TransientError (the next run extracts it), an update's rows go back to the pusher.
+again: the query raises TransientError (the extract reads the object through REST instead), an update's rows go
+back to the pusher.
 """
 
 from __future__ import annotations

@@ -5,8 +5,17 @@
     landing/<run_id>/<Object>/_manifest.json       written last: its presence marks a complete extract
 
 The window is closed-open on the cursor (`cursor >= start AND cursor < end ORDER BY cursor, Id`), read with queryAll
-so soft deletes arrive as tombstones. REST or Bulk 2.0 is chosen from a `SELECT COUNT()`; Bulk falls back to REST for
-objects it does not support. Rows stream page by page; memory holds one row group at most.
+so soft deletes arrive as tombstones. REST or Bulk 2.0 is chosen from a `SELECT COUNT()`. Rows stream page by page;
+memory holds one row group at most.
+
+Recovery (transient faults of one request are retried by retry.py; what is left is handled here, each case noted in
+the manifest):
+
+- QUERY_TIMEOUT on the `COUNT()` probe: the window is counted in halves (down to QUERY_TIMEOUT_MIN_WINDOW);
+- QUERY_TIMEOUT on a REST query's first page: that window is queried in halves, recursively; on a later page
+  (rows already landed): the rows are dropped and the whole window is queried again in halves, once;
+- Bulk 2.0 refusing the object (INVALIDENTITY), or a Bulk job that ends Failed or fails past the retries: the rows
+  it landed are dropped and the object is read through REST instead.
 """
 
 from __future__ import annotations
@@ -121,16 +130,43 @@ def deleted_window(
     return start, end, clipped
 
 
-def _count(client: CrmClient, obj: ObjectEntry, start: datetime, end: datetime | None) -> int:
+def _halves(start: datetime, end: datetime) -> tuple[tuple[datetime, datetime], tuple[datetime, datetime]]:
+    mid = (start + (end - start) / 2).replace(microsecond=0)
+    return (start, mid), (mid, end)
+
+
+def _timed_out(exc: TransientError, start: datetime, end: datetime) -> bool:
+    """Whether a failure is a QUERY_TIMEOUT on a window still wide enough to split."""
+    return exc.code == "QUERY_TIMEOUT" and end - start > QUERY_TIMEOUT_MIN_WINDOW
+
+
+def _count(
+    client: CrmClient, obj: ObjectEntry, start: datetime, end: datetime | None, notes: list[str] | None = None
+) -> int:
+    """SELECT COUNT() of the window; a QUERY_TIMEOUT counts each half instead (an open end is the org's now)."""
     where = f"{obj.cursor_field} >= {soql_datetime(start)}"
     if end is not None:
         where += f" AND {obj.cursor_field} < {soql_datetime(end)}"
-    page = next(client.query_pages(f"SELECT COUNT() FROM {obj.name} WHERE {where}", include_deleted=True))
+    try:
+        page = next(client.query_pages(f"SELECT COUNT() FROM {obj.name} WHERE {where}", include_deleted=True))
+    except TransientError as exc:
+        # no record is stamped after the org's now: an open window ends there
+        stop = end if end is not None else client.server_now().replace(microsecond=0) + timedelta(seconds=1)
+        if not _timed_out(exc, start, stop):
+            raise
+        first, second = _halves(start, stop)
+        log.info("%s: QUERY_TIMEOUT on COUNT() of [%s, %s); counting each half", obj.name, start, stop)
+        if notes is not None:
+            notes.append(
+                f"QUERY_TIMEOUT on COUNT() [{start.isoformat()}, {stop.isoformat()}): counted in halves"
+            )
+        return _count(client, obj, *first, notes) + _count(client, obj, *second, notes)
     return int(page.get("totalSize", 0))
 
 
 def count_changes(client: CrmClient, entry: ObjectEntry, since: datetime) -> int:
-    """How many records of the object changed (or were soft-deleted) since `since`: one COUNT() call."""
+    """How many records of the object changed (or were soft-deleted) since `since`: one COUNT() call (more when
+    it times out)."""
     return _count(client, entry, since, None)
 
 
@@ -155,18 +191,45 @@ def _rest(
     try:
         first = next(pages)
     except TransientError as exc:
-        if exc.code != "QUERY_TIMEOUT" or end - start <= QUERY_TIMEOUT_MIN_WINDOW:
+        if not _timed_out(exc, start, end):
             raise
-        mid = (start + (end - start) / 2).replace(microsecond=0)
+        first_half, second_half = _halves(start, end)
         log.info("%s: QUERY_TIMEOUT on [%s, %s); querying each half", entry.name, start, end)
-        notes.append(f"QUERY_TIMEOUT on [{start.isoformat()}, {end.isoformat()}): split at {mid.isoformat()}")
-        _rest(client, entry, names, (start, mid), writer, page_size, notes)
-        _rest(client, entry, names, (mid, end), writer, page_size, notes)
+        notes.append(
+            f"QUERY_TIMEOUT on [{start.isoformat()}, {end.isoformat()}): split at {first_half[1].isoformat()}"
+        )
+        _rest(client, entry, names, first_half, writer, page_size, notes)
+        _rest(client, entry, names, second_half, writer, page_size, notes)
         return
     for page in itertools.chain([first], pages):
         records = page.get("records") or []
         if records:
             writer.add([[rec.get(n) for rec in records] for n in names])
+
+
+def _rest_window(
+    client: CrmClient,
+    entry: ObjectEntry,
+    names: list[str],
+    window: tuple[datetime, datetime],
+    writer: ChunkWriter,
+    page_size: int,
+    notes: list[str],
+) -> None:
+    """`_rest` over the whole window; a QUERY_TIMEOUT past a first page (rows landed) drops the rows and reads the
+    window again in halves, once (a query's pages cannot be resumed half-way without duplicating rows)."""
+    try:
+        _rest(client, entry, names, window, writer, page_size, notes)
+    except TransientError as exc:
+        if not _timed_out(exc, *window) or not writer.rows:
+            raise
+        log.info(
+            "%s: QUERY_TIMEOUT after %d rows; reading the window again in halves", entry.name, writer.rows
+        )
+        notes.append(f"QUERY_TIMEOUT after {writer.rows} rows: dropped them, read the window again in halves")
+        writer.discard()
+        for half in _halves(*window):
+            _rest(client, entry, names, half, writer, page_size, notes)
 
 
 def _bulk(client: CrmClient, soql: str, names: list[str], writer: ChunkWriter, page_rows: int) -> None:
@@ -250,25 +313,31 @@ def extract_object(
         log.warning("%s: fields not in the org (reported, not fatal): %s", entry.name, ", ".join(missing))
     names = list(fields)
     soql = build_soql(entry, names, start, end)
-    estimate = _count(client, entry, start, end)
+    notes: list[str] = []
+    estimate = _count(client, entry, start, end, notes)
     writer = ChunkWriter(
         out,
         fields,
         chunk_rows=settings.extract_chunk_rows,
         group_rows=min(settings.extract_chunk_rows, max(settings.extract_page_size, 10_000)),
     )
-    api, notes = "rest", []
+    api = "rest"
     if estimate > settings.extract_bulk_threshold or (estimate > 0 and len(soql) > REST_SOQL_MAX):
         api = "bulk2"
         try:
             _bulk(client, soql, names, writer, min(settings.extract_chunk_rows, BULK_MAX_PAGE))
         except bulk.BulkUnsupported as exc:
-            if writer.rows:
-                raise
+            writer.discard()
             log.info("%s: Bulk 2.0 refused the object (%s); using REST", entry.name, exc.code)
-            api, notes = "rest", [f"bulk2 unsupported: {exc}"]
+            api = "rest"
+            notes.append(f"bulk2 unsupported: {exc}")
+        except TransientError as exc:  # the job ended Failed, or a request failed past the retries
+            writer.discard()
+            log.warning("%s: Bulk 2.0 query failed (%s); reading the object through REST", entry.name, exc)
+            api = "rest"
+            notes.append(f"bulk2 failed, read through REST: {exc}")
     if api == "rest" and estimate > 0:  # nothing counted: skip the query (a no-change run stays cheap)
-        _rest(client, entry, names, (start, end), writer, settings.extract_page_size, notes)
+        _rest_window(client, entry, names, (start, end), writer, settings.extract_page_size, notes)
     files = writer.close()
 
     deletes: dict[str, Any] = {"deleted_file": None}

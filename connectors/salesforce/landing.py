@@ -134,6 +134,16 @@ class ChunkWriter:
             self._writer.close()
             self._writer = None
 
+    def discard(self) -> None:
+        """Drop every row taken so far, its files included (the extract starts again another way)."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        for name in self.files:
+            (self.out_dir / name).unlink(missing_ok=True)
+        self.files, self.rows, self._buffered, self._in_file = [], 0, 0, 0
+        self._buffer = [[] for _ in self.fields]
+
     def close(self) -> list[str]:
         """Flush the rest and close; an empty extract still gets one (empty, typed) part file."""
         while self._buffered:

@@ -116,7 +116,7 @@ class Budget:
 class RetryPolicy:
     """Whether a failure is retried, how long to wait first, and the loop that does it (see the module doc)."""
 
-    max_retries: int = 5
+    max_retries: int = 8
     backoff: float = 0.5
     backoff_max: float = 30.0
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
@@ -191,7 +191,15 @@ class RetryPolicy:
                 err = translate(exc, what)
             if recover is not None and recover(err):
                 continue
-            if not self.retryable(err, idempotent=idempotent) or not budget.spend():
+            if not self.retryable(err, idempotent=idempotent):
+                raise err
+            if not budget.spend():
+                if budget.spent:  # say it was retried: the message is what an operator reads the next morning
+                    raise type(err)(
+                        f"{err} (still failing after {budget.spent} retries)",
+                        status=err.status,
+                        code=err.code,
+                    ) from err
                 raise err
             wait = self.delay(budget.spent, retry_after() if retry_after is not None else None)
             reason = " ".join(str(part) for part in (err.status, err.code) if part) or type(err).__name__

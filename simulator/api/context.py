@@ -34,8 +34,10 @@ class RecordFaults(Protocol):
         """Whether Bulk 2.0 query jobs on this object are refused."""
         ...
 
-    def check(self, endpoint: str, path: str, kinds: set[str] | None = None) -> Sequence[object]:
-        """The rules of `kinds` that fire for this request (`bulkfail` for jobs)."""
+    def check(
+        self, endpoint: str, path: str, kinds: set[str] | None = None, sobject: str | None = None
+    ) -> Sequence[object]:
+        """The rules of `kinds` that fire for this request about `sobject` (`bulkfail` for jobs)."""
         ...
 
 

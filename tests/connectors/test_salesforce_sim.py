@@ -316,9 +316,16 @@ def test_bulk_faults_retry_pages_and_fail_cleanly(sim: Simulator, tmp_path: Path
     manifest = _extract(client, settings, "Account", "faults")
     assert manifest.rows == ACCOUNTS and manifest.api == "bulk2" and client.relogins == 1
     sim.faults.add("bulkfail:bulk2.query.fail:count=1")
-    with pytest.raises(TransientError):
-        _extract(client, settings, "Account", "failed")
-    assert not (Path(settings.landing_dir) / "failed" / "Account" / "_manifest.json").exists()
+    calls = sim.calls["bulk2.query.create"]
+    fell_back = _extract(client, settings, "Account", "failed")  # the job ended Failed: read through REST
+    assert sim.calls["bulk2.query.create"] == calls + 1  # the failed job is not created again
+    assert fell_back.api == "rest" and fell_back.rows == ACCOUNTS
+    assert any(n.startswith("bulk2 failed, read through REST") for n in fell_back.notes), fell_back.notes
+    assert _landed(settings, fell_back).sort_by("Id").equals(_landed(settings, manifest).sort_by("Id"))
+    sim.faults.add("bulkfail:bulk2.query.fail;500:queryAll:object=Account")  # Bulk and REST both fail
+    with pytest.raises(TransientError, match="still failing after 2 retries"):
+        _extract(client, settings, "Account", "failed-twice")
+    assert not (Path(settings.landing_dir) / "failed-twice" / "Account" / "_manifest.json").exists()
 
 
 def test_object_refused_by_bulk_falls_back_to_rest(sim: Simulator, tmp_path: Path) -> None:
@@ -361,6 +368,39 @@ def test_query_timeout_splits_the_window_in_halves(sim: Simulator, tmp_path: Pat
     )  # times out however narrow: gives up at the minimum window, loudly
     with pytest.raises(TransientError, match="QUERY_TIMEOUT"):
         _extract(client, settings, "Account", "never", end=end)
+
+
+def test_query_timeout_on_the_count_probe_counts_in_halves(sim: Simulator, tmp_path: Path) -> None:
+    settings = _settings(sim, tmp_path, extract_bulk_threshold=10**9, extract_chunk_rows=100)
+    client = connect(settings)
+    end = datetime.now(UTC) + timedelta(minutes=3)
+    plain = _extract(client, settings, "Account", "plain", end=end)
+    sim.faults.add(
+        "timeout:queryAll:count=2"
+    )  # the COUNT() of the window, then the COUNT() of its first half
+    probed = _extract(client, settings, "Account", "probed", end=end)
+    assert probed.count_estimate == plain.count_estimate == probed.rows == ACCOUNTS
+    assert _landed(settings, probed).equals(_landed(settings, plain))
+    assert sum(n.startswith("QUERY_TIMEOUT on COUNT() [") for n in probed.notes) == 2, probed.notes
+    assert count_changes(client, registry.entry("Account"), START) == ACCOUNTS  # an open window: ends at now
+    sim.faults.add("timeout:queryAll:count=1")
+    assert count_changes(client, registry.entry("Account"), START) == ACCOUNTS
+
+
+def test_query_timeout_on_a_later_page_reads_the_window_again_in_halves(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    settings = _settings(
+        sim, tmp_path, extract_bulk_threshold=10**9, extract_chunk_rows=100, extract_page_size=200
+    )
+    client = connect(settings)
+    end = datetime.now(UTC) + timedelta(minutes=3)
+    plain = _extract(client, settings, "Account", "plain", end=end)
+    sim.faults.add("timeout:queryAll.more:count=1")  # the second page of 200 rows times out
+    resumed = _extract(client, settings, "Account", "resumed", end=end)
+    assert resumed.rows == plain.rows == ACCOUNTS
+    assert _landed(settings, resumed).equals(_landed(settings, plain))  # no row twice, same cursor order
+    assert any(n.startswith("QUERY_TIMEOUT after 200 rows") for n in resumed.notes), resumed.notes
 
 
 def test_quota_stops_the_extract(sim: Simulator, tmp_path: Path) -> None:
