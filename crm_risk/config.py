@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     # --- warehouse -------------------------------------------------------------------------------
     warehouse_path: str = Field("warehouse.duckdb", description="DuckDB file (or connection string)")
     landing_dir: str = Field("landing", description="where extracts land as Parquet before loading")
+    warehouse_lock_wait_seconds: float = Field(
+        600.0,
+        ge=0,
+        description="how long a run waits for another process holding the warehouse read-write (one writer)",
+    )
     warehouse_memory_limit: str = Field(
         "1GB",
         pattern=SIZE_PATTERN,

@@ -2,6 +2,8 @@
 
 CrmRiskError
  +-- ConfigError            a setting is missing or wrong (the message names it and says how to fix it)
+ +-- WarehouseError         the warehouse cannot be written: its disk is full, its file or directory read-only
+ |    +-- WarehouseBusy     another process held the DuckDB file read-write for longer than the wait allowed
  +-- ConnectorError         something that talks to the CRM failed
  |    +-- TransientError    worth retrying: timeouts, connection resets, 5xx, UNABLE_TO_LOCK_ROW
  |    +-- QuotaExceeded     403 REQUEST_LIMIT_EXCEEDED: stop the run cleanly, keep the watermark
@@ -24,6 +26,7 @@ __all__ = [
     "TerminalError",
     "TransientError",
     "WarehouseBusy",
+    "WarehouseError",
 ]
 
 
@@ -35,7 +38,11 @@ class ConfigError(CrmRiskError):
     """A setting is missing or invalid; the message names the setting and how to fix it."""
 
 
-class WarehouseBusy(CrmRiskError):
+class WarehouseError(CrmRiskError):
+    """The warehouse cannot be written (disk full, read-only file or directory); the message says what to do."""
+
+
+class WarehouseBusy(WarehouseError):
     """Another process held the DuckDB warehouse read-write for longer than the wait allowed."""
 
 

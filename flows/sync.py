@@ -40,7 +40,7 @@ def sync_once(
     `dry_run`: the warehouse is updated as usual but nothing is written to the CRM nor marked as pushed; the run
     lists what the push would write instead (pipeline/preview.py).
     """
-    ctx = context.begin_run(cfg, flow_label)
+    ctx = context.begin_run(cfg, flow_label)  # a full, read-only or locked warehouse: one line from connect()
     client: CrmClient = connect_task(cfg)
     run = report.RunRecord()
     failure: Exception | None = None
@@ -56,8 +56,11 @@ def sync_once(
         run.settle()
     except Exception as exc:
         failure = exc
-        run.message = f"{type(exc).__name__}: {exc}"
-        raise
+        explained = context.explain_failure(cfg, exc)
+        run.message = f"{type(explained).__name__}: {explained}"
+        if explained is exc:
+            raise
+        raise explained from exc
     finally:
         markdown = report.close_run(ctx, run, client.api_calls)
         create_markdown_artifact(

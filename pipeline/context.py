@@ -7,10 +7,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import duckdb
+
 from connectors import warehouse
+from connectors.warehouse.errors import explain
 from crm_risk.config import Settings
 
-__all__ = ["RunContext", "begin_run", "finish_run"]
+__all__ = ["RunContext", "begin_run", "explain_failure", "finish_run"]
 
 
 @dataclass
@@ -26,9 +29,15 @@ class RunContext:
 def begin_run(settings: Settings, flow: str, run_id: str | None = None) -> RunContext:
     """Register the run in meta.runs and return its context."""
     ctx = RunContext(run_id or uuid.uuid4().hex[:16], flow, datetime.now(UTC), settings)
-    with warehouse.open_for(settings) as con:
-        warehouse.ensure_schemas(con)
-        warehouse.start_run(con, ctx.run_id, flow)
+    try:
+        with warehouse.open_for(settings) as con:
+            warehouse.ensure_schemas(con)
+            warehouse.start_run(con, ctx.run_id, flow)
+    except duckdb.Error as exc:  # a full or read-only warehouse: one line saying what to do
+        explained = explain_failure(settings, exc)
+        if explained is exc:
+            raise
+        raise explained from exc
     return ctx
 
 
@@ -38,3 +47,13 @@ def finish_run(
     """Close the run's row in meta.runs."""
     with warehouse.open_for(ctx.settings) as con:
         warehouse.finish_run(con, ctx.run_id, status, counts, api_calls, message)
+
+
+def explain_failure(settings: Settings, exc: BaseException) -> BaseException:
+    """The error to report for a failed step: a full or read-only warehouse (or landing area: a file error outside
+    DuckDB) as one line saying what to do (a WarehouseError), anything else as it is."""
+    if isinstance(exc, OSError) and not isinstance(exc, duckdb.Error):
+        landing = explain(exc, str(settings.landing_dir), "the landing area", "CRM_RISK_LANDING_DIR")
+        if landing is not None:
+            return landing
+    return explain(exc, str(settings.warehouse_path)) or exc

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.context import RunContext, finish_run
+import duckdb
+
+from crm_risk.errors import CrmRiskError
+from pipeline.context import RunContext, explain_failure, finish_run
 from pipeline.extract import ExtractOutcome
 from pipeline.load import run_quality
 from pipeline.preview import preview_markdown
 
 __all__ = ["RunRecord", "artifact_key", "close_run", "summary_markdown"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -76,13 +82,24 @@ def close_run(ctx: RunContext, run: RunRecord, api_calls: int) -> str:
         run.levels,
         run.push,
         api_calls,
-        [run.message] if run.message else None,
         tasks=run.tasks,
         data_docs=run.data_docs,
         preview=run.preview,
+        status=run.status,
+        message=run.message,
     )
     counts = {"extracted": run.extracted.rows, "levels": run.levels}
-    finish_run(ctx, run.status, counts, api_calls, run.message)
+    try:
+        finish_run(ctx, run.status, counts, api_calls, run.message)
+    except (CrmRiskError, duckdb.Error, OSError) as exc:
+        if run.status != "failed":
+            raise
+        # the warehouse itself failed (a full disk): the run's own error, being raised, says so; do not hide it
+        log.warning(
+            "run %s: could not record its end in meta.runs: %s",
+            ctx.run_id,
+            explain_failure(ctx.settings, exc),
+        )
     return markdown
 
 
@@ -97,12 +114,15 @@ def summary_markdown(
     tasks: Any = None,
     data_docs: str | None = None,
     preview: Any = None,
+    status: str = "",
+    message: str = "",
 ) -> str:
-    """Records per object, flags raised and cleared, records pushed and rejected, owner tasks, API calls used;
-    a dry run's push preview."""
-    lines = [
-        f"# CRM risk sync `{run_id}`",
-        "",
+    """The run's status (and its failure, first), records per object, the levels (or why nothing was scored), flags
+    raised and cleared, records pushed and rejected, owner tasks, API calls used; a dry run's push preview."""
+    lines = [f"# CRM risk sync `{run_id}`", ""]
+    if status:
+        lines += [f"**Status: {status}**" + (f": {message}" if message else ""), ""]
+    lines += [
         "## Records per object",
         "",
         "| object | extracted | loaded | quarantined | tombstones |",
@@ -120,14 +140,21 @@ def summary_markdown(
             f"**Data Docs** (validation results per object, quarantined rows by expectation): "
             f"[{data_docs}](file://{data_docs})",
         ]
-    lines += ["", "## Risk", "", "| level | accounts |", "|---|---:|"]
-    lines += [f"| {lvl} | {levels.get(lvl, 0)} |" for lvl in ("Red", "Amber", "Green")]
+    lines += ["", "## Risk", ""]
+    if levels:
+        lines += ["| level | accounts |", "|---|---:|"]
+        lines += [f"| {lvl} | {levels.get(lvl, 0)} |" for lvl in ("Red", "Amber", "Green")]
+    else:  # zero counts would read as "every account is fine"
+        lines.append(
+            "Not scored: the run stopped before scoring (see the status above); the CRM keeps its flags."
+        )
     if push is not None:
         lines += [
             "",
             "## Push to the CRM",
             "",
-            f"- flags raised: {push.raised}, cleared: {push.cleared}",
+            # raised: a level the CRM accepted moved up (none/Green -> Amber/Red, Amber -> Red); cleared: back to Green
+            f"- flags raised (up to Amber or Red): {push.raised}, cleared (back to Green): {push.cleared}",
             f"- accounts to update: {push.pending}, updated: {push.updated}, rejected: {push.rejected}",
         ]
         if push.errors:

@@ -7,6 +7,7 @@ file via meta.rules / meta.signal_catalog, written before the SQL runs.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from collections.abc import Collection
@@ -185,7 +186,8 @@ def run_transforms(
             result.files += 1
         con.execute("commit")
     except BaseException:
-        con.execute("rollback")
+        with contextlib.suppress(duckdb.Error):  # a failed commit ended the transaction: keep its error
+            con.execute("rollback")
         raise
     result.signals = dict(
         con.execute("select signal_id, count(*) from marts.account_signals group by 1 order by 1").fetchall()

@@ -15,6 +15,7 @@ account, is tested (tests/e2e/test_refresh.py).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import time
@@ -208,7 +209,8 @@ def _merge_outputs(con: duckdb.DuckDBPyConnection, home: str, kept: set[str]) ->
             merged[name] = int(con.execute(f"select count(*) from {SCRATCH}.{_q(name)}").fetchall()[0][0])
         con.execute("commit")
     except BaseException:
-        con.execute("rollback")
+        with contextlib.suppress(duckdb.Error):  # a failed commit ended the transaction: keep its error
+            con.execute("rollback")
         raise
     return merged
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import duckdb
 
+from connectors.warehouse.errors import explain, one_line
 from crm_risk.config import SIZE_PATTERN
 from crm_risk.errors import WarehouseBusy
 
@@ -47,24 +48,33 @@ def connect(
     """
     target = str(path)
     local_file = target != ":memory:" and "://" not in target and not target.startswith("md:")
-    if local_file:
-        Path(target).parent.mkdir(parents=True, exist_ok=True)
     cap = _size(memory_limit) if local_file and memory_limit else None
-    con = _open(target, read_only, lock_wait_seconds)
-    if cap:
-        con.execute(f"set memory_limit = '{cap}'")
-    con.execute("set TimeZone = 'UTC'")
-    if not read_only and (not local_file or target not in _ENSURED):
-        ensure_schemas(con)
+    try:
         if local_file:
-            _ENSURED.add(target)
+            Path(target).parent.mkdir(parents=True, exist_ok=True)
+        con = _open(target, read_only, lock_wait_seconds)
+    except (duckdb.Error, OSError) as exc:
+        raise (explain(exc, target) or exc) from exc
+    try:
+        if cap:
+            con.execute(f"set memory_limit = '{cap}'")
+        con.execute("set TimeZone = 'UTC'")
+        if not read_only and (not local_file or target not in _ENSURED):
+            ensure_schemas(con)
+            if local_file:
+                _ENSURED.add(target)
+    except (duckdb.Error, OSError) as exc:
+        con.close()
+        raise (explain(exc, target) or exc) from exc
     return con
 
 
 def open_for(settings: Any, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """The warehouse of these settings (`warehouse_path`, capped at `warehouse_memory_limit`)."""
+    """The warehouse of these settings (`warehouse_path`, capped at `warehouse_memory_limit`, waiting up to
+    `warehouse_lock_wait_seconds` for another writer)."""
     limit = getattr(settings, "warehouse_memory_limit", MEMORY_LIMIT)
-    return connect(settings.warehouse_path, read_only=read_only, memory_limit=limit)
+    wait = getattr(settings, "warehouse_lock_wait_seconds", LOCK_WAIT_SECONDS)
+    return connect(settings.warehouse_path, read_only=read_only, lock_wait_seconds=wait, memory_limit=limit)
 
 
 def _size(value: str) -> str:
@@ -85,7 +95,8 @@ def _open(target: str, read_only: bool, wait_seconds: float) -> duckdb.DuckDBPyC
             if time.monotonic() >= deadline:
                 raise WarehouseBusy(
                     f"warehouse {target} is held by another process (a sync, a backfill or a SQL client with it open "
-                    f"read-write) and stayed so for {wait_seconds:g}s; try again when it is done: {exc}"
+                    f"read-write) and stayed so for {wait_seconds:g}s (CRM_RISK_WAREHOUSE_LOCK_WAIT_SECONDS); "
+                    f"try again when it is done: {one_line(exc)}"
                 ) from None
             if not told:
                 log.warning(

@@ -10,6 +10,7 @@ manifest again changes nothing.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -187,11 +188,14 @@ def load_manifest(
             _move_watermark(con, obj, manifest.get("cursor_field"), (window_start, window_end), run_id, now)
         con.execute("commit")
     except BaseException:
-        con.execute("rollback")
+        # a failed commit (a full disk) has already ended the transaction: its rollback error would hide the cause
+        with contextlib.suppress(duckdb.Error):
+            con.execute("rollback")
         raise
     finally:
-        con.execute("drop table if exists _load_src")
-        con.execute("drop table if exists _load_dedup")
+        with contextlib.suppress(duckdb.Error):  # likewise: never replace the error being raised
+            con.execute("drop table if exists _load_src")
+            con.execute("drop table if exists _load_dedup")
     return result
 
 

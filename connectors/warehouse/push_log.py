@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
@@ -113,7 +114,8 @@ def record_push_results(
             _move_push_state(con, run_id, now)
         con.execute("commit")
     except Exception:
-        con.execute("rollback")
+        with contextlib.suppress(duckdb.Error):  # a failed commit ended the transaction: keep its error
+            con.execute("rollback")
         raise
     counts: dict[str, int] = {}
     for r in rows:

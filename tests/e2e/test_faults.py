@@ -1,0 +1,197 @@
+"""The fault matrix (issue 14): each fault on the extract path, injected by the simulator over HTTPS, against a run
+of the same org without it.
+
+Every case runs on its own copy of one generated org (80 accounts), so each run is a first run of the same org as
+the fault-free baseline: a transient fault must end in success with the same warehouse (`raw.*` Ids, cursors and
+tombstones) and the same flags in the CRM; a hard fault must end "partial" (or failed, when nothing could be read)
+in one line naming the object and the cause, and a clean rerun must converge on the baseline.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from flows.nightly import nightly_sync
+from pipeline.extract import ExtractFailed
+from simulator.server import Simulator
+from tests.e2e.orgclock import pin_org_clock
+
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_harness")]
+
+ACCOUNTS, SEED = 80, 7
+Snapshot = dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One generated org, stopped: every case serves a copy of it."""
+    org = tmp_path_factory.mktemp("template-org")
+    pin_org_clock(org)
+    with Simulator(org, accounts=ACCOUNTS, seed=SEED):
+        pass
+    return org
+
+
+@pytest.fixture(scope="module")
+def serve(template: Path, tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Any]:
+    """`serve(name)`: a context manager serving a fresh copy of the template org."""
+
+    @contextmanager
+    def _serve(name: str) -> Iterator[Simulator]:
+        copy = tmp_path_factory.mktemp(name) / "org"
+        shutil.copytree(template, copy)
+        with Simulator(copy, accounts=ACCOUNTS, seed=SEED) as sim:
+            yield sim
+
+    return _serve
+
+
+def _snapshot(sim: Simulator, settings: dict[str, Any]) -> Snapshot:
+    """What a run left: each raw table's (Id, cursor, tombstone) rows and each Account's flag fields in the CRM."""
+    out: Snapshot = {}
+    with duckdb.connect(settings["warehouse_path"], read_only=True) as con:
+        cursors = dict(con.execute("select object, cursor_field from meta.watermarks").fetchall())
+        for obj, cursor in sorted(cursors.items()):
+            table = con.execute(
+                "select table_name from information_schema.tables where table_schema = 'raw' "
+                "and lower(replace(table_name, '_', '')) = lower(?)",
+                [obj],
+            ).fetchone()
+            assert table, obj
+            out[f"raw.{obj}"] = sorted(
+                con.execute(f'select "Id", "{cursor}", _deleted from raw."{table[0]}"').fetchall()
+            )
+    crm = sim.org.query("SELECT Id, Risk_Level__c, Risk_Reasons__c FROM Account").records(0, 100_000)
+    out["crm"] = sorted((r["Id"], r.get("Risk_Level__c"), r.get("Risk_Reasons__c")) for r in crm)
+    return out
+
+
+def _watermarks(settings: dict[str, Any]) -> dict[str, Any]:
+    with duckdb.connect(settings["warehouse_path"], read_only=True) as con:
+        return dict(con.execute("select object, watermark from meta.watermarks").fetchall())
+
+
+def _last_run(settings: dict[str, Any]) -> tuple[str, str]:
+    with duckdb.connect(settings["warehouse_path"], read_only=True) as con:
+        row = con.execute("select status, message from meta.runs order by started_at desc limit 1").fetchone()
+    assert row is not None
+    return row[0], row[1]
+
+
+@pytest.fixture(scope="module")
+def baseline(
+    serve: Callable[[str], Any],
+    pipeline_settings: Callable[[Any, Path], dict[str, Any]],
+    tmp_path_factory: pytest.TempPathFactory,
+    prefect_harness: None,
+) -> Snapshot:
+    """The fault-free run of the org, once for the module."""
+    with serve("baseline") as sim:
+        settings = pipeline_settings(sim, tmp_path_factory.mktemp("baseline-wh"))
+        result = nightly_sync(settings=settings)
+        assert result["status"] == "success"
+        snap = _snapshot(sim, settings)
+    assert len([k for k in snap if k.startswith("raw.")]) == 10
+    assert any(level == "Red" for _, level, _ in snap["crm"]), "the planted scenarios make some accounts Red"
+    return snap
+
+
+# (fault, how many times it must fire, a note the run's manifests must carry)
+TRANSIENT = [
+    pytest.param("500:queryAll:after=2:count=1", 1, None, id="one-500-on-a-query"),
+    pytest.param("drop:queryAll:count=1", 1, None, id="rest-answer-dropped-mid-body"),
+    pytest.param("503:queryAll:count=8", 8, None, id="eight-503s-in-a-row"),
+    pytest.param("bulkfail:count=1", 1, "bulk2 failed, read through REST", id="bulk-job-failed"),
+    pytest.param(
+        "timeout:queryAll:count=1", 1, "QUERY_TIMEOUT on COUNT()", id="query-timeout-on-count-probe"
+    ),
+    pytest.param(
+        "timeout:queryAll:after=1:count=1", 1, "QUERY_TIMEOUT on [", id="query-timeout-on-data-query"
+    ),
+]
+
+
+@pytest.mark.parametrize(("fault", "fires", "note"), TRANSIENT)
+def test_transient_fault_ends_in_the_fault_free_result(
+    serve: Callable[[str], Any],
+    pipeline_settings: Callable[[Any, Path], dict[str, Any]],
+    baseline: Snapshot,
+    tmp_path: Path,
+    fault: str,
+    fires: int,
+    note: str | None,
+) -> None:
+    with serve("transient") as sim:
+        settings = pipeline_settings(sim, tmp_path)
+        (rule,) = sim.faults.add(fault)
+        result = nightly_sync(settings=settings)
+        assert rule.fired == fires  # the fault did happen
+        assert result["status"] == "success" and not result["failed_objects"], result["message"]
+        assert _snapshot(sim, settings) == baseline
+    if note is not None:
+        manifests = (Path(settings["landing_dir"]) / result["run_id"]).glob("*/_manifest.json")
+        assert any(note in manifest.read_text() for manifest in manifests)
+
+
+def test_hard_fault_on_one_object_is_partial_and_a_clean_rerun_converges(
+    serve: Callable[[str], Any],
+    pipeline_settings: Callable[[Any, Path], dict[str, Any]],
+    baseline: Snapshot,
+    tmp_path: Path,
+) -> None:
+    with serve("hard") as sim:
+        settings = {**pipeline_settings(sim, tmp_path), "sf_max_retries": 2}  # fewer waits; the same logic
+        sim.faults.add("500:queryAll:object=Case")  # every query of Case, however often it is retried
+        first = nightly_sync(settings=settings)
+        assert first["status"] == "partial" and list(first["failed_objects"]) == ["Case"]
+        line = first["message"]
+        assert (
+            "\n" not in line and "Case" in line and "UNKNOWN_EXCEPTION" in line and "after 2 retries" in line
+        )
+        assert _last_run(settings) == ("partial", line)
+        marks = _watermarks(settings)
+        assert "Case" not in marks and len(marks) == 9  # the others went on
+        assert first["push"] is None  # Case was never loaded: no flag rests on its missing cases
+        assert all(level is None for _, level, _ in _snapshot(sim, settings)["crm"])
+
+        sim.faults.clear()
+        rerun = nightly_sync(settings=settings)
+        assert rerun["status"] == "success"
+        assert _snapshot(sim, settings) == baseline
+
+        # Case loaded before: the next failure keeps its watermark and scores as of it, a whole picture
+        loaded = _watermarks(settings)
+        sim.faults.add("500:queryAll:object=Case")
+        again = nightly_sync(settings=settings)
+        assert again["status"] == "partial" and list(again["failed_objects"]) == ["Case"]
+        assert _watermarks(settings)["Case"] == loaded["Case"]
+        with duckdb.connect(settings["warehouse_path"], read_only=True) as con:
+            (as_of,) = con.execute(
+                "select distinct as_of from marts.account_risk_history where run_id = ?", [again["run_id"]]
+            ).fetchone()
+        assert as_of == loaded["Case"]
+        assert again["push"] is not None and again["push"]["rejected"] == 0
+        assert _snapshot(sim, settings)["crm"] == baseline["crm"]
+
+
+def test_every_object_failing_fails_the_run_in_one_line(
+    serve: Callable[[str], Any], pipeline_settings: Callable[[Any, Path], dict[str, Any]], tmp_path: Path
+) -> None:
+    with serve("all-fail") as sim:
+        settings = {**pipeline_settings(sim, tmp_path), "sf_max_retries": 1}
+        sim.faults.add("503:queryAll")
+        with pytest.raises(ExtractFailed) as err:
+            nightly_sync(settings=settings)
+        line = str(err.value)
+        assert "\n" not in line and line.startswith("no object extracted; User: ")
+        assert "SERVER_UNAVAILABLE" in line and "(and 9 other objects: Account, " in line
+        status, message = _last_run(settings)
+        assert status == "failed" and line in message
+        assert _watermarks(settings) == {}
