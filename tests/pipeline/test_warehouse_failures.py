@@ -77,7 +77,8 @@ def _namespaces() -> bool:
 
 
 needs_namespaces = pytest.mark.skipif(
-    not _namespaces(), reason="unshare -rm (user + mount namespaces) is not allowed here: no small disk to fill"
+    not _namespaces(),
+    reason="unshare -rm (user + mount namespaces) is not allowed here: no small disk to fill",
 )
 
 
