@@ -10,6 +10,7 @@ CrmRiskError
  |    +-- TerminalError     retrying will not help: auth refused, INVALID_FIELD, MALFORMED_QUERY
  |    +-- RecordError       one record was refused (data error): dead-letter it, go on with the rest
  +-- DataQualityError       a critical expectation failed: nothing is pushed
+ +-- ManifestRefused        a landing manifest names an unknown object or a file outside its extract: not loaded
  +-- PushRejectedError      the rejected share of a push passed the configured threshold
 """
 
@@ -20,6 +21,7 @@ __all__ = [
     "ConnectorError",
     "CrmRiskError",
     "DataQualityError",
+    "ManifestRefused",
     "PushRejectedError",
     "QuotaExceeded",
     "RecordError",
@@ -73,6 +75,10 @@ class RecordError(ConnectorError):
 
 class DataQualityError(CrmRiskError):
     """A critical expectation failed; the run stops before anything is pushed."""
+
+
+class ManifestRefused(CrmRiskError):
+    """A landing manifest names an object outside the registry or a file outside its extract; nothing is loaded."""
 
 
 class PushRejectedError(CrmRiskError):

@@ -15,7 +15,9 @@ import duckdb
 import pandas as pd
 
 from connectors import warehouse
+from connectors.salesforce import registry
 from connectors.warehouse.load import table_for
+from connectors.warehouse.manifest import read_manifest
 from crm_risk.errors import DataQualityError
 from expectations.gate import (
     ManifestCheck,
@@ -106,6 +108,11 @@ def load_gated(
     failed). Raises DataQualityError naming each expectation, object and numbers.
     """
 
+    # Nothing reads a manifest's files before it is checked: registry objects only, files inside its extract,
+    # extracts inside the landing area (ManifestRefused names the manifest and what is wrong).
+    known = [e.name for e in registry.REGISTRY]
+    for manifest_dir in manifests:
+        read_manifest(manifest_dir, known, landing=getattr(settings, "landing_dir", None))
     counts: dict[str, dict[str, int]] = {}
     critical: list[CriticalFailure] = []
     results: list[Any] = []

@@ -11,7 +11,6 @@ manifest again changes nothing.
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,6 +19,7 @@ from typing import Any
 
 import duckdb
 
+from connectors.warehouse.manifest import read_manifest
 from connectors.warehouse.quarantine import (
     quarantine_missing_ids,
     quarantine_refused,
@@ -103,11 +103,8 @@ def _duck_type(describe: Any) -> str:
 
 
 def _resolve(manifest_dir: Path, name: str) -> Path:
-    p = Path(name)
-    if p.is_absolute():
-        return p
-    local = manifest_dir / p
-    return local if local.exists() or not p.exists() else p
+    """A file of the manifest: inside its directory (read_manifest refused anything else)."""
+    return manifest_dir / name
 
 
 def _parse_ts(value: Any) -> datetime | None:
@@ -135,7 +132,9 @@ def load_manifest(
     out of the merge and written to meta.quarantine in the same transaction, so every record lands in one or the other.
     """
     manifest_dir = Path(manifest_dir)
-    manifest = json.loads((manifest_dir / "_manifest.json").read_text())
+    manifest = read_manifest(
+        manifest_dir, TABLES
+    )  # an unknown object, a file outside the extract: ManifestRefused
     obj = manifest["object"]
     table = table_for(obj)
     fields = {name: _duck_type(t) for name, t in (manifest.get("fields") or {}).items()}

@@ -15,13 +15,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from simulator.api.http import Request, Response
+from simulator.api.http import Request, Response, error
 
-__all__ = ["Dispatch", "SimHTTPServer"]
+__all__ = ["MAX_BODY", "Dispatch", "SimHTTPServer"]
 
 log = logging.getLogger(__name__)
 
-MAX_BODY = 160 * 1024 * 1024  # Bulk 2.0 accepts 150 MB uploads
+MAX_BODY = (
+    160 * 1024 * 1024
+)  # Bulk 2.0 accepts 150 MB uploads: a larger body is refused 413 before it is read
 Dispatch = Callable[
     [Request], tuple[Response, bool]
 ]  # a response, and whether to drop the connection mid-body
@@ -58,10 +60,19 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         split = urlsplit(self.path)
+        limit = self.server.max_body
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            body = self._read_chunked()
+            chunked = self._read_chunked(limit)
+            if chunked is None:
+                return self._refuse(413, "REQUEST_ENTITY_TOO_LARGE", f"Request body exceeds {limit} bytes")
+            body = chunked
         else:
-            length = int(self.headers.get("Content-Length") or 0)
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                return self._refuse(400, "BAD_REQUEST", "Invalid Content-Length")
+            if length > limit:  # refused before reading a byte of it, and before any session check
+                return self._refuse(413, "REQUEST_ENTITY_TOO_LARGE", f"Request body exceeds {limit} bytes")
             body = self.rfile.read(length) if length > 0 else b""
         params = {k: v[0] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
         method = self.command
@@ -71,20 +82,30 @@ class _Handler(BaseHTTPRequestHandler):
         resp, drop = self.server.dispatch(req)
         self._write(resp, drop)
 
-    def _read_chunked(self) -> bytes:
+    def _read_chunked(self, limit: int) -> bytes | None:
+        """The chunked body, or None (nothing more read) once it would pass `limit` bytes."""
         parts: list[bytes] = []
         size = 0
-        while size <= MAX_BODY:
+        while True:
             n = int(self.rfile.readline(1024).split(b";")[0].strip() or b"0", 16)
             if n == 0:
                 for _ in range(100):  # trailers, up to the blank line
                     if self.rfile.readline(1024) in (b"\r\n", b"\n", b""):
                         break
                 break
+            size += n
+            if size > limit:
+                return None
             parts.append(self.rfile.read(n))
             self.rfile.readline(1024)
-            size += n
         return b"".join(parts)
+
+    def _refuse(self, status: int, code: str, message: str) -> None:
+        """Answer without reading the body, then close: the unread body would be taken for the next request."""
+        resp = error(status, code, message).response()
+        resp.headers.append(("Connection", "close"))
+        self._write(resp, False)
+        self.close_connection = True
 
     def _write(self, resp: Response, drop: bool) -> None:
         body = resp.body
@@ -141,6 +162,7 @@ class SimHTTPServer(ThreadingHTTPServer):
     ) -> None:
         self.dispatch = dispatch
         self.now = now  # the org's clock, for the Date header
+        self.max_body = MAX_BODY  # request bodies larger than this are refused 413 unread
         self._context = context
         self._live: set[socket.socket] = set()
         super().__init__(("127.0.0.1", port), _Handler)

@@ -51,7 +51,7 @@ from simulator.org.ids import make_id
 from simulator.org.store import Org
 from simulator.server.dispatch import Dispatcher
 from simulator.server.faults import FaultPlan
-from simulator.server.httpd import SimHTTPServer
+from simulator.server.httpd import MAX_BODY, SimHTTPServer
 from simulator.server.outbound import Outbound
 from simulator.server.pubsub import PubSubServer
 from simulator.server.routes import build_routes
@@ -140,6 +140,17 @@ class Simulator:
     @api_budget.setter
     def api_budget(self, value: int) -> None:
         self.usage.budget = value
+
+    @property
+    def max_body_bytes(self) -> int:
+        """The largest request body served; a larger one is refused 413 before it is read or its session checked."""
+        return self._httpd.max_body if self._httpd is not None else MAX_BODY
+
+    @max_body_bytes.setter
+    def max_body_bytes(self, value: int) -> None:
+        if self._httpd is None:
+            raise RuntimeError("the simulator is not started")
+        self._httpd.max_body = value
 
     # --- lifecycle ----------------------------------------------------------------------------------
     def __enter__(self) -> Simulator:

@@ -148,7 +148,7 @@ def test_a_second_extract_of_an_object_is_checked_against_what_the_first_loaded(
     (second / "_manifest.json").write_text(
         json.dumps({**manifest, "window_start": "2026-11-24T00:00:00+00:00"})
     )
-    settings = load_settings(warehouse_path=str(tmp_path / "wh.duckdb"))
+    settings = load_settings(warehouse_path=str(tmp_path / "wh.duckdb"), landing_dir=str(tmp_path))
     counts = load.load_gated(settings, "run1", [first, second])
     assert counts["Contact"]["quarantined"] == 1
     with warehouse.connect(settings.warehouse_path, read_only=True) as con:
