@@ -46,6 +46,7 @@ def sync_once(
     failure: Exception | None = None
     try:
         run.extracted = extract_task(ctx, client, objects, since, until)
+        ctx.failed_objects = sorted(run.extracted.failed)  # for the steps after: scoring, the report
         run.loaded = load_task(ctx, run.extracted.manifests)
         run.levels = transform_task(ctx, run.extracted.as_of)
         if dry_run:

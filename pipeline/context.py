@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,6 +24,8 @@ class RunContext:
     flow: str
     started_at: datetime
     settings: Settings
+    # objects whose extract failed this run (their watermarks kept): set after the extract, read by later steps
+    failed_objects: list[str] = field(default_factory=list)
 
 
 def begin_run(settings: Settings, flow: str, run_id: str | None = None) -> RunContext:

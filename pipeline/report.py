@@ -88,7 +88,7 @@ def close_run(ctx: RunContext, run: RunRecord, api_calls: int) -> str:
         status=run.status,
         message=run.message,
     )
-    counts = {"extracted": run.extracted.rows, "levels": run.levels}
+    counts = {"extracted": run.extracted.rows, "levels": run.levels, "failed": run.extracted.failed}
     try:
         finish_run(ctx, run.status, counts, api_calls, run.message)
     except (CrmRiskError, duckdb.Error, OSError) as exc:

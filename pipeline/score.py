@@ -34,6 +34,8 @@ def transform(ctx: RunContext, as_of: datetime | None = None) -> dict[str, int]:
         at = complete_as_of(con, ctx.settings, as_of or ctx.started_at)
         if at != (as_of or ctx.started_at):
             log.info("scoring as of %s, the instant up to which every object is loaded", at.isoformat())
+        if ctx.failed_objects:  # their watermarks did not move: `at` is no later than the oldest of them
+            log.warning("scoring without this run's %s (not extracted)", ", ".join(ctx.failed_objects))
         run_transforms(con, as_of=at, run_id=ctx.run_id)
         rows = con.execute("select level, count(*) from marts.account_risk group by level").fetchall()
     return {str(level): int(n) for level, n in rows}

@@ -57,6 +57,15 @@ def _print_preview(result: dict[str, Any]) -> None:
     print(preview_table(Preview.from_dict(result["preview"])))
 
 
+def _ended(result: dict[str, Any]) -> int:
+    """0 for a successful run; else its one line on stderr (a partial run names the objects left out) and 1."""
+    if result.get("status") == "success":
+        return 0
+    if result.get("message"):
+        print(f"crm-risk: run {result.get('status')}: {result['message']}", file=sys.stderr)
+    return 1
+
+
 def _cmd_sync(args: argparse.Namespace) -> int:
     _preflight(args.objects or None)
     _prefect_env()
@@ -65,7 +74,7 @@ def _cmd_sync(args: argparse.Namespace) -> int:
     result = nightly_sync(objects=args.objects or None, push=not args.no_push, dry_run=args.dry_run)
     _print_preview(result)
     print(json.dumps(result, indent=2, default=str))
-    return 0 if result.get("status") == "success" else 1
+    return _ended(result)
 
 
 def _cmd_backfill(args: argparse.Namespace) -> int:
@@ -80,7 +89,7 @@ def _cmd_backfill(args: argparse.Namespace) -> int:
     )
     _print_preview(result)
     print(json.dumps(result, indent=2, default=str))
-    return 0 if result.get("status") == "success" else 1
+    return _ended(result)
 
 
 def _cmd_refresh(args: argparse.Namespace) -> int:

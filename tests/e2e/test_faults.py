@@ -18,9 +18,11 @@ from typing import Any
 import duckdb
 import pytest
 
+from crm_risk.errors import ConfigError, WarehouseBusy
 from flows.nightly import nightly_sync
 from pipeline.extract import ExtractFailed
 from simulator.server import Simulator
+from tests.connectors.test_warehouse import _hold_lock
 from tests.e2e.orgclock import pin_org_clock
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_harness")]
@@ -103,41 +105,45 @@ def baseline(
     return snap
 
 
-# (fault, how many times it must fire, a note the run's manifests must carry)
+# The transient matrix: (fault, how many times it fires, a note the object's manifest must carry). Each rule hits
+# its own object (the simulator's object= option), so all of them run in one sync, and an object left out or a
+# rule that never fired names the case that failed.
 TRANSIENT = [
-    pytest.param("500:queryAll:after=2:count=1", 1, None, id="one-500-on-a-query"),
-    pytest.param("drop:queryAll:count=1", 1, None, id="rest-answer-dropped-mid-body"),
-    pytest.param("503:queryAll:count=8", 8, None, id="eight-503s-in-a-row"),
-    pytest.param("bulkfail:count=1", 1, "bulk2 failed, read through REST", id="bulk-job-failed"),
-    pytest.param(
-        "timeout:queryAll:count=1", 1, "QUERY_TIMEOUT on COUNT()", id="query-timeout-on-count-probe"
-    ),
-    pytest.param(
-        "timeout:queryAll:after=1:count=1", 1, "QUERY_TIMEOUT on [", id="query-timeout-on-data-query"
-    ),
+    # one HTTP 500 on a data query
+    ("500:queryAll:object=Account:after=1:count=1", 1, None),
+    # a REST answer cut off mid-body (ChunkedEncodingError)
+    ("drop:queryAll:object=Contact:count=1", 1, None),
+    # eight 503s in a row
+    ("503:queryAll:object=Opportunity:count=8", 8, None),
+    # QUERY_TIMEOUT on the COUNT() probe, then on a data query
+    ("timeout:queryAll:object=Case:count=1", 1, "QUERY_TIMEOUT on COUNT()"),
+    ("timeout:queryAll:object=Event:after=1:count=1", 1, "QUERY_TIMEOUT on ["),
+    # a Bulk 2.0 query job ending Failed (the object big enough for Bulk)
+    ("bulkfail:count=1", 1, "bulk2 failed, read through REST"),
 ]
 
 
-@pytest.mark.parametrize(("fault", "fires", "note"), TRANSIENT)
-def test_transient_fault_ends_in_the_fault_free_result(
+def test_transient_faults_end_in_the_fault_free_result(
     serve: Callable[[str], Any],
     pipeline_settings: Callable[[Any, Path], dict[str, Any]],
     baseline: Snapshot,
     tmp_path: Path,
-    fault: str,
-    fires: int,
-    note: str | None,
 ) -> None:
     with serve("transient") as sim:
         settings = pipeline_settings(sim, tmp_path)
-        (rule,) = sim.faults.add(fault)
+        rules = [(sim.faults.add(fault)[0], fires, note) for fault, fires, note in TRANSIENT]
         result = nightly_sync(settings=settings)
-        assert rule.fired == fires  # the fault did happen
         assert result["status"] == "success" and not result["failed_objects"], result["message"]
         assert _snapshot(sim, settings) == baseline
-    if note is not None:
-        manifests = (Path(settings["landing_dir"]) / result["run_id"]).glob("*/_manifest.json")
-        assert any(note in manifest.read_text() for manifest in manifests)
+    landed = {
+        manifest.parent.name: manifest.read_text()
+        for manifest in (Path(settings["landing_dir"]) / result["run_id"]).glob("*/_manifest.json")
+    }
+    for rule, fires, note in rules:
+        assert rule.fired == fires, rule  # the fault did happen
+        if note is not None:
+            noted = [obj.lower() for obj, text in landed.items() if note in text]
+            assert len(noted) == 1 and rule.sobject_filter in (None, noted[0]), (rule, noted)
 
 
 def test_hard_fault_on_one_object_is_partial_and_a_clean_rerun_converges(
@@ -165,6 +171,11 @@ def test_hard_fault_on_one_object_is_partial_and_a_clean_rerun_converges(
         rerun = nightly_sync(settings=settings)
         assert rerun["status"] == "success"
         assert _snapshot(sim, settings) == baseline
+        flagged = sum(level in ("Red", "Amber") for _, level, _ in baseline["crm"])
+        assert (rerun["push"]["raised"], rerun["push"]["cleared"]) == (
+            flagged,
+            0,
+        )  # from no level to Amber/Red
 
         # Case loaded before: the next failure keeps its watermark and scores as of it, a whole picture
         loaded = _watermarks(settings)
@@ -195,3 +206,22 @@ def test_every_object_failing_fails_the_run_in_one_line(
         status, message = _last_run(settings)
         assert status == "failed" and line in message
         assert _watermarks(settings) == {}
+
+
+def test_unknown_object_and_held_warehouse_fail_in_one_line(
+    serve: Callable[[str], Any], pipeline_settings: Callable[[Any, Path], dict[str, Any]], tmp_path: Path
+) -> None:
+    with serve("refused") as sim:
+        settings = {**pipeline_settings(sim, tmp_path), "warehouse_lock_wait_seconds": 0}
+        with pytest.raises(ConfigError, match=r"unknown object\(s\) \['Widget'\]") as unknown:
+            nightly_sync(objects=["Widget"], settings=settings)
+        assert "\n" not in str(unknown.value) and _last_run(settings)[0] == "failed"
+        holder = _hold_lock(Path(settings["warehouse_path"]), 120)
+        try:
+            with pytest.raises(WarehouseBusy) as busy:
+                nightly_sync(settings=settings)
+        finally:
+            holder.kill()
+            holder.wait()
+        assert "\n" not in str(busy.value) and "CRM_RISK_WAREHOUSE_LOCK_WAIT_SECONDS" in str(busy.value)
+        assert _last_run(settings)[0] == "failed"  # the held run never started; the earlier one is as it was
