@@ -59,7 +59,7 @@ class ExtractOutcome:
         if not self.failed:
             return ""
         causes = "; ".join(f"{obj}: {cause}" for obj, cause in self.failed.items())
-        return f"not extracted after retries (watermark kept, the next run reads it again): {causes}"
+        return f"not extracted (watermark kept, the next run reads it again): {causes}"
 
 
 def entries(settings: Settings, objects: list[str] | None) -> list[registry.RegistryEntry]:

@@ -29,7 +29,7 @@ def test_a_partial_run_names_the_object_and_the_cause() -> None:
     run.settle()
     assert run.status == "partial"
     assert run.message == (
-        "not extracted after retries (watermark kept, the next run reads it again): "
+        "not extracted (watermark kept, the next run reads it again): "
         "Case: query: HTTP 500 UNKNOWN_EXCEPTION (still failing after 8 retries)"
     )
     md = summary_markdown(
