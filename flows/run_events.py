@@ -195,7 +195,8 @@ def push_failed_event(
 
 
 def sync_completed_event(run_id: str, flow_label: str, run: RunRecord, api_calls: int) -> dict[str, Any]:
-    """`crm.sync.completed`: the run's status, levels, pushes and API calls (its message masked)."""
+    """`crm.sync.completed`: the run's status, levels (None when it scored nothing), the objects it could not
+    extract, pushes and API calls (its message masked)."""
     push, tasks = run.push, run.tasks
     moves = push.moves if push else []
     payload = {
@@ -203,8 +204,12 @@ def sync_completed_event(run_id: str, flow_label: str, run: RunRecord, api_calls
         "flow": flow_label,
         "status": run.status,
         "message": run.message or None,
-        "levels": {level: int(run.levels.get(level, 0)) for level in ("Red", "Amber", "Green")},
+        # a run that scored nothing has no levels (zeros would read as "every account is fine")
+        "levels": {level: int(run.levels.get(level, 0)) for level in ("Red", "Amber", "Green")}
+        if run.levels
+        else None,
         "records_extracted": sum(run.extracted.rows.values()),
+        "failed_objects": sorted(run.extracted.failed),
         "api_calls": api_calls,
         "push": None
         if push is None

@@ -135,7 +135,18 @@ def test_a_successful_run_says_what_it_did_and_nothing_failed() -> None:
         "changed": 2,
     }
     assert done.payload["tasks"] == {"created": 2, "closed": 0, "rejected": 0}
+    assert done.payload["failed_objects"] == []
     assert push_failed_event("run-1", "nightly_sync", run) is None
+
+
+def test_a_run_that_scored_nothing_has_no_levels_and_a_partial_one_names_its_objects() -> None:
+    failed = RunRecord(status="failed", message="ExtractFailed: no object extracted; User: ...")
+    done = Event.model_validate(run_events("run-1", "nightly_sync", failed, api_calls=3)[-1])
+    assert done.payload["levels"] is None and done.payload["message"].startswith("ExtractFailed")
+    partial = _run(status="partial")
+    partial.extracted.failed = {"Case": "query: HTTP 500 UNKNOWN_EXCEPTION"}
+    done = Event.model_validate(run_events("run-2", "nightly_sync", partial, api_calls=40)[-1])
+    assert done.payload["failed_objects"] == ["Case"] and done.resource.get("crm-risk.status") == "partial"
 
 
 def test_rejections_are_a_push_failure_with_counts_by_error_code_and_no_record_values() -> None:
