@@ -47,7 +47,8 @@ def sync_once(
     try:
         run.extracted = extract_task(ctx, client, objects, since, until)
         run.loaded = load_task(ctx, run.extracted.manifests)
-        run.levels = transform_task(ctx, run.extracted.as_of)
+        scored = transform_task(ctx, run.extracted.as_of)
+        run.levels, run.coverage = scored.levels, scored.coverage
         if dry_run:
             run.preview = preview_task(ctx)
         elif push and not run.extracted.quota_stopped:

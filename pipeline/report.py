@@ -23,6 +23,7 @@ class RunRecord:
     push: Any = None
     tasks: Any = None
     preview: Any = None  # a dry run's pipeline.preview.Preview
+    coverage: Any = None  # pipeline.score.Coverage: signals not scored, accounts held from the push
     status: str = "failed"
     message: str = ""
     data_docs: str | None = None
@@ -50,6 +51,7 @@ class RunRecord:
             "api_calls": api_calls,
             "data_docs": self.data_docs,
             **({"preview": self.preview.as_dict()} if self.preview is not None else {}),
+            **({"coverage": self.coverage.as_dict()} if self.coverage is not None else {}),
         }
 
 
@@ -73,6 +75,7 @@ def close_run(ctx: RunContext, run: RunRecord, api_calls: int) -> str:
         tasks=run.tasks,
         data_docs=run.data_docs,
         preview=run.preview,
+        coverage=run.coverage,
     )
     counts = {"extracted": run.extracted.rows, "levels": run.levels}
     finish_run(ctx, run.status, counts, api_calls, run.message)
@@ -90,9 +93,10 @@ def summary_markdown(
     tasks: Any = None,
     data_docs: str | None = None,
     preview: Any = None,
+    coverage: Any = None,
 ) -> str:
     """Records per object, flags raised and cleared, records pushed and rejected, owner tasks, API calls used;
-    a dry run's push preview."""
+    the signals not scored and the accounts held from the push; a dry run's push preview."""
     lines = [
         f"# CRM risk sync `{run_id}`",
         "",
@@ -115,6 +119,11 @@ def summary_markdown(
         ]
     lines += ["", "## Risk", "", "| level | accounts |", "|---|---:|"]
     lines += [f"| {lvl} | {levels.get(lvl, 0)} |" for lvl in ("Red", "Amber", "Green")]
+    if coverage is not None and coverage.not_scored:
+        lines += ["", "## Signals not scored", "", "| signal | why |", "|---|---|"]
+        lines += [f"| {sid} | {why} |" for sid, why in coverage.not_scored.items()]
+        if held := coverage.held_line():
+            lines += ["", f"**{held}**"]
     if push is not None:
         lines += [
             "",

@@ -57,6 +57,19 @@ def _print_preview(result: dict[str, Any]) -> None:
     print(preview_table(Preview.from_dict(result["preview"])))
 
 
+def _print_held(result: dict[str, Any]) -> None:
+    """Say plainly when accounts were held from the push because signals they need were not scored yet."""
+    from pipeline.score import Coverage
+
+    cover = result.get("coverage")
+    if not cover or not cover.get("held_accounts"):
+        return
+    line = Coverage(**cover).held_line()
+    pushed = (result.get("push") or {}).get("updated", 0)
+    prefix = "nothing was pushed. " if not pushed else ""
+    print(f"crm-risk: {prefix}{line}", file=sys.stderr)
+
+
 def _cmd_sync(args: argparse.Namespace) -> int:
     _preflight(args.objects or None)
     _prefect_env()
@@ -65,6 +78,7 @@ def _cmd_sync(args: argparse.Namespace) -> int:
     result = nightly_sync(objects=args.objects or None, push=not args.no_push, dry_run=args.dry_run)
     _print_preview(result)
     print(json.dumps(result, indent=2, default=str))
+    _print_held(result)
     return 0 if result.get("status") == "success" else 1
 
 
@@ -80,6 +94,7 @@ def _cmd_backfill(args: argparse.Namespace) -> int:
     )
     _print_preview(result)
     print(json.dumps(result, indent=2, default=str))
+    _print_held(result)
     return 0 if result.get("status") == "success" else 1
 
 

@@ -44,8 +44,11 @@ def test_the_list_says_how_many_and_what_the_levels_mean(settings):
         "1 Red, 0 Amber, 1 Green of 2 customer accounts scored (1 other accounts not scored"
     )
     assert lines[1].startswith("Red: at least one high-severity signal. Amber: score >= 25 without one.")
-    assert lines[2] == "showing 1 of 2, highest score first:"
-    assert lines[5].startswith("Red ") and RED in lines[5]
+    # the org lacks optional inputs (CSAT values, expectations, events, field history): said once, with the reasons
+    assert lines[2].startswith("not scored: expansion_ready (no Case has a value in CSAT__c); ")
+    assert "; owner_changed (no AccountHistory rows" in lines[2]
+    assert lines[3] == "showing 1 of 2, highest score first:"
+    assert lines[6].startswith("Red ") and RED in lines[6]
     assert "showing 0 of 0 Amber" in list_flags(settings, level="Amber")
 
 
