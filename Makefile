@@ -23,8 +23,12 @@ setup: $(BIN)/crm-risk
 demo: setup
 	$(BIN)/crm-risk demo --accounts $(ACCOUNTS)
 
+# Test files run on TEST_WORKERS processes (pytest-xdist; a file's tests stay together, so a module's org and
+# warehouse are built once): the end-to-end tests spend most of their time waiting on servers and subprocesses.
+TEST_WORKERS ?= 2
+
 test: setup
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 test-fast: setup
 	$(BIN)/pytest -q -m "not e2e and not slow"
