@@ -29,6 +29,8 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         ),
         ({"CRM_RISK_SF_AUTH": "magic"}, ["sync"], "CRM_RISK_SF_AUTH: Input should be"),
         ({}, ["sync", "--objects", "Case", "Tasks"], "unknown object(s) ['Tasks']"),
+        ({}, ["sync"], "no CRM configured: set CRM_RISK_SF_LOGIN_URL and the login of your auth mode"),
+        ({}, ["refresh", "--account", "001000000000000AAA"], "no CRM configured"),
         ({"CRM_RISK_EXTRACT_OBJECTS": "Case,Cases"}, ["sync"], "unknown object(s) ['Cases']"),
         ({}, ["backfill", "--since", "tomorrowish"], "backfill: since 'tomorrowish' is not a date"),
         ({}, ["refresh", "--account", "001nonsense"], "--account '001nonsense' is not a Salesforce id"),
