@@ -49,7 +49,9 @@ def test_the_readme_walkthrough_runs_after_the_demo_without_a_traceback(tmp_path
     assert demo.returncode == 0, demo.stderr[-3000:]
     assert ".venv/bin/crm-risk sync --dry-run" in demo.stdout  # the demo's last lines lead on to the block
     with duckdb.connect(str(tmp_path / ".demo" / "warehouse.duckdb"), read_only=True) as con:
-        (red,) = con.execute("select account_id from marts.account_risk where level = 'Red' limit 1").fetchone()
+        (red,) = con.execute(
+            "select account_id from marts.account_risk where level = 'Red' limit 1"
+        ).fetchone()
     seen: dict[str, str] = {}
     for line in commands:
         argv = [str(CLI), *[a.replace("<Id>", red) for a in shlex.split(line)[1:]]]
