@@ -10,6 +10,7 @@ from typing import Any
 import duckdb
 
 from connectors import warehouse
+from crm_risk import progress
 from crm_risk.config import Settings
 from pipeline.context import RunContext
 from pipeline.extract import entries
@@ -87,7 +88,8 @@ def transform(ctx: RunContext, as_of: datetime | None = None) -> Scored:
         at = complete_as_of(con, ctx.settings, as_of or ctx.started_at)
         if at != (as_of or ctx.started_at):
             log.info("scoring as of %s, the instant up to which every object is loaded", at.isoformat())
-        run_transforms(con, as_of=at, run_id=ctx.run_id, loaded_objects=warehouse.loaded_objects(con))
+        with progress.track("accounts", "score"):
+            run_transforms(con, as_of=at, run_id=ctx.run_id, loaded_objects=warehouse.loaded_objects(con))
         rows = con.execute("select level, count(*) from marts.account_risk group by level").fetchall()
         cover = coverage(con)
     if line := cover.held_line():

@@ -96,6 +96,13 @@ def _crm() -> Iterator[dict[str, Any]]:
         yield overrides
 
 
+def _progress() -> contextlib.AbstractContextManager[None]:
+    """Per-object progress on stderr while a run works, when stderr is a terminal (shell/progress.py)."""
+    from shell.progress import terminal_progress
+
+    return terminal_progress()
+
+
 def _finish(title: str, result: dict[str, Any], started: float, as_json: bool) -> int:
     """Print a run's outcome (a human summary, or JSON with --json); the exit code."""
     from shell.summary import refresh_summary, run_summary
@@ -135,7 +142,7 @@ def _print_held(result: dict[str, Any]) -> None:
 def _cmd_sync(args: argparse.Namespace) -> int:
     _preflight(args.objects or None)
     started = time.monotonic()
-    with _crm() as overrides:
+    with _crm() as overrides, _progress():
         _prefect_env()
         from flows.nightly import nightly_sync
 
@@ -153,7 +160,7 @@ def _cmd_backfill(args: argparse.Namespace) -> int:
     since, until = backfill_window(args.since, args.until)  # a bad window fails here, before Prefect starts
     _preflight(args.objects or None)
     started = time.monotonic()
-    with _crm() as overrides:
+    with _crm() as overrides, _progress():
         _prefect_env()
         from flows.backfill import backfill
 
@@ -176,7 +183,7 @@ def _cmd_refresh(args: argparse.Namespace) -> int:
     ids = [normalize_id(a, "--account") for a in args.account]  # a bad id fails here, before Prefect starts
     _preflight(None)
     started = time.monotonic()
-    with _crm() as overrides:
+    with _crm() as overrides, _progress():
         _prefect_env()
         from flows.refresh import account_refresh
 
