@@ -494,7 +494,13 @@ class _Recorder:
         self.lines: dict[int, dict[str, Any]] = {}
 
     def start(self, label: str, phase: str, total: int | None) -> int:
-        self.lines[len(self.lines)] = {"label": label, "phase": phase, "total": total, "advanced": 0, "done": None}
+        self.lines[len(self.lines)] = {
+            "label": label,
+            "phase": phase,
+            "total": total,
+            "advanced": 0,
+            "done": None,
+        }
         return len(self.lines) - 1
 
     def advance(self, handle: int, n: int) -> None:
@@ -505,7 +511,9 @@ class _Recorder:
 
 
 @pytest.mark.parametrize("threshold", [10**9, 0], ids=["rest", "bulk"])
-def test_an_extract_reports_its_progress_against_the_count(sim: Simulator, tmp_path: Path, threshold: int) -> None:
+def test_an_extract_reports_its_progress_against_the_count(
+    sim: Simulator, tmp_path: Path, threshold: int
+) -> None:
     from crm_risk import progress
 
     settings = _settings(sim, tmp_path, extract_bulk_threshold=threshold, extract_page_size=200)
