@@ -127,6 +127,21 @@ def explain_account(settings: Settings, account_id: str) -> str:
                     f"account {account_id!r} ({known[0]}) is not scored: only customer accounts "
                     "(a deal won within the contract period) get a risk level"
                 )
+            held = (
+                con.execute(
+                    "select failed from meta.quarantine_open where object = 'Account' and record_id = $id "
+                    "order by quarantined_at desc limit 1",
+                    {"id": account_id},
+                ).fetchone()
+                if _has_table(con, "meta", "quarantine")
+                else None
+            )
+            if held:
+                failed = json.loads(held[0]) if isinstance(held[0], str) else held[0]
+                raise ConfigError(
+                    f"account {account_id!r} is not scored: its record is quarantined by the quality gate "
+                    f"({', '.join(sorted(failed))}); fix it in the CRM and the next sync loads and scores it"
+                )
             raise ConfigError(
                 f"account {account_id!r} is not in the warehouse: check the Id, or run a sync if it is new"
             )

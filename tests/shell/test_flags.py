@@ -60,3 +60,17 @@ def test_an_account_by_the_15_character_id_of_its_url(settings):
         explain_account(settings, PROSPECT[:15])
     with pytest.raises(ConfigError, match="not a Salesforce id"):
         explain_account(settings, "Acme")
+
+
+def test_a_quarantined_account_says_why_it_is_not_scored(settings):
+    quarantined = "001000000000009AAA"
+    with connect(settings.warehouse_path) as con:
+        con.execute(
+            "insert into meta.quarantine (run_id, object, record_id, failed, record, quarantined_at) "
+            "values ('r1', 'Account', ?, '{\"name_present\": \"Name is empty\"}', '{}', now())",
+            [quarantined],
+        )
+    with pytest.raises(
+        ConfigError, match=r"quarantined by the quality gate \(name_present\); fix it in the CRM"
+    ):
+        explain_account(settings, quarantined)
