@@ -41,7 +41,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(state_dir, accounts=args.accounts, seed=args.seed, dirty=args.dirty)
 
 
-def _preflight(objects: list[str] | None) -> None:
+def _preflight(objects: list[str] | None, login: bool = True) -> None:
     """Check the settings and `--objects` before Prefect or DuckDB is touched: a bad one fails in a second, with
     one line and nothing created. Misspelt CRM_RISK_ variables are warned about (they would be ignored)."""
     from crm_risk.config import load_settings, unknown_variables
@@ -51,7 +51,12 @@ def _preflight(objects: list[str] | None) -> None:
         print(f"crm-risk: warning: {line}", file=sys.stderr)
     settings = load_settings()
     entries(settings, objects)
-    if not _crm_configured(settings) and not _demo_org().exists():
+    if _crm_configured(settings):
+        if login:  # a refused login is one line here, not after Prefect's start and a warehouse created
+            from connectors.salesforce.client import connect
+
+            connect(settings).close()
+    elif not _demo_org().exists():
         from crm_risk.errors import ConfigError
 
         raise ConfigError(
