@@ -23,8 +23,12 @@ setup: $(BIN)/crm-risk
 demo: setup
 	$(BIN)/crm-risk demo --accounts $(ACCOUNTS)
 
+# Test files run on TEST_WORKERS processes (pytest-xdist; a file's tests stay together, so a module's org and
+# warehouse are built once): the end-to-end tests spend most of their time waiting on servers and subprocesses.
+TEST_WORKERS ?= 2
+
 test: setup
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 test-fast: setup
 	$(BIN)/pytest -q -m "not e2e and not slow"
@@ -50,4 +54,4 @@ proto: setup
 	$(BIN)/python -m grpc_tools.protoc -I . --python_out=. --grpc_python_out=. --pyi_out=. pubsub_api/pubsub_api.proto
 
 clean:
-	rm -rf .demo .pytest_cache .mypy_cache .ruff_cache landing
+	rm -rf .demo .demo-dirty .pytest_cache .mypy_cache .ruff_cache landing

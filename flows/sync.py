@@ -48,7 +48,8 @@ def sync_once(
         run.extracted = extract_task(ctx, client, objects, since, until)
         ctx.failed_objects = sorted(run.extracted.failed)  # for the steps after: scoring, the report
         run.loaded = load_task(ctx, run.extracted.manifests)
-        run.levels = transform_task(ctx, run.extracted.as_of)
+        scored = transform_task(ctx, run.extracted.as_of)
+        run.levels, run.coverage = scored.levels, scored.coverage
         if dry_run:
             run.preview = preview_task(ctx)
         elif push and run.extracted.pushable:

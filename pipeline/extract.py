@@ -44,15 +44,14 @@ class ExtractOutcome:
     as_of: datetime | None = None  # the org's time when the extract window closed: what the flags are "as of"
     # objects whose extract failed past the retries: object -> the cause in one line (their watermarks are kept)
     failed: dict[str, str] = field(default_factory=dict)
-    # the failed objects the warehouse never loaded: their signals cannot be scored at all this run
-    never_loaded: list[str] = field(default_factory=list)
 
     @property
     def pushable(self) -> bool:
-        """Whether the run's flags may go to the CRM: not when the quota stopped the extract, nor when a failed
-        object was never loaded (its signals cannot be scored: no flag from half a picture). A failed object loaded
-        before keeps its watermark and scoring is as of the oldest watermark (pipeline/score.py): a whole picture."""
-        return not self.quota_stopped and not self.never_loaded
+        """Whether the run's flags may go to the CRM: not when the quota stopped the extract. A failed object does
+        not stop the push: loaded before, it keeps its watermark and scoring is as of the oldest watermark
+        (pipeline/score.py); never loaded, the signals reading it are not scored and the accounts whose level rests
+        on them are held from the push (marts.signal_coverage): no flag from half a picture either way."""
+        return not self.quota_stopped
 
     def failure_line(self) -> str:
         """One line naming each failed object and its cause ('' when none failed)."""
@@ -114,8 +113,6 @@ def extract_all(
         except ConnectorError as exc:
             # Past the retries: this object lands nothing (no manifest) and keeps its watermark; the others go on.
             out.failed[entry.name] = " ".join(str(exc).split())
-            if mark is None:
-                out.never_loaded.append(entry.name)
             log.error("%s not extracted, the run goes on without it: %s", entry.name, out.failed[entry.name])
             continue
         assert manifest.path is not None  # extract_object always sets where it landed

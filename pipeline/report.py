@@ -29,6 +29,7 @@ class RunRecord:
     push: Any = None
     tasks: Any = None
     preview: Any = None  # a dry run's pipeline.preview.Preview
+    coverage: Any = None  # pipeline.score.Coverage: signals not scored, accounts held from the push
     status: str = "failed"
     message: str = ""
     data_docs: str | None = None
@@ -63,6 +64,7 @@ class RunRecord:
             "data_docs": self.data_docs,
             "message": self.message or None,
             **({"preview": self.preview.as_dict()} if self.preview is not None else {}),
+            **({"coverage": self.coverage.as_dict()} if self.coverage is not None else {}),
         }
 
 
@@ -85,6 +87,7 @@ def close_run(ctx: RunContext, run: RunRecord, api_calls: int) -> str:
         tasks=run.tasks,
         data_docs=run.data_docs,
         preview=run.preview,
+        coverage=run.coverage,
         status=run.status,
         message=run.message,
     )
@@ -114,11 +117,13 @@ def summary_markdown(
     tasks: Any = None,
     data_docs: str | None = None,
     preview: Any = None,
+    coverage: Any = None,
     status: str = "",
     message: str = "",
 ) -> str:
     """The run's status (and its failure, first), records per object, the levels (or why nothing was scored), flags
-    raised and cleared, records pushed and rejected, owner tasks, API calls used; a dry run's push preview."""
+    raised and cleared, records pushed and rejected, owner tasks, API calls used; the signals not scored and the
+    accounts held from the push; a dry run's push preview."""
     lines = [f"# CRM risk sync `{run_id}`", ""]
     if status:
         lines += [f"**Status: {status}**" + (f": {message}" if message else ""), ""]
@@ -148,6 +153,11 @@ def summary_markdown(
         lines.append(
             "Not scored: the run stopped before scoring (see the status above); the CRM keeps its flags."
         )
+    if coverage is not None and coverage.not_scored:
+        lines += ["", "## Signals not scored", "", "| signal | why |", "|---|---|"]
+        lines += [f"| {sid} | {why} |" for sid, why in coverage.not_scored.items()]
+        if held := coverage.held_line():
+            lines += ["", f"**{held}**"]
     if push is not None:
         lines += [
             "",

@@ -35,6 +35,7 @@ from connectors.salesforce import bulk
 from connectors.salesforce.client import CrmClient
 from connectors.salesforce.landing import TIMESTAMP, ChunkWriter, column_array, write_json_atomic
 from connectors.salesforce.registry import ObjectEntry, resolve_fields
+from crm_risk import progress
 from crm_risk.config import Settings
 from crm_risk.errors import ConfigError, TransientError
 
@@ -315,30 +316,34 @@ def extract_object(
     soql = build_soql(entry, names, start, end)
     notes: list[str] = []
     estimate = _count(client, entry, start, end, notes)
-    writer = ChunkWriter(
-        out,
-        fields,
-        chunk_rows=settings.extract_chunk_rows,
-        group_rows=min(settings.extract_chunk_rows, max(settings.extract_page_size, 10_000)),
-    )
-    api = "rest"
-    if estimate > settings.extract_bulk_threshold or (estimate > 0 and len(soql) > REST_SOQL_MAX):
-        api = "bulk2"
-        try:
-            _bulk(client, soql, names, writer, min(settings.extract_chunk_rows, BULK_MAX_PAGE))
-        except bulk.BulkUnsupported as exc:
-            writer.discard()
-            log.info("%s: Bulk 2.0 refused the object (%s); using REST", entry.name, exc.code)
-            api = "rest"
-            notes.append(f"bulk2 unsupported: {exc}")
-        except TransientError as exc:  # the job ended Failed, or a request failed past the retries
-            writer.discard()
-            log.warning("%s: Bulk 2.0 query failed (%s); reading the object through REST", entry.name, exc)
-            api = "rest"
-            notes.append(f"bulk2 failed, read through REST: {exc}")
-    if api == "rest" and estimate > 0:  # nothing counted: skip the query (a no-change run stays cheap)
-        _rest_window(client, entry, names, (start, end), writer, settings.extract_page_size, notes)
-    files = writer.close()
+    with progress.track(entry.name, "extract", total=estimate) as advance:
+        writer = ChunkWriter(
+            out,
+            fields,
+            chunk_rows=settings.extract_chunk_rows,
+            group_rows=min(settings.extract_chunk_rows, max(settings.extract_page_size, 10_000)),
+            on_rows=advance,
+        )
+        api = "rest"
+        if estimate > settings.extract_bulk_threshold or (estimate > 0 and len(soql) > REST_SOQL_MAX):
+            api = "bulk2"
+            try:
+                _bulk(client, soql, names, writer, min(settings.extract_chunk_rows, BULK_MAX_PAGE))
+            except bulk.BulkUnsupported as exc:
+                writer.discard()
+                log.info("%s: Bulk 2.0 refused the object (%s); using REST", entry.name, exc.code)
+                api = "rest"
+                notes.append(f"bulk2 unsupported: {exc}")
+            except TransientError as exc:  # the job ended Failed, or a request failed past the retries
+                writer.discard()
+                log.warning(
+                    "%s: Bulk 2.0 query failed (%s); reading the object through REST", entry.name, exc
+                )
+                api = "rest"
+                notes.append(f"bulk2 failed, read through REST: {exc}")
+        if api == "rest" and estimate > 0:  # nothing counted: skip the query (a no-change run stays cheap)
+            _rest_window(client, entry, names, (start, end), writer, settings.extract_page_size, notes)
+        files = writer.close()
 
     deletes: dict[str, Any] = {"deleted_file": None}
     if entry.tracks_hard_deletes and described.get("replicateable", True):  # getDeleted needs replication

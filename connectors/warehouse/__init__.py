@@ -25,7 +25,7 @@ from connectors.warehouse.connect import (
 from connectors.warehouse.load import TABLES, LoadResult, load_manifest, table_for
 from connectors.warehouse.push_log import HASHED_FIELDS, payload_hash, record_push_results
 from connectors.warehouse.quarantine import quarantine_rows
-from connectors.warehouse.runs import finish_run, get_watermark, start_run
+from connectors.warehouse.runs import finish_run, get_watermark, loaded_objects, start_run
 
 __all__ = [
     "HASHED_FIELDS",
@@ -39,6 +39,7 @@ __all__ = [
     "finish_run",
     "get_watermark",
     "load_manifest",
+    "loaded_objects",
     "open_for",
     "payload_hash",
     "quarantine_rows",

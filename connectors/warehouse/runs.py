@@ -9,13 +9,21 @@ from typing import Any
 
 import duckdb
 
-__all__ = ["finish_run", "get_watermark", "start_run"]
+__all__ = ["finish_run", "get_watermark", "loaded_objects", "start_run"]
 
 
 def get_watermark(con: duckdb.DuckDBPyConnection, object_name: str) -> datetime | None:
     """The object's committed watermark (UTC), or None when it was never loaded."""
     rows = con.execute("select watermark from meta.watermarks where object = ?", [object_name]).fetchall()
     return rows[0][0] if rows else None
+
+
+def loaded_objects(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """The objects loaded at least once: those with a watermark (a full extract from the start of time committed;
+    a backfill of a later window alone does not count, it leaves the records before it unknown)."""
+    return {
+        r[0] for r in con.execute("select object from meta.watermarks where watermark is not null").fetchall()
+    }
 
 
 def start_run(

@@ -40,8 +40,7 @@ def test_a_partial_run_names_the_object_and_the_cause() -> None:
     assert "- flags raised (up to Amber or Red): 2, cleared (back to Green): 1" in md
 
 
-def test_no_push_when_a_failed_object_was_never_loaded() -> None:
+def test_only_the_quota_stops_the_push() -> None:
     assert ExtractOutcome().pushable
-    assert ExtractOutcome(failed={"Case": "x"}).pushable  # loaded before: scored as of its watermark
-    assert not ExtractOutcome(failed={"Case": "x"}, never_loaded=["Case"]).pushable
+    assert ExtractOutcome(failed={"Case": "x"}).pushable  # scored without it: held accounts are not pushed
     assert not ExtractOutcome(quota_stopped="Task: quota").pushable

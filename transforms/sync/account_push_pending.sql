@@ -1,11 +1,13 @@
 -- account_push_pending: Account field values to write back, only where the pushed values (computed-at excluded)
 -- differ from the last successful push (or, before any push, from what the CRM already holds) and are not
--- dead-lettered with the same hash. Live customer accounts only; cleared flags (back to Green) are included.
+-- dead-lettered with the same hash. Live customer accounts only; cleared flags (back to Green) are included; an
+-- account whose level rests on signals not scored yet (marts.account_risk.push_held_for) waits.
 -- grain: account; key: Id
 create or replace view sync.account_push_pending as
 
 with risk as (
     select * from marts.account_risk
+    where push_held_for is null
 ),
 
 accounts as (
