@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +27,17 @@ class RunRecord:
     tasks: Any = None
     preview: Any = None  # a dry run's pipeline.preview.Preview
     coverage: Any = None  # pipeline.score.Coverage: signals not scored, accounts held from the push
+    seconds: dict[str, float] = field(default_factory=dict)  # wall time per step
+
+    @contextmanager
+    def timed(self, step: str) -> Iterator[None]:
+        """Record the wall time of a step (kept when it fails)."""
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[step] = round(time.perf_counter() - t0, 3)
+
     status: str = "failed"
     message: str = ""
     data_docs: str | None = None
@@ -50,6 +64,7 @@ class RunRecord:
             "tasks": self.tasks.__dict__ if self.tasks else None,
             "api_calls": api_calls,
             "data_docs": self.data_docs,
+            "seconds": self.seconds,
             **({"preview": self.preview.as_dict()} if self.preview is not None else {}),
             **({"coverage": self.coverage.as_dict()} if self.coverage is not None else {}),
         }
