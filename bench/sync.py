@@ -99,6 +99,7 @@ def _sync(env: dict[str, str]) -> dict[str, Any]:
         "api_calls": result["api_calls"],
         "peak_rss_mb": rss,
         "phases": result.get("seconds", {}),
+        "peak_rss_mb_after": result.get("peak_rss_mb", {}),
         "pushed": (result.get("push") or {}).get("updated"),
         "status": result["status"],
     }
