@@ -147,7 +147,7 @@ def _one_org(accounts: int, seed: int, tmp: Path) -> dict[str, Any]:
             ],
             env,
         )
-        base = json.loads(out)
+        base = json.loads(out.strip().splitlines()[-1])  # DuckDB may draw a progress bar on stdout before
         baseline = {
             "wall_s": round(wall, 2),
             "records": base["records"],
