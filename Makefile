@@ -38,6 +38,7 @@ bench: setup
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/events_ingest.py
 	$(BIN)/python bench/events.py
+	$(BIN)/python bench/sync.py
 
 lint: setup
 	$(BIN)/ruff check .

@@ -21,7 +21,7 @@ __all__ = ["Sink", "set_sink", "track"]
 class Sink(Protocol):
     """Where progress goes: one line of work per (label, phase)."""
 
-    def start(self, label: str, phase: str, total: int | None) -> int: ...
+    def start(self, label: str, phase: str, total: int | None, unit: str) -> int: ...
 
     def advance(self, handle: int, n: int) -> None: ...
 
@@ -43,13 +43,15 @@ def _nothing(n: int) -> None:
 
 
 @contextmanager
-def track(label: str, phase: str, total: int | None = None) -> Iterator[Callable[[int], None]]:
+def track(
+    label: str, phase: str, total: int | None = None, unit: str = "records"
+) -> Iterator[Callable[[int], None]]:
     """One line of work (e.g. the Case extract, ~12,000 records); yields `advance(n)`."""
     sink = _sink
     if sink is None:
         yield _nothing
         return
-    handle = sink.start(label, phase, total)
+    handle = sink.start(label, phase, total, unit)
     done = 0
 
     def advance(n: int) -> None:

@@ -41,20 +41,27 @@ def sync_once(
     lists what the push would write instead (pipeline/preview.py).
     """
     ctx = context.begin_run(cfg, flow_label)  # a full, read-only or locked warehouse: one line from connect()
-    client: CrmClient = connect_task(cfg)
     run = report.RunRecord()
+    with run.timed("connect"):
+        client: CrmClient = connect_task(cfg)
     failure: Exception | None = None
     try:
-        run.extracted = extract_task(ctx, client, objects, since, until)
+        with run.timed("extract"):
+            run.extracted = extract_task(ctx, client, objects, since, until)
         ctx.failed_objects = sorted(run.extracted.failed)  # for the steps after: scoring, the report
-        run.loaded = load_task(ctx, run.extracted.manifests)
-        scored = transform_task(ctx, run.extracted.as_of)
+        with run.timed("load"):
+            run.loaded = load_task(ctx, run.extracted.manifests)
+        with run.timed("score"):
+            scored = transform_task(ctx, run.extracted.as_of)
         run.levels, run.coverage = scored.levels, scored.coverage
         if dry_run:
-            run.preview = preview_task(ctx)
+            with run.timed("preview"):
+                run.preview = preview_task(ctx)
         elif push and run.extracted.pushable:
-            run.push = push_task(ctx, client)
-            run.tasks = None if run.push.quota_stopped else tasks_task(ctx, client)
+            with run.timed("push"):
+                run.push = push_task(ctx, client)
+            with run.timed("owner_tasks"):
+                run.tasks = None if run.push.quota_stopped else tasks_task(ctx, client)
         run.settle()
     except Exception as exc:
         failure = exc

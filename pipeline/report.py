@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import logging
+import resource
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +34,20 @@ class RunRecord:
     tasks: Any = None
     preview: Any = None  # a dry run's pipeline.preview.Preview
     coverage: Any = None  # pipeline.score.Coverage: signals not scored, accounts held from the push
+    seconds: dict[str, float] = field(default_factory=dict)  # wall time per step
+    peak_rss_mb: dict[str, int] = field(default_factory=dict)  # the process's peak RSS after each step
+
+    @contextmanager
+    def timed(self, step: str) -> Iterator[None]:
+        """Record the wall time of a step and the process's peak RSS after it (kept when it fails): the step where
+        the peak rises is the one that holds the most."""
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[step] = round(time.perf_counter() - t0, 3)
+            self.peak_rss_mb[step] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
     status: str = "failed"
     message: str = ""
     data_docs: str | None = None
@@ -63,6 +81,8 @@ class RunRecord:
             "api_calls": api_calls,
             "data_docs": self.data_docs,
             "message": self.message or None,
+            "seconds": self.seconds,
+            "peak_rss_mb": self.peak_rss_mb,
             **({"preview": self.preview.as_dict()} if self.preview is not None else {}),
             **({"coverage": self.coverage.as_dict()} if self.coverage is not None else {}),
         }

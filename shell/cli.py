@@ -282,7 +282,8 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     from shell.backtest_report import as_json, as_table, write_html
 
     state_dir = Path(args.state_dir)
-    result = run_backtest(state_dir)
+    with _progress():
+        result = run_backtest(state_dir)
     if args.format == "json":
         print(as_json(result))
     elif args.format == "html":

@@ -39,8 +39,10 @@ class _Records(ProgressColumn):
         if (task.total is None and not task.completed) or not task.fields.get("counted", True):
             return Text("")
         of = f" / {int(task.total):,}" if task.total is not None else ""
-        rate = f"  {task.speed:,.0f}/s" if task.speed else ""
-        return Text(f"{int(task.completed):,}{of} records{rate}", style="progress.download")
+        speed = task.speed or 0.0
+        rate = f"  {speed:,.0f}/s" if speed >= 1 else f"  {1 / speed:.1f}s each" if speed else ""
+        unit = task.fields.get("unit", "records")
+        return Text(f"{int(task.completed):,}{of} {unit}{rate}", style="progress.download")
 
 
 class RichSink:
@@ -59,9 +61,9 @@ class RichSink:
         )
         self._lock = threading.Lock()
 
-    def start(self, label: str, phase: str, total: int | None) -> int:
+    def start(self, label: str, phase: str, total: int | None, unit: str) -> int:
         with self._lock:
-            return int(self.progress.add_task(label, total=total if total else None, phase=phase))
+            return int(self.progress.add_task(label, total=total if total else None, phase=phase, unit=unit))
 
     def advance(self, handle: int, n: int) -> None:
         self.progress.advance(handle, n)  # type: ignore[arg-type]

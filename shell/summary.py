@@ -75,6 +75,8 @@ def run_summary(title: str, result: dict[str, Any], seconds: float) -> str:
             f"  held: {_n(cover['held_accounts'])} accounts not pushed until {objects} are loaded "
             "(their level rests on signals not scored yet)"
         )
+    if steps := result.get("seconds"):
+        lines.append("  time: " + ", ".join(f"{k.replace('_', ' ')} {v:.1f}s" for k, v in steps.items()))
     if result.get("data_docs"):
         lines.append(f"  data docs: {result['data_docs']}")
     lines.append("  next: `crm-risk flags` (the flagged accounts and why); `--json` prints this run as JSON")

@@ -533,7 +533,7 @@ class _Recorder:
     def __init__(self) -> None:
         self.lines: dict[int, dict[str, Any]] = {}
 
-    def start(self, label: str, phase: str, total: int | None) -> int:
+    def start(self, label: str, phase: str, total: int | None, unit: str) -> int:
         self.lines[len(self.lines)] = {
             "label": label,
             "phase": phase,

@@ -27,9 +27,11 @@ def test_each_phase_is_a_line_with_its_records_and_total() -> None:
                 advance(500)
             with progress.track("Case", "validate"):
                 pass
+            with progress.track("as of each month", "backtest", total=3, unit="dates") as advance:
+                advance(3)
     finally:
         progress.set_sink(previous)
     text = out.getvalue()
     assert "extract  Case" in text and "1,200 / 1,200 records" in text
-    assert "validate Case" in text
+    assert "validate Case" in text and "3 / 3 dates" in text
     assert progress.set_sink(None) is previous  # restored
