@@ -22,7 +22,7 @@ from simulator.server.faults import FaultPlan
 __all__ = ["REQUEST_FAULTS", "Dispatcher", "change_origin"]
 
 log = logging.getLogger(__name__)
-REQUEST_FAULTS = {"503", "500", "403", "timeout", "expire", "slow", "drop"}
+REQUEST_FAULTS = {"503", "500", "403", "timeout", "expire", "slow", "drop", "noasync"}
 
 
 class Dispatcher:
@@ -61,7 +61,8 @@ class Dispatcher:
                 if route.kind in ("rest", "async"):
                     ctx.usage.charge(ctx.org.clock.today())
             for f in fired:
-                _raise_fault(f.kind)
+                if f.kind != "noasync" or route.kind == "async":
+                    _raise_fault(f.kind)
             if route.kind == "rest" and req.method != "GET":
                 with ctx.org.changes.transaction(change_origin(req)):  # one request = one CDC transaction
                     resp = route.handler(ctx, req)
@@ -156,6 +157,8 @@ def _raise_fault(kind: str) -> None:
         raise error(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
     if kind == "timeout":
         raise error(400, "QUERY_TIMEOUT", "Your query request was running for too long.")
+    if kind == "noasync":
+        raise error(400, "FeatureNotEnabled", "Async API not enabled")
 
 
 def _exception_response(exc: Exception) -> Response:

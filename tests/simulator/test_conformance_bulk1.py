@@ -181,3 +181,74 @@ def test_dml_jobs_are_refused_and_calls_are_counted(simulator: Any, sim_http: An
     )
     assert resp.status_code == 400 and resp.json()["exceptionCode"] == "InvalidJob"
     assert simulator.usage.used == before + 1  # Bulk 1.0 requests spend the daily API budget
+
+
+@pytest.mark.parametrize(
+    "obj", ["Account", "Contact", "Opportunity", "OpportunityHistory", "Case", "Task", "Event", "User"]
+)
+def test_every_describe_field_but_compounds_reads_through_bulk1(sf: Any, obj: str) -> None:
+    """dlt's Salesforce source: describe, drop the compound fields but Name, `query_all` with lazy_operation."""
+    fields = getattr(sf, obj).describe()["fields"]
+    compounds = {f["compoundFieldName"] for f in fields if f["compoundFieldName"]} - {"Name"}
+    names = [f["name"] for f in fields if f["name"] not in compounds]
+    assert compounds >= ({"BillingAddress", "ShippingAddress"} if obj == "Account" else set())
+    pages = getattr(sf.bulk, obj).query_all(
+        f"SELECT {', '.join(names)} FROM {obj} ", lazy_operation=True, wait=0
+    )
+    records = [r for page in pages for r in page]
+    expected = sf.query(f"SELECT COUNT() FROM {obj}", include_deleted=True)["totalSize"]
+    assert len(records) == expected and list(records[0])[1:] == names
+
+
+def test_org_without_bulk_api_answers_feature_not_enabled(sf: Any, faults: Any) -> None:
+    """What dlt's Salesforce source checks before falling back to REST."""
+    from simple_salesforce.exceptions import SalesforceMalformedRequest
+
+    faults.add("noasync:bulk1.*")
+    with pytest.raises(SalesforceMalformedRequest) as err:
+        sf.bulk.Account.query_all("SELECT Id FROM Account", lazy_operation=True, wait=0)
+    assert "FeatureNotEnabled" in str(err.value) and "Async API not enabled" in str(err.value)
+    assert sf.query("SELECT COUNT() FROM Account")["totalSize"] > 0  # REST is unaffected
+
+
+def test_bulkfail_fails_the_query_batch(sf: Any, faults: Any) -> None:
+    from simple_salesforce.exceptions import SalesforceGeneralError
+
+    faults.add("bulkfail:count=1")
+    with pytest.raises(SalesforceGeneralError):
+        sf.bulk.Case.query("SELECT Id FROM Case", wait=0)
+    assert sf.bulk.Case.query("SELECT Id FROM Case LIMIT 3", wait=0)  # the rule fired once
+
+
+def test_xml_job_creation_answers_in_xml(simulator: Any, sim_http: Any, connection: dict) -> None:
+    """The classic client path (Data Loader): an XML jobInfo in, XML infos out, CSV results."""
+    xml = (
+        '<?xml version="1.0" encoding="UTF-8"?><jobInfo xmlns="http://www.force.com/2009/06/asyncapi/dataload">'
+        "<operation>query</operation><object>Contact</object><contentType>CSV</contentType></jobInfo>"
+    )
+    headers = {"X-SFDC-Session": connection["access_token"], "Content-Type": "application/xml; charset=UTF-8"}
+    base = f"{simulator.url}/services/async/{API_VERSION}/job"
+    job = sim_http.post(base, data=xml, headers=headers)
+    assert job.status_code == 201 and job.headers["Content-Type"].startswith("text/xml")
+    assert "<state>Open</state>" in job.text and "<contentType>CSV</contentType>" in job.text
+    job_id = job.text.split("<id>")[1].split("</id>")[0]
+    batch = sim_http.post(
+        f"{base}/{job_id}/batch",
+        data="SELECT Id, Account.Name FROM Contact ORDER BY Id LIMIT 5",
+        headers={**headers, "Content-Type": "text/csv"},
+    )
+    batch_id = batch.text.split("<id>")[1].split("</id>")[0]
+    assert (
+        "<state>Completed</state>" in sim_http.get(f"{base}/{job_id}/batch/{batch_id}", headers=headers).text
+    )
+    listing = sim_http.get(f"{base}/{job_id}/batch/{batch_id}/result", headers=headers).text
+    assert listing.count("<result>") == 1
+    rid = listing.split("<result>")[1].split("</result>")[0]
+    rows = list(
+        csv.reader(
+            io.StringIO(sim_http.get(f"{base}/{job_id}/batch/{batch_id}/result/{rid}", headers=headers).text)
+        )
+    )
+    assert rows[0] == ["Id", "Account.Name"] and len(rows) == 6
+    missing = sim_http.get(f"{base}/750000000000000AAA", headers=headers)
+    assert missing.status_code == 400 and "<exceptionCode>InvalidJob</exceptionCode>" in missing.text
