@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = ["describe_field", "describe_object"]
 
-SCHEMA_DATE = datetime(2024, 1, 1, tzinfo=UTC)
+SCHEMA_DATE = datetime(2026, 12, 6, tzinfo=UTC)  # the schema last changed (standard field lists)
 _NUMERIC = {"double": (18, 2), "currency": (18, 2), "percent": (3, 0)}
 _LABELS = {
     "Id": "Record ID",

@@ -77,7 +77,7 @@ def _job_info(job: Job) -> dict[str, Any]:
     batches = list(job["_batches"].values())
 
     def count(state: str) -> int:
-        return sum(1 for b in batches if _state(b) == state)
+        return sum(1 for b in batches if b["state"] == state)
 
     return {
         "apexProcessingTime": 0,
@@ -97,7 +97,7 @@ def _job_info(job: Job) -> dict[str, Any]:
         "numberBatchesQueued": count("Queued"),
         "numberBatchesTotal": len(batches),
         "numberRecordsFailed": 0,
-        "numberRecordsProcessed": sum(len(b["_result"]) for b in batches if b.get("_result") is not None),
+        "numberRecordsProcessed": sum(len(b["_result"]) for b in batches if b["state"] == "Completed"),
         "numberRetries": 0,
         "object": job["object"],
         "operation": job["operation"],
@@ -105,10 +105,6 @@ def _job_info(job: Job) -> dict[str, Any]:
         "systemModstamp": job["systemModstamp"],
         "totalProcessingTime": 0,
     }
-
-
-def _state(batch: dict[str, Any]) -> str:
-    return str(batch["state"])
 
 
 def _batch_info(batch: dict[str, Any]) -> dict[str, Any]:
