@@ -5,7 +5,7 @@
                       [--session-ttl S] [--dirty] [--rotate-refresh-token] [--keepalive S]
                       [--retention-hours H]
 
-It serves HTTPS (REST, Bulk 2.0, OAuth, SOAP login) on `--port` and the Pub/Sub API (gRPC, Change Data
+It serves HTTPS (REST, Bulk 1.0 queries, Bulk 2.0, OAuth, SOAP login) on `--port` and the Pub/Sub API (gRPC, Change Data
 Capture) on `--pubsub-port`, both on 127.0.0.1, and prints both addresses (also in DIR/connection.json).
 
 `--advance-days N` moves the org N days of business forward before serving; with `--once` the command exits

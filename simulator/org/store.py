@@ -174,7 +174,7 @@ class Org(WriteMixin, DeleteMixin):
             raise ApiError(404, "NOT_FOUND", NOT_FOUND_MESSAGE)
         if row.get("IsDeleted"):
             raise ApiError(404, "ENTITY_IS_DELETED", "entity is deleted")
-        names = fields or [f.name for f in obj.fields]
+        names = fields or [f.name for f in obj.all_fields]
         q = parse(f"SELECT {', '.join(names)} FROM {obj.name}")
         result = self._run(q, include_deleted=True, extra_where=('t."Id" = ?', [rid]))
         records = result.records(0, 1, api_version=api_version)

@@ -37,6 +37,7 @@ from typing import Any
 import trustme
 
 from simulator.api.auth import Auth
+from simulator.api.bulk1.registry import Bulk1Jobs
 from simulator.api.bulk2 import ingest
 from simulator.api.bulk2.registry import Bulk2Jobs
 from simulator.api.context import ApiContext
@@ -105,6 +106,7 @@ class Simulator:
         self.ca_file = self.state_dir / "ca.pem"
         self.cursors = Cursors()
         self.bulk2 = Bulk2Jobs()
+        self.bulk1 = Bulk1Jobs()
         self.outbound: Outbound | None = None
         self.org: Org | None = None
         self.auth: Auth
@@ -174,6 +176,7 @@ class Simulator:
             usage=self.usage,
             cursors=self.cursors,
             bulk2=self.bulk2,
+            bulk1=self.bulk1,
             instance_url=self.url,
             advance=self.advance_days,
         )

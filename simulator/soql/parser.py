@@ -216,8 +216,16 @@ class _Parser:
             )
         if len(rel.reference_to) > 1:
             return self.polymorphic(tok, rel, parts[1])
-        parent = SCHEMA[rel.reference_to[0]]
-        f = parent.field(parts[1])
+        parent = SCHEMA.get(rel.reference_to[0])
+        f = parent.field(parts[1]) if parent else None
+        if parent is None:  # a standard lookup to an object the simulated org does not have (DandBCompany)
+            raise ApiError(
+                400,
+                "INVALID_FIELD",
+                located(
+                    self.text, tok.pos, f"No such column '{parts[1]}' on entity '{rel.reference_to[0]}'."
+                ),
+            )
         if f is None:
             raise ApiError(
                 400,
@@ -249,8 +257,19 @@ class _Parser:
         canonical = "Name" if name.lower() == "name" else chosen.name
         return FieldRef(f"{rel.relationship_name}.{canonical}", chosen, rel, None, tuple(sources))
 
+    def compound_refused(self, tok: Tok, ref: FieldRef, verb: str) -> None:
+        """A compound address cannot be filtered or sorted (only DISTANCE() reads it, not served here)."""
+        if ref.field.type == "address":
+            raise ApiError(
+                400,
+                "INVALID_FIELD",
+                located(self.text, tok.pos, f"field '{ref.field.name}' can not be {verb} in a query call"),
+            )
+
     def order_item(self) -> OrderItem:
-        ref = self.resolve(self.name_tok())
+        tok = self.name_tok()
+        ref = self.resolve(tok)
+        self.compound_refused(tok, ref, "sorted")
         desc = False
         nulls_first: bool | None = None
         if self.is_kw("ASC", "DESC"):
@@ -290,6 +309,7 @@ class _Parser:
     def cond(self) -> Cond:
         tok = self.name_tok()
         ref = self.resolve(tok)
+        self.compound_refused(tok, ref, "filtered")
         op_tok = self.peek()
         if op_tok.kind == "op":
             self.take()

@@ -19,6 +19,7 @@ from simulator.org.schema.sales import (
     USER,
 )
 from simulator.org.schema.service import CASE, CASE_STATUSES, EVENT, TASK, TASK_STATUSES
+from simulator.org.schema.standard import complete
 
 __all__ = [
     "CASE_STATUSES",
@@ -33,7 +34,7 @@ __all__ = [
 ]
 
 SCHEMA: dict[str, SObject] = {
-    o.name: o
+    o.name: complete(o)
     for o in (
         USER,
         ACCOUNT,
@@ -56,5 +57,5 @@ def sobject(name: str) -> SObject | None:
 
 
 def fields_of(name: str) -> list[str]:
-    """Field names of an object in describe order."""
+    """Names of an object's stored fields in describe order (compound address fields are not stored)."""
     return [f.name for f in SCHEMA[name].fields]
