@@ -75,7 +75,7 @@ def query(ctx: ApiContext, req: Request) -> Response:
     if not soql:
         raise error(400, "MALFORMED_QUERY", "A query string has to be specified")
     all_rows = req.route is not None and req.route.name == "queryAll"
-    result = ctx.org.query(soql, include_deleted=all_rows)
+    result = ctx.org.query(soql, include_deleted=all_rows, user_id=req.user_id)
     batch = _batch_size(req)
     locator = None
     if not result.is_count and result.total_size > batch:
