@@ -275,7 +275,9 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
         print(f"crm-risk: warning: {line}", file=sys.stderr)
     configured = _crm_configured(load_settings())
     serve_demo = not configured and _demo_org().exists()
-    crm: contextlib.AbstractContextManager[dict[str, Any]] = _crm() if serve_demo else contextlib.nullcontext({})
+    crm: contextlib.AbstractContextManager[dict[str, Any]] = (
+        _crm() if serve_demo else contextlib.nullcontext({})
+    )
     with crm as overrides:
         from shell.doctor import as_json, as_text, run_doctor
 
