@@ -34,7 +34,7 @@ test-fast: setup
 	$(BIN)/pytest -q -m "not e2e and not slow"
 
 # The Salesforce CLI, for tests/salesforce's conversion test only (never part of `make test`: the npm install takes
-# about 80 s and 350 MB). It is installed into .tools/sf with the Node 22 it needs (its jsforce requires node >= 22),
+# 60-100 s and 350 MB here). It is installed into .tools/sf with the Node 22 it needs (its jsforce requires node >= 22),
 # as an npm package of the registry: the machine's own Node (20 here) only runs npm.
 SF_DIR := .tools/sf
 SF_NODE := node-$(shell uname -s | tr A-Z a-z)-$(shell uname -m | sed -e 's/x86_64/x64/' -e 's/aarch64/arm64/')

@@ -151,9 +151,9 @@ def _problems(
     return out
 
 
-def _fix(problems: list[tuple[str, str]]) -> str:
+def _fix(problems: list[tuple[str, str]], other: str = "") -> str:
     if any(p.startswith("missing") or " is a " in f" {p}" or "lacks" in p for _, p in problems):
-        return DEPLOY_FIX + " (or point CRM_RISK_PUSH_FIELDS at your own fields)"
+        return DEPLOY_FIX + other
     return PERMSET_FIX + " (edit access on these fields)"
 
 
@@ -163,7 +163,9 @@ def push_fields_check(client: CrmClient, settings: Settings) -> Check:
     problems = _problems(client, "Account", wanted, "updateable")
     if problems:
         detail = "; ".join(f"{f} {p}" for f, p in problems)
-        return failed("push fields", detail, _fix(problems))
+        return failed(
+            "push fields", detail, _fix(problems, " (or point CRM_RISK_PUSH_FIELDS at your own fields)")
+        )
     return passed("push fields", f"{len(wanted)} Account fields present, of the right type, updateable")
 
 

@@ -216,7 +216,7 @@ def test_the_salesforce_cli_converts_the_project(tmp_path: Path):
     sf = _sf()
     if sf is None:
         pytest.skip(
-            "the Salesforce CLI (sf) is not installed: `make test-sf` installs it into .tools/sf (npm, ~80 s)"
+            "the Salesforce CLI (sf) is not installed: `make test-sf` installs it into .tools/sf (npm, 60-100 s)"
         )
     env = {
         **os.environ,

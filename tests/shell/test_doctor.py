@@ -188,3 +188,79 @@ def test_after_the_demo_doctor_checks_the_demo_org(tmp_path, monkeypatch, capsys
     assert "using the demo org in .demo/org" in out.err
     assert code == 0, out.out
     assert str((tmp_path / ".demo" / "warehouse.duckdb").resolve()) in _line(out.out, "warehouse")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Prefect server (its own home) for the Prefect check."""
+    import time
+
+    import requests
+
+    port = _free_port()
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(tmp_path_factory.mktemp("prefect-home")),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    }
+    env.pop("PREFECT_API_URL", None)
+    prefect = Path(sys.executable).with_name("prefect")
+    server = subprocess.Popen(
+        [str(prefect), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    api = f"http://127.0.0.1:{port}/api"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{api}/health", timeout=2).ok:
+                    break
+            except requests.RequestException:
+                time.sleep(0.5)
+        else:
+            pytest.fail("the Prefect server did not start in 120 s")
+        yield api
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_prefect_reachable_and_its_deployments_present(sim, env, capsys, monkeypatch, prefect_api):
+    import requests
+
+    from shell.serve import deployment_specs
+
+    monkeypatch.setenv("PREFECT_API_URL", prefect_api)
+    code, out = _doctor(sim, capsys)
+    line = _line(out, "prefect")
+    names = list(deployment_specs())
+    assert code == 1 and line.startswith("FAIL"), out
+    assert f"deployments missing: {', '.join(names)}" in line and "-> fix: prefect deploy -n nightly" in line
+    flow = requests.post(f"{prefect_api}/flows/", json={"name": "crm-risk-doctor-test"}, timeout=10).json()
+    for name in names:  # registered as `prefect deploy` would, through the server's own API
+        requests.post(
+            f"{prefect_api}/deployments/", json={"name": name, "flow_id": flow["id"]}, timeout=10
+        ).raise_for_status()
+    code, out = _doctor(sim, capsys)
+    assert code == 0, out
+    assert _line(out, "prefect").startswith("ok  ") and "reachable; deployments" in _line(out, "prefect")
+
+
+def test_an_unreachable_prefect_fails(sim, env, capsys, monkeypatch):
+    monkeypatch.setenv("PREFECT_API_URL", f"http://127.0.0.1:{_free_port()}/api")
+    code, out = _doctor(sim, capsys)
+    line = _line(out, "prefect")
+    assert code == 1 and "does not answer: ConnectionError" in line
+    assert "-> fix: start it (prefect server start) or fix PREFECT_API_URL" in line
