@@ -26,13 +26,12 @@ from pipeline.extract import entries as extract_entries
 from pipeline.owner_tasks import TASK_FIELDS
 from shell.serve import PREFECT_YAML, deployment_specs
 
-__all__ = ["as_json", "as_text", "events_enabled", "run_doctor"]
+__all__ = ["as_json", "as_text", "cdc_in_use", "run_doctor"]
 
 
-def events_enabled(settings: Settings) -> bool:
-    """Whether the event path is in use: the receiver is on, or a listener has kept a replay id."""
-    replay = settings.state_file(settings.listen_replay_file, "listener-replay.json")
-    return settings.listen_receiver or replay.exists()
+def cdc_in_use(settings: Settings) -> bool:
+    """Whether Change Data Capture is in use here: a listener has kept a replay id beside the warehouse."""
+    return settings.state_file(settings.listen_replay_file, "listener-replay.json").exists()
 
 
 def _crm_checks(
@@ -102,8 +101,8 @@ def _prefect_check() -> Check:
 
 
 def run_doctor(settings: Settings, *, cdc: bool | None = None) -> list[Check]:
-    """Every check against the configured org, warehouse and Prefect. `cdc`: check the change-event channel (default:
-    when a listener has run)."""
+    """Every check against the configured org, warehouse and Prefect. `cdc`: check the Change Data Capture channel
+    (default: when a listener has run here); the receiver's settings are checked when CRM_RISK_LISTEN_RECEIVER is on."""
     quick = settings.model_copy(update={"sf_max_retries": min(settings.sf_max_retries, 1)})
     objects = [e.name for e in extract_entries(settings, None)]
     store, marks = warehouse_check(str(settings.warehouse_path), str(settings.landing_dir), objects)
@@ -113,7 +112,7 @@ def run_doctor(settings: Settings, *, cdc: bool | None = None) -> list[Check]:
         checks.append(skipped("CRM", "the other CRM checks need a login"))
     else:
         with client:
-            checks += _crm_checks(client, quick, marks, events_enabled(settings) if cdc is None else cdc)
+            checks += _crm_checks(client, quick, marks, cdc_in_use(settings) if cdc is None else cdc)
     return [*checks, store, _prefect_check()]
 
 

@@ -264,3 +264,14 @@ def test_an_unreachable_prefect_fails(sim, env, capsys, monkeypatch):
     line = _line(out, "prefect")
     assert code == 1 and "does not answer: ConnectionError" in line
     assert "-> fix: start it (prefect server start) or fix PREFECT_API_URL" in line
+
+
+def test_change_events_with_events_and_a_receiver_without_secrets(sim, env, capsys, monkeypatch):
+    code, out = _doctor(sim, capsys, "--events")
+    line = _line(out, "change events")
+    assert code == 0 and line.startswith("ok  ") and "/data/ChangeEvents subscribable" in line
+    monkeypatch.setenv("CRM_RISK_LISTEN_RECEIVER", "true")
+    code, out = _doctor(sim, capsys)
+    line = _line(out, "change events")
+    assert code == 1 and "with neither an Outbound Message token nor a webhook secret" in line
+    assert "-> fix: set CRM_RISK_LISTEN_OUTBOUND_TOKEN" in line
