@@ -46,6 +46,10 @@ def test_a_hidden_field_is_absent_from_describe_and_unknown_to_soql_and_writes(s
         },
     )
     assert answer[0]["success"] is False and answer[0]["errors"][0]["statusCode"] == "INVALID_FIELD"
+    assert "Risk_Score__c" not in sf.Account.get(account) and "Risk_Level__c" in sf.Account.get(account)
+    with pytest.raises(SalesforceMalformedRequest) as err:
+        sf.Account.get(account, params={"fields": "Name,Risk_Score__c"})
+    assert err.value.content[0]["errorCode"] == "INVALID_FIELD"
     # the org itself (not the integration user) still has the field
     assert simulator.org.query(f"SELECT Risk_Score__c FROM Account WHERE Id = '{account}'").total_size == 1
 
