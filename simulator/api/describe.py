@@ -249,7 +249,11 @@ def describe(ctx: ApiContext, req: Request) -> Response:
     name = sobject_name(req.groups["sobject"])
     if _not_modified(req):
         return Response(304, b"", None)
-    return json_response(200, describe_object(name, req.version))
+    body = describe_object(name, req.version)
+    access = ctx.org.access_for(
+        req.user_id
+    )  # field-level security: hidden fields absent, read-only ones marked
+    return json_response(200, access.describe(name, body) if access else body)
 
 
 def describe_global(ctx: ApiContext, req: Request) -> Response:

@@ -211,7 +211,7 @@ def _run(ctx: ApiContext, req: Request, job: Job, soql: str) -> Any:
         raise ApiError(400, "INVALID_TYPE", f"Entity in query '{entity.group(1)}' does not match job object")
     if ctx.faults.check("bulk1.batch.fail", req.path, {"bulkfail"}):
         raise ApiError(500, "UNKNOWN_EXCEPTION", "the query batch failed (simulated fault)")
-    result = ctx.org.query(soql, include_deleted=job["operation"] == "queryAll")
+    result = ctx.org.query(soql, include_deleted=job["operation"] == "queryAll", user_id=req.user_id)
     if result.is_count:
         raise ApiError(400, "FUNCTIONALITY_NOT_ENABLED", "Aggregate queries are not supported in Bulk Query")
     if result.has_compound:

@@ -52,7 +52,7 @@ def create_query(ctx: ApiContext, req: Request) -> Response:
     entity = _FROM_RE.search(soql)
     if entity and ctx.faults.bulk_refused(entity.group(1)):  # refused before the query runs, as Salesforce
         raise error(400, "INVALIDENTITY", f"Entity '{entity.group(1)}' is not supported by the Bulk API.")
-    result = ctx.org.query(soql, include_deleted=op == "queryAll")
+    result = ctx.org.query(soql, include_deleted=op == "queryAll", user_id=req.user_id)
     if result.is_count:
         raise error(400, "INVALIDJOB", "InvalidJob : Aggregate queries are not supported by Bulk API 2.0")
     if result.has_compound:

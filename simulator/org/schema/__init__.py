@@ -7,6 +7,7 @@ The product never imports it: the connector learns the same facts through the de
 
 from __future__ import annotations
 
+from simulator.org.schema.access import PACKAGE_FIELDS, FieldAccess
 from simulator.org.schema.model import SOAP_TYPES, Field, SObject
 from simulator.org.schema.sales import (
     ACCOUNT,
@@ -24,10 +25,12 @@ from simulator.org.schema.standard import complete
 __all__ = [
     "CASE_STATUSES",
     "OPPORTUNITY_STAGES",
+    "PACKAGE_FIELDS",
     "SCHEMA",
     "SOAP_TYPES",
     "TASK_STATUSES",
     "Field",
+    "FieldAccess",
     "SObject",
     "fields_of",
     "sobject",
