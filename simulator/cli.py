@@ -112,8 +112,7 @@ def _pubsub_port(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the simulator from command-line arguments; returns the exit code."""
-    from simulator.org.schema import PACKAGE_FIELDS
-    from simulator.server import Simulator
+    from simulator.server import PACKAGE_FIELDS, Simulator
 
     args = _parser().parse_args(argv)
     logging.basicConfig(
