@@ -162,7 +162,7 @@ class _Served:
         subprocess.run([*argv, "--once"], check=True, stdout=subprocess.DEVNULL, timeout=3600)
 
 
-def _one_org(accounts: int, seed: int, tmp: Path) -> dict[str, Any]:
+def _one_org(accounts: int, seed: int, tmp: Path, settings: dict[str, str]) -> dict[str, Any]:
     org_dir = tmp / f"org-{accounts}"
     work = tmp / f"work-{accounts}"
     work.mkdir()
@@ -179,6 +179,7 @@ def _one_org(accounts: int, seed: int, tmp: Path) -> dict[str, Any]:
             PREFECT_SERVER_ANALYTICS_ENABLED="false",
             PREFECT_LOGGING_LEVEL="WARNING",
         )
+        env.update(settings)
         fields = work / "fields.json"
         fields.write_text(json.dumps(_fields()))
         wall, rss, out = _measured(
@@ -223,17 +224,26 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--accounts", type=int, nargs="+", default=[2000, 10000, 50000])
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--out", default=str(ROOT / "bench" / "results" / "sync.json"))
+    p.add_argument(
+        "--setting",
+        action="append",
+        default=[],
+        metavar="CRM_RISK_X=VALUE",
+        help="a setting for the measured syncs (repeatable), e.g. CRM_RISK_DQ_CHUNK_ROWS=50000",
+    )
     args = p.parse_args(argv)
+    settings = dict(s.split("=", 1) for s in args.setting)
     orgs = []
     with tempfile.TemporaryDirectory() as tmp:
         for n in args.accounts:
-            orgs.append(_one_org(n, args.seed, Path(tmp)))
+            orgs.append(_one_org(n, args.seed, Path(tmp), settings))
             print(
                 json.dumps({k: orgs[-1][k] for k in ("accounts", "records", "full_vs_baseline")}), flush=True
             )
     result = {
         "benchmark": "sync",
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "settings": settings,
         "orgs": orgs,
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
