@@ -8,7 +8,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_LOGGING_LEVEL ?= WARNING
 ACCOUNTS ?= 2000
 
-.PHONY: setup demo test test-fast bench lint format clean proto
+.PHONY: setup demo test test-fast test-sf bench lint format clean proto
 
 # uv is bootstrapped from PyPI when the machine lacks it (only Python 3.11 + pip are assumed). Bytecode is compiled
 # at install (~12 s once): with PYTHONDONTWRITEBYTECODE set, as here, every run would otherwise recompile GX and
@@ -33,6 +33,18 @@ test: setup
 test-fast: setup
 	$(BIN)/pytest -q -m "not e2e and not slow"
 
+# The Salesforce CLI, for tests/salesforce's conversion test only (never part of `make test`: the npm install takes
+# 60-100 s and 350 MB here). It is installed into .tools/sf with the Node 22 it needs (its jsforce requires node >= 22),
+# as an npm package of the registry: the machine's own Node (20 here) only runs npm.
+SF_DIR := .tools/sf
+SF_NODE := node-$(shell uname -s | tr A-Z a-z)-$(shell uname -m | sed -e 's/x86_64/x64/' -e 's/aarch64/arm64/')
+
+$(SF_DIR)/node_modules/@salesforce/cli/bin/run.js:
+	npm install --prefix $(SF_DIR) --no-audit --no-fund --loglevel=error @salesforce/cli '$(SF_NODE)@22'
+
+test-sf: setup $(SF_DIR)/node_modules/@salesforce/cli/bin/run.js
+	$(BIN)/pytest -q tests/salesforce
+
 bench: setup
 	$(BIN)/python bench/simulator.py
 	$(BIN)/python bench/pipeline.py
@@ -55,4 +67,4 @@ proto: setup
 	$(BIN)/python -m grpc_tools.protoc -I . --python_out=. --grpc_python_out=. --pyi_out=. pubsub_api/pubsub_api.proto
 
 clean:
-	rm -rf .demo .demo-dirty .pytest_cache .mypy_cache .ruff_cache landing
+	rm -rf .demo .demo-dirty .pytest_cache .mypy_cache .ruff_cache landing .tools

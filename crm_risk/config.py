@@ -17,6 +17,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from crm_risk.errors import ConfigError
+from crm_risk.fields import PUSH_FIELDS
 from crm_risk.secrets import mask, register_settings
 
 __all__ = [
@@ -113,15 +114,8 @@ class Settings(BaseSettings):
         0.05, ge=0, le=1, description="fail the run above this rejected share"
     )
     push_fields: dict[str, str] = Field(
-        default_factory=lambda: {
-            "level": "Risk_Level__c",
-            "score": "Risk_Score__c",
-            "reasons": "Risk_Reasons__c",
-            "trend": "Risk_Trend__c",
-            "computed_at": "Risk_Computed_At__c",
-            "model_version": "Risk_Model_Version__c",
-        },
-        description="pipeline value -> Account field it is written to",
+        default_factory=lambda: dict(PUSH_FIELDS),
+        description="pipeline value -> Account field it is written to (default: the package's, crm_risk/fields.py)",
     )
 
     # --- account refresh (the event path) ------------------------------------------------------------

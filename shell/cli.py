@@ -1,4 +1,4 @@
-"""`crm-risk`: the command line (demo, sync, backfill, refresh, serve, flags, sql, listen, backtest, simulate).
+"""`crm-risk`: the command line (demo, sync, backfill, refresh, serve, flags, sql, listen, doctor, backtest, simulate).
 
 Heavy imports happen inside each command."""
 
@@ -277,6 +277,24 @@ def _cmd_listen(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from crm_risk.config import load_settings, unknown_variables
+
+    for line in unknown_variables():
+        print(f"crm-risk: warning: {line}", file=sys.stderr)
+    configured = _crm_configured(load_settings())
+    serve_demo = not configured and _demo_org().exists()
+    crm: contextlib.AbstractContextManager[dict[str, Any]] = (
+        _crm() if serve_demo else contextlib.nullcontext({})
+    )
+    with crm as overrides:
+        from shell.doctor import as_json, as_text, run_doctor
+
+        checks = run_doctor(load_settings(**overrides), cdc=True if args.events else None)
+    print(as_json(checks) if args.format == "json" else as_text(checks))
+    return 0 if all(c.ok for c in checks) else 1
+
+
 def _cmd_backtest(args: argparse.Namespace) -> int:
     from shell.backtest import run_backtest
     from shell.backtest_report import as_json, as_table, write_html
@@ -396,6 +414,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="no Change Data Capture: only the HTTP(S) receiver for Outbound Messages and signed webhooks",
     )
     ls.set_defaults(func=_cmd_listen)
+
+    dr = sub.add_parser(
+        "doctor",
+        help="check that tonight's run can succeed: login, API version, field access, pushed fields, Tasks, API "
+        "budget, warehouse lock, Prefect; one line each with the fix (exit 1 when one fails)",
+    )
+    dr.add_argument("--format", choices=["text", "json"], default="text", help="json: for monitoring")
+    dr.add_argument(
+        "--events",
+        action="store_true",
+        help="also check the Change Data Capture channel (default: when a listener has run here)",
+    )
+    dr.set_defaults(func=_cmd_doctor)
 
     b = sub.add_parser(
         "backtest", help="score the signals over the org's history against the simulator's ground truth"
