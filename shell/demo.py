@@ -41,7 +41,13 @@ def _count(client: Any, soql: str) -> int:
     return int(next(client.query_pages(soql, include_deleted=False))["totalSize"])
 
 
-def run_demo(state_dir: Path, accounts: int = 2000, seed: int = 42, dirty: bool = False) -> int:
+def run_demo(
+    state_dir: Path,
+    accounts: int = 2000,
+    seed: int = 42,
+    dirty: bool = False,
+    migrated_history_days: int | None = None,
+) -> int:
     """Run one nightly sync against a simulated org in `state_dir`; print a summary a new user can follow."""
     from connectors import warehouse
     from connectors.salesforce.client import connect
@@ -57,7 +63,9 @@ def run_demo(state_dir: Path, accounts: int = 2000, seed: int = 42, dirty: bool 
         f"in {org_dir}"
     )
     t0 = time.monotonic()
-    with Simulator(org_dir, accounts=accounts, seed=seed, dirty=dirty) as sim:
+    with Simulator(
+        org_dir, accounts=accounts, seed=seed, dirty=dirty, migrated_history_days=migrated_history_days
+    ) as sim:
         print(
             f"  simulator listening on {sim.url} (TLS, CA {sim.connection['ca_bundle']}) "
             f"after {time.monotonic() - t0:.1f}s"

@@ -77,6 +77,7 @@ class Simulator:
         api_budget: int = 1_000_000,
         session_ttl_seconds: int = 7200,
         dirty: bool = False,
+        migrated_history_days: int | None = None,
         api_version: str = DEFAULT_API_VERSION,
         rotate_refresh_token: bool = False,
         pubsub_port: int = 0,
@@ -98,6 +99,7 @@ class Simulator:
         if faults:
             self.faults.add(faults)
         self.dirty = dirty or self.faults.dirty
+        self.migrated_history_days = migrated_history_days
         self.usage = Usage(api_budget)
         self.url = ""
         self.pubsub_url = ""  # 127.0.0.1:PORT of the Pub/Sub API (gRPC), once started
@@ -249,7 +251,11 @@ class Simulator:
         self.org = org = Org(self.state_dir, clock, integration_user_id=user_id)
         if org.is_empty():
             t0 = time.monotonic()
-            gen = generate(self.accounts, self.seed, clock.today(), dirty=self.dirty)
+            today = clock.today()
+            migrated_on = (
+                today - timedelta(days=self.migrated_history_days) if self.migrated_history_days else None
+            )
+            gen = generate(self.accounts, self.seed, today, dirty=self.dirty, migrated_on=migrated_on)
             org.load(gen.data)
             user_id = org.integration_user_id = gen.integration_user_id
             (self.state_dir / "ground_truth.json").write_text(
