@@ -2,7 +2,8 @@
 
     crm-risk simulate --port PORT --state-dir DIR [--pubsub-port PORT] [--accounts N] [--seed S]
                       [--faults SPEC] [--outbound-url URL] [--advance-days N [--once]] [--api-budget N]
-                      [--session-ttl S] [--dirty] [--migrated-history [DAYS]] [--rotate-refresh-token] [--keepalive S]
+                      [--session-ttl S] [--dirty] [--migrated-history [DAYS]] [--audit-fields]
+                      [--rotate-refresh-token] [--keepalive S]
                       [--retention-hours H]
 
 It serves HTTPS (REST, Bulk 2.0, OAuth, SOAP login) on `--port` and the Pub/Sub API (gRPC, Change Data
@@ -76,6 +77,11 @@ def _parser() -> argparse.ArgumentParser:
         "on that day (every CreatedDate then, business dates in the past)",
     )
     p.add_argument(
+        "--audit-fields",
+        action="store_true",
+        help="the API user holds 'Set Audit Fields upon Record Creation' (may set CreatedDate etc. on insert)",
+    )
+    p.add_argument(
         "--rotate-refresh-token", action="store_true", help="each refresh returns a new refresh token"
     )
     p.add_argument(
@@ -133,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
             session_ttl_seconds=args.session_ttl,
             dirty=args.dirty,
             migrated_history_days=args.migrated_history,
+            audit_fields=args.audit_fields,
             rotate_refresh_token=args.rotate_refresh_token,
         )
     except ValueError as exc:  # a bad --faults SPEC

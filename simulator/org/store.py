@@ -57,6 +57,8 @@ class Org(WriteMixin, DeleteMixin):
             row = self._db.execute("SELECT value FROM _meta WHERE key = 'integration_user_id'").fetchone()
         self.changes = ChangeLog(self._db, self._lock, clock)
         self._integration_user_id: str | None = row[0] if row else None
+        # users holding "Set Audit Fields upon Record Creation" (a server option, granted at start)
+        self.audit_field_users: set[str] = set()
         if integration_user_id:
             self.integration_user_id = integration_user_id
 

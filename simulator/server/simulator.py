@@ -78,6 +78,7 @@ class Simulator:
         session_ttl_seconds: int = 7200,
         dirty: bool = False,
         migrated_history_days: int | None = None,
+        audit_fields: bool = False,
         api_version: str = DEFAULT_API_VERSION,
         rotate_refresh_token: bool = False,
         pubsub_port: int = 0,
@@ -100,6 +101,7 @@ class Simulator:
             self.faults.add(faults)
         self.dirty = dirty or self.faults.dirty
         self.migrated_history_days = migrated_history_days
+        self.audit_fields = audit_fields  # the API user holds "Set Audit Fields upon Record Creation"
         self.usage = Usage(api_budget)
         self.url = ""
         self.pubsub_url = ""  # 127.0.0.1:PORT of the Pub/Sub API (gRPC), once started
@@ -273,6 +275,8 @@ class Simulator:
         )
         self.auth.bind_user(user_id, username)
         self.auth.on_change = self._write_connection
+        if self.audit_fields:
+            org.audit_field_users.add(user_id)
         return org
 
     def _write_connection(self) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 import socket
-from datetime import date
 import ssl
 from concurrent.futures import ThreadPoolExecutor
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -121,13 +121,8 @@ def test_cli_advance_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
 
 
 def test_cli_migrated_history_and_the_served_org(tmp_path: Path) -> None:
-    assert (
-        simulate_main(
-            ["--state-dir", str(tmp_path), "--accounts", "20", "--seed", "5", "--migrated-history", "400"]
-            + ["--advance-days", "1", "--once"]
-        )
-        == 0
-    )
+    args = ["--state-dir", str(tmp_path), "--accounts", "20", "--seed", "5", "--migrated-history", "400"]
+    assert simulate_main([*args, "--advance-days", "1", "--once"]) == 0
     truth = json.loads((tmp_path / "ground_truth.json").read_text())
     migrated_on = truth["migrated_on"]
     assert migrated_on is not None
