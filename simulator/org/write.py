@@ -177,8 +177,12 @@ class WriteMixin:
             "LastModifiedById": user,
             "SystemModstamp": now,
         }
-        # audit fields the creator may set and did (SystemModstamp never: it is the insert's instant)
-        rec.update({k: v for k, v in stamps.items() if k in rec and not (k in AUDIT_FIELDS and k in body)})
+        # audit fields the creator may set and did (SystemModstamp never: it is the insert's instant); a Task
+        # inserted with a WhoId or WhatId keeps the insert's LastModified stamps (Salesforce Help 000386065)
+        kept = {k for k in AUDIT_FIELDS if k in body}
+        if obj.name == "Task" and (rec.get("WhoId") or rec.get("WhatId")):
+            kept -= {"LastModifiedDate", "LastModifiedById"}
+        rec.update({k: v for k, v in stamps.items() if k in rec and k not in kept})
         if obj.name == "Case":
             number = scalar(
                 cur,

@@ -97,6 +97,13 @@ def test_collections_and_bulk_inserts_carry_audit_fields(migration: tuple[Any, S
         assert got["CreatedDate"].startswith("2024-01-05T10:00") and got["LastModifiedDate"].startswith(
             "2024-02-01T09:00"
         )
+    # a Task inserted with a WhoId or WhatId keeps the insert's LastModified stamps (Salesforce Help 000386065)
+    account = sf.query("SELECT Id FROM Account LIMIT 1")["records"][0]["Id"]
+    linked = {k: v for k, v in records[0].items() if k != "attributes"} | {"WhatId": account}
+    got = sf.Task.get(sf.Task.create(linked)["id"])
+    assert (
+        got["CreatedDate"].startswith("2024-01-05T10:00") and got["LastModifiedDate"] == got["SystemModstamp"]
+    )
     job = sf.bulk2.Task.insert(
         records=[{"Subject": f"bulk {i}", "CreatedDate": "2024-01-05T10:00:00.000Z"} for i in range(3)],
         wait=0,
