@@ -166,9 +166,10 @@ def _deal(b: Builder, st: State, plan: Plan, steps: list[tuple[int, int, str, fl
 
 
 def _repoint(b: Builder, st: State, since: int, frm: dict, to: dict) -> None:
-    """Move every touch with contact `frm` on or after day `since` to contact `to`."""
+    """Move every touch with contact `frm` on or after day `since`, and every meeting booked with them, to `to`."""
     d = b.day(since)
-    for r in _touches(b, st):
+    # scheduled events too: a review booked for today at 10:00 has been held by the as-of time of a run at noon
+    for r in [r for r in st.rows["Task"] if r["IsClosed"]] + st.rows["Event"]:
         if r["WhoId"] == frm["Id"] and r["ActivityDate"] >= d:
             r["WhoId"] = to["Id"]
 

@@ -196,3 +196,25 @@ def test_the_backtest_of_a_migrated_org_starts_after_the_longest_window() -> Non
     assert history_from({"migrated_on": "2024-11-25"}, rules) == date(2025, 11, 25)
     assert history_from({"migrated_on": None}, rules) is None
     assert history_from({}, rules) is None
+
+
+def test_a_gone_champion_has_no_meeting_after_the_loss_not_even_one_booked_for_today() -> None:
+    # 2026-05-10, seed 42: a Quarterly Business Review booked with the silent champion for today at 10:00 (held by
+    # the noon as-of of a run) once kept a champion_gone plant from firing
+    today = date(2026, 5, 10)
+    o = generate(2000, 42, today)
+    planted = set(o.ground_truth["signals"]["champion_gone"])
+    won: dict[str, tuple[date, str]] = {}
+    for opp in o.data["Opportunity"]:
+        if opp["AccountId"] in planted and opp["IsWon"]:
+            won[opp["Id"]] = (opp["CloseDate"], opp["AccountId"])
+    latest: dict[str, tuple[date, str]] = {}
+    for role in o.data["OpportunityContactRole"]:
+        if role["IsPrimary"] and role["OpportunityId"] in won:
+            day, account = won[role["OpportunityId"]]
+            if account not in latest or latest[account][0] < day:
+                latest[account] = (day, role["ContactId"])
+    champions = {c for _, c in latest.values()}
+    assert len(champions) == len(planted)
+    late = [e for e in o.data["Event"] if e["WhoId"] in champions and (today - e["ActivityDate"]).days < 30]
+    assert late == []
