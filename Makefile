@@ -67,4 +67,4 @@ proto: setup
 	$(BIN)/python -m grpc_tools.protoc -I . --python_out=. --grpc_python_out=. --pyi_out=. pubsub_api/pubsub_api.proto
 
 clean:
-	rm -rf .demo .demo-dirty .pytest_cache .mypy_cache .ruff_cache landing .tools
+	rm -rf .demo .demo-dirty .demo-migrated .pytest_cache .mypy_cache .ruff_cache landing .tools

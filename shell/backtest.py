@@ -10,6 +10,11 @@ Works on an in-memory copy of the warehouse's raw tables (the nightly marts and 
   date; precision and recall of "flagged" for a lost renewal, and lift = precision / base rate of lost renewals;
 - per signal, at `SIGNAL_HORIZON` days: how often the renewals of accounts where it fired were lost (lift over the
   same base rate), the evidence for tuning a signal's severity in the rules (table and HTML, not in the JSON).
+
+An org whose history was migrated in on one day (ground truth `migrated_on`) held none of it before that day, and
+until the longest window of the rules has passed, a window still reaches back across the migration, where every
+migrated record carries the migration's stamps (cases opened and closed that day, contacts added that day) instead
+of its own dates: monthly as-of dates before `migrated_on` + that window are not scored (`history_from`).
 """
 
 from __future__ import annotations
@@ -29,7 +34,15 @@ from crm_risk.errors import ConfigError
 from transforms.rules import Rules, load_rules
 from transforms.runner import run_transforms
 
-__all__ = ["HORIZONS", "SIGNAL_HORIZON", "BacktestResult", "find_inputs", "run_backtest"]
+__all__ = [
+    "HORIZONS",
+    "SIGNAL_HORIZON",
+    "BacktestResult",
+    "find_inputs",
+    "history_from",
+    "longest_window",
+    "run_backtest",
+]
 
 log = logging.getLogger(__name__)
 HORIZONS = (30, 60, 90)
@@ -50,6 +63,7 @@ class BacktestResult:
     snapshots: list[str] = field(default_factory=list)
     # signal -> {severity, fired, lost, precision, lift} over renewals SIGNAL_HORIZON days ahead (by lift, desc)
     renewal_signals: dict[str, dict[str, Any]] = field(default_factory=dict)
+    history_from: str | None = None  # a migrated org: the first as-of date the monthly snapshots may use
 
     def as_json(self) -> dict[str, Any]:
         """{"signals": {id: {precision, recall, support}}, "renewal": {N: {precision, recall, lift}}, "model_version"}."""
@@ -88,6 +102,27 @@ def _copy_warehouse(source: Path) -> tuple[duckdb.DuckDBPyConnection, datetime |
         last = row[0] if row else None
     con.execute("detach src")
     return con, last
+
+
+def longest_window(rules: Rules) -> int:
+    """The longest day window any signal reads (its `*_days` parameters)."""
+    return max(
+        (
+            int(v)
+            for rule in rules.signals.values()
+            for k, v in rule.params.items()
+            if k.endswith("_days") and isinstance(v, int | float)
+        ),
+        default=0,
+    )
+
+
+def history_from(truth: dict[str, Any], rules: Rules) -> date | None:
+    """For a migrated org, the first as-of date whose every window lies after the migration day; else None."""
+    migrated = truth.get("migrated_on")
+    if not migrated:
+        return None
+    return date.fromisoformat(migrated) + timedelta(days=longest_window(rules))
 
 
 def _ratio(a: float, b: float) -> float:
@@ -234,10 +269,13 @@ def run_backtest(state_dir: Path, rules: Rules | str | Path | None = None) -> Ba
         ]
         red_at: dict[date, set[str]] = {}
         fired_at: dict[date, dict[str, dict[str, str]]] = {}
+        start = history_from(truth, loaded)
+        result.history_from = start.isoformat() if start else None
         if renewals:
             first = min(date.fromisoformat(r["close_date"]) for r in renewals) - timedelta(
                 days=max(HORIZONS) + 31
             )
+            first = max(first, start) if start else first
             snaps = list(_month_starts(first, now.date()))
             with progress.track("as of each month", "backtest", total=len(snaps), unit="dates") as advance:
                 for snap in snaps:

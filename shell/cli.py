@@ -28,8 +28,9 @@ def _prefect_env(state_dir: Path | None = None) -> None:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    # a dirty org is an org of its own: `demo --dirty` after `make demo` must not reuse the clean one
-    state_dir = Path(args.state_dir or (".demo-dirty" if args.dirty else ".demo"))
+    # a dirty or migrated org is an org of its own: `demo --dirty` after `make demo` must not reuse the clean one
+    default = ".demo-dirty" if args.dirty else ".demo-migrated" if args.migrated_history else ".demo"
+    state_dir = Path(args.state_dir or default)
     state_dir.mkdir(parents=True, exist_ok=True)
     _prefect_env(state_dir)
     if args.live:
@@ -38,7 +39,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         return run_live(state_dir, accounts=args.accounts, seed=args.seed)
     from shell.demo import run_demo
 
-    return run_demo(state_dir, accounts=args.accounts, seed=args.seed, dirty=args.dirty)
+    return run_demo(
+        state_dir,
+        accounts=args.accounts,
+        seed=args.seed,
+        dirty=args.dirty,
+        migrated_history_days=args.migrated_history,
+    )
 
 
 def _preflight(objects: list[str] | None, login: bool = True) -> None:
@@ -336,6 +343,15 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--accounts", type=int, default=2000, help="size of the simulated org (default 2000)")
     d.add_argument("--seed", type=int, default=42)
     d.add_argument("--dirty", action="store_true", help="simulate an org with dirty data")
+    d.add_argument(
+        "--migrated-history",
+        type=int,
+        nargs="?",
+        const=730,
+        default=None,
+        metavar="DAYS",
+        help="simulate an org whose history before DAYS days ago (default 730) was migrated in on that day",
+    )
     d.add_argument(
         "--live",
         action="store_true",

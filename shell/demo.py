@@ -44,7 +44,11 @@ def demo_crm(state_dir: Path = DEMO_DIR) -> Iterator[dict[str, Any]]:
 
 
 def _describe(params: dict[str, Any]) -> str:
-    return f"{params['accounts']} accounts, seed {params['seed']}, {'dirty' if params['dirty'] else 'clean'} data"
+    migrated = params.get("migrated_history_days")
+    return (
+        f"{params['accounts']} accounts, seed {params['seed']}, {'dirty' if params['dirty'] else 'clean'} data"
+        + (f", history migrated {migrated} days ago" if migrated else "")
+    )
 
 
 def _print_table(rows: list[tuple[Any, ...]], headers: tuple[str, ...]) -> None:
@@ -79,7 +83,13 @@ def _count(client: Any, soql: str) -> int:
     return int(next(client.query_pages(soql, include_deleted=False))["totalSize"])
 
 
-def run_demo(state_dir: Path, accounts: int = 2000, seed: int = 42, dirty: bool = False) -> int:
+def run_demo(
+    state_dir: Path,
+    accounts: int = 2000,
+    seed: int = 42,
+    dirty: bool = False,
+    migrated_history_days: int | None = None,
+) -> int:
     """Run one nightly sync against a simulated org in `state_dir`; print a summary a new user can follow."""
     from connectors import warehouse
     from connectors.salesforce.client import connect
@@ -90,9 +100,18 @@ def run_demo(state_dir: Path, accounts: int = 2000, seed: int = 42, dirty: bool 
     state_dir = state_dir.resolve()
     org_dir = state_dir / "org"
     fresh = not (org_dir / "org.duckdb").exists()
-    asked = {"accounts": accounts, "seed": seed, "dirty": dirty}
+    asked = {
+        "accounts": accounts,
+        "seed": seed,
+        "dirty": dirty,
+        "migrated_history_days": migrated_history_days,
+    }
     params_file = org_dir / PARAMS
-    had = json.loads(params_file.read_text()) if params_file.exists() and not fresh else None
+    had = (
+        {"migrated_history_days": None, **json.loads(params_file.read_text())}
+        if params_file.exists() and not fresh
+        else None
+    )
     if fresh:
         print(f"crm-risk demo: generating a simulated Salesforce org ({_describe(asked)}) in {org_dir}")
     else:
@@ -105,7 +124,9 @@ def run_demo(state_dir: Path, accounts: int = 2000, seed: int = 42, dirty: bool 
                 f"--state-dir <another folder>, or remove {state_dir}"
             )
     t0 = time.monotonic()
-    with Simulator(org_dir, accounts=accounts, seed=seed, dirty=dirty) as sim:
+    with Simulator(
+        org_dir, accounts=accounts, seed=seed, dirty=dirty, migrated_history_days=migrated_history_days
+    ) as sim:
         if fresh:
             params_file.write_text(json.dumps(asked))
         print(

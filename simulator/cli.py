@@ -2,9 +2,9 @@
 
     crm-risk simulate --port PORT --state-dir DIR [--pubsub-port PORT] [--accounts N] [--seed S]
                       [--faults SPEC] [--outbound-url URL] [--advance-days N [--once]] [--api-budget N]
-                      [--session-ttl S] [--dirty] [--rotate-refresh-token] [--keepalive S]
-                      [--retention-hours H] [--hide-field OBJ.FIELD]... [--read-only-field OBJ.FIELD]...
-                      [--without-package]
+                      [--session-ttl S] [--dirty] [--migrated-history [DAYS]] [--audit-fields]
+                      [--rotate-refresh-token] [--keepalive S] [--retention-hours H]
+                      [--hide-field OBJ.FIELD]... [--read-only-field OBJ.FIELD]... [--without-package]
 
 It serves HTTPS (REST, Bulk 1.0 queries, Bulk 2.0, OAuth, SOAP login) on `--port` and the Pub/Sub API (gRPC, Change Data
 Capture) on `--pubsub-port`, both on 127.0.0.1, and prints both addresses (also in DIR/connection.json).
@@ -24,7 +24,9 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-__all__ = ["main"]
+__all__ = ["MIGRATED_DAYS", "main"]
+
+MIGRATED_DAYS = 730  # --migrated-history without a value: the org moved to Salesforce two years ago
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -64,6 +66,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--session-ttl", type=int, default=7200, help="session lifetime in seconds (default 7200)")
     p.add_argument("--dirty", action="store_true", help="generate a new org with dirty data")
+    p.add_argument(
+        "--migrated-history",
+        type=int,
+        nargs="?",
+        const=MIGRATED_DAYS,
+        default=None,
+        metavar="DAYS",
+        help=f"generate a new org whose history before DAYS days ago (default {MIGRATED_DAYS}) was migrated in "
+        "on that day (every CreatedDate then, business dates in the past)",
+    )
+    p.add_argument(
+        "--audit-fields",
+        action="store_true",
+        help="the API user holds 'Set Audit Fields upon Record Creation' (may set CreatedDate etc. on insert)",
+    )
     p.add_argument(
         "--rotate-refresh-token", action="store_true", help="each refresh returns a new refresh token"
     )
@@ -140,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
             api_budget=args.api_budget,
             session_ttl_seconds=args.session_ttl,
             dirty=args.dirty,
+            migrated_history_days=args.migrated_history,
+            audit_fields=args.audit_fields,
             rotate_refresh_token=args.rotate_refresh_token,
             hidden_fields=(*(PACKAGE_FIELDS if args.without_package else ()), *args.hide_field),
             read_only_fields=tuple(args.read_only_field),

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from simulator.api.http import Request, Response, json_response
 from simulator.api.rest import sobject_name
 from simulator.org.ids import KEY_PREFIXES
+from simulator.org.rules import AUDIT_FIELDS
 from simulator.org.schema import SCHEMA, SOAP_TYPES, Field, SObject
 
 if TYPE_CHECKING:
@@ -46,8 +47,8 @@ def _label(f: Field) -> str:
     return out.strip()
 
 
-def describe_field(f: Field) -> dict[str, Any]:
-    """One field's describe entry, every property Salesforce returns."""
+def describe_field(f: Field, audit: bool = False) -> dict[str, Any]:
+    """One field's describe entry, every property Salesforce returns (`audit`: for a user who may set audit fields)."""
     precision, scale = (f.precision, f.scale) if f.precision else _NUMERIC.get(f.type, (0, 0))
     compound = f.type == "address"
     text = f.type in (
@@ -78,7 +79,7 @@ def describe_field(f: Field) -> dict[str, Any]:
         "caseSensitive": False,
         "compoundFieldName": f.compound,
         "controllerName": None,
-        "createable": f.createable,
+        "createable": f.createable or (audit and f.name in AUDIT_FIELDS),
         "custom": f.custom,
         "defaultValue": f.default if f.default is not None and not f.picklist else None,
         "defaultValueFormula": None,
@@ -203,8 +204,9 @@ def _child_relationships(name: str) -> list[dict[str, Any]]:
 
 
 @lru_cache(maxsize=256)
-def _describe_cached(name: str, version: str) -> dict[str, Any]:
+def _describe_cached(name: str, version: str, audit: bool = False) -> dict[str, Any]:
     obj = SCHEMA[name]
+    audit = audit and obj.createable
     return {
         **_summary(obj, version),
         "actionOverrides": [],
@@ -213,7 +215,7 @@ def _describe_cached(name: str, version: str) -> dict[str, Any]:
         "defaultImplementation": None,
         "extendedBy": None,
         "extendsInterfaces": None,
-        "fields": [describe_field(f) for f in obj.all_fields],
+        "fields": [describe_field(f, audit) for f in obj.all_fields],
         "implementedBy": None,
         "implementsInterfaces": None,
         "listviewable": None,
@@ -228,9 +230,9 @@ def _describe_cached(name: str, version: str) -> dict[str, Any]:
     }
 
 
-def describe_object(name: str, version: str) -> dict[str, Any]:
-    """The full sObject describe of one object."""
-    return _describe_cached(name, version)
+def describe_object(name: str, version: str, audit: bool = False) -> dict[str, Any]:
+    """The full sObject describe of one object (as a user with "Set Audit Fields upon Record Creation" sees it)."""
+    return _describe_cached(name, version, audit)
 
 
 def _not_modified(req: Request) -> bool:
@@ -249,7 +251,8 @@ def describe(ctx: ApiContext, req: Request) -> Response:
     name = sobject_name(req.groups["sobject"])
     if _not_modified(req):
         return Response(304, b"", None)
-    body = describe_object(name, req.version)
+    audit = req.user_id in ctx.org.audit_field_users
+    body = describe_object(name, req.version, audit)
     access = ctx.org.access_for(
         req.user_id
     )  # field-level security: hidden fields absent, read-only ones marked

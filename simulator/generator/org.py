@@ -16,9 +16,11 @@ from datetime import date
 from simulator.generator.base import Builder
 from simulator.generator.customer import build_customer
 from simulator.generator.dirty import make_dirty
+from simulator.generator.migration import migrate
 from simulator.generator.names import CITIES, INDUSTRIES, company_name, person, slug
 from simulator.generator.profile import STEADY, Plan, Team, background_profile
-from simulator.generator.scenarios import SIGNALS, apply, configure, configure_control
+from simulator.generator.recording import Recorder
+from simulator.generator.scenarios import SIGNALS, apply, configure, configure_control, finish_control
 
 __all__ = ["SIGNALS", "GeneratedOrg", "allocation", "generate"]
 
@@ -186,7 +188,6 @@ def _prospect(b: Builder, plan: Plan) -> None:
                 steps.append((close, 620, steps[-1][2], amt, rng.randint(10, 90)))  # pushed out, still open
         opp = b.opportunity(acct, f"{plan.name} - New Business", "New Business", plan.owner, steps)
         b.contact_role(opp, {"Id": contacts[0]}, "Decision Maker", False)
-    b.flush(b.buf)
 
 
 def _roles(accounts: int, rng: random.Random) -> list[tuple[str, str | None, int]]:
@@ -211,16 +212,22 @@ def _roles(accounts: int, rng: random.Random) -> list[tuple[str, str | None, int
     return out
 
 
-def generate(accounts: int, seed: int, today: date, *, dirty: bool = False) -> GeneratedOrg:
+def generate(
+    accounts: int, seed: int, today: date, *, dirty: bool = False, migrated_on: date | None = None
+) -> GeneratedOrg:
     """Generate the org: `accounts` accounts with three years of history ending yesterday, deterministically.
 
+    Activities are recorded as orgs record them (simulator/generator/recording.py): some logged days or weeks late,
+    some written in nightly batches by an activity-capture tool through the integration user.
     `dirty=True` adds row-level data defects to background accounts (simulator/generator/dirty.py), listed in
-    ground_truth["dirty"]; planted and control accounts stay clean.
+    ground_truth["dirty"]; planted and control accounts stay clean. `migrated_on` (a day before `today`) makes the
+    history before that day a migration loaded on it (simulator/generator/migration.py).
     """
     rng = random.Random(seed)
     b = Builder(today)
     team = _users(b, rng)
     roles = _roles(accounts, rng)
+    recorder = Recorder.for_org(b, seed, team.integration, team.reps)
     farmers = [*team.reps, team.departed]
     signals: dict[str, list[str]] = {s: [] for s in SIGNALS}
     controls: list[str] = []
@@ -245,6 +252,8 @@ def generate(accounts: int, seed: int, today: date, *, dirty: bool = False) -> G
                 hunter=owner in team.hunters,
             )
             _prospect(b, plan)
+            recorder.record(b.buf, random.Random(f"{seed}:{idx}:log"), set())
+            b.flush(b.buf)
             health[b.data["Account"][-1]["Id"]] = plan.health
             continue
         owner = team.reps[arng.randrange(len(team.reps))]
@@ -274,14 +283,21 @@ def generate(accounts: int, seed: int, today: date, *, dirty: bool = False) -> G
             else:
                 configure(b, plan, team)
         st = build_customer(b, plan, team.manager)
+        before = {r["Id"] for obj in ("Task", "Event") for r in st.rows[obj]}
         if sig is not None:
             apply(b, st, plan)
             signals[sig].append(st.account["Id"])
         elif role == "control":
+            finish_control(b, st, plan)
             controls.append(st.account["Id"])
+        # what a plant (or a control's last call) wrote keeps the stamps it was given
+        pinned = {r["Id"] for obj in ("Task", "Event") for r in st.rows[obj]} - before
+        recorder.record(st.rows, random.Random(f"{seed}:{idx}:log"), pinned)
         b.flush(st.rows)
         renewals.extend(st.renewals)
         health[st.account["Id"]] = plan.health
+    if migrated_on is not None:
+        migrate(b, migrated_on, team.integration)
     defects: list[dict] = []
     if dirty:
         protected = set(controls).union(*signals.values())
@@ -296,5 +312,10 @@ def generate(accounts: int, seed: int, today: date, *, dirty: bool = False) -> G
         "health": health,
         "integration_user_id": team.integration,
         "dirty": defects,
+        "activity_capture": {
+            "reps": list(recorder.capture_reps),
+            "since": b.day(recorder.capture_since).isoformat(),
+        },
+        "migrated_on": migrated_on.isoformat() if migrated_on else None,
     }
     return GeneratedOrg(data=b.data, ground_truth=ground_truth, integration_user_id=team.integration)

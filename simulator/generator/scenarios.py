@@ -16,7 +16,7 @@ from simulator.generator.base import Builder
 from simulator.generator.history import anniversary
 from simulator.generator.profile import CLEAN_ISSUES, COMPLAINT_ISSUES, Plan, State, Team
 
-__all__ = ["SIGNALS", "apply", "configure", "configure_control"]
+__all__ = ["SIGNALS", "apply", "configure", "configure_control", "finish_control"]
 
 SIGNALS: tuple[str, ...] = (
     "repeat_issue",
@@ -81,7 +81,21 @@ def configure(b: Builder, plan: Plan, team: Team) -> None:
     _set_renewal(b, plan, ahead, 2)
 
 
+def finish_control(b: Builder, st: State, plan: Plan) -> None:
+    """Controls: a call with the champion a few days ago, logged that day (a recent log that is a recent call)."""
+    o = -plan.rng.randint(3, 9)
+    b.task(st.account["Id"], None, st.champion["Id"], plan.owner, o, 630, "Check-in call", "Call")
+
+
 # -- helpers -------------------------------------------------------------------------------------------------
+def _logged(b: Builder, st: State, plan: Plan, o: int, logged: int, subject: str) -> dict:
+    """A call with the champion on day `o` that the owner logged only on day `logged` (a back-dated log)."""
+    r = b.task(st.account["Id"], None, st.champion["Id"], plan.owner, o, 600, subject, "Call")
+    saved = b.at(logged, 1000)
+    r["CreatedDate"] = r["CompletedDateTime"] = r["LastModifiedDate"] = r["SystemModstamp"] = saved
+    return r
+
+
 def _touches(b: Builder, st: State) -> list[dict]:
     """Completed tasks and past events of the account (what the catalogue calls touches)."""
     return [r for r in st.rows["Task"] if r["IsClosed"]] + [
@@ -152,9 +166,10 @@ def _deal(b: Builder, st: State, plan: Plan, steps: list[tuple[int, int, str, fl
 
 
 def _repoint(b: Builder, st: State, since: int, frm: dict, to: dict) -> None:
-    """Move every touch with contact `frm` on or after day `since` to contact `to`."""
+    """Move every touch with contact `frm` on or after day `since`, and every meeting booked with them, to `to`."""
     d = b.day(since)
-    for r in _touches(b, st):
+    # scheduled events too: a review booked for today at 10:00 has been held by the as-of time of a run at noon
+    for r in [r for r in st.rows["Task"] if r["IsClosed"]] + st.rows["Event"]:
         if r["WhoId"] == frm["Id"] and r["ActivityDate"] >= d:
             r["WhoId"] = to["Id"]
 
@@ -271,7 +286,8 @@ def _champion_gone(b: Builder, st: State, plan: Plan) -> None:
         Builder.touch(ch, -30, plan.owner, b)
         _repoint(b, st, -30, ch, other)
     else:
-        _repoint(b, st, -150, ch, other)  # nobody has spoken to the champion for 150 days
+        _repoint(b, st, -150, ch, other)  # nobody has spoken to the champion for 150 days ...
+        _logged(b, st, plan, -170, -4, "Call: plans for next year")  # ... the last call, logged this week
 
 
 def _owner_changed(b: Builder, st: State, plan: Plan) -> None:
@@ -285,15 +301,16 @@ def _owner_changed(b: Builder, st: State, plan: Plan) -> None:
 
 def _renewal_only_contact(b: Builder, st: State, plan: Plan) -> None:
     if plan.variant % 2 == 0:
-        _drop_touches(b, st, -150, -1)  # renewal in 45 days, last touch 5 months ago
+        _drop_touches(b, st, -150, -1)  # renewal in 45 days, last touch 5 months ago ...
+        _logged(b, st, plan, -160, -3, "Call: catch-up")  # ... and the rep logged that call only this week
         return
     last = max(b.offset(date.fromisoformat(r["close_date"])) for r in st.renewals if not r["is_open"])
     _drop_touches(b, st, last + 1, -1)
     for i in range(6):  # the burst before the last renewal
         o = last - 5 - 8 * i
         b.task(st.account["Id"], None, st.champion["Id"], plan.owner, o, 600, "Call: renewal", "Call")
-    for o in (-200, -100):
-        b.task(st.account["Id"], None, st.champion["Id"], plan.owner, o, 600, "Check-in call", "Call")
+    b.task(st.account["Id"], None, st.champion["Id"], plan.owner, -200, 600, "Check-in call", "Call")
+    _logged(b, st, plan, -100, -2, "Check-in call")  # the last touch, logged three months late
 
 
 def _no_business_review(b: Builder, st: State, plan: Plan) -> None:
@@ -307,8 +324,10 @@ def _no_business_review(b: Builder, st: State, plan: Plan) -> None:
 
 def _service_inconsistency(b: Builder, st: State, plan: Plan) -> None:
     if plan.variant % 2 == 1:
-        _drop_touches(b, st, -90, -61)
-        _drop_touches(b, st, -150, -121)
+        # the third and fifth 30-day months back, two days wider on each side: a call dated by the instant it was
+        # saved (a capture batch at 02:00 the next night) stays out of the silent month
+        _drop_touches(b, st, -92, -59)
+        _drop_touches(b, st, -152, -119)
         return
     # Onboarding cases fixed in a day; later ones take 4.5 days.
     onboarding_end = b.at(plan.first_win + 90, 0)

@@ -56,11 +56,17 @@ def object_of(record_id: str) -> str | None:
     return _PREFIX_TO_OBJECT.get(record_id[:3])
 
 
+# "Set Audit Fields upon Record Creation": a user with it may set these on insert only (never on update).
+AUDIT_FIELDS = frozenset({"CreatedDate", "CreatedById", "LastModifiedDate", "LastModifiedById"})
+
+
 def normalize_body(
-    obj: SObject, data: dict, *, creating: bool, access: FieldAccess | None = None
+    obj: SObject, data: dict, *, creating: bool, access: FieldAccess | None = None, audit: bool = False
 ) -> dict[str, object]:
     """Map a request body to canonical field names, refusing unknown, Id (on create) and read-only fields; `access`:
-    the writing user's field-level security (hidden fields are unknown, read-only ones refused)."""
+    the writing user's field-level security (hidden fields are unknown, read-only ones refused).
+
+    `audit`: the user holds "Set Audit Fields upon Record Creation", so a create may carry the audit fields."""
     out: dict[str, object] = {}
     readonly: list[str] = []
     for key, value in data.items():
@@ -79,7 +85,8 @@ def normalize_body(
                     400, "INVALID_FIELD", "The Id field should not be specified in the sobject data.", ["Id"]
                 )
             continue  # Collections updates carry the id in the record
-        if not (f.createable if creating else f.updateable) or (
+        settable = f.createable or (audit and f.name in AUDIT_FIELDS and obj.createable)
+        if not (settable if creating else f.updateable) or (
             access is not None and not access.writable(obj.name, f.name)
         ):
             readonly.append(f.name)

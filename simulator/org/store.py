@@ -60,6 +60,8 @@ class Org(WriteMixin, DeleteMixin):
             FieldAccess()
         )  # the integration user's field-level security (simulator.org.schema.access)
         self._integration_user_id: str | None = row[0] if row else None
+        # users holding "Set Audit Fields upon Record Creation" (a server option, granted at start)
+        self.audit_field_users: set[str] = set()
         if integration_user_id:
             self.integration_user_id = integration_user_id
 

@@ -16,6 +16,7 @@ from simulator.org.changes import Change, ChangeLog
 from simulator.org.errors import NOT_FOUND_MESSAGE, ApiError
 from simulator.org.ids import make_id
 from simulator.org.rules import (
+    AUDIT_FIELDS,
     Lookup,
     apply_defaults,
     check_required,
@@ -51,6 +52,7 @@ class WriteMixin:
         clock: Clock
         api_version: str
         integration_user_id: str | None
+        audit_field_users: set[str]
         _lock: threading.RLock
         changes: ChangeLog
         _cursor: Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]
@@ -158,12 +160,14 @@ class WriteMixin:
     def _create_in(
         self, cur: duckdb.DuckDBPyConnection, obj: SObject, data: dict, user_id: str | None
     ) -> tuple[str, Events]:
-        body = normalize_body(obj, data, creating=True, access=self.access_for(user_id))
+        user = user_id or self.integration_user_id
+        body = normalize_body(
+            obj, data, creating=True, access=self.access_for(user_id), audit=user in self.audit_field_users
+        )
         lookup = self._lookup(cur)
         rec: dict[str, object] = {f.name: None for f in obj.fields}
         for key, value in body.items():
             rec[key] = coerce(obj.by_name[key.lower()], value, lookup)
-        user = user_id or self.integration_user_id
         now = to_utc_naive(self.clock.now())
         apply_defaults(obj, rec, user)
         derive(obj, None, rec, set(body), now, lookup)
@@ -179,7 +183,12 @@ class WriteMixin:
             "LastModifiedById": user,
             "SystemModstamp": now,
         }
-        rec.update({k: v for k, v in stamps.items() if k in rec})
+        # audit fields the creator may set and did (SystemModstamp never: it is the insert's instant); a Task
+        # inserted with a WhoId or WhatId keeps the insert's LastModified stamps (Salesforce Help 000386065)
+        kept = {k for k in AUDIT_FIELDS if k in body}
+        if obj.name == "Task" and (rec.get("WhoId") or rec.get("WhatId")):
+            kept -= {"LastModifiedDate", "LastModifiedById"}
+        rec.update({k: v for k, v in stamps.items() if k in rec and k not in kept})
         if obj.name == "Case":
             number = scalar(
                 cur,

@@ -80,6 +80,8 @@ class Simulator:
         api_budget: int = 1_000_000,
         session_ttl_seconds: int = 7200,
         dirty: bool = False,
+        migrated_history_days: int | None = None,
+        audit_fields: bool = False,
         api_version: str = DEFAULT_API_VERSION,
         rotate_refresh_token: bool = False,
         pubsub_port: int = 0,
@@ -105,6 +107,8 @@ class Simulator:
         if faults:
             self.faults.add(faults)
         self.dirty = dirty or self.faults.dirty
+        self.migrated_history_days = migrated_history_days
+        self.audit_fields = audit_fields  # the API user holds "Set Audit Fields upon Record Creation"
         self.usage = Usage(api_budget)
         self.url = ""
         self.pubsub_url = ""  # 127.0.0.1:PORT of the Pub/Sub API (gRPC), once started
@@ -270,7 +274,11 @@ class Simulator:
         org.access = self.field_access
         if org.is_empty():
             t0 = time.monotonic()
-            gen = generate(self.accounts, self.seed, clock.today(), dirty=self.dirty)
+            today = clock.today()
+            migrated_on = (
+                today - timedelta(days=self.migrated_history_days) if self.migrated_history_days else None
+            )
+            gen = generate(self.accounts, self.seed, today, dirty=self.dirty, migrated_on=migrated_on)
             org.load(gen.data)
             user_id = org.integration_user_id = gen.integration_user_id
             (self.state_dir / "ground_truth.json").write_text(
@@ -288,6 +296,8 @@ class Simulator:
         )
         self.auth.bind_user(user_id, username)
         self.auth.on_change = self._write_connection
+        if self.audit_fields:
+            org.audit_field_users.add(user_id)
         return org
 
     def _write_connection(self) -> None:

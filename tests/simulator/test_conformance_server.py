@@ -7,6 +7,7 @@ import json
 import socket
 import ssl
 from concurrent.futures import ThreadPoolExecutor
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +118,29 @@ def test_cli_advance_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     )
     assert "advanced 1 day(s)" in capsys.readouterr().out
     assert (tmp_path / "connection.json").exists() and (tmp_path / "ground_truth.json").exists()
+
+
+def test_cli_migrated_history_and_the_served_org(tmp_path: Path) -> None:
+    args = ["--state-dir", str(tmp_path), "--accounts", "20", "--seed", "5", "--migrated-history", "400"]
+    assert simulate_main([*args, "--advance-days", "1", "--once"]) == 0
+    truth = json.loads((tmp_path / "ground_truth.json").read_text())
+    migrated_on = truth["migrated_on"]
+    assert migrated_on is not None
+    with Simulator(tmp_path) as sim:  # the org as a client reads it
+        assert (sim.org.clock.today() - date.fromisoformat(migrated_on)).days == 401  # one day advanced since
+        conn = sim.connection
+        sf = Salesforce(
+            instance_url=sim.url, session_id=conn["access_token"], session=make_http(conn["ca_bundle"])
+        )
+        first = sf.query("SELECT CreatedDate, CreatedById FROM Account ORDER BY CreatedDate LIMIT 1")[
+            "records"
+        ][0]
+        assert (
+            first["CreatedDate"].startswith(migrated_on)
+            and first["CreatedById"] == truth["integration_user_id"]
+        )
+        old = sf.query(f"SELECT COUNT() FROM Task WHERE ActivityDate < {migrated_on} AND IsClosed = true")
+        assert old["totalSize"] > 100  # the calls before the migration, dated by their own day
 
 
 @pytest.mark.slow
