@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     # --- warehouse -------------------------------------------------------------------------------
     warehouse_path: str = Field("warehouse.duckdb", description="DuckDB file (or connection string)")
     landing_dir: str = Field("landing", description="where extracts land as Parquet before loading")
+    landing_keep_runs: int = Field(
+        10, ge=1, description="landing files of this many recent runs are kept; older runs' are deleted"
+    )
     warehouse_memory_limit: str = Field(
         "1GB",
         pattern=SIZE_PATTERN,

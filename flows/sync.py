@@ -41,10 +41,11 @@ def sync_once(
     lists what the push would write instead (pipeline/preview.py).
     """
     ctx = context.begin_run(cfg, flow_label)
-    client: CrmClient = connect_task(cfg)
+    client: CrmClient | None = None
     run = report.RunRecord()
     failure: Exception | None = None
     try:
+        client = connect_task(cfg)  # inside: a refused login closes the run as failed, with its cause
         run.extracted = extract_task(ctx, client, objects, since, until)
         run.loaded = load_task(ctx, run.extracted.manifests)
         run.levels = transform_task(ctx, run.extracted.as_of)
@@ -59,10 +60,11 @@ def sync_once(
         run.message = f"{type(exc).__name__}: {exc}"
         raise
     finally:
-        markdown = report.close_run(ctx, run, client.api_calls)
+        calls = client.api_calls if client else 0
+        markdown = report.close_run(ctx, run, calls)
         create_markdown_artifact(
             markdown, key=report.artifact_key(flow_label), description=f"run {ctx.run_id}"
         )
-        emit_run_events(ctx, run, client.api_calls, failure)  # for users' automations; never raises
-    get_run_logger().info("run %s %s: %d API calls", ctx.run_id, run.status, client.api_calls)
-    return run.as_dict(ctx.run_id, client.api_calls)
+        emit_run_events(ctx, run, calls, failure)  # for users' automations; never raises
+    get_run_logger().info("run %s %s: %d API calls", ctx.run_id, run.status, calls)
+    return run.as_dict(ctx.run_id, calls)

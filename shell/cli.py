@@ -33,7 +33,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
         return run_live(state_dir, accounts=args.accounts, seed=args.seed)
     from shell.demo import run_demo
+    from shell.prefect_server import start_tied_prefect_server
 
+    start_tied_prefect_server()
     return run_demo(state_dir, accounts=args.accounts, seed=args.seed, dirty=args.dirty)
 
 
@@ -60,6 +62,9 @@ def _print_preview(result: dict[str, Any]) -> None:
 def _cmd_sync(args: argparse.Namespace) -> int:
     _preflight(args.objects or None)
     _prefect_env()
+    from shell.prefect_server import start_tied_prefect_server
+
+    start_tied_prefect_server()
     from flows.nightly import nightly_sync
 
     result = nightly_sync(objects=args.objects or None, push=not args.no_push, dry_run=args.dry_run)
@@ -75,6 +80,9 @@ def _cmd_backfill(args: argparse.Namespace) -> int:
 
     since, until = backfill_window(args.since, args.until)  # a bad window fails here, before Prefect starts
     _preflight(args.objects or None)
+    from shell.prefect_server import start_tied_prefect_server
+
+    start_tied_prefect_server()
     result = backfill(
         since=since, until=until, objects=args.objects or None, push=not args.no_push, dry_run=args.dry_run
     )
@@ -90,6 +98,9 @@ def _cmd_refresh(args: argparse.Namespace) -> int:
     from flows.refresh import account_refresh
 
     ids = [normalize_id(a, "--account") for a in args.account]  # a bad id fails here, before Prefect starts
+    from shell.prefect_server import start_tied_prefect_server
+
+    start_tied_prefect_server()
     result = account_refresh(account_ids=ids, push=not args.no_push)
     print(json.dumps(result, indent=2, default=str))
     return 0 if result.get("status") == "success" else 1
