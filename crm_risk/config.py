@@ -100,6 +100,15 @@ class Settings(BaseSettings):
     push_reject_threshold: float = Field(
         0.05, ge=0, le=1, description="fail the run above this rejected share"
     )
+    push_rejected_retry_hours: float = Field(
+        6.0,
+        ge=0,
+        description="an Account update the CRM rejected is sent again, unchanged, after this long (e.g. a "
+        "validation rule since fixed); at once when its value or the Account changes",
+    )
+    push_rejected_max_attempts: int = Field(
+        3, ge=1, description="sends of the same rejected value by the retry interval, the first included"
+    )
     push_fields: dict[str, str] = Field(
         default_factory=lambda: {
             "level": "Risk_Level__c",

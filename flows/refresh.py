@@ -170,6 +170,7 @@ def _counts(passes: list[RefreshOutcome], changes: int) -> dict[str, Any]:
         "levels_scored": levels,
         "flags_pushed": sum(p.push.updated for p in passes if p.push),
         "flags_rejected": sum(p.push.rejected for p in passes if p.push),
+        "flags_not_sent": sum(p.push.not_sent for p in passes if p.push),
         "tasks_created": sum(p.tasks.created for p in passes if p.tasks),
         "tasks_closed": sum(p.tasks.closed for p in passes if p.tasks),
         "extracted": {
@@ -185,7 +186,8 @@ def _summary(run_id: str, counts: dict[str, Any], failures: list[str]) -> str:
         "",
         f"- change events answered: {counts['changes']}, accounts refreshed: {counts['accounts']} "
         f"in {counts['passes']} passes",
-        f"- flags written to the CRM: {counts['flags_pushed']}, rejected: {counts['flags_rejected']}",
+        f"- flags written to the CRM: {counts['flags_pushed']}, rejected: {counts['flags_rejected']}, "
+        f"not sent (the next run sends them): {counts['flags_not_sent']}",
         f"- owner Tasks created: {counts['tasks_created']}, closed: {counts['tasks_closed']}",
         "- records pulled: " + (", ".join(f"{k} {v}" for k, v in counts["extracted"].items()) or "none"),
     ]

@@ -23,7 +23,7 @@ from connectors.warehouse.connect import (
     open_for,
 )
 from connectors.warehouse.load import TABLES, LoadResult, load_manifest, table_for
-from connectors.warehouse.push_log import HASHED_FIELDS, payload_hash, record_push_results
+from connectors.warehouse.push_log import HASHED_FIELDS, RejectRetry, payload_hash, record_push_results
 from connectors.warehouse.quarantine import quarantine_rows
 from connectors.warehouse.runs import (
     DIED,
@@ -42,6 +42,7 @@ __all__ = [
     "SCHEMAS",
     "TABLES",
     "LoadResult",
+    "RejectRetry",
     "connect",
     "ensure_schemas",
     "finish_run",

@@ -37,3 +37,4 @@ create table if not exists sync.account_push_intents (
     run_id varchar, account_id varchar, payload json, payload_hash varchar, intent_at timestamptz,
     primary key (run_id, account_id)
 );
+alter table sync.account_push_state add column if not exists dead_modstamp timestamptz;
