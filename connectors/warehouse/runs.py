@@ -29,13 +29,22 @@ def get_watermark(con: duckdb.DuckDBPyConnection, object_name: str) -> datetime 
 
 
 def process_token(pid: int) -> str | None:
-    """`<pid>:<start time in clock ticks since boot>` of a live process, None when it is gone (or unknown)."""
+    """`<pid>:<start time in clock ticks since boot>` of a live process (`<pid>:?` where there is no /proc), None
+    when it is gone."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
-        return None
+        if Path("/proc/self/stat").exists():
+            return None
+        try:  # no /proc: the pid alone (a reused pid would pass for the run's)
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            pass
+        return f"{pid}:?"
     fields = stat.rsplit(")", 1)[-1].split()  # the command name, in parentheses, may hold spaces
-    return f"{pid}:{fields[19]}" if len(fields) > 19 else None
+    return f"{pid}:{fields[19]}" if len(fields) > 19 else f"{pid}:?"
 
 
 def start_run(
@@ -72,28 +81,28 @@ def finish_run(
     )
 
 
-def _alive(process: str | None) -> bool:
+def _alive(process: str) -> bool:
     """Whether the process a run row names still runs (same pid, same start time)."""
-    if not process or ":" not in process:
-        return True  # written before runs named their process, or not on Linux: cannot tell, leave it
-    pid = int(process.split(":", 1)[0])
-    return process_token(pid) == process
+    return process_token(int(process.split(":", 1)[0])) == process
 
 
 def mark_dead_runs(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
     """Close as `died` every `running` row of this host whose process is gone; returns (run_id, message) pairs.
 
-    Rows of another host are left alone (their process cannot be checked from here).
+    Rows of another host are left alone (their process cannot be checked from here); rows that name no process
+    were written before runs named theirs (an older version): left `running`, they can only be dead.
     """
     rows = con.execute(
-        "select run_id, process from meta.runs where status = 'running' and host = ?", [socket.gethostname()]
+        "select run_id, process from meta.runs where status = 'running' and (host = ? or host is null)",
+        [socket.gethostname()],
     ).fetchall()
-    dead = [(str(run_id), str(process)) for run_id, process in rows if not _alive(process)]
+    dead = [(str(run_id), process) for run_id, process in rows if process is None or not _alive(process)]
     out = []
     for run_id, process in dead:
+        who = f"its process (pid {process.split(':')[0]})" if process else "its process (not recorded)"
         message = (
-            f"died: its process (pid {process.split(':')[0]}) ended without closing the run (killed, or the "
-            f"machine stopped); last step seen: {_last_step(con, run_id)}"
+            f"died: {who} ended without closing the run (killed, or the machine stopped); "
+            f"last step seen: {_last_step(con, run_id)}"
         )
         con.execute(
             "update meta.runs set status = ?, finished_at = ?, message = ? where run_id = ? and status = 'running'",
