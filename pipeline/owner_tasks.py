@@ -277,7 +277,9 @@ def push_tasks(ctx: RunContext, client: CrmClient, accounts: list[str] | None = 
         if out.quota_stopped is None:
             close_cleared(con, client, run_id, settings, out, accounts)
     out.api_calls = client.api_calls - calls_before
-    sent = len(results)
+    sent = (
+        out.created + out.updated + out.rejected
+    )  # what the CRM answered: creates not sent are no rejection
     if sent and out.rejected / sent > settings.push_reject_threshold:
         raise PushRejectedError(
             f"{out.rejected} of {sent} owner Task creates were rejected ({out.rejected / sent:.0%} > "

@@ -58,7 +58,13 @@ def push_flags(ctx: RunContext, client: CrmClient, accounts: list[str] | None = 
     settings = ctx.settings
     out = PushOutcome()
     if settings.push_enabled:  # a dead run's updates first: what landed is not pending any more
-        out.reconciled = push_intents.reconcile(settings, client, ctx.run_id)
+        try:
+            out.reconciled = push_intents.reconcile(settings, client, ctx.run_id)
+        except (
+            QuotaExceeded
+        ) as exc:  # the intents wait for the next run; nothing is sent before they are settled
+            out.quota_stopped = str(exc)
+            return out
     with warehouse.open_for(settings) as con:
         if accounts is None:
             pending = con.execute("select * from sync.account_push_pending").fetch_df()

@@ -34,9 +34,13 @@ log = logging.getLogger(__name__)
 def store(
     con: duckdb.DuckDBPyConnection, run_id: str, rows: list[dict[str, Any]], hashes: dict[str, str]
 ) -> None:
-    """Commit an intent per Account update about to be sent (one bulk statement through Arrow)."""
+    """Commit an intent per Account update about to be sent (one bulk statement through Arrow); an Account our
+    log has never seen gets the CRM's current value logged first (`observed`: the trend's reference)."""
     if not rows:
         return
+    con.execute(
+        statement("sync/account_push/observe_crm"), {"run_id": run_id, "ids": [r["Id"] for r in rows]}
+    )
     table = pa.Table.from_pylist(
         [
             {"Id": r["Id"], "payload": json.dumps(r, default=str), "payload_hash": hashes[r["Id"]]}

@@ -157,6 +157,25 @@ def test_crm_value_is_the_reference_of_a_rebuilt_warehouse(con, crm):
     assert risk(con, "A")[0::3] == ("Amber", "Rising")  # the CRM shows Green since 30 days, no push logged
 
 
+def test_a_rebuilt_warehouse_keeps_what_the_crm_showed_before_its_first_push(con, crm):
+    from pipeline import push_intents
+
+    healthy(crm, "A", Risk_Level__c="Green", Risk_Score__c=15.0, Risk_Computed_At__c=ago(2))
+    escalations(crm, "A", (60, 45, 35))
+    run(con, run_id="run-1")
+    assert risk(con, "A")[0::3] == ("Amber", "Rising")  # the CRM shows Green since 2 days: no push logged
+    cur = con.execute("select * from sync.account_push_pending")
+    rows = [dict(zip([d[0] for d in cur.description], r, strict=True)) for r in cur.fetchall()]
+    push_intents.store(con, "run-1", rows, {r["Id"]: r["payload_hash"] for r in rows})  # logs the CRM's Green
+    push(con, "run-1")
+    con.execute(  # the next extract brings our own update back
+        """update raw.account set "Risk_Level__c" = 'Amber', "Risk_Score__c" = 35, "Risk_Computed_At__c" = ?""",
+        [AS_OF],
+    )
+    run(con, as_of=AS_OF + timedelta(hours=1), run_id="run-2")
+    assert risk(con, "A")[0::3] == ("Amber", "Rising")  # still against the Green the rep saw, no flip back
+
+
 def test_customer_at_the_as_of_date_not_by_the_current_type(con, crm):
     crm.account("CHURNED", type="Other")  # lost its renewal last month
     crm.opportunity("CHURNED", "Contract 2025", "Closed Won", day(340))

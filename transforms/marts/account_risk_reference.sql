@@ -2,9 +2,11 @@
 -- [risk] trend_reference_days before $as_of (the last accepted push computed by then), or, when nothing we told is
 -- that old, the first value we told. Only values the CRM accepted count (sync.push_log Account rows with status
 -- 'updated', the ones reconciled after a crash included): a run that was stopped, partial, --no-push or a dry run
--- pushed nothing, so it is never a reference. Before any logged push (a new or rebuilt warehouse) the CRM's own
--- value counts, as told at its Risk_Computed_At__c. A push is dated by the Risk_Computed_At__c it carried (the org's
--- clock, as $as_of), not by when it was sent. grain: account; key: account_id
+-- pushed nothing, so it is never a reference. The value the CRM showed before our first logged update of an
+-- Account counts too, as told at its Risk_Computed_At__c: logged by that push ('observed', a new or rebuilt warehouse
+-- against flagged Accounts), or read from the CRM's copy while the log has nothing of the Account. A push is dated
+-- by the Risk_Computed_At__c it carried (the org's clock, as $as_of), not by when it was sent.
+-- grain: account; key: account_id
 create or replace table marts.account_risk_reference as
 
 with pushed as (
@@ -14,7 +16,7 @@ with pushed as (
         try_cast(payload ->> 'Risk_Score__c' as double) as score,
         try_cast(payload ->> 'Risk_Computed_At__c' as timestamptz) as told_at
     from sync.push_log
-    where object = 'Account' and status = 'updated' and payload ->> 'Risk_Level__c' is not null
+    where object = 'Account' and status in ('updated', 'observed') and payload ->> 'Risk_Level__c' is not null
 ),
 
 crm as (
