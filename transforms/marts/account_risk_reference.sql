@@ -30,10 +30,11 @@ crm as (
         and account_id not in (select account_id from pushed)
 ),
 
+-- told before the as-of: a push computed as of this instant (this run's, scored again) is what the trend is about
 told as (
-    select * from pushed where told_at <= $as_of
+    select * from pushed where told_at < $as_of
     union all
-    select * from crm where told_at <= $as_of
+    select * from crm where told_at < $as_of
 ),
 
 ranked as (
