@@ -191,6 +191,36 @@ def test_push_outcomes_rejected_not_sent_and_sent_again(e2e_sim: Any, settings_f
     landing = [p.name for p in Path(settings["landing_dir"]).iterdir()]
     assert landing == [again["run_id"]]  # CRM_RISK_LANDING_KEEP_RUNS=1: the older runs' files are gone
 
+    _racing_task_intents_are_left_to_their_run(settings)
+
+
+def _racing_task_intents_are_left_to_their_run(overrides: dict[str, Any]) -> None:
+    """Two syncs racing: B's reconcile must leave the owner-Task intents of A, still running, to A (B used to log
+    each of those Tasks a second time); once A has ended without logging them, the next push settles them once."""
+    from connectors import warehouse
+    from connectors.salesforce.client import connect
+    from crm_risk.config import load_settings
+    from pipeline import owner_tasks
+
+    settings = load_settings(**overrides)
+    with warehouse.connect(settings.warehouse_path) as con:
+        key = con.execute("select min(task_key) from sync.owner_tasks where state = 'open'").fetchone()[0]
+        assert key, "the org has open owner Tasks"
+        warehouse.start_run(con, "racing", "nightly_sync")  # A: running, in a live process (this one)
+        con.execute(
+            "update sync.owner_tasks set state = 'intent', run_id = 'racing' where task_key = ?", [key]
+        )
+    client = connect(settings)
+    logged = "select count(*) from sync.push_log where object = 'Task' and operation = 'reconcile'"
+    with warehouse.connect(settings.warehouse_path) as con:
+        out = owner_tasks.TaskOutcome()
+        assert owner_tasks.reconcile(con, client, "b-run", out) == [] and out.reconciled == 0
+        assert con.execute(logged).fetchone()[0] == 0
+        warehouse.finish_run(con, "racing", "failed", message="ended before logging its creates")
+        out = owner_tasks.TaskOutcome()
+        owner_tasks.reconcile(con, client, "c-run", out)
+        assert out.reconciled == 1 and con.execute(logged).fetchone()[0] == 1
+
 
 def _children(pid: int) -> list[int]:
     """The pids whose parent is `pid` (from /proc)."""
