@@ -208,7 +208,9 @@ def _racing_task_intents_are_left_to_their_run(overrides: dict[str, Any]) -> Non
         assert key, "the org has open owner Tasks"
         warehouse.start_run(con, "racing", "nightly_sync")  # A: running, in a live process (this one)
         con.execute(
-            "update sync.owner_tasks set state = 'intent', run_id = 'racing' where task_key = ?", [key]
+            "update sync.owner_tasks set state = 'intent', run_id = 'racing', "
+            "payload = json_object('Risk_Task_Key__c', task_key) where task_key = ?",
+            [key],
         )
     client = connect(settings)
     logged = "select count(*) from sync.push_log where object = 'Task' and operation = 'reconcile'"
@@ -314,4 +316,5 @@ def test_kill_9_during_the_account_push_converges_and_leaves_nothing_behind(
     assert {
         a: (f["Risk_Level__c"], round(f["Risk_Score__c"]), f["Risk_Trend__c"]) for a, f in crm.items()
     } == {a: v for a, v in scored.items() if a in crm}
-    assert nightly_sync(settings=settings_for)["push"]["pending"] == 0  # converged
+    with _wh(settings_for) as con:  # converged: nothing left to send
+        assert con.execute("select count(*) from sync.account_push_pending").fetchone()[0] == 0
