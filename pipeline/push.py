@@ -33,13 +33,9 @@ class PushOutcome:
 
     pending: int = 0
     updated: int = 0  # sent and accepted
-    rejected: int = (
-        0  # refused by the CRM: counts toward CRM_RISK_PUSH_REJECT_THRESHOLD, re-sent later (see view)
-    )
-    not_sent: int = (
-        0  # not taken: the quota stopped the push first, or transient failures outlived the retries;
-    )
-    # pending again next run, never a rejection
+    rejected: int = 0  # refused by the CRM: counts toward the threshold; sent again later
+
+    not_sent: int = 0  # the quota stopped the push first, or transient errors outlived the retries: next run
     reconciled: int = 0  # updates of a run that died before logging them, found in the CRM (logged now)
     raised: int = 0
     cleared: int = 0
@@ -60,9 +56,8 @@ def push_flags(ctx: RunContext, client: CrmClient, accounts: list[str] | None = 
     if settings.push_enabled:  # a dead run's updates first: what landed is not pending any more
         try:
             out.reconciled = push_intents.reconcile(settings, client, ctx.run_id)
-        except (
-            QuotaExceeded
-        ) as exc:  # the intents wait for the next run; nothing is sent before they are settled
+        except QuotaExceeded as exc:
+            # the intents wait for the next run: nothing is sent before they settle
             out.quota_stopped = str(exc)
             return out
     with warehouse.open_for(settings) as con:
