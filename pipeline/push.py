@@ -34,7 +34,6 @@ class PushOutcome:
     pending: int = 0
     updated: int = 0  # sent and accepted
     rejected: int = 0  # refused by the CRM: counts toward the threshold; sent again later
-
     not_sent: int = 0  # the quota stopped the push first, or transient errors outlived the retries: next run
     reconciled: int = 0  # updates of a run that died before logging them, found in the CRM (logged now)
     raised: int = 0
