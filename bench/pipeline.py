@@ -38,7 +38,7 @@ def _run(settings: Any, label: str) -> dict[str, Any]:
     t2 = time.perf_counter()
     loaded = load.load_all(ctx, extracted.manifests)
     t3 = time.perf_counter()
-    levels = score.transform(ctx, extracted.as_of)
+    levels = score.transform(ctx, extracted.as_of).levels
     t4 = time.perf_counter()
     pushed = push_flags(ctx, client)
     t5 = time.perf_counter()

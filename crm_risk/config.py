@@ -9,16 +9,26 @@ from __future__ import annotations
 import difflib
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from crm_risk.errors import ConfigError
+from crm_risk.fields import PUSH_FIELDS
 from crm_risk.secrets import mask, register_settings
 
-__all__ = ["SIZE_PATTERN", "AuthMode", "Settings", "load_settings"]
+__all__ = [
+    "SECRET_SETTINGS",
+    "SIZE_PATTERN",
+    "AuthMode",
+    "Settings",
+    "load_settings",
+    "refuse_secret_parameters",
+    "settings_from_parameters",
+]
 
 # a DuckDB size ('1GB', '512MB'): checked here for the setting and by the warehouse before it is formatted into SQL
 SIZE_PATTERN = r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB|b|kb|mb|gb|tb)\s*$"
@@ -110,15 +120,8 @@ class Settings(BaseSettings):
         3, ge=1, description="sends of the same rejected value by the retry interval, the first included"
     )
     push_fields: dict[str, str] = Field(
-        default_factory=lambda: {
-            "level": "Risk_Level__c",
-            "score": "Risk_Score__c",
-            "reasons": "Risk_Reasons__c",
-            "trend": "Risk_Trend__c",
-            "computed_at": "Risk_Computed_At__c",
-            "model_version": "Risk_Model_Version__c",
-        },
-        description="pipeline value -> Account field it is written to",
+        default_factory=lambda: dict(PUSH_FIELDS),
+        description="pipeline value -> Account field it is written to (default: the package's, crm_risk/fields.py)",
     )
 
     # --- account refresh (the event path) ------------------------------------------------------------
@@ -261,6 +264,35 @@ def unknown_variables(environ: dict[str, str] | None = None) -> list[str]:
         close = difflib.get_close_matches(var, known, n=1, cutoff=0.6)
         lines.append(f"{var} is not a setting" + (f": did you mean {close[0]}?" if close else " (ignored)"))
     return lines
+
+
+def _is_secret(annotation: Any) -> bool:
+    return annotation is SecretStr or SecretStr in get_args(annotation)
+
+
+# the settings that are secrets, by type (SecretStr), not by name
+SECRET_SETTINGS = frozenset(name for name, f in Settings.model_fields.items() if _is_secret(f.annotation))
+
+
+def refuse_secret_parameters(
+    parameters: Mapping[str, Any] | None, where: str = "the flow parameter `settings`"
+) -> None:
+    """ConfigError when `parameters` carries a secret setting: Prefect stores flow parameters in clear (its
+    database, the UI, events), so a secret must come from the environment, a .env or connection file, or a Prefect
+    Secret block."""
+    secret = sorted(k for k in parameters or {} if k in SECRET_SETTINGS)
+    if secret:
+        raise ConfigError(
+            f"{where} carries {', '.join(secret)}: Prefect stores flow parameters in clear (database, UI, events). "
+            f"Set CRM_RISK_{secret[0].upper()} in the environment of the process that runs the flow (or in .env, or "
+            "the connection file CRM_RISK_SF_CONNECTION_FILE names) and leave it out of the parameters"
+        )
+
+
+def settings_from_parameters(parameters: Mapping[str, Any] | None) -> Settings:
+    """The settings of a flow run: the environment, overridden by the flow's `settings` parameter (never a secret)."""
+    refuse_secret_parameters(parameters)
+    return load_settings(**(parameters or {}))
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -13,7 +13,7 @@ from typing import Any
 
 from prefect import flow
 
-from crm_risk.config import load_settings
+from crm_risk.config import settings_from_parameters
 from flows.sync import sync_once
 from pipeline.extract import backfill_window
 
@@ -33,5 +33,5 @@ def backfill(
     rebuild the risk and push what changed (`dry_run`: list what would be pushed, write nothing to the CRM)."""
     start, end = backfill_window(since, until)
     return sync_once(
-        load_settings(**(settings or {})), "backfill", objects, push, since=start, until=end, dry_run=dry_run
+        settings_from_parameters(settings), "backfill", objects, push, since=start, until=end, dry_run=dry_run
     )

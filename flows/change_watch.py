@@ -10,7 +10,7 @@ from prefect import flow, get_run_logger
 from connectors.salesforce.client import connect
 from connectors.salesforce.events.replay import ReplayStore
 from connectors.salesforce.registry import ACCOUNT_FIELD
-from crm_risk.config import Settings, load_settings
+from crm_risk.config import Settings, settings_from_parameters
 from flows.events import account_change_event, post_events
 from pipeline.watch import poll
 
@@ -43,6 +43,6 @@ def _mark(raw: bytes | None) -> datetime | None:
 @flow(name="change-watch", log_prints=False)
 def change_watch(objects: list[str] | None = None, settings: dict[str, Any] | None = None) -> dict[str, Any]:
     """Emit `salesforce.account.changed` for every account whose records changed since the last poll."""
-    out = watch_once(load_settings(**(settings or {})), objects)
+    out = watch_once(settings_from_parameters(settings), objects)
     get_run_logger().info("change watch: %s", out)
     return out

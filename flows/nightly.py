@@ -6,7 +6,7 @@ from typing import Any
 
 from prefect import flow
 
-from crm_risk.config import load_settings
+from crm_risk.config import settings_from_parameters
 from flows.sync import sync_once
 
 __all__ = ["nightly_sync"]
@@ -21,4 +21,4 @@ def nightly_sync(
 ) -> dict[str, Any]:
     """Pull what changed in the CRM, rebuild account history and risk, write changed flags back (`dry_run`: list
     what would be written instead, write nothing to the CRM)."""
-    return sync_once(load_settings(**(settings or {})), "nightly_sync", objects, push, dry_run=dry_run)
+    return sync_once(settings_from_parameters(settings), "nightly_sync", objects, push, dry_run=dry_run)

@@ -18,7 +18,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from connectors.salesforce.client import CrmClient, connect
-from crm_risk.config import load_settings
+from crm_risk.config import settings_from_parameters
 from expectations.gate import warm_up
 from flows.inbox import Change, Inbox, account_of, parse_time
 from flows.run_events import emit_refresh_events
@@ -72,7 +72,7 @@ def account_refresh(
     From the trigger: `account` is the event's resource (`salesforce.account.<Id>`), `changed_object` its object,
     `since` and `event_id` its time and id; `window_seconds` is the trigger's `within`.
     """
-    cfg = load_settings(**(settings or {}))
+    cfg = settings_from_parameters(settings)
     log = get_run_logger()
     threading.Thread(
         target=warm_up, daemon=True, name="gx-warm-up"

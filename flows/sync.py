@@ -45,15 +45,23 @@ def sync_once(
     run = report.RunRecord()
     failure: Exception | None = None
     try:
-        client = connect_task(cfg)  # inside: a refused login closes the run as failed, with its cause
-        run.extracted = extract_task(ctx, client, objects, since, until)
-        run.loaded = load_task(ctx, run.extracted.manifests)
-        run.levels = transform_task(ctx, run.extracted.as_of)
+        with run.timed("connect"):  # inside: a refused login closes the run as failed, with its cause
+            client = connect_task(cfg)
+        with run.timed("extract"):
+            run.extracted = extract_task(ctx, client, objects, since, until)
+        with run.timed("load"):
+            run.loaded = load_task(ctx, run.extracted.manifests)
+        with run.timed("score"):
+            scored = transform_task(ctx, run.extracted.as_of)
+        run.levels, run.coverage = scored.levels, scored.coverage
         if dry_run:
-            run.preview = preview_task(ctx)
+            with run.timed("preview"):
+                run.preview = preview_task(ctx)
         elif push and not run.extracted.quota_stopped:
-            run.push = push_task(ctx, client)
-            run.tasks = None if run.push.quota_stopped else tasks_task(ctx, client)
+            with run.timed("push"):
+                run.push = push_task(ctx, client)
+            with run.timed("owner_tasks"):
+                run.tasks = None if run.push.quota_stopped else tasks_task(ctx, client)
         run.settle()
     except Exception as exc:
         failure = exc

@@ -18,6 +18,7 @@ from connectors.salesforce import registry
 from connectors.salesforce.events.decode import ChangeEvent
 from connectors.salesforce.registry import ACCOUNT_FIELD
 from crm_risk.config import Settings
+from crm_risk.fields import TASK_KEY
 
 __all__ = ["AccountCache", "AccountChange", "Attribution", "attribute", "watched_fields"]
 
@@ -63,9 +64,7 @@ class Attribution:
         self.ignored[reason] = self.ignored.get(reason, 0) + 1
 
 
-OWN_TASK_KEY = (
-    "Risk_Task_Key__c"  # set only on the owner Tasks the pipeline creates (pipeline/owner_tasks.py)
-)
+OWN_TASK_KEY = TASK_KEY.name  # set only on the owner Tasks the pipeline creates (pipeline/owner_tasks.py)
 
 
 class AccountCache:

@@ -16,6 +16,7 @@ import pandas as pd
 
 from connectors import warehouse
 from connectors.warehouse.load import table_for
+from crm_risk import progress
 from crm_risk.errors import DataQualityError
 from expectations.gate import (
     ManifestCheck,
@@ -124,7 +125,8 @@ def load_gated(
             ):  # a second extract of an object reads what the first loaded
                 with warehouse.open_for(settings) as con:
                     prior = read_prior(con, manifest_dir)
-            check = validate_extract(manifest_dir, run_id, settings, prior)
+            with progress.track(manifest_object(manifest_dir), "validate"):
+                check = validate_extract(manifest_dir, run_id, settings, prior)
         if check is not None:
             results += check.results
             if not check.ok:
@@ -137,7 +139,7 @@ def load_gated(
                     "critical": len(check.critical),
                 }
                 continue
-        with warehouse.open_for(settings) as con:
+        with progress.track(manifest_object(manifest_dir), "load"), warehouse.open_for(settings) as con:
             result = warehouse.load_manifest(
                 con, manifest_dir, run_id, quarantine=check.quarantine if check else None
             )

@@ -16,6 +16,7 @@ from typing import Any
 
 from connectors import warehouse
 from connectors.salesforce.client import CrmClient
+from connectors.salesforce.doctor import require_push_fields
 from connectors.salesforce.push import push_updates
 from connectors.salesforce.values import sf_datetime
 from crm_risk.errors import PushRejectedError, QuotaExceeded
@@ -74,6 +75,9 @@ def push_flags(ctx: RunContext, client: CrmClient, accounts: list[str] | None = 
         check_payload(pending, settings, ctx.run_id, docs=accounts is None)
     if pending.empty or not settings.push_enabled:
         return out
+    require_push_fields(
+        client, settings
+    )  # doctor's check: a missing or read-only field fails before any write
     fields = ["Id", *settings.push_fields.values()]
     rows = [_jsonable({k: r[k] for k in fields if k in r}) for r in pending.to_dict("records")]
     hashes = dict(zip(pending["Id"], pending["payload_hash"], strict=True))

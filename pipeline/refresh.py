@@ -109,7 +109,7 @@ def refresh_accounts(
         out.extracted[entry.name] = manifest.rows
     out.loaded = load_gated(settings, ctx.run_id, manifests, docs=False)
     with warehouse.open_for(settings) as con:
-        scored = score_accounts(con, ids, as_of, ctx.run_id)
+        scored = score_accounts(con, ids, as_of, ctx.run_id, loaded_objects=warehouse.loaded_objects(con))
     out.levels, out.scored_rows = scored.levels, scored.copied_rows
     if push:
         out.push = push_flags(ctx, client, ids)

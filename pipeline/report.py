@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import resource
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +27,21 @@ class RunRecord:
     push: Any = None
     tasks: Any = None
     preview: Any = None  # a dry run's pipeline.preview.Preview
+    coverage: Any = None  # pipeline.score.Coverage: signals not scored, accounts held from the push
+    seconds: dict[str, float] = field(default_factory=dict)  # wall time per step
+    peak_rss_mb: dict[str, int] = field(default_factory=dict)  # the process's peak RSS after each step
+
+    @contextmanager
+    def timed(self, step: str) -> Iterator[None]:
+        """Record the wall time of a step and the process's peak RSS after it (kept when it fails): the step where
+        the peak rises is the one that holds the most."""
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[step] = round(time.perf_counter() - t0, 3)
+            self.peak_rss_mb[step] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
     status: str = "failed"
     message: str = ""
     data_docs: str | None = None
@@ -49,7 +68,10 @@ class RunRecord:
             "tasks": self.tasks.__dict__ if self.tasks else None,
             "api_calls": api_calls,
             "data_docs": self.data_docs,
+            "seconds": self.seconds,
+            "peak_rss_mb": self.peak_rss_mb,
             **({"preview": self.preview.as_dict()} if self.preview is not None else {}),
+            **({"coverage": self.coverage.as_dict()} if self.coverage is not None else {}),
         }
 
 
@@ -73,6 +95,7 @@ def close_run(ctx: RunContext, run: RunRecord, api_calls: int) -> str:
         tasks=run.tasks,
         data_docs=run.data_docs,
         preview=run.preview,
+        coverage=run.coverage,
     )
     counts = {"extracted": run.extracted.rows, "levels": run.levels}
     finish_run(ctx, run.status, counts, api_calls, run.message)
@@ -90,9 +113,10 @@ def summary_markdown(
     tasks: Any = None,
     data_docs: str | None = None,
     preview: Any = None,
+    coverage: Any = None,
 ) -> str:
     """Records per object, flags raised and cleared, records pushed and rejected, owner tasks, API calls used;
-    a dry run's push preview."""
+    the signals not scored and the accounts held from the push; a dry run's push preview."""
     lines = [
         f"# CRM risk sync `{run_id}`",
         "",
@@ -115,6 +139,11 @@ def summary_markdown(
         ]
     lines += ["", "## Risk", "", "| level | accounts |", "|---|---:|"]
     lines += [f"| {lvl} | {levels.get(lvl, 0)} |" for lvl in ("Red", "Amber", "Green")]
+    if coverage is not None and coverage.not_scored:
+        lines += ["", "## Signals not scored", "", "| signal | why |", "|---|---|"]
+        lines += [f"| {sid} | {why} |" for sid, why in coverage.not_scored.items()]
+        if held := coverage.held_line():
+            lines += ["", f"**{held}**"]
     if push is not None:
         lines += [
             "",

@@ -24,6 +24,7 @@ from typing import Any
 import duckdb
 
 from connectors import warehouse
+from crm_risk import progress
 from crm_risk.errors import ConfigError
 from transforms.rules import Rules, load_rules
 from transforms.runner import run_transforms
@@ -237,18 +238,21 @@ def run_backtest(state_dir: Path, rules: Rules | str | Path | None = None) -> Ba
             first = min(date.fromisoformat(r["close_date"]) for r in renewals) - timedelta(
                 days=max(HORIZONS) + 31
             )
-            for snap in _month_starts(first, now.date()):
-                run_transforms(
-                    con, as_of=_at(snap), run_id=f"backtest-{snap}", rules=loaded, record_history=False
-                )
-                red_at[snap] = {
-                    r[0]
-                    for r in con.execute(
-                        "select account_id from marts.account_risk where level = 'Red'"
-                    ).fetchall()
-                }
-                fired_at[snap] = _fired_now(con)
-                result.snapshots.append(snap.isoformat())
+            snaps = list(_month_starts(first, now.date()))
+            with progress.track("as of each month", "backtest", total=len(snaps), unit="dates") as advance:
+                for snap in snaps:
+                    run_transforms(
+                        con, as_of=_at(snap), run_id=f"backtest-{snap}", rules=loaded, record_history=False
+                    )
+                    red_at[snap] = {
+                        r[0]
+                        for r in con.execute(
+                            "select account_id from marts.account_risk where level = 'Red'"
+                        ).fetchall()
+                    }
+                    fired_at[snap] = _fired_now(con)
+                    result.snapshots.append(snap.isoformat())
+                    advance(1)
         _score_renewals(result, renewals, red_at)
         _score_signal_renewals(result, renewals, fired_at, loaded)
     finally:

@@ -1,13 +1,16 @@
-"""`crm-risk`: the command line (demo, sync, backfill, refresh, serve, flags, listen, backtest, simulate).
+"""`crm-risk`: the command line (demo, sync, backfill, refresh, serve, flags, sql, listen, doctor, backtest, simulate).
 
 Heavy imports happen inside each command."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +28,8 @@ def _prefect_env(state_dir: Path | None = None) -> None:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    state_dir = Path(args.state_dir)
+    # a dirty org is an org of its own: `demo --dirty` after `make demo` must not reuse the clean one
+    state_dir = Path(args.state_dir or (".demo-dirty" if args.dirty else ".demo"))
     state_dir.mkdir(parents=True, exist_ok=True)
     _prefect_env(state_dir)
     if args.live:
@@ -39,7 +43,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(state_dir, accounts=args.accounts, seed=args.seed, dirty=args.dirty)
 
 
-def _preflight(objects: list[str] | None) -> None:
+def _preflight(objects: list[str] | None, login: bool = True) -> None:
     """Check the settings and `--objects` before Prefect or DuckDB is touched: a bad one fails in a second, with
     one line and nothing created. Misspelt CRM_RISK_ variables are warned about (they would be ignored)."""
     from crm_risk.config import load_settings, unknown_variables
@@ -47,7 +51,77 @@ def _preflight(objects: list[str] | None) -> None:
 
     for line in unknown_variables():
         print(f"crm-risk: warning: {line}", file=sys.stderr)
-    entries(load_settings(), objects)
+    settings = load_settings()
+    entries(settings, objects)
+    if _crm_configured(settings):
+        if login:  # a refused login is one line here, not after Prefect's start and a warehouse created
+            from connectors.salesforce.client import connect
+
+            connect(settings).close()
+    elif not _demo_org().exists():
+        from crm_risk.errors import ConfigError
+
+        raise ConfigError(
+            "no CRM configured: set CRM_RISK_SF_LOGIN_URL and the login of your auth mode (see .env.example), "
+            "or run `make demo` first to use its simulated org from this folder"
+        )
+
+
+def _crm_configured(settings: Any) -> bool:
+    """Whether the settings name a CRM to talk to (a connection file, an instance or a login)."""
+    return any(
+        getattr(settings, name) is not None
+        for name in (
+            "sf_connection_file",
+            "sf_instance_url",
+            "sf_client_id",
+            "sf_username",
+            "sf_refresh_token",
+            "sf_session_id",
+            "sf_private_key_file",
+        )
+    )
+
+
+def _demo_org() -> Path:
+    return Path(".demo") / "org" / "connection.json"
+
+
+@contextlib.contextmanager
+def _crm() -> Iterator[dict[str, Any]]:
+    """Settings overrides for a command that talks to the CRM: none when one is configured; after `make demo`, with
+    none configured, the demo org (served for this command) and its warehouse."""
+    from crm_risk.config import load_settings
+
+    if _crm_configured(load_settings()):
+        yield {}
+        return
+    from shell.demo import DEMO_DIR, demo_crm
+
+    _prefect_env(DEMO_DIR)
+    with demo_crm(DEMO_DIR) as overrides:
+        yield overrides
+
+
+def _progress() -> contextlib.AbstractContextManager[None]:
+    """Per-object progress on stderr while a run works, when stderr is a terminal (shell/progress.py)."""
+    from shell.progress import terminal_progress
+
+    return terminal_progress()
+
+
+def _finish(title: str, result: dict[str, Any], started: float, as_json: bool) -> int:
+    """Print a run's outcome (a human summary, or JSON with --json); the exit code."""
+    from shell.summary import refresh_summary, run_summary
+
+    if as_json:
+        print(json.dumps(result, indent=2, default=str))
+    elif title == "Account refresh":
+        print(refresh_summary(result, time.monotonic() - started))
+    else:
+        print(run_summary(title, result, time.monotonic() - started))
+    _print_held(result)
+    return 0 if result.get("status") == "success" else 1
 
 
 def _print_preview(result: dict[str, Any]) -> None:
@@ -59,51 +133,78 @@ def _print_preview(result: dict[str, Any]) -> None:
     print(preview_table(Preview.from_dict(result["preview"])))
 
 
+def _print_held(result: dict[str, Any]) -> None:
+    """Say plainly when accounts were held from the push because signals they need were not scored yet."""
+    from pipeline.score import Coverage
+
+    cover = result.get("coverage")
+    if not cover or not cover.get("held_accounts"):
+        return
+    line = Coverage(**cover).held_line()
+    pushed = (result.get("push") or {}).get("updated", 0)
+    prefix = "nothing was pushed. " if not pushed else ""
+    print(f"crm-risk: {prefix}{line}", file=sys.stderr)
+
+
 def _cmd_sync(args: argparse.Namespace) -> int:
     _preflight(args.objects or None)
-    _prefect_env()
     from shell.prefect_server import start_tied_prefect_server
 
-    start_tied_prefect_server()
-    from flows.nightly import nightly_sync
+    started = time.monotonic()
+    with _crm() as overrides, _progress():
+        _prefect_env()
+        start_tied_prefect_server()  # before any flow: a kill -9 of this command stops it too
+        from flows.nightly import nightly_sync
 
-    result = nightly_sync(objects=args.objects or None, push=not args.no_push, dry_run=args.dry_run)
-    _print_preview(result)
-    print(json.dumps(result, indent=2, default=str))
-    return 0 if result.get("status") == "success" else 1
+        result = nightly_sync(
+            objects=args.objects or None, push=not args.no_push, dry_run=args.dry_run, settings=overrides
+        )
+    if not args.json:
+        _print_preview(result)
+    return _finish("Nightly sync", result, started, args.json)
 
 
 def _cmd_backfill(args: argparse.Namespace) -> int:
-    _prefect_env()
-    from flows.backfill import backfill
     from pipeline.extract import backfill_window
 
     since, until = backfill_window(args.since, args.until)  # a bad window fails here, before Prefect starts
     _preflight(args.objects or None)
     from shell.prefect_server import start_tied_prefect_server
 
-    start_tied_prefect_server()
-    result = backfill(
-        since=since, until=until, objects=args.objects or None, push=not args.no_push, dry_run=args.dry_run
-    )
-    _print_preview(result)
-    print(json.dumps(result, indent=2, default=str))
-    return 0 if result.get("status") == "success" else 1
+    started = time.monotonic()
+    with _crm() as overrides, _progress():
+        _prefect_env()
+        start_tied_prefect_server()  # before any flow: a kill -9 of this command stops it too
+        from flows.backfill import backfill
+
+        result = backfill(
+            since=since,
+            until=until,
+            objects=args.objects or None,
+            push=not args.no_push,
+            dry_run=args.dry_run,
+            settings=overrides,
+        )
+    if not args.json:
+        _print_preview(result)
+    return _finish("Backfill", result, started, args.json)
 
 
 def _cmd_refresh(args: argparse.Namespace) -> int:
-    _preflight(None)
-    _prefect_env()
     from connectors.salesforce.ids import normalize_id
-    from flows.refresh import account_refresh
 
     ids = [normalize_id(a, "--account") for a in args.account]  # a bad id fails here, before Prefect starts
+    _preflight(None)
     from shell.prefect_server import start_tied_prefect_server
 
-    start_tied_prefect_server()
-    result = account_refresh(account_ids=ids, push=not args.no_push)
-    print(json.dumps(result, indent=2, default=str))
-    return 0 if result.get("status") == "success" else 1
+    started = time.monotonic()
+    with _crm() as overrides, _progress():
+        _prefect_env()
+        start_tied_prefect_server()  # before any flow: a kill -9 of this command stops it too
+        from flows.refresh import account_refresh
+
+        result = account_refresh(account_ids=ids, push=not args.no_push, settings=overrides)
+    return _finish("Account refresh", result, started, args.json)
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
@@ -148,6 +249,25 @@ def _cmd_flags(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_sql(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from connectors import warehouse
+    from crm_risk.errors import ConfigError
+
+    settings = _reading_settings()
+    with warehouse.open_for(settings, read_only=True) as con:
+        try:
+            rel = con.sql(args.query)
+            if rel is None:
+                print("ok (no rows: the warehouse is opened read-only)")
+            else:
+                rel.show(max_rows=args.limit)
+        except duckdb.Error as exc:
+            raise ConfigError(f"sql: {exc}".splitlines()[0]) from exc
+    return 0
+
+
 def _cmd_listen(args: argparse.Namespace) -> int:
     _prefect_env()
     import logging
@@ -164,12 +284,31 @@ def _cmd_listen(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from crm_risk.config import load_settings, unknown_variables
+
+    for line in unknown_variables():
+        print(f"crm-risk: warning: {line}", file=sys.stderr)
+    configured = _crm_configured(load_settings())
+    serve_demo = not configured and _demo_org().exists()
+    crm: contextlib.AbstractContextManager[dict[str, Any]] = (
+        _crm() if serve_demo else contextlib.nullcontext({})
+    )
+    with crm as overrides:
+        from shell.doctor import as_json, as_text, run_doctor
+
+        checks = run_doctor(load_settings(**overrides), cdc=True if args.events else None)
+    print(as_json(checks) if args.format == "json" else as_text(checks))
+    return 0 if all(c.ok for c in checks) else 1
+
+
 def _cmd_backtest(args: argparse.Namespace) -> int:
     from shell.backtest import run_backtest
     from shell.backtest_report import as_json, as_table, write_html
 
     state_dir = Path(args.state_dir)
-    result = run_backtest(state_dir)
+    with _progress():
+        result = run_backtest(state_dir)
     if args.format == "json":
         print(as_json(result))
     elif args.format == "html":
@@ -197,7 +336,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("demo", help="run the whole loop against the embedded CRM simulator")
     d.add_argument(
-        "--state-dir", default=".demo", help="where the org, warehouse and run state live (default .demo/)"
+        "--state-dir",
+        default=None,
+        help="where the org, warehouse and run state live (default .demo/, .demo-dirty/ with --dirty)",
     )
     d.add_argument("--accounts", type=int, default=2000, help="size of the simulated org (default 2000)")
     d.add_argument("--seed", type=int, default=42)
@@ -217,6 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="extract, load and score as usual, write nothing to the CRM: list what the push would change",
     )
+    s.add_argument("--json", action="store_true", help="print the run's outcome as JSON (for scripts)")
     s.set_defaults(func=_cmd_sync)
 
     bf = sub.add_parser(
@@ -233,6 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="extract, load and score as usual, write nothing to the CRM: list what the push would change",
     )
+    bf.add_argument("--json", action="store_true", help="print the run's outcome as JSON (for scripts)")
     bf.set_defaults(func=_cmd_backfill)
 
     r = sub.add_parser(
@@ -240,6 +383,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--account", action="append", required=True, help="an account id (repeat for more)")
     r.add_argument("--no-push", action="store_true", help="compute flags but write nothing to the CRM")
+    r.add_argument("--json", action="store_true", help="print the run's outcome as JSON (for scripts)")
     r.set_defaults(func=_cmd_refresh)
 
     sv = sub.add_parser(
@@ -255,6 +399,11 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--level", choices=["Red", "Amber", "Green"], default=None)
     f.add_argument("--limit", type=int, default=20)
     f.set_defaults(func=_cmd_flags)
+
+    q = sub.add_parser("sql", help="run one read-only SQL query on the warehouse and print the rows")
+    q.add_argument("query", help='e.g. "select level, count(*) from marts.account_risk group by 1"')
+    q.add_argument("--limit", type=int, default=40, help="rows to print at most (default 40)")
+    q.set_defaults(func=_cmd_sql)
 
     ls = sub.add_parser(
         "listen",
@@ -272,6 +421,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="no Change Data Capture: only the HTTP(S) receiver for Outbound Messages and signed webhooks",
     )
     ls.set_defaults(func=_cmd_listen)
+
+    dr = sub.add_parser(
+        "doctor",
+        help="check that tonight's run can succeed: login, API version, field access, pushed fields, Tasks, API "
+        "budget, warehouse lock, Prefect; one line each with the fix (exit 1 when one fails)",
+    )
+    dr.add_argument("--format", choices=["text", "json"], default="text", help="json: for monitoring")
+    dr.add_argument(
+        "--events",
+        action="store_true",
+        help="also check the Change Data Capture channel (default: when a listener has run here)",
+    )
+    dr.set_defaults(func=_cmd_doctor)
 
     b = sub.add_parser(
         "backtest", help="score the signals over the org's history against the simulator's ground truth"

@@ -2,11 +2,49 @@
 
 from __future__ import annotations
 
+import json
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["run_demo", "run_live", "simulate"]
+__all__ = ["DEMO_DIR", "demo_crm", "demo_settings", "next_steps", "run_demo", "run_live", "simulate"]
+
+DEMO_DIR = Path(".demo")
+PARAMS = "demo.json"  # beside the org: what it was generated with (a reused org says what it is)
+
+
+def demo_settings(state_dir: Path) -> dict[str, Any]:
+    """Settings overrides that point the pipeline at the demo org and warehouse of `state_dir`."""
+    state_dir = state_dir.resolve()
+    return {
+        "sf_connection_file": str(state_dir / "org" / "connection.json"),
+        "sf_auth": "client_credentials",
+        "warehouse_path": str(state_dir / "warehouse.duckdb"),
+        "landing_dir": str(state_dir / "landing"),
+    }
+
+
+@contextmanager
+def demo_crm(state_dir: Path = DEMO_DIR) -> Iterator[dict[str, Any]]:
+    """The demo org of `state_dir` served by the simulator for the length of one command (`crm-risk sync` after
+    `make demo`, with no CRM configured); yields the settings overrides. Said on stderr, once."""
+    from simulator.server import Simulator
+
+    org_dir = state_dir.resolve() / "org"
+    with Simulator(org_dir) as sim:
+        print(
+            f"crm-risk: no CRM configured (CRM_RISK_SF_* or .env): using the demo org in {state_dir / 'org'}, "
+            f"served for this command on {sim.url}",
+            file=sys.stderr,
+        )
+        yield demo_settings(state_dir)
+
+
+def _describe(params: dict[str, Any]) -> str:
+    return f"{params['accounts']} accounts, seed {params['seed']}, {'dirty' if params['dirty'] else 'clean'} data"
 
 
 def _print_table(rows: list[tuple[Any, ...]], headers: tuple[str, ...]) -> None:
@@ -52,22 +90,29 @@ def run_demo(state_dir: Path, accounts: int = 2000, seed: int = 42, dirty: bool 
     state_dir = state_dir.resolve()
     org_dir = state_dir / "org"
     fresh = not (org_dir / "org.duckdb").exists()
-    print(
-        f"crm-risk demo: {'generating' if fresh else 'reusing'} a simulated Salesforce org of {accounts} accounts "
-        f"in {org_dir}"
-    )
+    asked = {"accounts": accounts, "seed": seed, "dirty": dirty}
+    params_file = org_dir / PARAMS
+    had = json.loads(params_file.read_text()) if params_file.exists() and not fresh else None
+    if fresh:
+        print(f"crm-risk demo: generating a simulated Salesforce org ({_describe(asked)}) in {org_dir}")
+    else:
+        print(
+            f"crm-risk demo: reusing the simulated Salesforce org in {org_dir} ({_describe(had) if had else 'as it is'})"
+        )
+        if had and had != asked:
+            print(
+                f"  note: you asked for {_describe(asked)}; the org above is reused as it is. For a new one: "
+                f"--state-dir <another folder>, or remove {state_dir}"
+            )
     t0 = time.monotonic()
     with Simulator(org_dir, accounts=accounts, seed=seed, dirty=dirty) as sim:
+        if fresh:
+            params_file.write_text(json.dumps(asked))
         print(
             f"  simulator listening on {sim.url} (TLS, CA {sim.connection['ca_bundle']}) "
             f"after {time.monotonic() - t0:.1f}s"
         )
-        overrides = {
-            "sf_connection_file": str(org_dir / "connection.json"),
-            "sf_auth": "client_credentials",
-            "warehouse_path": str(state_dir / "warehouse.duckdb"),
-            "landing_dir": str(state_dir / "landing"),
-        }
+        overrides = demo_settings(state_dir)
         t1 = time.monotonic()
         result = nightly_sync(settings=overrides)
         elapsed = time.monotonic() - t1
@@ -134,20 +179,28 @@ def run_demo(state_dir: Path, accounts: int = 2000, seed: int = 42, dirty: bool 
             f"  API calls used by this run: {result['api_calls']}; simulator total today: {sum(sim.calls.values())}"
         )
 
-    where = (
-        "(from this folder it reads the demo's warehouse)"
-        if state_dir == (Path.cwd() / ".demo").resolve()
-        else f"(with CRM_RISK_WAREHOUSE_PATH={state_dir / 'warehouse.duckdb'})"
-    )
-    print(f"""
-Where to look next:
-  warehouse      duckdb {state_dir / "warehouse.duckdb"}   (tables raw.*, marts.account_risk, sync.push_log,
-                 meta.quarantine_open, meta.reconciliation)
-  data docs      {result.get("data_docs") or "-"}
-  flags          .venv/bin/crm-risk flags [--account <Id>]   {where}
-  run it again   make demo   (incremental: only what changed is pulled, only changed flags are pushed)
-  total time     {time.monotonic() - t0:.1f}s""")
+    print(next_steps(state_dir, result.get("data_docs"), time.monotonic() - t0))
     return 0 if result["status"] == "success" else 1
+
+
+def next_steps(state_dir: Path, data_docs: str | None, seconds: float) -> str:
+    """The demo's last lines: the README's walk-through, each command as it works from here."""
+    default = state_dir == (Path.cwd() / DEMO_DIR).resolve()
+    env = "" if default else f"CRM_RISK_WAREHOUSE_PATH={state_dir / 'warehouse.duckdb'} "
+    crm = "" if default else "   (commands that talk to the CRM find the demo org in ./.demo only)"
+    return f"""
+Where to look next (the README's "After the demo"; from this folder every command finds the demo by itself){crm}:
+  the flags      {env}.venv/bin/crm-risk flags                    flagged accounts, counts, the level rule
+  one account    {env}.venv/bin/crm-risk flags --account <Id>     every signal with its evidence, Tasks, history
+  the warehouse  {env}.venv/bin/crm-risk sql "select level, count(*) from marts.account_risk group by 1"
+  a dry run      .venv/bin/crm-risk sync --dry-run               what a push would change; nothing written
+  a sync         .venv/bin/crm-risk sync                         the nightly, incremental, on this demo org
+  a backfill     .venv/bin/crm-risk backfill --since 2026-11-01 --objects Case
+  the backtest   .venv/bin/crm-risk backtest                     the signals against the org's ground truth
+  live events    .venv/bin/crm-risk demo --live                  change the org, watch flags move in seconds
+  data docs      {data_docs or "-"}
+  run it again   make demo   (incremental: only what changed is pulled, only changed flags are pushed)
+  total time     {seconds:.1f}s"""
 
 
 def run_live(state_dir: Path, accounts: int = 2000, seed: int = 42, changes: int = 3) -> int:

@@ -12,6 +12,7 @@ from connectors import warehouse
 from connectors.salesforce.ids import normalize_id
 from crm_risk.config import Settings
 from crm_risk.errors import ConfigError
+from pipeline.score import Coverage, coverage
 
 __all__ = ["explain_account", "level_rule", "level_spans", "list_flags"]
 
@@ -40,6 +41,7 @@ def list_flags(settings: Settings, level: str | None = None, limit: int = 20) ->
             "where $level is null or r.level = $level order by r.score desc, a.account_name limit $limit",
             {"level": level, "limit": limit},
         ).fetchall()
+        cover = _coverage(con)
     scored = sum(counts.values())
     total = int(accounts[0]) if accounts else scored
     matching = counts.get(level, 0) if level else scored
@@ -47,6 +49,12 @@ def list_flags(settings: Settings, level: str | None = None, limit: int = 20) ->
         f"{counts.get('Red', 0)} Red, {counts.get('Amber', 0)} Amber, {counts.get('Green', 0)} Green of {scored} "
         f"customer accounts scored ({total - scored} other accounts not scored: prospects and former customers)",
         level_rule(float(amber[0]) if amber and amber[0] is not None else 25.0),
+        *(
+            ["not scored: " + "; ".join(f"{sid} ({why})" for sid, why in cover.not_scored.items())]
+            if cover.not_scored
+            else []
+        ),
+        *([held] if (held := cover.held_line()) else []),
         f"showing {len(rows)} of {matching}{f' {level}' if level else ''}, highest score first:",
         "",
         f"{'level':<5} {'score':>5} {'trend':<7} account",
@@ -79,6 +87,20 @@ def _has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
     return bool(row and row[0])
 
 
+def _coverage(con: duckdb.DuckDBPyConnection) -> Coverage:
+    """The last run's coverage; empty for a warehouse scored before signal coverage knew of unloaded objects."""
+    cols = {
+        (t, c)
+        for t, c in con.execute(
+            "select table_name, column_name from duckdb_columns() where schema_name = 'marts' "
+            "and column_name in ('missing_objects', 'push_held_for')"
+        ).fetchall()
+    }
+    if {("signal_coverage", "missing_objects"), ("account_risk", "push_held_for")} <= cols:
+        return coverage(con)
+    return Coverage()
+
+
 def _day(at: Any) -> str:
     return at.strftime("%Y-%m-%d") if isinstance(at, datetime) else str(at)
 
@@ -105,6 +127,21 @@ def explain_account(settings: Settings, account_id: str) -> str:
                     f"account {account_id!r} ({known[0]}) is not scored: only customer accounts "
                     "(a deal won within the contract period) get a risk level"
                 )
+            held = (
+                con.execute(
+                    "select failed from meta.quarantine_open where object = 'Account' and record_id = $id "
+                    "order by quarantined_at desc limit 1",
+                    {"id": account_id},
+                ).fetchone()
+                if _has_table(con, "meta", "quarantine")
+                else None
+            )
+            if held:
+                failed = json.loads(held[0]) if isinstance(held[0], str) else held[0]
+                raise ConfigError(
+                    f"account {account_id!r} is not scored: its record is quarantined by the quality gate "
+                    f"({', '.join(sorted(failed))}); fix it in the CRM and the next sync loads and scores it"
+                )
             raise ConfigError(
                 f"account {account_id!r} is not in the warehouse: check the Id, or run a sync if it is new"
             )
@@ -129,6 +166,13 @@ def explain_account(settings: Settings, account_id: str) -> str:
             if _has_table(con, "sync", "owner_tasks")
             else []
         )
+        held_for = (
+            con.execute(
+                "select push_held_for from marts.account_risk where account_id = $id", {"id": account_id}
+            ).fetchall()[0][0]
+            if _coverage(con).not_scored
+            else None
+        )
         history = con.execute(
             "select computed_at, level, score from marts.account_risk_history where account_id = $id",
             {"id": account_id},
@@ -148,6 +192,12 @@ def explain_account(settings: Settings, account_id: str) -> str:
         lines.append(f"      evidence: {json.dumps(ev, default=str)}")
     if not signals:
         lines.append("  none")
+    if held_for:
+        lines += [
+            "",
+            f"Not pushed to the CRM yet: its level rests on signals not scored ({', '.join(held_for)}); "
+            "they are scored once every object they read has been loaded",
+        ]
     if not_scored:
         lines += ["", "Not scored in this org (input missing, not the same as fine):"]
         lines += [f"  {sid}: {why or 'input missing'}" for sid, why in not_scored]

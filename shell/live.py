@@ -13,6 +13,7 @@ from typing import Any
 
 import duckdb
 
+from crm_risk.fields import PUSH_FIELDS
 from transforms.statements import statement
 
 __all__ = [
@@ -24,14 +25,7 @@ __all__ = [
     "watch_flags",
 ]
 
-RISK_FIELDS = (
-    "Risk_Level__c",
-    "Risk_Score__c",
-    "Risk_Reasons__c",
-    "Risk_Trend__c",
-    "Risk_Computed_At__c",
-    "Risk_Model_Version__c",
-)
+RISK_FIELDS = tuple(PUSH_FIELDS.values())
 
 
 def escalation_candidates(

@@ -51,6 +51,15 @@ def deployment_of(spec: dict[str, Any]) -> Any:
         for s in spec.get("schedules") or []
         if s.get("active", True)
     ]
+    from crm_risk.config import refuse_secret_parameters
+
+    for where, params in [
+        ("parameters", spec.get("parameters")),
+        *(("a trigger", t.get("parameters")) for t in spec.get("triggers") or []),
+    ]:
+        refuse_secret_parameters(
+            (params or {}).get("settings"), f"deployment {spec['name']!r}: {where}' settings"
+        )
     limit = spec.get("concurrency_limit")
     return _flow(spec["entrypoint"]).to_deployment(
         name=spec["name"],

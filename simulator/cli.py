@@ -3,9 +3,10 @@
     crm-risk simulate --port PORT --state-dir DIR [--pubsub-port PORT] [--accounts N] [--seed S]
                       [--faults SPEC] [--outbound-url URL] [--advance-days N [--once]] [--api-budget N]
                       [--session-ttl S] [--dirty] [--rotate-refresh-token] [--keepalive S]
-                      [--retention-hours H]
+                      [--retention-hours H] [--hide-field OBJ.FIELD]... [--read-only-field OBJ.FIELD]...
+                      [--without-package]
 
-It serves HTTPS (REST, Bulk 2.0, OAuth, SOAP login) on `--port` and the Pub/Sub API (gRPC, Change Data
+It serves HTTPS (REST, Bulk 1.0 queries, Bulk 2.0, OAuth, SOAP login) on `--port` and the Pub/Sub API (gRPC, Change Data
 Capture) on `--pubsub-port`, both on 127.0.0.1, and prints both addresses (also in DIR/connection.json).
 
 `--advance-days N` moves the org N days of business forward before serving; with `--once` the command exits
@@ -78,6 +79,25 @@ def _parser() -> argparse.ArgumentParser:
         default=72.0,
         help="how long change events stay retrievable, on the org's clock (default 72)",
     )
+    p.add_argument(
+        "--hide-field",
+        action="append",
+        default=[],
+        metavar="OBJECT.FIELD",
+        help="hide a field from the integration user (as if not deployed); repeatable",
+    )
+    p.add_argument(
+        "--read-only-field",
+        action="append",
+        default=[],
+        metavar="OBJECT.FIELD",
+        help="make a field read-only for the integration user; repeatable",
+    )
+    p.add_argument(
+        "--without-package",
+        action="store_true",
+        help="hide every field of the crm-risk package (an org it is not deployed to)",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="log every request")
     return p
 
@@ -92,7 +112,7 @@ def _pubsub_port(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the simulator from command-line arguments; returns the exit code."""
-    from simulator.server import Simulator
+    from simulator.server import PACKAGE_FIELDS, Simulator
 
     args = _parser().parse_args(argv)
     logging.basicConfig(
@@ -121,8 +141,10 @@ def main(argv: list[str] | None = None) -> int:
             session_ttl_seconds=args.session_ttl,
             dirty=args.dirty,
             rotate_refresh_token=args.rotate_refresh_token,
+            hidden_fields=(*(PACKAGE_FIELDS if args.without_package else ()), *args.hide_field),
+            read_only_fields=tuple(args.read_only_field),
         )
-    except ValueError as exc:  # a bad --faults SPEC
+    except ValueError as exc:  # a bad --faults SPEC or OBJECT.FIELD
         print(f"crm-risk simulate: {exc}")
         return 2
     previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}

@@ -17,9 +17,10 @@ from typing import Any
 
 import duckdb
 
-from connectors.warehouse import ensure_schemas
+from connectors.warehouse import TABLES, ensure_schemas
 from crm_risk.errors import ConfigError
 from transforms.inputs import ensure_raw_inputs
+from transforms.lineage import signal_reads
 from transforms.rules import Rules, load_rules, write_rules
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "run_transforms",
     "signal_files",
     "sql_files",
+    "write_signal_inputs",
 ]
 
 log = logging.getLogger(__name__)
@@ -139,6 +141,31 @@ def _strip_comments(sql: str) -> str:
     return "\n".join(line.split("--", 1)[0] for line in sql.splitlines())
 
 
+def write_signal_inputs(
+    con: duckdb.DuckDBPyConnection, reads: dict[str, set[str]], loaded_objects: Collection[str] | None
+) -> None:
+    """Replace meta.signal_inputs (signal_id, object, loaded): the CRM objects each signal reads, and whether each
+    has been loaded at least once (every object counts as loaded when `loaded_objects` is None)."""
+    objects = {table: name for name, table in TABLES.items()}
+    rows = [
+        (
+            sid,
+            objects.get(table, table),
+            loaded_objects is None or objects.get(table, table) in loaded_objects,
+        )
+        for sid, tables in sorted(reads.items())
+        for table in sorted(tables)
+    ]
+    con.execute(
+        "create or replace table meta.signal_inputs (signal_id varchar, object varchar, loaded boolean)"
+    )
+    if rows:
+        con.execute(
+            "insert into meta.signal_inputs values " + ", ".join(["(?, ?, ?)"] * len(rows)),
+            [v for r in rows for v in r],
+        )
+
+
 def run_transforms(
     con: duckdb.DuckDBPyConnection,
     as_of: datetime | None = None,
@@ -147,13 +174,17 @@ def run_transforms(
     record_history: bool = True,
     order_file: Path = ORDER_FILE,
     skip: Collection[Path] = (),
+    loaded_objects: Collection[str] | None = None,
 ) -> TransformResult:
     """Build staging, intermediate, marts and sync models as of `as_of` (default now, UTC); all or nothing.
 
     `rules`: a Rules object or a rules file (default transforms/rules.toml); `record_history=False` for backtests
     and what-ifs (marts.account_risk_history is not appended); `order_file`: the list of SQL files to run
     (default transforms/order.txt; paths relative to it); `skip`: files not to run, whose tables the caller
-    provides (an account refresh keeps the org-wide models of the last full run: transforms/scoped.py).
+    provides (an account refresh keeps the org-wide models of the last full run: transforms/scoped.py);
+    `loaded_objects`: the objects loaded at least once (`connectors.warehouse.loaded_objects`): a signal reading an
+    object outside it is not scored (meta.signal_inputs, marts.signal_coverage) and accounts whose level would rest
+    on it are held from the push; None (tests that build raw tables by hand) counts every object as loaded.
     """
     as_of = (as_of or datetime.now(UTC)).astimezone(UTC)
     loaded = rules if isinstance(rules, Rules) else load_rules(rules)
@@ -166,12 +197,14 @@ def run_transforms(
     check_rule_references(loaded, files)
     if any(p.parent.name == SIGNALS_DIR for p in files):
         params["signal_tables"] = [f"marts.sig_{sid}" for sid in signal_files(loaded, files)]
+    reads = signal_reads(files)
     files = [f for f in files if f not in set(skip)]
     ensure_schemas(con)
     con.execute("begin")
     try:
         result.added_inputs = ensure_raw_inputs(con)
         write_rules(con, loaded)
+        write_signal_inputs(con, reads, loaded_objects)
         for path in files:
             sql = path.read_text()
             used = set(_PARAM.findall(_strip_comments(sql)))

@@ -86,10 +86,12 @@ def score_accounts(
     run_id: str,
     rules: Rules | str | Path | None = None,
     order_file: Path = ORDER_FILE,
+    loaded_objects: Iterable[str] | None = None,
 ) -> ScopedResult:
     """Rebuild the models for `account_ids` only and replace their rows in the warehouse `con` (see module doc).
 
     Raises ConfigError when the warehouse has no full run to keep org-wide models from (run a sync first).
+    `loaded_objects`: as for `run_transforms` (the objects loaded at least once).
     """
     started = time.monotonic()
     ids = sorted(set(account_ids))
@@ -114,6 +116,7 @@ def score_accounts(
                 record_history=False,
                 order_file=order_file,
                 skip=kept.keys(),
+                loaded_objects=None if loaded_objects is None else set(loaded_objects),
             )
             rows = con.execute("select level, count(*) from marts.account_risk group by 1").fetchall()
             out.levels = {str(level): int(n) for level, n in rows}

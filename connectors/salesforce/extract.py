@@ -26,6 +26,7 @@ from connectors.salesforce import bulk
 from connectors.salesforce.client import CrmClient
 from connectors.salesforce.landing import TIMESTAMP, ChunkWriter, column_array, write_json_atomic
 from connectors.salesforce.registry import ObjectEntry, resolve_fields
+from crm_risk import progress
 from crm_risk.config import Settings
 from crm_risk.errors import ConfigError, TransientError
 
@@ -251,25 +252,27 @@ def extract_object(
     names = list(fields)
     soql = build_soql(entry, names, start, end)
     estimate = _count(client, entry, start, end)
-    writer = ChunkWriter(
-        out,
-        fields,
-        chunk_rows=settings.extract_chunk_rows,
-        group_rows=min(settings.extract_chunk_rows, max(settings.extract_page_size, 10_000)),
-    )
-    api, notes = "rest", []
-    if estimate > settings.extract_bulk_threshold or (estimate > 0 and len(soql) > REST_SOQL_MAX):
-        api = "bulk2"
-        try:
-            _bulk(client, soql, names, writer, min(settings.extract_chunk_rows, BULK_MAX_PAGE))
-        except bulk.BulkUnsupported as exc:
-            if writer.rows:
-                raise
-            log.info("%s: Bulk 2.0 refused the object (%s); using REST", entry.name, exc.code)
-            api, notes = "rest", [f"bulk2 unsupported: {exc}"]
-    if api == "rest" and estimate > 0:  # nothing counted: skip the query (a no-change run stays cheap)
-        _rest(client, entry, names, (start, end), writer, settings.extract_page_size, notes)
-    files = writer.close()
+    with progress.track(entry.name, "extract", total=estimate) as advance:
+        writer = ChunkWriter(
+            out,
+            fields,
+            chunk_rows=settings.extract_chunk_rows,
+            group_rows=min(settings.extract_chunk_rows, max(settings.extract_page_size, 10_000)),
+            on_rows=advance,
+        )
+        api, notes = "rest", []
+        if estimate > settings.extract_bulk_threshold or (estimate > 0 and len(soql) > REST_SOQL_MAX):
+            api = "bulk2"
+            try:
+                _bulk(client, soql, names, writer, min(settings.extract_chunk_rows, BULK_MAX_PAGE))
+            except bulk.BulkUnsupported as exc:
+                if writer.rows:
+                    raise
+                log.info("%s: Bulk 2.0 refused the object (%s); using REST", entry.name, exc.code)
+                api, notes = "rest", [f"bulk2 unsupported: {exc}"]
+        if api == "rest" and estimate > 0:  # nothing counted: skip the query (a no-change run stays cheap)
+            _rest(client, entry, names, (start, end), writer, settings.extract_page_size, notes)
+        files = writer.close()
 
     deletes: dict[str, Any] = {"deleted_file": None}
     if entry.tracks_hard_deletes and described.get("replicateable", True):  # getDeleted needs replication

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -88,9 +88,16 @@ class ChunkWriter:
     """Streams rows into `part-NNNNN.parquet` files of at most `chunk_rows` rows, buffering one row group at most."""
 
     def __init__(
-        self, out_dir: Path, fields: dict[str, str], *, chunk_rows: int, group_rows: int = 10_000
+        self,
+        out_dir: Path,
+        fields: dict[str, str],
+        *,
+        chunk_rows: int,
+        group_rows: int = 10_000,
+        on_rows: Callable[[int], None] | None = None,
     ) -> None:
         self.out_dir = out_dir
+        self.on_rows = on_rows  # told of every batch added (progress)
         self.fields = dict(fields)
         self.schema = schema_for(self.fields)
         self.chunk_rows = max(1, chunk_rows)
@@ -109,6 +116,8 @@ class ChunkWriter:
         for buf, col in zip(self._buffer, columns, strict=True):
             buf.extend(col)
         self._buffered += len(columns[0])
+        if self.on_rows is not None:
+            self.on_rows(len(columns[0]))
         while self._buffered >= self.group_rows:
             self._flush(self.group_rows)
 

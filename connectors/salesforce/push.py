@@ -29,6 +29,7 @@ from connectors.salesforce.client import CrmClient
 from connectors.salesforce.errors import classify_item
 from connectors.salesforce.retry import IDEMPOTENT_METHODS, Budget
 from connectors.salesforce.values import collection_record, json_value, to_csv
+from crm_risk import fields
 from crm_risk.config import Settings
 from crm_risk.errors import ConnectorError, QuotaExceeded, TerminalError, TransientError
 from crm_risk.secrets import mask
@@ -39,7 +40,7 @@ log = logging.getLogger(__name__)
 
 BATCH = 200
 BULK_JOB_ROWS = 50_000
-TASK_KEY = "Risk_Task_Key__c"
+TASK_KEY = fields.TASK_KEY.name
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from crm_risk.errors import ConfigError, TerminalError
+from crm_risk.fields import ACCOUNT_INPUTS, ACCOUNT_RISK, TASK_KEY
 
 __all__ = [
     "ACCOUNT_FIELD",
@@ -110,14 +111,8 @@ REGISTRY: tuple[ObjectEntry, ...] = (
             "OwnerId",
             "LastActivityDate",
             *_SYSTEM,
-            "Expected_Resolution_Days__c",
-            "Key_Account__c",
-            "Risk_Level__c",
-            "Risk_Score__c",
-            "Risk_Reasons__c",
-            "Risk_Trend__c",
-            "Risk_Computed_At__c",
-            "Risk_Model_Version__c",
+            *(f.name for f in ACCOUNT_INPUTS),
+            *(f.name for f in ACCOUNT_RISK.values()),
         ),
         ("Id", "IsDeleted", "Name", "OwnerId", "CreatedDate", "SystemModstamp"),
     ),
@@ -233,7 +228,7 @@ REGISTRY: tuple[ObjectEntry, ...] = (
             "CompletedDateTime",
             "IsArchived",
             *_SYSTEM,
-            "Risk_Task_Key__c",
+            TASK_KEY.name,
         ),
         ("Id", "IsDeleted", "WhatId", "AccountId", "Status", "SystemModstamp"),
     ),

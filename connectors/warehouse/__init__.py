@@ -30,6 +30,7 @@ from connectors.warehouse.runs import (
     finish_run,
     get_watermark,
     live_runs,
+    loaded_objects,
     mark_dead_runs,
     start_run,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "get_watermark",
     "live_runs",
     "load_manifest",
+    "loaded_objects",
     "mark_dead_runs",
     "open_for",
     "payload_hash",

@@ -17,7 +17,16 @@ from typing import Any
 
 import duckdb
 
-__all__ = ["DIED", "finish_run", "get_watermark", "live_runs", "mark_dead_runs", "process_token", "start_run"]
+__all__ = [
+    "DIED",
+    "finish_run",
+    "get_watermark",
+    "live_runs",
+    "loaded_objects",
+    "mark_dead_runs",
+    "process_token",
+    "start_run",
+]
 
 DIED = "died"
 
@@ -45,6 +54,14 @@ def process_token(pid: int) -> str | None:
         return f"{pid}:?"
     fields = stat.rsplit(")", 1)[-1].split()  # the command name, in parentheses, may hold spaces
     return f"{pid}:{fields[19]}" if len(fields) > 19 else f"{pid}:?"
+
+
+def loaded_objects(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """The objects loaded at least once: those with a watermark (a full extract from the start of time committed;
+    a backfill of a later window alone does not count, it leaves the records before it unknown)."""
+    return {
+        r[0] for r in con.execute("select object from meta.watermarks where watermark is not null").fetchall()
+    }
 
 
 def start_run(

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 
 from simulator.api.http import Request, Response, error, json_response
-from simulator.api.rest import sobject_name, write_fault
+from simulator.api.rest import sobject_name, visible_record, write_fault
 from simulator.org.errors import ApiError
 from simulator.org.ids import KEY_PREFIXES
 from simulator.org.schema import sobject as schema_sobject
@@ -216,9 +216,10 @@ def retrieve(ctx: ApiContext, req: Request) -> Response:
     name = sobject_name(req.groups["sobject"])
     fields = [f for f in req.params.get("fields", "").split(",") if f] or None
     out: list[Any] = []
+    visible_record(ctx, req, name, {}, fields)  # a hidden field named: INVALID_FIELD for the whole call
     for rid in _ids(req):
         try:
-            out.append(ctx.org.get(name, rid, fields))
+            out.append(visible_record(ctx, req, name, ctx.org.get(name, rid, fields)))
         except ApiError:
             out.append(None)
     return json_response(200, out)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from simulator.api.auth import Auth
+from simulator.api.bulk1.registry import Bulk1Jobs
 from simulator.api.bulk2.registry import Bulk2Jobs
 from simulator.api.cursors import Cursors
 from simulator.api.usage import Usage
@@ -49,5 +50,6 @@ class ApiContext:
     usage: Usage  # calls per endpoint and the daily API budget (limits)
     cursors: Cursors  # open REST query cursors
     bulk2: Bulk2Jobs
+    bulk1: Bulk1Jobs
     instance_url: str  # https://127.0.0.1:PORT (token answers and SOAP login name it)
     advance: Callable[[int], dict[str, int]]  # move the org N days of business forward (admin)

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = ["describe_field", "describe_object"]
 
-SCHEMA_DATE = datetime(2024, 1, 1, tzinfo=UTC)
+SCHEMA_DATE = datetime(2026, 12, 6, tzinfo=UTC)  # the schema last changed (standard field lists)
 _NUMERIC = {"double": (18, 2), "currency": (18, 2), "percent": (3, 0)}
 _LABELS = {
     "Id": "Record ID",
@@ -48,7 +48,8 @@ def _label(f: Field) -> str:
 
 def describe_field(f: Field) -> dict[str, Any]:
     """One field's describe entry, every property Salesforce returns."""
-    precision, scale = _NUMERIC.get(f.type, (0, 0))
+    precision, scale = (f.precision, f.scale) if f.precision else _NUMERIC.get(f.type, (0, 0))
+    compound = f.type == "address"
     text = f.type in (
         "string",
         "picklist",
@@ -67,7 +68,7 @@ def describe_field(f: Field) -> dict[str, Any]:
         for v in f.picklist
     ]
     return {
-        "aggregatable": not long_text and f.type not in ("anyType",),
+        "aggregatable": not long_text and f.type not in ("anyType", "address"),
         "aiPredictionField": False,
         "autoNumber": f.name == "CaseNumber",
         "byteLength": f.length * 3 if text else 0,
@@ -75,7 +76,7 @@ def describe_field(f: Field) -> dict[str, Any]:
         "calculatedFormula": None,
         "cascadeDelete": False,
         "caseSensitive": False,
-        "compoundFieldName": None,
+        "compoundFieldName": f.compound,
         "controllerName": None,
         "createable": f.createable,
         "custom": f.custom,
@@ -92,13 +93,14 @@ def describe_field(f: Field) -> dict[str, Any]:
         "filterable": not long_text,
         "filteredLookupInfo": None,
         "formulaTreatNullNumberAsZero": False,
-        "groupable": not long_text and f.type not in ("double", "currency", "percent", "datetime", "anyType"),
+        "groupable": not long_text
+        and f.type not in ("double", "currency", "percent", "datetime", "anyType", "address"),
         "highScaleNumber": False,
         "htmlFormatted": False,
         "idLookup": f.id_lookup or f.external_id,
         "inlineHelpText": None,
         "label": _label(f),
-        "length": f.length if text else 0,
+        "length": f.length if text and not compound else 0,
         "mask": None,
         "maskType": None,
         "name": f.name,
@@ -119,7 +121,7 @@ def describe_field(f: Field) -> dict[str, Any]:
         "scale": scale,
         "searchPrefilterable": f.type == "reference",
         "soapType": SOAP_TYPES.get(f.type, "xsd:string"),
-        "sortable": not long_text and f.type != "anyType",
+        "sortable": not long_text and f.type not in ("anyType", "address"),
         "type": f.type,
         "unique": f.unique,
         "updateable": f.updateable,
@@ -211,7 +213,7 @@ def _describe_cached(name: str, version: str) -> dict[str, Any]:
         "defaultImplementation": None,
         "extendedBy": None,
         "extendsInterfaces": None,
-        "fields": [describe_field(f) for f in obj.fields],
+        "fields": [describe_field(f) for f in obj.all_fields],
         "implementedBy": None,
         "implementsInterfaces": None,
         "listviewable": None,
@@ -247,7 +249,11 @@ def describe(ctx: ApiContext, req: Request) -> Response:
     name = sobject_name(req.groups["sobject"])
     if _not_modified(req):
         return Response(304, b"", None)
-    return json_response(200, describe_object(name, req.version))
+    body = describe_object(name, req.version)
+    access = ctx.org.access_for(
+        req.user_id
+    )  # field-level security: hidden fields absent, read-only ones marked
+    return json_response(200, access.describe(name, body) if access else body)
 
 
 def describe_global(ctx: ApiContext, req: Request) -> Response:

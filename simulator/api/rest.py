@@ -15,7 +15,7 @@ from simulator.org.schema import sobject as schema_sobject
 if TYPE_CHECKING:
     from simulator.api.context import ApiContext
 
-__all__ = ["MAX_VERSION", "MIN_VERSION", "parse_datetime", "sobject_name", "write_fault"]
+__all__ = ["MAX_VERSION", "MIN_VERSION", "parse_datetime", "sobject_name", "visible_record", "write_fault"]
 
 MIN_VERSION, MAX_VERSION = 20.0, 66.0
 DEFAULT_BATCH = 2000
@@ -75,7 +75,7 @@ def query(ctx: ApiContext, req: Request) -> Response:
     if not soql:
         raise error(400, "MALFORMED_QUERY", "A query string has to be specified")
     all_rows = req.route is not None and req.route.name == "queryAll"
-    result = ctx.org.query(soql, include_deleted=all_rows)
+    result = ctx.org.query(soql, include_deleted=all_rows, user_id=req.user_id)
     batch = _batch_size(req)
     locator = None
     if not result.is_count and result.total_size > batch:
@@ -140,6 +140,20 @@ def _versioned(record: dict[str, Any], req: Request) -> dict[str, Any]:
     return record
 
 
+def visible_record(
+    ctx: ApiContext, req: Request, name: str, record: dict[str, Any], asked: list[str] | None = None
+) -> dict[str, Any]:
+    """A record as the requesting user may see it: a field hidden by field-level security is left out, and naming
+    one in `fields=` is INVALID_FIELD."""
+    access = ctx.org.access_for(req.user_id)
+    if access is None:
+        return record
+    for f in asked or ():
+        if access.hidden(name, f):
+            raise error(400, "INVALID_FIELD", f"No such column '{f}' on sobject of type {name}", [f])
+    return {k: v for k, v in record.items() if not access.hidden(name, k)}
+
+
 def record_get(ctx: ApiContext, req: Request) -> Response:
     """GET sobjects/X/{id}[?fields=A,B]."""
     name = sobject_name(req.groups["sobject"])
@@ -148,7 +162,8 @@ def record_get(ctx: ApiContext, req: Request) -> Response:
         if req.params.get("fields")
         else None
     )
-    return json_response(200, _versioned(ctx.org.get(name, req.groups["id"], fields), req))
+    record = visible_record(ctx, req, name, ctx.org.get(name, req.groups["id"], fields), fields)
+    return json_response(200, _versioned(record, req))
 
 
 def record_create(ctx: ApiContext, req: Request) -> Response:
@@ -202,7 +217,7 @@ def ext_get(ctx: ApiContext, req: Request) -> Response:
         raise error(404, "NOT_FOUND", "The requested resource does not exist")
     if len(ids) > 1:
         return json_response(300, _urls(req, name, ids))
-    return json_response(200, _versioned(ctx.org.get(name, ids[0]), req))
+    return json_response(200, _versioned(visible_record(ctx, req, name, ctx.org.get(name, ids[0])), req))
 
 
 def ext_upsert(ctx: ApiContext, req: Request) -> Response:

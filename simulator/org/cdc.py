@@ -5,9 +5,9 @@
 `["null", T]` with default null. As in Salesforce's change events, the record id travels in the header's
 `recordIds`, not as a field, and `IsDeleted`, `SystemModstamp` and derived values (`LastActivityDate`, the
 calculated `Name` of a person) are left out. Compound fields are nested records at the position of their first
-component: `Name` (`Switchable_PersonName`: Salutation, FirstName, LastName, ...) on Contact and User,
-`BillingAddress` (`Address`: Street, City, ..., Country, ...) on Account; components the simulated org does not
-store are always null.
+component: `Name` (`Switchable_PersonName`: Salutation, FirstName, LastName, ...) on Contact and User, and each
+address (`Address`: Street, City, ..., Country, ...: `BillingAddress`, `ShippingAddress`, `MailingAddress`, ...);
+components the simulated org does not store (`StateCode`, `CountryCode`) are always null.
 
 Types: text-like fields `string`, `boolean`, `double` (double, currency, percent), `int`, and datetimes and dates
 as `long` epoch milliseconds (a date at 00:00 UTC), as the Pub/Sub API sends them ("Date fields are in Epoch time").
@@ -30,7 +30,7 @@ from typing import Any
 
 import fastavro
 
-from simulator.org.schema import SCHEMA
+from simulator.org.schema import SCHEMA, SObject
 
 __all__ = [
     "CDC_OBJECTS",
@@ -104,22 +104,17 @@ _ADDRESS = (
     "Longitude",
     "GeocodeAccuracy",
 )
-# object -> (compound field, Avro record name, components, component -> the simulated field that stores it)
-_COMPOUNDS: dict[str, tuple[str, str, tuple[str, ...], dict[str, str]]] = {
-    "Contact": (
-        "Name",
-        "Switchable_PersonName",
-        _PERSON_NAME,
-        {"FirstName": "FirstName", "LastName": "LastName"},
-    ),
-    "User": (
-        "Name",
-        "Switchable_PersonName",
-        _PERSON_NAME,
-        {"FirstName": "FirstName", "LastName": "LastName"},
-    ),
-    "Account": ("BillingAddress", "Address", _ADDRESS, {"City": "BillingCity", "Country": "BillingCountry"}),
-}
+
+
+def _compound(obj: SObject, name: str) -> tuple[str, tuple[str, ...], dict[str, str]]:
+    """A compound field's Avro record name, its components, and component -> the stored field holding it."""
+    record, parts, prefix = (
+        ("Switchable_PersonName", _PERSON_NAME, "")
+        if name == "Name"
+        else ("Address", _ADDRESS, name.removesuffix("Address"))
+    )
+    stored = {f.name for f in obj.components(name)}
+    return record, parts, {p: prefix + p for p in parts if prefix + p in stored}
 
 
 def epoch_ms(value: datetime | date) -> int:
@@ -203,34 +198,35 @@ class EventSchema:
 def event_schema(entity: str) -> EventSchema:
     """The change event schema of a CDC object (built once per process)."""
     obj = SCHEMA[entity]
-    compound = _COMPOUNDS.get(entity)
-    stored = set(compound[3].values()) if compound else set()
     fields: list[dict[str, Any]] = [{"name": "ChangeEventHeader", "type": _HEADER}]
     slots: list[tuple[str, str | None, str]] = []
     compounds: dict[int, list[tuple[str, str | None]]] = {}
     position: dict[str, tuple[int, int | None]] = {}
+    defined: set[str] = set()  # Avro named records already defined (a second address refers to `Address`)
     for f in obj.fields:
         if f.name in _LEFT_OUT or f.calculated:
             continue
-        if f.name in stored:
-            if compound is None or compound[0] in {s[0] for s in slots}:
+        if f.compound is not None:
+            if f.compound in {s[0] for s in slots}:
                 continue  # the compound is already placed at its first component
-            name, record_name, parts, sources = compound
+            record_name, parts, sources = _compound(obj, f.compound)
             pos = len(slots) + 1
-            by_part = {c: sources.get(c) for c in parts}
-            compounds[pos] = list(by_part.items())
+            compounds[pos] = [(c, sources.get(c)) for c in parts]
             for j, (_, source) in enumerate(compounds[pos]):
                 if source:
                     position[source] = (pos, j)
-            child = [{"name": c, "type": ["null", _part_type(c)], "default": None} for c in parts]
-            record = {
-                "type": "record",
-                "name": record_name,
-                "namespace": "com.sforce.eventbus",
-                "fields": child,
-            }
-            fields.append({"name": name, "type": ["null", record], "default": None})
-            slots.append((name, None, "compound"))
+            record: Any = f"com.sforce.eventbus.{record_name}"
+            if record_name not in defined:
+                defined.add(record_name)
+                child = [{"name": c, "type": ["null", _part_type(c)], "default": None} for c in parts]
+                record = {
+                    "type": "record",
+                    "name": record_name,
+                    "namespace": "com.sforce.eventbus",
+                    "fields": child,
+                }
+            fields.append({"name": f.compound, "type": ["null", record], "default": None})
+            slots.append((f.compound, None, "compound"))
             continue
         position[f.name] = (len(slots) + 1, None)
         slots.append((f.name, f.name, f.type))

@@ -43,6 +43,16 @@ class QueryResult:
         }
         self._csv_table: pa.Table | None = None
 
+    @property
+    def column_defs(self) -> list[Column]:
+        """The visible columns with their fields and parent relationships, in SELECT order."""
+        return list(self._cols)
+
+    @property
+    def has_compound(self) -> bool:
+        """Whether a compound address is selected (the Bulk APIs refuse those queries)."""
+        return any(c.field.type == "address" for c in self._cols)
+
     def __len__(self) -> int:
         return self.total_size
 

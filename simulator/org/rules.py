@@ -14,6 +14,7 @@ from typing import SupportsFloat, SupportsIndex
 from simulator.org.errors import ApiError
 from simulator.org.ids import KEY_PREFIXES, to18
 from simulator.org.schema import CASE_STATUSES, OPPORTUNITY_STAGES, TASK_STATUSES, Field, SObject
+from simulator.org.schema.access import FieldAccess
 from simulator.soql import parse_datetime_literal
 
 __all__ = [
@@ -55,14 +56,19 @@ def object_of(record_id: str) -> str | None:
     return _PREFIX_TO_OBJECT.get(record_id[:3])
 
 
-def normalize_body(obj: SObject, data: dict, *, creating: bool) -> dict[str, object]:
-    """Map a request body to canonical field names, refusing unknown, Id (on create) and read-only fields."""
+def normalize_body(
+    obj: SObject, data: dict, *, creating: bool, access: FieldAccess | None = None
+) -> dict[str, object]:
+    """Map a request body to canonical field names, refusing unknown, Id (on create) and read-only fields; `access`:
+    the writing user's field-level security (hidden fields are unknown, read-only ones refused)."""
     out: dict[str, object] = {}
     readonly: list[str] = []
     for key, value in data.items():
         if key == "attributes":
             continue
         f = obj.field(key)
+        if f is not None and access is not None and access.hidden(obj.name, f.name):
+            f = None
         if f is None:
             raise ApiError(
                 400, "INVALID_FIELD", f"No such column '{key}' on sobject of type {obj.name}", [key]
@@ -73,7 +79,9 @@ def normalize_body(obj: SObject, data: dict, *, creating: bool) -> dict[str, obj
                     400, "INVALID_FIELD", "The Id field should not be specified in the sobject data.", ["Id"]
                 )
             continue  # Collections updates carry the id in the record
-        if not (f.createable if creating else f.updateable):
+        if not (f.createable if creating else f.updateable) or (
+            access is not None and not access.writable(obj.name, f.name)
+        ):
             readonly.append(f.name)
             continue
         out[f.name] = value

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from simulator.org.ids import to18
-from simulator.org.schema import Field
+from simulator.org.schema import SCHEMA, Field
 from simulator.soql import Cond, FieldRef, Literal, Logic, Query, decode_string
 
 __all__ = ["STRING_TYPES", "Column", "Translation", "date_range", "quote", "translate"]
@@ -192,6 +192,21 @@ class _Builder:
         return "(" + f" {e.op} ".join(self.expr(i) for i in e.items) + ")"
 
 
+def _address_expr(b: _Builder, ref: FieldRef) -> str:
+    """A compound address as a struct of its components (REST's nested object), NULL when every one is empty."""
+    owner = ref.parent or b.q.sobject.name
+    parts = [
+        (f.name.removeprefix(ref.field.name.removesuffix("Address")), f)
+        for f in SCHEMA[owner].components(ref.field.name)
+    ]
+    cols = {part: b.col(FieldRef(f.name, f, ref.rel, ref.parent)) for part, f in parts}
+    empty = " AND ".join(f"{c} IS NULL" for c in cols.values())
+    packed = ", ".join(
+        f"{quote(part[0].lower() + part[1:])} := {cols[part]}" for part in sorted(cols, key=str.lower)
+    )
+    return f"CASE WHEN {empty} THEN NULL ELSE struct_pack({packed}) END"
+
+
 def _select_expr(expr: str, f: Field) -> str:
     if f.type == "datetime":
         return f"strftime({expr}, '{DATETIME_FORMAT}')"
@@ -227,6 +242,12 @@ def translate(
     select: list[str] = []
     if not q.is_count:
         for ref in q.fields:
+            if ref.field.type == "address":
+                select.append(f"{_address_expr(b, ref)} AS c{len(columns)}")
+                columns.append(
+                    Column(ref.name, ref.field, ref.rel.relationship_name if ref.rel else None, ref.parent)
+                )
+                continue
             expr = b.col(ref)
             select.append(f"{_select_expr(expr, ref.field)} AS c{len(columns)}")
             columns.append(

@@ -25,7 +25,7 @@ from simulator.org.delete import DeleteMixin
 from simulator.org.errors import NOT_FOUND_MESSAGE, ApiError
 from simulator.org.result import DEFAULT_API_VERSION, QueryResult
 from simulator.org.rules import object_of, parse_id, to_utc_naive
-from simulator.org.schema import SCHEMA, SObject, sobject
+from simulator.org.schema import SCHEMA, FieldAccess, SObject, sobject
 from simulator.org.sql import STRING_TYPES, quote, translate
 from simulator.org.tables import create_tables, scalar, to_arrow
 from simulator.org.write import WriteMixin
@@ -56,6 +56,9 @@ class Org(WriteMixin, DeleteMixin):
             create_tables(self._db)
             row = self._db.execute("SELECT value FROM _meta WHERE key = 'integration_user_id'").fetchone()
         self.changes = ChangeLog(self._db, self._lock, clock)
+        self.access = (
+            FieldAccess()
+        )  # the integration user's field-level security (simulator.org.schema.access)
         self._integration_user_id: str | None = row[0] if row else None
         if integration_user_id:
             self.integration_user_id = integration_user_id
@@ -139,9 +142,17 @@ class Org(WriteMixin, DeleteMixin):
         with self._cursor() as cur:
             return int(scalar(cur, f"SELECT count(*) FROM {quote(obj.name)}{where}"))
 
-    def query(self, soql: str, *, include_deleted: bool = False) -> QueryResult:
-        """Run a SOQL query once into an Arrow table (ApiError MALFORMED_QUERY / INVALID_FIELD / INVALID_TYPE)."""
-        q = parse(soql)
+    def access_for(self, user_id: str | None) -> FieldAccess | None:
+        """The field-level security a request of `user_id` is under: the integration user's; None (everything) for
+        other users and for the org's own calls."""
+        if user_id is not None and user_id == self.integration_user_id:
+            return self.access
+        return None
+
+    def query(self, soql: str, *, include_deleted: bool = False, user_id: str | None = None) -> QueryResult:
+        """Run a SOQL query once into an Arrow table (ApiError MALFORMED_QUERY / INVALID_FIELD / INVALID_TYPE), as
+        `user_id` sees the org (field-level security)."""
+        q = parse(soql, self.access_for(user_id))
         return self._run(q, include_deleted=include_deleted)
 
     def _run(
@@ -174,7 +185,7 @@ class Org(WriteMixin, DeleteMixin):
             raise ApiError(404, "NOT_FOUND", NOT_FOUND_MESSAGE)
         if row.get("IsDeleted"):
             raise ApiError(404, "ENTITY_IS_DELETED", "entity is deleted")
-        names = fields or [f.name for f in obj.fields]
+        names = fields or [f.name for f in obj.all_fields]
         q = parse(f"SELECT {', '.join(names)} FROM {obj.name}")
         result = self._run(q, include_deleted=True, extra_where=('t."Id" = ?', [rid]))
         records = result.records(0, 1, api_version=api_version)

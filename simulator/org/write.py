@@ -26,7 +26,7 @@ from simulator.org.rules import (
     object_of,
     to_utc_naive,
 )
-from simulator.org.schema import SObject
+from simulator.org.schema import FieldAccess, SObject
 from simulator.org.sql import quote
 from simulator.org.tables import scalar
 
@@ -60,6 +60,7 @@ class WriteMixin:
         def _row(self, cur: duckdb.DuckDBPyConnection, name: str, rid: str) -> dict | None: ...
         def _notify(self, events: Events) -> None: ...
         def find_by(self, sobject: str, field: str, value: object) -> list[str]: ...
+        def access_for(self, user_id: str | None) -> FieldAccess | None: ...
 
     # -- public writes ------------------------------------------------------------------------------------
     def create(self, sobject: str, data: dict, *, user_id: str | None = None) -> str:
@@ -88,6 +89,9 @@ class WriteMixin:
         """Create or update by external id: (id, created); ApiError 300 MULTIPLE_CHOICES with the record urls."""
         obj = self._object(sobject)
         f = obj.field(ext_field)
+        access = self.access_for(user_id)
+        if f is not None and access is not None and access.hidden(obj.name, f.name):
+            f = None
         if f is None or not (f.external_id or f.id_lookup):  # idLookup fields (Id, Email...) as REST allows
             raise ApiError(404, "NOT_FOUND", NOT_FOUND_MESSAGE)
         body = {k: v for k, v in data.items() if k.lower() != f.name.lower()}
@@ -154,7 +158,7 @@ class WriteMixin:
     def _create_in(
         self, cur: duckdb.DuckDBPyConnection, obj: SObject, data: dict, user_id: str | None
     ) -> tuple[str, Events]:
-        body = normalize_body(obj, data, creating=True)
+        body = normalize_body(obj, data, creating=True, access=self.access_for(user_id))
         lookup = self._lookup(cur)
         rec: dict[str, object] = {f.name: None for f in obj.fields}
         for key, value in body.items():
@@ -194,7 +198,7 @@ class WriteMixin:
         self, cur: duckdb.DuckDBPyConnection, obj: SObject, rid: str, data: dict, user_id: str | None
     ) -> tuple[str, Events]:
         old = self._live_row(cur, obj, rid)
-        body = normalize_body(obj, data, creating=False)
+        body = normalize_body(obj, data, creating=False, access=self.access_for(user_id))
         lookup = self._lookup(cur)
         rec = dict(old)
         for key, value in body.items():

@@ -6,9 +6,12 @@ share a transaction key and carry `changeOrigin` `com/salesforce/api/rest/<versi
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 
+from simulator.api.bulk1.jobs import wants_xml
+from simulator.api.bulk1.wire import bulk_error
 from simulator.api.context import ApiContext
 from simulator.api.http import HttpError, Request, Response, Route, error
 from simulator.api.oauth import session_error
@@ -19,7 +22,7 @@ from simulator.server.faults import FaultPlan
 __all__ = ["REQUEST_FAULTS", "Dispatcher", "change_origin"]
 
 log = logging.getLogger(__name__)
-REQUEST_FAULTS = {"503", "500", "403", "timeout", "expire", "slow", "drop"}
+REQUEST_FAULTS = {"503", "500", "403", "timeout", "expire", "slow", "drop", "noasync"}
 
 
 class Dispatcher:
@@ -48,17 +51,18 @@ class Dispatcher:
                 if f.kind == "slow":
                     time.sleep(f.delay)
                 drop = drop or f.kind == "drop"
-            if route.kind in ("rest", "admin"):
+            if route.kind in ("rest", "admin", "async"):
                 token = _token(req)
                 if any(f.kind == "expire" for f in fired):
                     ctx.auth.revoke(token)
                 req.user_id = ctx.auth.user_for(token)
                 if req.user_id is None:
                     raise session_error()
-                if route.kind == "rest":
+                if route.kind in ("rest", "async"):
                     ctx.usage.charge(ctx.org.clock.today())
             for f in fired:
-                _raise_fault(f.kind)
+                if f.kind != "noasync" or route.kind == "async":
+                    _raise_fault(f.kind)
             if route.kind == "rest" and req.method != "GET":
                 with ctx.org.changes.transaction(change_origin(req)):  # one request = one CDC transaction
                     resp = route.handler(ctx, req)
@@ -68,6 +72,8 @@ class Dispatcher:
             resp = exc.response()
         except Exception as exc:
             resp = _exception_response(exc)
+        if route is not None and route.kind == "async" and resp.status >= 400:
+            resp = async_error(resp, wants_xml(req))
         if (route is not None and route.kind == "rest") or req.path.startswith("/services/data/v"):
             resp.headers.insert(0, ("Sforce-Limit-Info", ctx.usage.limit_info()))
         return resp, drop
@@ -110,6 +116,33 @@ def _token(req: Request) -> str | None:
     return req.headers.get("X-SFDC-Session")
 
 
+# REST error code -> Bulk 1.0 (status, exceptionCode)
+_ASYNC_CODES = {
+    "INVALID_SESSION_ID": (400, "InvalidSessionId"),
+    "REQUEST_LIMIT_EXCEEDED": (403, "ExceededQuota"),
+    "SERVER_UNAVAILABLE": (503, "ServerUnavailable"),
+    "UNKNOWN_EXCEPTION": (500, "Unknown"),
+    "QUERY_TIMEOUT": (400, "Timeout"),
+    "NOT_FOUND": (404, "InvalidUrl"),
+    "METHOD_NOT_ALLOWED": (405, "InvalidUrl"),
+}
+
+
+def async_error(resp: Response, as_xml: bool) -> Response:
+    """A REST-shaped error (auth, budget, faults) in Bulk 1.0's shape; Bulk 1.0 handlers' own errors pass as they are."""
+    try:
+        item = json.loads(resp.body)[0]
+        code, message = item["errorCode"], item["message"]
+    except (ValueError, KeyError, IndexError, TypeError):
+        return resp
+    status, exception = _ASYNC_CODES.get(code, (resp.status, code))
+    if code == "INVALID_SESSION_ID":
+        message = "Invalid session id"
+    out = bulk_error(status, exception, message, as_xml).response()
+    out.headers = resp.headers
+    return out
+
+
 def _raise_fault(kind: str) -> None:
     if kind == "503":
         raise error(503, "SERVER_UNAVAILABLE", "Server too busy")
@@ -124,6 +157,8 @@ def _raise_fault(kind: str) -> None:
         raise error(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
     if kind == "timeout":
         raise error(400, "QUERY_TIMEOUT", "Your query request was running for too long.")
+    if kind == "noasync":
+        raise error(400, "FeatureNotEnabled", "Async API not enabled")
 
 
 def _exception_response(exc: Exception) -> Response:

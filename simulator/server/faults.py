@@ -14,7 +14,11 @@ KIND           ARG                          effect
 ``expire``     -                            the presented session is revoked -> 401 ``INVALID_SESSION_ID``
 ``slow``       seconds (float)              the response is delayed that long (capped at 30 s)
 ``drop``       -                            the connection is closed half-way through the response body
-``bulkfail``   -                            Bulk 2.0 jobs created while it fires end ``Failed``
+``bulkfail``   -                            Bulk 2.0 jobs created while it fires end ``Failed``; Bulk 1.0 query
+                                            batches added while it fires end ``Failed``
+``noasync``    -                            Bulk 1.0 requests get 400 ``FeatureNotEnabled`` "Async API not
+                                            enabled", as an org without the Bulk API answers (fires on Bulk 1.0
+                                            requests only; give it the pattern ``bulk1.*`` when using ``count``)
 ``lock``       id,id,...                    writes to these records fail ``UNABLE_TO_LOCK_ROW`` (per item in
                                             Collections and Bulk, 400 on single-record writes)
 ``reject``     OBJECT[:CODE]                writes (create/update/upsert) to OBJECT fail per record with CODE
@@ -69,6 +73,7 @@ KINDS = {
     "slow",
     "drop",
     "bulkfail",
+    "noasync",
     "lock",
     "reject",
     "nobulk",

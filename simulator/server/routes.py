@@ -2,12 +2,14 @@
 
 Order matters: the first route whose pattern matches the path wins, so fixed names (`describe`, `updated`,
 `deleted`) come before the `{id}` and `{ExtField}/{value}` patterns. Kinds: `rest` (session, API budget,
-`Sforce-Limit-Info`), `admin` (session only), `auth` (no session), `open` (no session, no budget, no faults).
+`Sforce-Limit-Info`), `async` (Bulk 1.0: session from `X-SFDC-Session`, API budget, Bulk 1.0 error shape),
+`admin` (session only), `auth` (no session), `open` (no session, no budget, no faults).
 """
 
 from __future__ import annotations
 
 from simulator.api import admin, composite, describe, oauth, rest
+from simulator.api.bulk1 import jobs as bulk1
 from simulator.api.bulk2 import ingest, lifecycle, query
 from simulator.api.http import Route, route
 
@@ -15,6 +17,8 @@ __all__ = ["build_routes"]
 
 _OBJ = r"/sobjects/(?P<sobject>\w+)"
 _JOB = r"/(?P<job>750\w+)"
+_ASYNC = r"/services/async/(?P<version>\d{2}\.\d)/job"
+_BATCH = _ASYNC + _JOB + r"/batch/(?P<batch>751\w+)"
 
 
 def build_routes() -> list[Route]:
@@ -71,6 +75,15 @@ def build_routes() -> list[Route]:
         route("PATCH", "{V}/jobs/ingest" + _JOB, lifecycle.set_state, "bulk2.ingest.state"),
         route("DELETE", "{V}/jobs/ingest" + _JOB, lifecycle.delete_job, "bulk2.ingest.delete"),
         route("PUT", "{V}/jobs/ingest" + _JOB + "/batches", ingest.upload, "bulk2.ingest.upload"),
+        route("POST", _ASYNC, bulk1.create_job, "bulk1.job.create", "async"),
+        route("GET", _ASYNC + _JOB, bulk1.job_info, "bulk1.job.get", "async"),
+        route("POST", _ASYNC + _JOB, bulk1.set_job_state, "bulk1.job.state", "async"),
+        route("POST", _ASYNC + _JOB + "/batch", bulk1.add_batch, "bulk1.batch.create", "async"),
+        route("GET", _ASYNC + _JOB + "/batch", bulk1.list_batches, "bulk1.batch.list", "async"),
+        route("GET", _BATCH, bulk1.batch_info, "bulk1.batch.get", "async"),
+        route("GET", _BATCH + "/request", bulk1.batch_request, "bulk1.batch.request", "async"),
+        route("GET", _BATCH + "/result", bulk1.batch_result, "bulk1.batch.result", "async"),
+        route("GET", _BATCH + r"/result/(?P<result>752\w+)", bulk1.result_file, "bulk1.result", "async"),
         route(
             "GET",
             "{V}/jobs/ingest" + _JOB + "/(?P<which>successfulResults|failedResults|unprocessed[rR]ecords)",

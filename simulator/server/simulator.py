@@ -11,7 +11,8 @@ Wire coverage (salesforce-wire.md). Served: REST query/queryAll with relative `n
 CRUD, upsert and GET by external id (201/200/300), getUpdated/getDeleted, limits, global and sObject describe,
 Collections create/update/upsert/retrieve/delete, Bulk 2.0 query and ingest jobs, OAuth token grants
 (client_credentials, password, refresh_token with optional rotation, JWT bearer), SOAP partner `login`, session
-TTL, a daily API budget, faults, outbound messages; API versions 20.0-66.0; the Pub/Sub API's GetTopic, GetSchema
+TTL, a daily API budget, faults, outbound messages, field-level security of the integration user
+(`hidden_fields` / `read_only_fields`, `sim.field_access` at run time: simulator.org.schema.access); API versions 20.0-66.0; the Pub/Sub API's GetTopic, GetSchema
 and Subscribe over Change Data Capture events of every committed write (simulator.api.pubsub). Knowingly left
 out: Pub/Sub Publish/PublishStream/ManagedSubscribe, platform events, Bulk API 1.0
 (`/services/async`), SOSL search, composite/batch/tree/graph, SOAP calls other than `login`, Tooling/Metadata/
@@ -37,6 +38,7 @@ from typing import Any
 import trustme
 
 from simulator.api.auth import Auth
+from simulator.api.bulk1.registry import Bulk1Jobs
 from simulator.api.bulk2 import ingest
 from simulator.api.bulk2.registry import Bulk2Jobs
 from simulator.api.context import ApiContext
@@ -48,6 +50,7 @@ from simulator.generator.business import advance
 from simulator.org.changes import DEFAULT_RETENTION
 from simulator.org.clock import Clock
 from simulator.org.ids import make_id
+from simulator.org.schema import FieldAccess
 from simulator.org.store import Org
 from simulator.server.dispatch import Dispatcher
 from simulator.server.faults import FaultPlan
@@ -82,8 +85,12 @@ class Simulator:
         pubsub_port: int = 0,
         keepalive_seconds: float = 270.0,
         retention_hours: float = DEFAULT_RETENTION.total_seconds() / 3600,
+        hidden_fields: tuple[str, ...] = (),
+        read_only_fields: tuple[str, ...] = (),
     ) -> None:
         self.state_dir = Path(state_dir)
+        # the integration user's field-level security (`Object.Field`s; PACKAGE_FIELDS: an org without the package)
+        self.field_access = FieldAccess(hidden_fields, read_only_fields)
         self.port = port
         self.pubsub_port = pubsub_port
         self.keepalive_seconds = keepalive_seconds
@@ -105,6 +112,7 @@ class Simulator:
         self.ca_file = self.state_dir / "ca.pem"
         self.cursors = Cursors()
         self.bulk2 = Bulk2Jobs()
+        self.bulk1 = Bulk1Jobs()
         self.outbound: Outbound | None = None
         self.org: Org | None = None
         self.auth: Auth
@@ -174,6 +182,7 @@ class Simulator:
             usage=self.usage,
             cursors=self.cursors,
             bulk2=self.bulk2,
+            bulk1=self.bulk1,
             instance_url=self.url,
             advance=self.advance_days,
         )
@@ -247,6 +256,7 @@ class Simulator:
         creds_file = self.state_dir / "credentials.json"
         user_id = json.loads(creds_file.read_text()).get("user_id") if creds_file.exists() else None
         self.org = org = Org(self.state_dir, clock, integration_user_id=user_id)
+        org.access = self.field_access
         if org.is_empty():
             t0 = time.monotonic()
             gen = generate(self.accounts, self.seed, clock.today(), dirty=self.dirty)

@@ -21,6 +21,7 @@ from datetime import date
 
 from simulator.org.errors import ApiError
 from simulator.org.schema import SCHEMA, Field, SObject, sobject
+from simulator.org.schema.access import FieldAccess
 from simulator.soql.lexer import (
     DATE_LITERALS,
     DATE_N_LITERALS,
@@ -65,11 +66,18 @@ LIKE_TYPES = {"string", "picklist", "textarea", "email", "phone", "url", "combob
 class _Parser:
     """Recursive descent over the token list; resolves names once FROM is known."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, access: FieldAccess | None = None) -> None:
         self.text = text
         self.toks = tokenize(text)
         self.i = 0
         self.obj: SObject | None = None
+        self.access = access  # the querying user's field-level security (None: the org's own query)
+
+    def visible(self, obj: SObject, f: Field | None) -> Field | None:
+        """The field, or None when field-level security hides it from the querying user."""
+        if f is None or self.access is None or not self.access.hidden(obj.name, f.name):
+            return f
+        return None
 
     # -- token helpers ----------------------------------------------------------------------------------
     def peek(self, ahead: int = 0) -> Tok:
@@ -174,7 +182,7 @@ class _Parser:
         if len(parts) > 1 and parts[0].lower() == self.obj.name.lower():
             parts = parts[1:]  # "Account.Name" FROM Account is Name qualified by the object
         if len(parts) == 1:
-            f = self.obj.field(parts[0])
+            f = self.visible(self.obj, self.obj.field(parts[0]))
             if f is None:
                 raise ApiError(
                     400,
@@ -216,8 +224,16 @@ class _Parser:
             )
         if len(rel.reference_to) > 1:
             return self.polymorphic(tok, rel, parts[1])
-        parent = SCHEMA[rel.reference_to[0]]
-        f = parent.field(parts[1])
+        parent = SCHEMA.get(rel.reference_to[0])
+        if parent is None:  # a standard lookup to an object the simulated org does not have (DandBCompany)
+            raise ApiError(
+                400,
+                "INVALID_FIELD",
+                located(
+                    self.text, tok.pos, f"No such column '{parts[1]}' on entity '{rel.reference_to[0]}'."
+                ),
+            )
+        f = self.visible(parent, parent.field(parts[1]))
         if f is None:
             raise ApiError(
                 400,
@@ -249,8 +265,19 @@ class _Parser:
         canonical = "Name" if name.lower() == "name" else chosen.name
         return FieldRef(f"{rel.relationship_name}.{canonical}", chosen, rel, None, tuple(sources))
 
+    def compound_refused(self, tok: Tok, ref: FieldRef, verb: str) -> None:
+        """A compound address cannot be filtered or sorted (only DISTANCE() reads it, not served here)."""
+        if ref.field.type == "address":
+            raise ApiError(
+                400,
+                "INVALID_FIELD",
+                located(self.text, tok.pos, f"field '{ref.field.name}' can not be {verb} in a query call"),
+            )
+
     def order_item(self) -> OrderItem:
-        ref = self.resolve(self.name_tok())
+        tok = self.name_tok()
+        ref = self.resolve(tok)
+        self.compound_refused(tok, ref, "sorted")
         desc = False
         nulls_first: bool | None = None
         if self.is_kw("ASC", "DESC"):
@@ -290,6 +317,7 @@ class _Parser:
     def cond(self) -> Cond:
         tok = self.name_tok()
         ref = self.resolve(tok)
+        self.compound_refused(tok, ref, "filtered")
         op_tok = self.peek()
         if op_tok.kind == "op":
             self.take()
@@ -384,8 +412,9 @@ class _Parser:
         raise AssertionError  # unreachable
 
 
-def parse(text: str) -> Query:
-    """Parse and resolve a SOQL query (ApiError MALFORMED_QUERY / INVALID_FIELD / INVALID_TYPE)."""
+def parse(text: str, access: FieldAccess | None = None) -> Query:
+    """Parse and resolve a SOQL query (ApiError MALFORMED_QUERY / INVALID_FIELD / INVALID_TYPE); fields `access`
+    hides are unknown columns."""
     if not text or not text.strip():
         raise ApiError(400, "MALFORMED_QUERY", "unexpected end of query")
-    return _Parser(text).query()
+    return _Parser(text, access).query()

@@ -485,3 +485,46 @@ def test_create_tasks_is_idempotent_on_the_key(sim: Simulator, tmp_path: Path, i
     assert first[0].record_id == second[0].record_id and first[0].key == task["Risk_Task_Key__c"]
     found = sim.org.find_by("Task", "Risk_Task_Key__c", task["Risk_Task_Key__c"])
     assert found == [first[0].record_id]
+
+
+class _Recorder:
+    """A progress sink that keeps what it was told."""
+
+    def __init__(self) -> None:
+        self.lines: dict[int, dict[str, Any]] = {}
+
+    def start(self, label: str, phase: str, total: int | None, unit: str) -> int:
+        self.lines[len(self.lines)] = {
+            "label": label,
+            "phase": phase,
+            "total": total,
+            "advanced": 0,
+            "done": None,
+        }
+        return len(self.lines) - 1
+
+    def advance(self, handle: int, n: int) -> None:
+        self.lines[handle]["advanced"] += n
+
+    def finish(self, handle: int, done: int) -> None:
+        self.lines[handle]["done"] = done
+
+
+@pytest.mark.parametrize("threshold", [10**9, 0], ids=["rest", "bulk"])
+def test_an_extract_reports_its_progress_against_the_count(
+    sim: Simulator, tmp_path: Path, threshold: int
+) -> None:
+    from crm_risk import progress
+
+    settings = _settings(sim, tmp_path, extract_bulk_threshold=threshold, extract_page_size=200)
+    client = connect(settings)
+    recorder = _Recorder()
+    previous = progress.set_sink(recorder)
+    try:
+        manifest = _extract(client, settings, "Task", f"progress-{threshold}")
+    finally:
+        progress.set_sink(previous)
+    (line,) = recorder.lines.values()
+    assert (line["label"], line["phase"]) == ("Task", "extract")
+    assert line["total"] == manifest.count_estimate == manifest.rows > 0
+    assert line["advanced"] == line["done"] == manifest.rows

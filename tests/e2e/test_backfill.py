@@ -82,6 +82,11 @@ def test_backfill_restores_a_window_without_doubling_or_moving_the_watermark(
         (["--since", "last tuesday"], "since 'last tuesday' is not a date or an ISO 8601 time"),
         (["--since", (datetime.now(UTC) + timedelta(days=2)).date().isoformat()], "is in the future"),
     ],
+    ids=[
+        "until-before-since",
+        "not-a-date",
+        "in-the-future",
+    ],  # the same on every xdist worker, at midnight too
 )
 def test_a_bad_window_is_refused_with_the_setting_named(
     argv: list[str], message: str, capsys: pytest.CaptureFixture[str]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import signal
 import subprocess
@@ -75,11 +76,16 @@ def _logged_writes(settings: dict[str, Any], entity: str) -> Counter[str]:
     return Counter(str(r[0]) for r in rows)
 
 
-def test_a_refused_login_closes_the_run_failed_with_its_cause(settings_for: dict) -> None:
+def test_a_refused_login_closes_the_run_failed_with_its_cause(
+    e2e_sim: Any, settings_for: dict, tmp_path: Path
+) -> None:
+    conn = json.loads((Path(e2e_sim.state_dir) / "connection.json").read_text())
+    wrong = tmp_path / "connection.json"  # the org's connection file with a client secret the org refuses
+    wrong.write_text(json.dumps({**conn, "client_secret": "not-the-secret"}))
     with pytest.raises(
         TerminalError, match=r"Salesforce login \(CRM_RISK_SF_AUTH=client_credentials\) refused"
     ):
-        nightly_sync(settings={**settings_for, "sf_client_secret": "not-the-secret"})
+        nightly_sync(settings={**settings_for, "sf_connection_file": str(wrong)})
     with _wh(settings_for) as con:
         runs = con.execute("select status, message from meta.runs").fetchall()
     assert len(runs) == 1 and runs[0][0] == "failed"

@@ -44,8 +44,11 @@ def test_the_list_says_how_many_and_what_the_levels_mean(settings):
         "1 Red, 0 Amber, 1 Green of 2 customer accounts scored (1 other accounts not scored"
     )
     assert lines[1].startswith("Red: at least one high-severity signal. Amber: score >= 25 without one.")
-    assert lines[2] == "showing 1 of 2, highest score first:"
-    assert lines[5].startswith("Red ") and RED in lines[5]
+    # the org lacks optional inputs (CSAT values, expectations, events, field history): said once, with the reasons
+    assert lines[2].startswith("not scored: expansion_ready (no Case has a value in CSAT__c); ")
+    assert "; owner_changed (no AccountHistory rows" in lines[2]
+    assert lines[3] == "showing 1 of 2, highest score first:"
+    assert lines[6].startswith("Red ") and RED in lines[6]
     assert "showing 0 of 0 Amber" in list_flags(settings, level="Amber")
 
 
@@ -57,3 +60,17 @@ def test_an_account_by_the_15_character_id_of_its_url(settings):
         explain_account(settings, PROSPECT[:15])
     with pytest.raises(ConfigError, match="not a Salesforce id"):
         explain_account(settings, "Acme")
+
+
+def test_a_quarantined_account_says_why_it_is_not_scored(settings):
+    quarantined = "001000000000009AAA"
+    with connect(settings.warehouse_path) as con:
+        con.execute(
+            "insert into meta.quarantine (run_id, object, record_id, failed, record, quarantined_at) "
+            "values ('r1', 'Account', ?, '{\"name_present\": \"Name is empty\"}', '{}', now())",
+            [quarantined],
+        )
+    with pytest.raises(
+        ConfigError, match=r"quarantined by the quality gate \(name_present\); fix it in the CRM"
+    ):
+        explain_account(settings, quarantined)

@@ -29,6 +29,8 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         ),
         ({"CRM_RISK_SF_AUTH": "magic"}, ["sync"], "CRM_RISK_SF_AUTH: Input should be"),
         ({}, ["sync", "--objects", "Case", "Tasks"], "unknown object(s) ['Tasks']"),
+        ({}, ["sync"], "no CRM configured: set CRM_RISK_SF_LOGIN_URL and the login of your auth mode"),
+        ({}, ["refresh", "--account", "001000000000000AAA"], "no CRM configured"),
         ({"CRM_RISK_EXTRACT_OBJECTS": "Case,Cases"}, ["sync"], "unknown object(s) ['Cases']"),
         ({}, ["backfill", "--since", "tomorrowish"], "backfill: since 'tomorrowish' is not a date"),
         ({}, ["refresh", "--account", "001nonsense"], "--account '001nonsense' is not a Salesforce id"),
@@ -70,3 +72,22 @@ def test_flags_after_the_demo_reads_the_demos_warehouse_and_says_so(workdir, cap
     out = capsys.readouterr()
     assert "reading the demo's warehouse .demo/warehouse.duckdb" in out.err
     assert "no accounts scored yet" in out.out
+
+
+def test_a_refused_login_is_one_line_before_prefect_and_creates_nothing(
+    workdir, monkeypatch, capsys, simulator, tmp_path_factory
+):
+    import json
+
+    conn = dict(simulator.connection)
+    secret = "not-the-secret-" + "x" * 20
+    conn["client_secret"] = secret
+    path = tmp_path_factory.mktemp("conn") / "connection.json"
+    path.write_text(json.dumps(conn))
+    monkeypatch.setenv("CRM_RISK_SF_CONNECTION_FILE", str(path))
+    monkeypatch.setenv("CRM_RISK_SF_AUTH", "client_credentials")
+    assert main(["sync"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("crm-risk: ") and "invalid_client" in err[-1], err
+    assert "Traceback" not in "\n".join(err) and secret not in "\n".join(err)
+    assert list(workdir.iterdir()) == []  # no warehouse, no landing, no Prefect home

@@ -38,3 +38,16 @@ def test_a_shorter_window_moves_the_trigger_and_the_run_together() -> None:
     assert built.parameters["window_seconds"] == 15
     assert built.triggers[0].within.total_seconds() == 15
     assert with_window(deployment_specs()["account-refresh"], None) == deployment_specs()["account-refresh"]
+
+
+def test_a_deployment_passing_a_secret_as_a_parameter_is_refused_before_it_is_stored() -> None:
+    import pytest
+
+    from crm_risk.errors import ConfigError
+
+    spec = {**deployment_specs()["nightly"], "parameters": {"settings": {"sf_client_secret": "s3cr3t-value"}}}
+    with pytest.raises(ConfigError, match=r"'nightly': parameters' settings carries sf_client_secret") as err:
+        deployment_of(spec)
+    assert "s3cr3t-value" not in str(err.value) and "CRM_RISK_SF_CLIENT_SECRET in the environment" in str(
+        err.value
+    )

@@ -1,6 +1,8 @@
 -- account_risk: one row per live customer account: level (Red/Amber/Green), score 0-100, the top reasons as
 -- sentences (as one text for the Account field, and as a list for the flag events), trend against the reference
--- (marts.account_risk_reference: what the CRM showed [risk] trend_reference_days ago), model version. key: account_id
+-- (marts.account_risk_reference: what the CRM showed [risk] trend_reference_days ago), model version;
+-- `push_held_for`: the signals not scored (an object they read never loaded) that could still raise a level below
+-- Red: such an account is not pushed (sync.account_push_pending) until they are. key: account_id
 create or replace table marts.account_risk as
 
 with accounts as (
@@ -18,6 +20,13 @@ sales as (
 
 previous as (
     select * from marts.account_risk_reference
+),
+
+unscored as (
+    select list(signal_id order by signal_id) as signal_ids
+    from meta.signal_catalog
+    where enabled and severity <> 'positive'
+        and signal_id in (select signal_id from meta.signal_inputs where not loaded)
 ),
 
 points as (
@@ -125,7 +134,8 @@ final as (
         leveled.risk_signals,
         leveled.renewal_near,
         previous.level as previous_level,
-        previous.score as previous_score
+        previous.score as previous_score,
+        case when leveled.level <> 'Red' then (select signal_ids from unscored) end as push_held_for
     from leveled
     left join previous on leveled.account_id = previous.account_id
 )

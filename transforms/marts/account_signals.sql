@@ -8,9 +8,15 @@ with fired as (
     select * from query_table($signal_tables::varchar[], true)
 ),
 
+unloaded as (
+    -- a signal reading an object never loaded is not scored (marts.signal_coverage): no firing from half a picture
+    select distinct signal_id from meta.signal_inputs
+    where not loaded
+),
+
 catalog as (
     select * from meta.signal_catalog
-    where enabled
+    where enabled and signal_id not in (select signal_id from unloaded)
 ),
 
 accounts as (

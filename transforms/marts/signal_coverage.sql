@@ -1,5 +1,6 @@
--- signal_coverage: per signal, whether it could be scored in this org as of $as_of (its optional input has
--- values) and on how many customer accounts; "not_scored" is reported, never shown as green. key: signal_id
+-- signal_coverage: per signal, whether it could be scored in this org as of $as_of (every object it reads was
+-- loaded at least once, and its optional input has values) and on how many customer accounts; "not_scored" is
+-- reported, never shown as green. key: signal_id
 create or replace table marts.signal_coverage as
 
 with catalog as (
@@ -18,6 +19,13 @@ events as (
     select activity_id as event_id, account_id, activity_type as event_type
     from marts.int_activities
     where activity_kind = 'event'
+),
+
+unloaded as (
+    select signal_id, list(object order by object) as missing_objects
+    from meta.signal_inputs
+    where not loaded
+    group by 1
 ),
 
 fired as (
@@ -83,12 +91,20 @@ final as (
         catalog.signal_id,
         case
             when not catalog.enabled then 'disabled'
+            when unloaded.signal_id is not null then 'not_scored'
             when coalesce(inputs.accounts_with_input, 1) = 0 then 'not_scored'
             else 'scored'
         end as status,
-        case when coalesce(inputs.accounts_with_input, 1) = 0 then inputs.missing_reason end as reason,
+        case
+            when unloaded.signal_id is not null
+                then array_to_string(unloaded.missing_objects, ', ') || ' never loaded: a sync of '
+                    || case when len(unloaded.missing_objects) = 1 then 'it' else 'them' end || ' scores this signal'
+            when coalesce(inputs.accounts_with_input, 1) = 0 then inputs.missing_reason
+        end as reason,
+        coalesce(unloaded.missing_objects, []::varchar[]) as missing_objects,
         (select count(*) from accounts) as accounts_evaluated,
         case
+            when unloaded.signal_id is not null then (select count(*) from accounts)
             when catalog.signal_id = 'missed_customer_yardstick'
                 then (select count(*) from accounts where expected_resolution_days is null)
             when coalesce(inputs.accounts_with_input, 1) = 0 then (select count(*) from accounts)
@@ -99,6 +115,7 @@ final as (
     from catalog
     left join inputs on catalog.signal_id = inputs.signal_id
     left join fired on catalog.signal_id = fired.signal_id
+    left join unloaded on catalog.signal_id = unloaded.signal_id
 )
 
 select * from final

@@ -2,12 +2,14 @@
 -- differ from the last successful push (or, before any push, from what the CRM already holds) and are not
 -- dead-lettered with the same hash (a rejected value goes again after CRM_RISK_PUSH_REJECTED_RETRY_HOURS, at most
 -- CRM_RISK_PUSH_REJECTED_MAX_ATTEMPTS sends, or once the Account is edited). Live customer accounts only; cleared
--- flags (back to Green) are included.
+-- flags (back to Green) are included; an account whose level rests on signals not scored yet
+-- (marts.account_risk.push_held_for) waits.
 -- grain: account; key: Id
 create or replace view sync.account_push_pending as
 
 with risk as (
     select * from marts.account_risk
+    where push_held_for is null
 ),
 
 accounts as (

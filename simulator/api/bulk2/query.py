@@ -16,8 +16,9 @@ from simulator.org.result import QueryResult
 if TYPE_CHECKING:
     from simulator.api.context import ApiContext
 
-__all__ = ["create_query", "query_info", "query_results"]
+__all__ = ["COMPOUND_REFUSED", "create_query", "query_info", "query_results"]
 
+COMPOUND_REFUSED = "Selecting compound data not supported in Bulk Query"
 _FROM_RE = re.compile(r"\bFROM\s+(\w+)", re.IGNORECASE)
 _OFFSET_RE = re.compile(r"\bOFFSET\s+\d+\s*$", re.IGNORECASE)
 
@@ -51,9 +52,11 @@ def create_query(ctx: ApiContext, req: Request) -> Response:
     entity = _FROM_RE.search(soql)
     if entity and ctx.faults.bulk_refused(entity.group(1)):  # refused before the query runs, as Salesforce
         raise error(400, "INVALIDENTITY", f"Entity '{entity.group(1)}' is not supported by the Bulk API.")
-    result = ctx.org.query(soql, include_deleted=op == "queryAll")
+    result = ctx.org.query(soql, include_deleted=op == "queryAll", user_id=req.user_id)
     if result.is_count:
         raise error(400, "INVALIDJOB", "InvalidJob : Aggregate queries are not supported by Bulk API 2.0")
+    if result.has_compound:
+        raise error(400, "API_ERROR", COMPOUND_REFUSED)
     failed = bool(ctx.faults.check("bulk2.query.fail", req.path, {"bulkfail"}))
     job = ctx.bulk2.new(
         req,

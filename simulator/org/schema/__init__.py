@@ -7,6 +7,7 @@ The product never imports it: the connector learns the same facts through the de
 
 from __future__ import annotations
 
+from simulator.org.schema.access import PACKAGE_FIELDS, FieldAccess
 from simulator.org.schema.model import SOAP_TYPES, Field, SObject
 from simulator.org.schema.sales import (
     ACCOUNT,
@@ -19,21 +20,24 @@ from simulator.org.schema.sales import (
     USER,
 )
 from simulator.org.schema.service import CASE, CASE_STATUSES, EVENT, TASK, TASK_STATUSES
+from simulator.org.schema.standard import complete
 
 __all__ = [
     "CASE_STATUSES",
     "OPPORTUNITY_STAGES",
+    "PACKAGE_FIELDS",
     "SCHEMA",
     "SOAP_TYPES",
     "TASK_STATUSES",
     "Field",
+    "FieldAccess",
     "SObject",
     "fields_of",
     "sobject",
 ]
 
 SCHEMA: dict[str, SObject] = {
-    o.name: o
+    o.name: complete(o)
     for o in (
         USER,
         ACCOUNT,
@@ -56,5 +60,5 @@ def sobject(name: str) -> SObject | None:
 
 
 def fields_of(name: str) -> list[str]:
-    """Field names of an object in describe order."""
+    """Names of an object's stored fields in describe order (compound address fields are not stored)."""
     return [f.name for f in SCHEMA[name].fields]

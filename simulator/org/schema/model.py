@@ -26,6 +26,7 @@ SOAP_TYPES = {
     "percent": "xsd:double",
     "int": "xsd:int",
     "anyType": "xsd:anyType",
+    "address": "urn:address",
 }
 
 
@@ -53,24 +54,42 @@ class Field:
     name_field: bool = False
     required: bool = False  # required on create (nillable False and not defaulted)
     label: str = ""
+    compound: str | None = None  # compoundFieldName: the compound field this one is a component of
+    precision: int = 0  # numeric precision / scale when not the type's usual (Latitude: 18, 15)
+    scale: int = 0
+
+    @property
+    def stored(self) -> bool:
+        """Whether the org stores the field (a compound `address` is read from its components instead)."""
+        return self.type != "address"
 
 
 @dataclass(frozen=True)
 class SObject:
-    """One object's describe metadata and its fields in describe order."""
+    """One object's describe metadata: `all_fields` in describe order, `fields` the stored ones among them.
+
+    A compound address (`BillingAddress`) is in `all_fields` and found by `field()`, but not stored: every table,
+    row and write iterates `fields`; describe and SOQL see the compound and read it from its components.
+    """
 
     name: str
     label: str
-    fields: tuple[Field, ...]
+    all_fields: tuple[Field, ...]
     createable: bool = True
     updateable: bool = True
     deletable: bool = True
     replicateable: bool = True
     custom: bool = False
-    by_name: dict[str, Field] = field(default_factory=dict, compare=False, repr=False)
+    by_name: dict[str, Field] = field(default_factory=dict, init=False, compare=False, repr=False)
+    fields: tuple[Field, ...] = field(default=(), init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.by_name.update({f.name.lower(): f for f in self.fields})
+        self.by_name.update({f.name.lower(): f for f in self.all_fields})
+        object.__setattr__(self, "fields", tuple(f for f in self.all_fields if f.stored))
+
+    def components(self, compound: str) -> tuple[Field, ...]:
+        """The stored components of a compound field, in describe order."""
+        return tuple(f for f in self.fields if f.compound == compound)
 
     def field(self, name: str) -> Field | None:
         """The field of that name, case-insensitively (SOQL and REST bodies are case-insensitive)."""
