@@ -49,6 +49,9 @@ class Settings(BaseSettings):
         ge=0,
         description="how long a run waits for another process holding the warehouse read-write (one writer)",
     )
+    landing_keep_runs: int = Field(
+        10, ge=1, description="landing files of this many recent runs are kept; older runs' are deleted"
+    )
     warehouse_memory_limit: str = Field(
         "1GB",
         pattern=SIZE_PATTERN,
@@ -112,6 +115,15 @@ class Settings(BaseSettings):
     push_bulk_threshold: int = 2000
     push_reject_threshold: float = Field(
         0.05, ge=0, le=1, description="fail the run above this rejected share"
+    )
+    push_rejected_retry_hours: float = Field(
+        6.0,
+        ge=0,
+        description="an Account update the CRM rejected is sent again, unchanged, after this long (e.g. a "
+        "validation rule since fixed); at once when its value or the Account changes",
+    )
+    push_rejected_max_attempts: int = Field(
+        3, ge=1, description="sends of the same rejected value by the retry interval, the first included"
     )
     push_fields: dict[str, str] = Field(
         default_factory=lambda: dict(PUSH_FIELDS),

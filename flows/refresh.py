@@ -17,7 +17,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from connectors.salesforce.client import connect
+from connectors.salesforce.client import CrmClient, connect
 from crm_risk.config import settings_from_parameters
 from expectations.gate import warm_up
 from flows.inbox import Change, Inbox, account_of, parse_time
@@ -88,13 +88,14 @@ def account_refresh(
         seen={event_id} if event_id else set(),
     )
     ctx = context.begin_run(cfg, "account_refresh")
-    client = connect(cfg)
+    client: CrmClient | None = None
     passes: list[RefreshOutcome] = []
     changes, failures = int(bool(pending)), []
     errors: list[Exception] = []
     pulled_at: dict[tuple[str, str], datetime] = {}  # (account, object or ALL) -> when its last pull started
     status = "failed"
     try:
+        client = connect(cfg)  # inside: a refused login closes the run as failed, with its cause
         while True:
             if pending:
                 ids, objects = pending.take()
@@ -117,27 +118,32 @@ def account_refresh(
             if not pending:
                 time.sleep(cfg.refresh_poll_seconds)
         status = "failed" if failures else "success"
+    except Exception as exc:  # the login, or the inbox: the run record says why it failed
+        failures.append(f"{type(exc).__name__}: {exc}")
+        errors.append(exc)
+        raise
     finally:
         inbox.close()
         counts = _counts(passes, changes)
-        context.finish_run(ctx, status, counts, client.api_calls, "; ".join(failures))
+        calls = client.api_calls if client else 0
+        context.finish_run(ctx, status, counts, calls, "; ".join(failures))
         create_markdown_artifact(
             _summary(ctx.run_id, counts, failures),
             key="crm-risk-account-refresh",
             description=f"run {ctx.run_id}",
         )
-        emit_refresh_events(ctx, passes, status, client.api_calls, failures, errors)  # never raises
+        emit_refresh_events(ctx, passes, status, calls, failures, errors)  # never raises
     log.info(
         "account refresh %s: %d changes, %d accounts in %d passes, %d API calls",
         ctx.run_id,
         changes,
         counts["accounts"],
         len(passes),
-        client.api_calls,
+        calls,
     )
     if failures:
         raise RuntimeError("account refresh failed for " + "; ".join(failures))
-    return {"run_id": ctx.run_id, "status": status, **counts, "api_calls": client.api_calls}
+    return {"run_id": ctx.run_id, "status": status, **counts, "api_calls": calls}
 
 
 def _already_pulled(change: Change, pulled_at: dict[tuple[str, str], datetime]) -> bool:
@@ -164,6 +170,7 @@ def _counts(passes: list[RefreshOutcome], changes: int) -> dict[str, Any]:
         "levels_scored": levels,
         "flags_pushed": sum(p.push.updated for p in passes if p.push),
         "flags_rejected": sum(p.push.rejected for p in passes if p.push),
+        "flags_not_sent": sum(p.push.not_sent for p in passes if p.push),
         "tasks_created": sum(p.tasks.created for p in passes if p.tasks),
         "tasks_closed": sum(p.tasks.closed for p in passes if p.tasks),
         "extracted": {
@@ -179,7 +186,8 @@ def _summary(run_id: str, counts: dict[str, Any], failures: list[str]) -> str:
         "",
         f"- change events answered: {counts['changes']}, accounts refreshed: {counts['accounts']} "
         f"in {counts['passes']} passes",
-        f"- flags written to the CRM: {counts['flags_pushed']}, rejected: {counts['flags_rejected']}",
+        f"- flags written to the CRM: {counts['flags_pushed']}, rejected: {counts['flags_rejected']}, "
+        f"not sent (the next run sends them): {counts['flags_not_sent']}",
         f"- owner Tasks created: {counts['tasks_created']}, closed: {counts['tasks_closed']}",
         "- records pulled: " + (", ".join(f"{k} {v}" for k, v in counts["extracted"].items()) or "none"),
     ]

@@ -41,11 +41,12 @@ def sync_once(
     lists what the push would write instead (pipeline/preview.py).
     """
     ctx = context.begin_run(cfg, flow_label)  # a full, read-only or locked warehouse: one line from connect()
+    client: CrmClient | None = None
     run = report.RunRecord()
-    with run.timed("connect"):
-        client: CrmClient = connect_task(cfg)
     failure: Exception | None = None
     try:
+        with run.timed("connect"):  # inside: a refused login closes the run as failed, with its cause
+            client = connect_task(cfg)
         with run.timed("extract"):
             run.extracted = extract_task(ctx, client, objects, since, until)
         ctx.failed_objects = sorted(run.extracted.failed)  # for the steps after: scoring, the report
@@ -71,13 +72,14 @@ def sync_once(
             raise
         raise explained from exc
     finally:
-        markdown = report.close_run(ctx, run, client.api_calls)
+        calls = client.api_calls if client else 0
+        markdown = report.close_run(ctx, run, calls)
         create_markdown_artifact(
             markdown, key=report.artifact_key(flow_label), description=f"run {ctx.run_id}"
         )
-        emit_run_events(ctx, run, client.api_calls, failure)  # for users' automations; never raises
+        emit_run_events(ctx, run, calls, failure)  # for users' automations; never raises
     logger = get_run_logger()
     if run.status == "partial":
         logger.warning("run %s partial: %s", ctx.run_id, run.message)
-    logger.info("run %s %s: %d API calls", ctx.run_id, run.status, client.api_calls)
-    return run.as_dict(ctx.run_id, client.api_calls)
+    logger.info("run %s %s: %d API calls", ctx.run_id, run.status, calls)
+    return run.as_dict(ctx.run_id, calls)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -12,8 +13,11 @@ import duckdb
 from connectors import warehouse
 from connectors.warehouse.errors import explain
 from crm_risk.config import Settings
+from pipeline.retention import prune_landing
 
 __all__ = ["RunContext", "begin_run", "explain_failure", "finish_run"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -29,11 +33,13 @@ class RunContext:
 
 
 def begin_run(settings: Settings, flow: str, run_id: str | None = None) -> RunContext:
-    """Register the run in meta.runs and return its context."""
+    """Close the runs whose process died (status `died`), register this one in meta.runs, return its context."""
     ctx = RunContext(run_id or uuid.uuid4().hex[:16], flow, datetime.now(UTC), settings)
     try:
         with warehouse.open_for(settings) as con:
             warehouse.ensure_schemas(con)
+            for dead, message in warehouse.mark_dead_runs(con):
+                log.warning("run %s %s", dead, message)
             warehouse.start_run(con, ctx.run_id, flow)
     except duckdb.Error as exc:  # a full or read-only warehouse: one line saying what to do
         explained = explain_failure(settings, exc)
@@ -46,9 +52,11 @@ def begin_run(settings: Settings, flow: str, run_id: str | None = None) -> RunCo
 def finish_run(
     ctx: RunContext, status: str, counts: dict[str, Any], api_calls: int, message: str = ""
 ) -> None:
-    """Close the run's row in meta.runs."""
+    """Close the run's row in meta.runs, then prune old runs' landing files (CRM_RISK_LANDING_KEEP_RUNS)."""
     with warehouse.open_for(ctx.settings) as con:
         warehouse.finish_run(con, ctx.run_id, status, counts, api_calls, message)
+        live = warehouse.live_runs(con)
+    prune_landing(ctx.settings, keep_also=live)
 
 
 def explain_failure(settings: Settings, exc: BaseException) -> BaseException:

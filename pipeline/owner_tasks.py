@@ -3,7 +3,7 @@
 The ledger `sync.owner_tasks` (transforms/sync/owner_tasks/ledger.sql; its statements beside it) makes it safe across reruns and crashes:
 
 1. `reconcile`: an intent logged by an earlier run without a result (the process died between the create and the
-   log) is looked up in the CRM by its key: found -> 'open'; not found -> sent again (the create is an upsert on
+   log; never one of a run still running, whose results are on their way) is looked up in the CRM by its key: found -> 'open'; not found -> sent again (the create is an upsert on
    Risk_Task_Key__c, so even a create that did land is never duplicated). Open CRM Tasks carrying our key that the
    ledger does not know (e.g. a rebuilt warehouse) are adopted, not created again.
 2. `store_intents`: new rows of `sync.owner_task_pending` go to the ledger as 'intent' and are committed BEFORE
@@ -100,7 +100,14 @@ def reconcile(
     adopted = con.execute(statement("sync/owner_tasks/adopt"), {"run_id": run_id}).fetchall()
     out.adopted = len(adopted)
     sql, params = _scoped("sync.owner_tasks", accounts, "state = 'intent'")
-    intents = con.execute(f"select task_key, payload from ({sql}) order by task_key", params).fetchall()
+    # another run still running owns its intents: its results are on their way (reconciling them too would log
+    # every such Task twice, and send again those it has not answered yet)
+    busy = sorted(warehouse.live_runs(con) - {run_id})
+    intents = con.execute(
+        f"select task_key, payload from ({sql}) where run_id is null or run_id not in "
+        "(select unnest($busy::varchar[])) order by task_key",
+        {**params, "busy": busy},
+    ).fetchall()
     if not intents:
         return []
     found = find_ids(client, "Task", "Risk_Task_Key__c", [k for k, _ in intents])
@@ -198,7 +205,7 @@ def record_creates(
             continue
         code = res.error_code or "UNKNOWN"
         out.errors[code] = out.errors.get(code, 0) + 1
-        if res.status == "retry":
+        if res.status in ("retry", "not_sent"):
             out.retry += 1
             state = "intent"
         else:
@@ -244,7 +251,7 @@ def close_cleared(
         if res.ok or res.error_code == "ENTITY_IS_DELETED":
             out.closed += res.ok
             con.execute(statement("sync/owner_tasks/mark_closed"), {"key": key})
-        else:
+        elif res.status not in ("retry", "not_sent"):  # those are closed by a later run
             out.close_rejected += 1
             code = res.error_code or "UNKNOWN"
             out.errors[code] = out.errors.get(code, 0) + 1
@@ -270,7 +277,9 @@ def push_tasks(ctx: RunContext, client: CrmClient, accounts: list[str] | None = 
         if out.quota_stopped is None:
             close_cleared(con, client, run_id, settings, out, accounts)
     out.api_calls = client.api_calls - calls_before
-    sent = len(results)
+    sent = (
+        out.created + out.updated + out.rejected
+    )  # what the CRM answered: creates not sent are no rejection
     if sent and out.rejected / sent > settings.push_reject_threshold:
         raise PushRejectedError(
             f"{out.rejected} of {sent} owner Task creates were rejected ({out.rejected / sent:.0%} > "

@@ -185,8 +185,11 @@ def summary_markdown(
             "",
             # raised: a level the CRM accepted moved up (none/Green -> Amber/Red, Amber -> Red); cleared: back to Green
             f"- flags raised (up to Amber or Red): {push.raised}, cleared (back to Green): {push.cleared}",
-            f"- accounts to update: {push.pending}, updated: {push.updated}, rejected: {push.rejected}",
+            f"- accounts to update: {push.pending}: sent and accepted {push.updated}, rejected by the CRM "
+            f"{push.rejected}, not sent (the next run sends them) {push.not_sent}",
         ]
+        if push.reconciled:
+            lines.append(f"- updates of an interrupted run found in the CRM and logged: {push.reconciled}")
         if push.errors:
             lines.append(
                 "- rejections by error: " + ", ".join(f"{k} {v}" for k, v in sorted(push.errors.items()))

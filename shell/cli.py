@@ -38,7 +38,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
         return run_live(state_dir, accounts=args.accounts, seed=args.seed)
     from shell.demo import run_demo
+    from shell.prefect_server import start_tied_prefect_server
 
+    start_tied_prefect_server()
     return run_demo(
         state_dir,
         accounts=args.accounts,
@@ -157,9 +159,12 @@ def _print_held(result: dict[str, Any]) -> None:
 
 def _cmd_sync(args: argparse.Namespace) -> int:
     _preflight(args.objects or None)
+    from shell.prefect_server import start_tied_prefect_server
+
     started = time.monotonic()
     with _crm() as overrides, _progress():
         _prefect_env()
+        start_tied_prefect_server()  # before any flow: a kill -9 of this command stops it too
         from flows.nightly import nightly_sync
 
         result = nightly_sync(
@@ -175,9 +180,12 @@ def _cmd_backfill(args: argparse.Namespace) -> int:
 
     since, until = backfill_window(args.since, args.until)  # a bad window fails here, before Prefect starts
     _preflight(args.objects or None)
+    from shell.prefect_server import start_tied_prefect_server
+
     started = time.monotonic()
     with _crm() as overrides, _progress():
         _prefect_env()
+        start_tied_prefect_server()  # before any flow: a kill -9 of this command stops it too
         from flows.backfill import backfill
 
         result = backfill(
@@ -198,9 +206,12 @@ def _cmd_refresh(args: argparse.Namespace) -> int:
 
     ids = [normalize_id(a, "--account") for a in args.account]  # a bad id fails here, before Prefect starts
     _preflight(None)
+    from shell.prefect_server import start_tied_prefect_server
+
     started = time.monotonic()
     with _crm() as overrides, _progress():
         _prefect_env()
+        start_tied_prefect_server()  # before any flow: a kill -9 of this command stops it too
         from flows.refresh import account_refresh
 
         result = account_refresh(account_ids=ids, push=not args.no_push, settings=overrides)

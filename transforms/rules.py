@@ -131,6 +131,7 @@ class _RiskSection(_Section):
     renewal_window_days: _Amount
     renewal_weight: _Amount
     trend_min_delta: _Amount
+    trend_reference_days: _Amount
     onboarding_days: _Amount
     contract_days: _Amount
     reasons_count: _Amount

@@ -9,7 +9,8 @@ the org. What a model needs of the rest of the org is not recomputed: the files 
 medians, "does the org hold this input at all") and the signal coverage keep the last full run's tables, copied in
 (only the accounts' rows where the table has an `account_id`). The outputs are then merged into the warehouse in
 one transaction: for every staging and marts table with an `account_id`, the accounts' rows are replaced. The
-nightly's risk history (the trend's reference) is read, never appended. Equivalence with a full run, account by
+trend's reference is read from the push log as a full run reads it (the same accounts' pushes), so a refresh and
+the nightly mean the same by Rising and Falling; the nightly's risk history is never appended by a refresh. Equivalence with a full run, account by
 account, is tested (tests/e2e/test_refresh.py).
 """
 
@@ -39,9 +40,14 @@ SCRATCH = "crm_risk_scope"
 COVERAGE = "signal_coverage.sql"
 _ORG_SCOPE = re.compile(r"^--\s*scope:\s*org\b", re.IGNORECASE | re.MULTILINE)
 _CREATES = re.compile(r"create\s+or\s+replace\s+table\s+([a-z_]+\.[a-z_]+)", re.IGNORECASE)
-# the warehouse tables the transforms read besides raw.* (the ledger and push state for the sync views, the
-# history for the trend): copied for the accounts only
-_STATE = ("sync.account_push_state", "sync.owner_tasks", "marts.account_risk_history")
+# the warehouse tables the transforms read besides raw.* (the ledger and push state for the sync views, the push
+# log for the trend's reference) -> the column naming the account: copied for the accounts only
+_STATE = {
+    "sync.account_push_state": "account_id",
+    "sync.owner_tasks": "account_id",
+    "marts.account_risk_history": "account_id",
+    "sync.push_log": "record_id",
+}
 # raw tables whose rows reach their account through another table (child -> parent column -> parent's account)
 _THROUGH = {
     "opportunity_history": ('"OpportunityId"', "opportunity"),
@@ -183,7 +189,8 @@ def _copy_inputs(con: duckdb.DuckDBPyConnection, home: str, kept: Iterable[str])
     for name in [*_STATE, *kept]:
         if name not in source:
             continue
-        where = f"where account_id in {in_scope}" if "account_id" in source[name] else ""
+        column = _STATE.get(name, "account_id")
+        where = f"where {column} in {in_scope}" if column in source[name] else ""
         con.execute(f'create or replace table {_q(name)} as select * from "{home}".{_q(name)} {where}')
     return copied
 

@@ -7,8 +7,9 @@ Every row gets a `PushResult`, in input order:
                         dead-letter it with the reason, never retried until the value changes
     retry               transient (UNABLE_TO_LOCK_ROW, 5xx, timeouts, a Bulk job that could not run) and still
                         failing when the chunk's retries are spent: send it again next run
+    not_sent            the API quota stopped the push before this row was sent: sent by the next run, no rejection
 REQUEST_LIMIT_EXCEEDED raises `PushInterrupted` (a QuotaExceeded) whose `.results` holds every row's result so far
-(rows not sent are `retry` with error_code REQUEST_LIMIT_EXCEEDED), so the caller records what was done and stops.
+(rows not sent are `not_sent` with error_code REQUEST_LIMIT_EXCEEDED), so the caller records what was done and stops.
 
 Retries follow the one policy (retry.py, which states the bounds): a chunk's retries of the whole call and re-sends of
 its records that failed transiently in a 200 answer share one budget. Halving a chunk isolates a bad record, it is not
@@ -44,7 +45,7 @@ TASK_KEY = fields.TASK_KEY.name
 
 @dataclass(frozen=True)
 class PushResult:
-    """One row's outcome. status: 'updated' | 'created' | 'rejected' | 'retry'."""
+    """One row's outcome. status: 'updated' | 'created' | 'rejected' | 'retry' | 'not_sent'."""
 
     record_id: str | None
     ok: bool
@@ -56,7 +57,7 @@ class PushResult:
 
 
 class PushInterrupted(QuotaExceeded):
-    """The API quota stopped the push; `.results` has one PushResult per input row (unsent rows: 'retry')."""
+    """The API quota stopped the push; `.results` has one PushResult per input row (unsent rows: 'not_sent')."""
 
     def __init__(
         self, message: str, results: list[PushResult], *, status: int | None = None, code: str | None = None
@@ -200,12 +201,22 @@ class _Pusher:
         self._chunk([(idx, payload) for idx, payload, *_ in again], budget, halved=True)
 
 
-def _finish(results: list[PushResult | None], what: str, exc: QuotaExceeded | None) -> list[PushResult]:
-    """Fill unsent rows (quota stop) and log the counts; raise PushInterrupted if the quota stopped us."""
+def _finish(
+    results: list[PushResult | None],
+    what: str,
+    exc: QuotaExceeded | None,
+    pushers: tuple[_Pusher, ...] = (),
+) -> list[PushResult]:
+    """Fill unsent rows (quota stop: 'not_sent', with their Id or key) and log the counts; raise PushInterrupted if
+    the quota stopped us."""
     code = (exc.code if exc else None) or "REQUEST_LIMIT_EXCEEDED"
+    ids = {i: v for p in pushers for i, v in p.ids.items()}
+    keys = {i: v for p in pushers for i, v in p.keys.items()}
     done = [
-        r if r is not None else PushResult(None, False, "retry", code, "not sent: API quota reached")
-        for r in results
+        r
+        if r is not None
+        else PushResult(ids.get(i), False, "not_sent", code, "not sent: API quota reached", keys.get(i), 0)
+        for i, r in enumerate(results)
     ]
     counts: dict[str, int] = {}
     for r in done:
@@ -321,7 +332,7 @@ def push_updates(
             pusher.send([(idx, collection_record(sobject, row)) for idx, row in items])
     except QuotaExceeded as err:
         exc = err
-    return _finish(results, f"push {sobject} updates", exc)
+    return _finish(results, f"push {sobject} updates", exc, (pusher,))
 
 
 def create_tasks(
@@ -363,4 +374,4 @@ def create_tasks(
         )
     except QuotaExceeded as err:
         exc = err
-    return _finish(results, "create owner tasks", exc)
+    return _finish(results, "create owner tasks", exc, (upsert, create))

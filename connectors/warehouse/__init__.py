@@ -8,7 +8,7 @@ state and the append-only push log). The DDL is `ddl.sql` beside this file.
     connect.py     open the warehouse (single-writer wait, memory cap, UTC), schemas and bookkeeping tables
     load.py        merge an extract's Parquet files into raw.* and move its watermark, one transaction
     quarantine.py  refused rows, closed when a later version loads; per-run reconciliation
-    runs.py        meta.runs and watermarks
+    runs.py        meta.runs (a run whose process died is closed by the next start) and watermarks
     push_log.py    sync.push_log and sync.account_push_state
 """
 
@@ -23,23 +23,35 @@ from connectors.warehouse.connect import (
     open_for,
 )
 from connectors.warehouse.load import TABLES, LoadResult, load_manifest, table_for
-from connectors.warehouse.push_log import HASHED_FIELDS, payload_hash, record_push_results
+from connectors.warehouse.push_log import HASHED_FIELDS, RejectRetry, payload_hash, record_push_results
 from connectors.warehouse.quarantine import quarantine_rows
-from connectors.warehouse.runs import finish_run, get_watermark, loaded_objects, start_run
+from connectors.warehouse.runs import (
+    DIED,
+    finish_run,
+    get_watermark,
+    live_runs,
+    loaded_objects,
+    mark_dead_runs,
+    start_run,
+)
 
 __all__ = [
+    "DIED",
     "HASHED_FIELDS",
     "LOCK_WAIT_SECONDS",
     "MEMORY_LIMIT",
     "SCHEMAS",
     "TABLES",
     "LoadResult",
+    "RejectRetry",
     "connect",
     "ensure_schemas",
     "finish_run",
     "get_watermark",
+    "live_runs",
     "load_manifest",
     "loaded_objects",
+    "mark_dead_runs",
     "open_for",
     "payload_hash",
     "quarantine_rows",

@@ -25,3 +25,16 @@ create table if not exists sync.account_push_state (
     account_id varchar primary key, payload json, payload_hash varchar, pushed_at timestamptz, run_id varchar,
     dead_hash varchar, dead_error_code varchar, dead_message varchar, dead_at timestamptz
 );
+-- the process owning a running run (host, `<pid>:<start ticks>`): a row whose process is gone is closed as 'died'
+alter table meta.runs add column if not exists host varchar;
+alter table meta.runs add column if not exists process varchar;
+-- a rejected Account value is sent again after dead_retry_at (null: never, the cap is reached) or once it changes
+alter table sync.account_push_state add column if not exists dead_attempts integer;
+alter table sync.account_push_state add column if not exists dead_retry_at timestamptz;
+-- Account updates about to be sent, committed before the send; removed with the results' log, in one transaction.
+-- Rows of a run that died are reconciled with the CRM's values by the next push (pipeline/push.py).
+create table if not exists sync.account_push_intents (
+    run_id varchar, account_id varchar, payload json, payload_hash varchar, intent_at timestamptz,
+    primary key (run_id, account_id)
+);
+alter table sync.account_push_state add column if not exists dead_modstamp timestamptz;

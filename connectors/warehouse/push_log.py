@@ -1,4 +1,5 @@
-"""What was pushed: sync.push_log (append-only, one row per CRM write result) and sync.account_push_state."""
+"""What was pushed: sync.push_log (append-only, one row per CRM write result), sync.account_push_state and the
+Account push intents (sync.account_push_intents: written before a send, removed with its logged result)."""
 
 from __future__ import annotations
 
@@ -6,14 +7,15 @@ import contextlib
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import duckdb
 
 from connectors.warehouse.rows import append
 
-__all__ = ["HASHED_FIELDS", "payload_hash", "record_push_results"]
+__all__ = ["HASHED_FIELDS", "RejectRetry", "payload_hash", "record_push_results"]
 
 # Fields whose values make up the pushed payload's hash. Risk_Computed_At__c is left out on purpose:
 # an unchanged risk must not be re-pushed every night just because it was recomputed.
@@ -24,6 +26,14 @@ HASHED_FIELDS = (
     "Risk_Trend__c",
     "Risk_Model_Version__c",
 )
+
+
+@dataclass(frozen=True)
+class RejectRetry:
+    """When an Account value the CRM rejected goes again unchanged: after `after`, at most `max_attempts` sends."""
+
+    after: timedelta = timedelta(hours=6)
+    max_attempts: int = 3
 
 
 def payload_hash(values: Mapping[str, Any]) -> str:
@@ -59,15 +69,18 @@ def record_push_results(
     hashes: Mapping[str, str] | None = None,
     *,
     operation: str = "update",
+    retry_rejected: RejectRetry | None = None,
 ) -> dict[str, int]:
     """Log push results to sync.push_log and, for Accounts, move sync.account_push_state; returns counts by status.
 
     `results` are PushResult objects or dicts (record_id, ok, status, error_code, message); `payloads` maps record
     id -> the row sent, or is the list of rows sent (matched on `Id`, or by position for creates), optionally
     carrying `payload_hash`; `hashes` (record id -> payload_hash, e.g. from sync.account_push_pending) wins over
-    both. `operation` is what was done (`update`, `create`, `close`). Successes become the
-    last pushed values; rejections dead-letter their hash (not retried until the value changes); `retry` results
-    are only logged, so the record stays pending.
+    both. `operation` is what was done (`update`, `create`, `close`, `reconcile`). Successes become the
+    last pushed values; rejections dead-letter their hash (sent again when the value or the Account changes, or
+    per `retry_rejected`); `retry` (sent, failed transiently) and `not_sent` (the quota stopped the push first)
+    results are only logged, so the record stays pending. For Accounts, the run's intents of the logged records
+    (sync.account_push_intents) are removed in the same transaction.
     """
     results = list(results)
     if isinstance(payloads, Mapping):
@@ -111,7 +124,12 @@ def record_push_results(
     try:
         append(con, "sync.push_log", rows)
         if object_name == "Account":
-            _move_push_state(con, run_id, now)
+            _move_push_state(con, run_id, now, retry_rejected or RejectRetry())
+            con.execute(
+                "delete from sync.account_push_intents where run_id = $run_id and account_id in "
+                "(select record_id from sync.push_log where run_id = $run_id and object = 'Account' and \"at\" = $now)",
+                {"run_id": run_id, "now": now},
+            )
         con.execute("commit")
     except Exception:
         with contextlib.suppress(duckdb.Error):  # a failed commit ended the transaction: keep its error
@@ -123,28 +141,52 @@ def record_push_results(
     return counts
 
 
-def _move_push_state(con: duckdb.DuckDBPyConnection, run_id: str, now: datetime) -> None:
-    """Fold this run's Account push_log rows into sync.account_push_state (one bulk merge)."""
+def _move_push_state(con: duckdb.DuckDBPyConnection, run_id: str, now: datetime, retry: RejectRetry) -> None:
+    """Fold this run's Account push_log rows into sync.account_push_state (one bulk merge).
+
+    A rejection counts its attempts (the same value rejected again adds one) and when it may go again
+    (`dead_retry_at`: after `retry.after`, null once `retry.max_attempts` sends were rejected); the SystemModstamp
+    the Account had (`dead_modstamp`) lets the pending view send it again once someone edits the Account.
+    """
+    has_accounts = con.execute(
+        "select count(*) from duckdb_tables() where schema_name = 'raw' and table_name = 'account' "
+        "and database_name = current_database()"
+    ).fetchall()[0][0]
+    modstamp = (
+        '(select max(a."SystemModstamp") from raw.account as a where a."Id" = l.record_id)'
+        if has_accounts
+        else "cast(null as timestamptz)"
+    )
     con.execute(
-        """
+        f"""
         merge into sync.account_push_state as s
         using (
-            select * from sync.push_log
-            where run_id = $run_id and object = 'Account' and "at" = $now and status in ('updated', 'rejected')
-            qualify row_number() over (partition by record_id order by status = 'updated' desc) = 1
+            select l.*, {modstamp} as modstamp
+            from sync.push_log as l
+            where l.run_id = $run_id and l.object = 'Account' and l."at" = $now and l.status in ('updated', 'rejected')
+            qualify row_number() over (partition by l.record_id order by l.status = 'updated' desc) = 1
         ) as l
         on s.account_id = l.record_id
         when matched and l.status = 'updated' then update set
             payload = l.payload, payload_hash = l.payload_hash, pushed_at = l."at", run_id = l.run_id,
-            dead_hash = null, dead_error_code = null, dead_message = null, dead_at = null
+            dead_hash = null, dead_error_code = null, dead_message = null, dead_at = null, dead_attempts = null,
+            dead_retry_at = null, dead_modstamp = null
         when matched then update set
-            dead_hash = l.payload_hash, dead_error_code = l.error_code, dead_message = l.message, dead_at = l."at"
+            dead_hash = l.payload_hash, dead_error_code = l.error_code, dead_message = l.message, dead_at = l."at",
+            dead_attempts = case when s.dead_hash = l.payload_hash then coalesce(s.dead_attempts, 0) + 1 else 1 end,
+            dead_retry_at = case
+                when (case when s.dead_hash = l.payload_hash then coalesce(s.dead_attempts, 0) + 1 else 1 end)
+                    < $max_attempts then l."at" + $after
+            end,
+            dead_modstamp = l.modstamp
         when not matched and l.status = 'updated' then insert
             (account_id, payload, payload_hash, pushed_at, run_id)
             values (l.record_id, l.payload, l.payload_hash, l."at", l.run_id)
         when not matched then insert
-            (account_id, dead_hash, dead_error_code, dead_message, dead_at)
-            values (l.record_id, l.payload_hash, l.error_code, l.message, l."at")
+            (account_id, dead_hash, dead_error_code, dead_message, dead_at, dead_attempts, dead_retry_at,
+                dead_modstamp)
+            values (l.record_id, l.payload_hash, l.error_code, l.message, l."at", 1,
+                case when 1 < $max_attempts then l."at" + $after end, l.modstamp)
         """,
-        {"run_id": run_id, "now": now},
+        {"run_id": run_id, "now": now, "after": retry.after, "max_attempts": retry.max_attempts},
     )

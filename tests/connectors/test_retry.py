@@ -236,7 +236,7 @@ def test_quota_stops_the_push_after_one_request(sim: Simulator, tmp_path: Path, 
         push_updates(client, "Account", _rows(ids, "quota"), client.settings)
     assert calls["composite.update"] == 1
     assert len(err.value.results) == ACCOUNTS
-    assert {(r.status, r.error_code) for r in err.value.results} == {("retry", "REQUEST_LIMIT_EXCEEDED")}
+    assert {(r.status, r.error_code) for r in err.value.results} == {("not_sent", "REQUEST_LIMIT_EXCEEDED")}
     assert _written(sim, ids, "quota") == 0
 
 
@@ -305,7 +305,7 @@ def test_bulk_update_job_faults_cost_1_plus_r_per_call(
     with pytest.raises(PushInterrupted) as err:
         push_updates(client, "Account", _rows(ids, "bulk-quota"), client.settings)
     assert calls["bulk2.ingest.create"] == 1
-    assert {(r.status, r.error_code) for r in err.value.results} == {("retry", "REQUEST_LIMIT_EXCEEDED")}
+    assert {(r.status, r.error_code) for r in err.value.results} == {("not_sent", "REQUEST_LIMIT_EXCEEDED")}
 
 
 def test_bulk_row_locked_is_sent_at_most_1_plus_r_times(

@@ -382,3 +382,27 @@ def test_the_memory_cap_is_a_setting_and_a_bad_one_names_the_variable(tmp_path):
         assert con.execute("select current_setting('memory_limit')").fetchone()[0] == "488.2 MiB"
     with pytest.raises(ConfigError, match="CRM_RISK_WAREHOUSE_MEMORY_LIMIT"):
         load_settings(warehouse_memory_limit="lots")
+
+
+def test_a_run_whose_process_is_gone_is_closed_as_died(con):
+    import subprocess
+    import sys
+
+    wh.start_run(con, "alive", "nightly_sync")  # this process: still running
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    wh.start_run(con, "killed", "nightly_sync")
+    con.execute("update meta.runs set process = ? where run_id = 'killed'", [f"{gone.pid}:1"])
+    wh.start_run(con, "elsewhere", "nightly_sync")
+    con.execute("update meta.runs set host = 'another-host', process = '1:1' where run_id = 'elsewhere'")
+    wh.start_run(con, "older", "nightly_sync")
+    con.execute(
+        "update meta.runs set host = null, process = null where run_id = 'older'"
+    )  # an older version's
+    con.execute("insert into sync.account_push_intents values ('killed', '001A', '{}', 'h', now())")
+    closed = dict(wh.mark_dead_runs(con))
+    assert sorted(closed) == ["killed", "older"]
+    assert "last step seen: the Account push (1 updates in flight)" in closed["killed"]
+    status = dict(con.execute("select run_id, status from meta.runs").fetchall())
+    assert status == {"alive": "running", "killed": "died", "elsewhere": "running", "older": "died"}
+    assert wh.live_runs(con) == {"alive", "elsewhere"}

@@ -164,7 +164,9 @@ def test_crash_after_create_before_result_does_not_duplicate(sim: Any, overrides
     assert rows
     results, stopped = owner_tasks.send_creates(client, rows, ctx.settings)  # the CRM creates them ...
     assert stopped is None and all(r.ok for r in results)
-    # ... and the process dies here: no result recorded, every ledger row still an 'intent'
+    # ... and the run dies here: no result recorded, every ledger row still an 'intent'; its record is closed as a
+    # failing run closes it (a kill: the next start closes it as 'died'), so its intents are no longer its own
+    context.finish_run(ctx, "failed", {}, client.api_calls, "crashed after the create")
     assert {s for s, _ in _ledger(overrides).values()} == {"intent"}
     assert len(_no_duplicates(sim)) == len(rows)
 
@@ -184,10 +186,11 @@ def test_crash_after_create_before_result_does_not_duplicate(sim: Any, overrides
 
 
 def test_crash_after_intent_before_create_sends_it_once(sim: Any, overrides: dict[str, Any]) -> None:
-    ctx, _ = _run_until_transform(overrides)
+    ctx, client = _run_until_transform(overrides)
     with duckdb.connect(overrides["warehouse_path"]) as con:
         rows = owner_tasks.store_intents(con, ctx.run_id)
-    assert rows and _risk_tasks(sim) == []  # the key is stored; the process dies before the create
+    assert rows and _risk_tasks(sim) == []  # the key is stored; the run dies before the create
+    context.finish_run(ctx, "failed", {}, client.api_calls, "crashed before the create")
     rerun = nightly_sync(settings=overrides)
     assert rerun["tasks"]["resent"] == len(rows) and rerun["tasks"]["pending"] == 0
     assert rerun["tasks"]["created"] == len(rows)

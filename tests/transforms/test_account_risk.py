@@ -1,9 +1,10 @@
-"""Account risk: level, score, renewal weighting, reasons, trend against the previous run, history."""
+"""Account risk: level, score, renewal weighting, reasons, trend against what the CRM showed a week ago, history."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
+from connectors import warehouse as wh
 from tests.transforms.helpers import AS_OF, Crm, ago, day, run
 from transforms.rules import load_rules
 
@@ -83,20 +84,42 @@ def test_reasons_top_three_within_field_length(con, crm):
     assert len(reasons) == 1000 and reasons.endswith("…") and reasons.startswith("'Fleet expansion x")
 
 
-def test_trend_against_previous_run_and_history(con, crm):
+def push(con, run_id: str, rejected: bool = False) -> None:
+    """Record every pending Account update as the CRM's answer (accepted, or rejected by a validation rule)."""
+    cur = con.execute("select * from sync.account_push_pending")
+    names = [d[0] for d in cur.description]
+    rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+    results = [
+        {
+            "record_id": r["Id"],
+            "ok": not rejected,
+            "status": "rejected" if rejected else "updated",
+            "error_code": "FIELD_CUSTOM_VALIDATION_EXCEPTION" if rejected else None,
+        }
+        for r in rows
+    ]
+    wh.record_push_results(con, run_id, "Account", results, rows)
+
+
+def test_trend_against_what_the_crm_showed_a_week_ago(con, crm):
     healthy(crm, "A")
     escalations(crm, "A", (60, 45, 35))
     run(con, as_of=ago(70), run_id="run-1")  # the cases did not exist yet, nor the touches: single-threaded
-    assert risk(con, "A")[0::3] == ("Green", "Steady")
+    assert risk(con, "A")[0::3] == ("Green", "Steady")  # nothing told yet: no reference
+    push(con, "run-1")
     run(con, run_id="run-2")
-    assert risk(con, "A")[0::3] == ("Amber", "Rising")
+    assert risk(con, "A")[0::3] == ("Amber", "Rising")  # vs Green, told 70 days ago
+    push(con, "run-2")
     run(con, as_of=AS_OF + timedelta(hours=1), run_id="run-3")
-    assert risk(con, "A")[0::3] == ("Amber", "Steady")
+    assert risk(con, "A")[0::3] == ("Amber", "Rising")  # a week ago the CRM still showed Green: no flip back
+    run(con, as_of=AS_OF + timedelta(days=8), run_id="run-4")
+    assert risk(con, "A")[0::3] == ("Amber", "Steady")  # Amber was told 8 days ago
+    push(con, "run-4")
     con.execute(
         """update raw."case" set "IsClosed" = true, "Status" = 'Closed', "ClosedDate" = ?""",
-        [AS_OF + timedelta(hours=1)],
+        [AS_OF + timedelta(days=8, hours=1)],
     )
-    run(con, as_of=AS_OF + timedelta(hours=2), run_id="run-4")
+    run(con, as_of=AS_OF + timedelta(days=8, hours=2), run_id="run-5")
     assert risk(con, "A")[0::3] == ("Green", "Falling")  # closed, but still 3 escalations in 90 days
     history = con.execute(
         "select run_id, level, score, trend from marts.account_risk_history "
@@ -105,11 +128,52 @@ def test_trend_against_previous_run_and_history(con, crm):
     assert history == [
         ("run-1", "Green", 15.0, "Steady"),
         ("run-2", "Amber", 35.0, "Rising"),
-        ("run-3", "Amber", 35.0, "Steady"),
-        ("run-4", "Green", 20.0, "Falling"),
+        ("run-3", "Amber", 35.0, "Rising"),
+        ("run-4", "Amber", 35.0, "Steady"),
+        ("run-5", "Green", 20.0, "Falling"),
     ]
-    run(con, as_of=AS_OF + timedelta(hours=2), run_id="run-4")  # rerunning a run replaces its rows
-    assert con.execute("select count(*) from marts.account_risk_history").fetchall() == [(4,)]
+    run(con, as_of=AS_OF + timedelta(days=8, hours=2), run_id="run-5")  # rerunning a run replaces its rows
+    assert con.execute("select count(*) from marts.account_risk_history").fetchall() == [(5,)]
+
+
+def test_unpushed_or_rejected_runs_are_no_reference(con, crm):
+    healthy(crm, "A")
+    escalations(crm, "A", (60, 45, 35))
+    run(con, as_of=ago(70), run_id="stopped")  # scored, never pushed (a quota stop, --no-push, a dry run)
+    run(con, run_id="run-2")
+    assert risk(con, "A")[0::3] == (
+        "Amber",
+        "Steady",
+    )  # the CRM was never told Green: nothing to compare with
+    push(con, "run-2", rejected=True)  # the CRM refused it: the rep still sees nothing
+    run(con, as_of=AS_OF + timedelta(hours=1), run_id="run-3")
+    assert risk(con, "A")[0::3] == ("Amber", "Steady")
+
+
+def test_crm_value_is_the_reference_of_a_rebuilt_warehouse(con, crm):
+    healthy(crm, "A", Risk_Level__c="Green", Risk_Score__c=15.0, Risk_Computed_At__c=ago(30))
+    escalations(crm, "A", (60, 45, 35))
+    run(con)
+    assert risk(con, "A")[0::3] == ("Amber", "Rising")  # the CRM shows Green since 30 days, no push logged
+
+
+def test_a_rebuilt_warehouse_keeps_what_the_crm_showed_before_its_first_push(con, crm):
+    from pipeline import push_intents
+
+    healthy(crm, "A", Risk_Level__c="Green", Risk_Score__c=15.0, Risk_Computed_At__c=ago(2))
+    escalations(crm, "A", (60, 45, 35))
+    run(con, run_id="run-1")
+    assert risk(con, "A")[0::3] == ("Amber", "Rising")  # the CRM shows Green since 2 days: no push logged
+    cur = con.execute("select * from sync.account_push_pending")
+    rows = [dict(zip([d[0] for d in cur.description], r, strict=True)) for r in cur.fetchall()]
+    push_intents.store(con, "run-1", rows, {r["Id"]: r["payload_hash"] for r in rows})  # logs the CRM's Green
+    push(con, "run-1")
+    con.execute(  # the next extract brings our own update back
+        """update raw.account set "Risk_Level__c" = 'Amber', "Risk_Score__c" = 35, "Risk_Computed_At__c" = ?""",
+        [AS_OF],
+    )
+    run(con, as_of=AS_OF + timedelta(hours=1), run_id="run-2")
+    assert risk(con, "A")[0::3] == ("Amber", "Rising")  # still against the Green the rep saw, no flip back
 
 
 def test_customer_at_the_as_of_date_not_by_the_current_type(con, crm):

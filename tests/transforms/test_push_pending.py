@@ -100,6 +100,31 @@ def test_dead_letter_waits_for_a_new_value(con, crm):
     assert log == [("run-1", "rejected"), ("run-3", "updated")]
 
 
+def _reject(con, run_id: str, retry: wh.RejectRetry) -> None:
+    rows = list(pending(con).values())
+    results = [{"record_id": r["Id"], "ok": False, "status": "rejected", "error_code": "X"} for r in rows]
+    wh.record_push_results(con, run_id, "Account", results, rows, retry_rejected=retry)
+
+
+def test_rejected_value_is_retried_after_the_interval_up_to_the_cap(con, crm):
+    setup_org(crm)
+    con.execute("""update raw.account set "SystemModstamp" = ?""", [ago(5)])
+    run(con, run_id="run-1")
+    due_now = wh.RejectRetry(after=timedelta(0), max_attempts=2)
+    _reject(con, "run-1", due_now)
+    assert set(pending(con)) == {"A", "B", "C"}  # the interval has passed: sent again, unchanged
+    _reject(con, "run-2", due_now)
+    assert pending(con) == {}  # two sends of the same value rejected: the cap
+    state = con.execute(
+        "select dead_attempts, dead_retry_at from sync.account_push_state where account_id = 'A'"
+    )
+    assert state.fetchall() == [(2, None)]
+    con.execute(
+        """update raw.account set "SystemModstamp" = ? where "Id" = 'B'""", [AS_OF]
+    )  # someone edits B
+    assert set(pending(con)) == {"B"}  # past the cap, an edited Account still gets its value again
+
+
 def test_values_already_in_the_crm_are_not_pushed(con, crm):
     setup_org(crm)
     run(con, run_id="run-1")

@@ -1,7 +1,8 @@
 -- account_risk: one row per live customer account: level (Red/Amber/Green), score 0-100, the top reasons as
--- sentences (as one text for the Account field, and as a list for the flag events), trend against the previous run,
--- model version; `push_held_for`: the signals not scored (an object they read never loaded) that could still raise
--- a level below Red: such an account is not pushed (sync.account_push_pending) until they are. key: account_id
+-- sentences (as one text for the Account field, and as a list for the flag events), trend against the reference
+-- (marts.account_risk_reference: what the CRM showed [risk] trend_reference_days ago), model version;
+-- `push_held_for`: the signals not scored (an object they read never loaded) that could still raise a level below
+-- Red: such an account is not pushed (sync.account_push_pending) until they are. key: account_id
 create or replace table marts.account_risk as
 
 with accounts as (
@@ -18,9 +19,7 @@ sales as (
 ),
 
 previous as (
-    select * from marts.account_risk_history
-    where run_id <> $run_id and as_of <= $as_of
-    qualify row_number() over (partition by account_id order by as_of desc, recorded_at desc) = 1
+    select * from marts.account_risk_reference
 ),
 
 unscored as (

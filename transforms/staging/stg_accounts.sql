@@ -21,6 +21,7 @@ final as (
         risk_reasons__c as crm_risk_reasons,
         risk_trend__c as crm_risk_trend,
         risk_model_version__c as crm_risk_model_version,
+        risk_computed_at__c as crm_risk_computed_at,
         createddate as created_at,
         systemmodstamp as modified_at
     from source
