@@ -35,3 +35,17 @@ def test_a_bad_connection_file_does_not_echo_secrets_from_the_environment(tmp_pa
         load_settings(sf_connection_file=str(conn))
     assert "very-secret-value-42" not in str(err.value)
     assert "CRM_RISK_SF_API_VERSION" in str(err.value)
+
+
+def test_the_secret_sweep_finds_a_secret_in_a_binary_file_and_in_text(tmp_path) -> None:
+    import duckdb
+
+    from tests.e2e.secrets_sweep import sweep
+
+    secret = "Sim-0123456789abcdefXYZ"
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        con.execute("create table t as select ? as v", [f"prefix {secret} suffix"])
+    (tmp_path / "clean.txt").write_text("nothing here")
+    hits = sweep({secret}, [tmp_path], ["a log line", f"oops {secret}"])
+    assert any("w.duckdb" in h for h in hits) and "text #1 holds Sim-..." in hits
+    assert not any("clean.txt" in h for h in hits) and all(secret not in h for h in hits)

@@ -24,6 +24,7 @@ from pipeline.extract import ExtractFailed
 from simulator.server import Simulator
 from tests.connectors.test_warehouse import _hold_lock
 from tests.e2e.orgclock import pin_org_clock
+from tests.e2e.secrets_sweep import prefect_database, run_secrets, sweep
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_harness")]
 
@@ -41,6 +42,9 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return org
 
 
+SERVED: list[Simulator] = []  # the orgs a case served, for the secret sweep after it
+
+
 @pytest.fixture(scope="module")
 def serve(template: Path, tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Any]:
     """`serve(name)`: a context manager serving a fresh copy of the template org."""
@@ -50,9 +54,27 @@ def serve(template: Path, tmp_path_factory: pytest.TempPathFactory) -> Callable[
         copy = tmp_path_factory.mktemp(name) / "org"
         shutil.copytree(template, copy)
         with Simulator(copy, accounts=ACCOUNTS, seed=SEED) as sim:
+            SERVED.append(sim)
             yield sim
 
     return _serve
+
+
+@pytest.fixture(autouse=True)
+def no_secret_anywhere(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> Iterator[None]:
+    """After every case: no secret of its orgs in its warehouse, landing files, Data Docs, Prefect's database
+    (runs, parameters, logs, artifacts, events) or anything it logged or printed."""
+    SERVED.clear()
+    yield
+    secrets = set().union(*(run_secrets(sim) for sim in SERVED))
+    assert secrets or not SERVED
+    db = prefect_database()
+    assert db is not None, "the Prefect test harness keeps its database in a SQLite file: swept below"
+    printed = capsys.readouterr()
+    hits = sweep(secrets, [tmp_path, *([db.parent] if db else [])], [caplog.text, printed.out, printed.err])
+    assert not hits, hits
 
 
 def _snapshot(sim: Simulator, settings: dict[str, Any]) -> Snapshot:
