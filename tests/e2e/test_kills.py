@@ -1,6 +1,6 @@
 """Kills, stops and refusals end to end: the trend's reference, the three push outcomes, a kill -9 during the Account
-push (the push log accounts for every CRM write, no run stays `running`, no Prefect server outlives the CLI), a
-refused login, landing retention. One 80-account org for the module; its tests run in file order (the first needs
+push (the push log accounts for every CRM write, no run stays `running`, no Prefect server outlives the CLI) and
+during the extract, the load and the owner Tasks' create (each rerun converges), a refused login, landing retention. One 80-account org for the module; its tests run in file order (the first needs
 the org as generated, with no flag in the CRM)."""
 
 from __future__ import annotations
@@ -324,3 +324,92 @@ def test_kill_9_during_the_account_push_converges_and_leaves_nothing_behind(
     } == {a: v for a, v in scored.items() if a in crm}
     with _wh(settings_for) as con:  # converged: nothing left to send
         assert con.execute("select count(*) from sync.account_push_pending").fetchone()[0] == 0
+
+
+def _landed(settings: dict[str, Any], obj: str) -> bool:
+    """Whether some run's extract of `obj` is complete (its manifest written: the last object -> the load is next)."""
+    return any(Path(settings["landing_dir"]).glob(f"*/{obj}/_manifest.json"))
+
+
+# stage -> (a simulator fault that holds the CLI in that stage, or None, and what says the CLI is there)
+STAGES: dict[str, tuple[str | None, Any]] = {
+    # the Case extract's call waits in the CRM
+    "extract": ("slow:6:queryAll:object=Case:count=1", None),
+    # no CRM call while loading: the last object's manifest is written, the gate and the merges follow (seconds)
+    "load": (None, lambda settings: _landed(settings, "AccountHistory")),
+    # the owner Tasks' upsert waits in the CRM (after the Account push)
+    "task create": ("slow:6:composite.upsert:count=1", None),
+}
+
+
+@pytest.mark.parametrize("stage", list(STAGES))
+def test_kill_9_at_a_stage_then_a_clean_rerun_converges(
+    e2e_sim: Any, settings_for: dict, tmp_path: Path, stage: str
+) -> None:
+    """kill -9 of `crm-risk sync` at the stage; the rerun closes it as died and converges: the CRM shows the
+    warehouse's levels, nothing is left to send, every CRM write since the kill run started is in the push log, no
+    owner Task twice, no Prefect server left."""
+    spec, reached = STAGES[stage]
+    flags = sorted(_crm_flags(e2e_sim))
+    _blank(e2e_sim, flags)  # every flag to push again, owner Tasks to send: the stage is on the run's path
+    for task in e2e_sim.org.query("SELECT Id FROM Task WHERE Risk_Task_Key__c != null").records(0, 100_000):
+        e2e_sim.org.delete("Task", task["Id"])
+    mark = e2e_sim.org.changes.head
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_API", "CRM_RISK_"))}
+    env.update({f"CRM_RISK_{k.upper()}": str(v) for k, v in settings_for.items()})
+    env.update(PREFECT_HOME=str(tmp_path / "prefect-home"), PREFECT_SERVER_ALLOW_EPHEMERAL_MODE="true")
+    rule = e2e_sim.faults.add(spec)[0] if spec else None
+    cli = Path(sys.executable).with_name("crm-risk")
+    with (tmp_path / "sync.log").open("w") as log:
+        proc = subprocess.Popen(
+            [str(cli), "sync"], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    servers: list[int] = []
+    try:
+        wait_for(
+            lambda: (rule.fired > 0 if rule else reached(settings_for)) or proc.poll() is not None,
+            300,
+            f"the CLI to reach the {stage}",
+        )
+        assert proc.poll() is None, (tmp_path / "sync.log").read_text()[-2000:]
+        servers = [
+            p for p in _children(proc.pid) if "prefect_child" in Path(f"/proc/{p}/cmdline").read_text()
+        ]
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        for pid in servers:
+            wait_for(lambda pid=pid: not _alive(pid), 30, "the temporary Prefect server to stop with its CLI")
+    finally:
+        e2e_sim.faults.clear()
+        _kill(proc.pid)
+        proc.wait(10)
+        for pid in servers:
+            _kill(pid)
+
+    rerun = nightly_sync(settings=settings_for)
+    assert rerun["status"] == "success", rerun
+    with _wh(settings_for) as con:
+        runs = con.execute("select status, message from meta.runs order by started_at").fetchall()
+        levels = dict(con.execute("select account_id, level from marts.account_risk").fetchall())
+        pending = con.execute("select count(*) from sync.account_push_pending").fetchone()[0]
+        intents = con.execute("select count(*) from sync.account_push_intents").fetchone()[0]
+    assert runs[0][0] == "died" and runs[-1][0] == "success", runs
+    # the step the next start reads off the warehouse (the load case dies in the gate, before a merge commits)
+    seen = {"extract": "before any load", "load": "before any load", "task create": "the push ("}[stage]
+    assert f"last step seen: {seen}" in runs[0][1], runs[0][1]
+    assert not [r for r in runs if r[0] == "running"]
+    assert pending == 0 and intents == 0
+    crm = _crm_flags(e2e_sim)
+    assert {a: f["Risk_Level__c"] for a, f in crm.items() if a in levels} == {
+        a: lvl for a, lvl in levels.items() if a in crm
+    }
+    assert set(levels) <= set(crm), "every scored account carries its level in the CRM"
+    keys = [
+        t["Risk_Task_Key__c"]
+        for t in e2e_sim.org.query(
+            "SELECT Risk_Task_Key__c FROM Task WHERE Risk_Task_Key__c != null"
+        ).records(0, 100_000)
+    ]
+    assert keys and len(keys) == len(set(keys)), "owner Tasks sent, none twice"
+    for entity in ("Account", "Task"):  # every CRM write since the kill run started is in the push log
+        assert _crm_writes(e2e_sim, mark, entity) == _logged_writes(settings_for, entity), entity
