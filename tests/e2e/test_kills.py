@@ -22,6 +22,7 @@ import pytest
 
 from crm_risk.errors import PushRejectedError, TerminalError
 from flows.nightly import nightly_sync
+from tests.e2e.secrets_sweep import prefect_database, run_secrets, sweep
 from tests.e2e.waiting import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_harness")]
@@ -318,6 +319,10 @@ def test_kill_9_during_the_account_push_converges_and_leaves_nothing_behind(
     assert left == 0 and running == 0
     for entity in ("Account", "Task"):  # every CRM write since the kill run started is in the push log
         assert _crm_writes(e2e_sim, mark, entity) == _logged_writes(settings_for, entity), entity
+    # no secret of the org in the warehouse, landing, Data Docs, the killed CLI's Prefect database, the log
+    db = prefect_database()
+    hits = sweep(run_secrets(e2e_sim), [tmp_path, *([db.parent] if db else [])])
+    assert not hits, hits
     crm = _crm_flags(e2e_sim)
     assert {
         a: (f["Risk_Level__c"], round(f["Risk_Score__c"]), f["Risk_Trend__c"]) for a, f in crm.items()
@@ -337,6 +342,12 @@ STAGES: dict[str, tuple[str | None, Any]] = {
     "extract": ("slow:6:queryAll:object=Case:count=1", None),
     # no CRM call while loading: the last object's manifest is written, the gate and the merges follow (seconds)
     "load": (None, lambda settings: _landed(settings, "AccountHistory")),
+    # no CRM call while scoring: the run's Data Docs are built at the end of the load, the transforms follow (on this
+    # org about a second: the kill may land in the push; the rerun must converge wherever it lands)
+    "transform": (
+        None,
+        lambda settings: any(Path(settings["warehouse_path"]).parent.glob("data_docs/**/index.html")),
+    ),
     # the owner Tasks' upsert waits in the CRM (after the Account push)
     "task create": ("slow:6:composite.upsert:count=1", None),
 }
@@ -395,8 +406,8 @@ def test_kill_9_at_a_stage_then_a_clean_rerun_converges(
         intents = con.execute("select count(*) from sync.account_push_intents").fetchone()[0]
     assert runs[0][0] == "died" and runs[-1][0] == "success", runs
     # the step the next start reads off the warehouse (the load case dies in the gate, before a merge commits)
-    seen = {"extract": "before any load", "load": "before any load", "task create": "the push ("}[stage]
-    assert f"last step seen: {seen}" in runs[0][1], runs[0][1]
+    seen = {"extract": "before any load", "load": "before any load", "task create": "the push ("}.get(stage)
+    assert seen is None or f"last step seen: {seen}" in runs[0][1], runs[0][1]
     assert not [r for r in runs if r[0] == "running"]
     assert pending == 0 and intents == 0
     crm = _crm_flags(e2e_sim)
@@ -413,3 +424,7 @@ def test_kill_9_at_a_stage_then_a_clean_rerun_converges(
     assert keys and len(keys) == len(set(keys)), "owner Tasks sent, none twice"
     for entity in ("Account", "Task"):  # every CRM write since the kill run started is in the push log
         assert _crm_writes(e2e_sim, mark, entity) == _logged_writes(settings_for, entity), entity
+    # no secret of the org in the warehouse, landing, Data Docs, the killed CLI's Prefect database, the log
+    db = prefect_database()
+    hits = sweep(run_secrets(e2e_sim), [tmp_path, *([db.parent] if db else [])])
+    assert not hits, hits
