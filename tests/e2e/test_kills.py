@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -329,6 +330,9 @@ def test_kill_9_during_the_account_push_converges_and_leaves_nothing_behind(
     } == {a: v for a, v in scored.items() if a in crm}
     with _wh(settings_for) as con:  # converged: nothing left to send
         assert con.execute("select count(*) from sync.account_push_pending").fetchone()[0] == 0
+    db = prefect_database()  # no secret of the org in any store the killed run or its rerun wrote
+    hits = sweep(run_secrets(e2e_sim), [tmp_path, *([db.parent] if db else [])])
+    assert not hits, hits
 
 
 def _landed(settings: dict[str, Any], obj: str) -> bool:
@@ -396,6 +400,10 @@ def test_kill_9_at_a_stage_then_a_clean_rerun_converges(
         proc.wait(10)
         for pid in servers:
             _kill(pid)
+    if (
+        rule is not None
+    ):  # the killed CLI's slowed call is still in the simulator: let it end before reading the org
+        time.sleep(float(spec.split(":")[1]) + 1)
 
     rerun = nightly_sync(settings=settings_for)
     assert rerun["status"] == "success", rerun
