@@ -209,19 +209,37 @@ def next_steps(state_dir: Path, data_docs: str | None, seconds: float) -> str:
     default = state_dir == (Path.cwd() / DEMO_DIR).resolve()
     env = "" if default else f"CRM_RISK_WAREHOUSE_PATH={state_dir / 'warehouse.duckdb'} "
     crm = "" if default else "   (commands that talk to the CRM find the demo org in ./.demo only)"
-    return f"""
-Where to look next (the README's "After the demo"; from this folder every command finds the demo by itself){crm}:
-  the flags      {env}.venv/bin/crm-risk flags                    flagged accounts, counts, the level rule
-  one account    {env}.venv/bin/crm-risk flags --account <Id>     every signal with its evidence, Tasks, history
-  the warehouse  {env}.venv/bin/crm-risk sql "select level, count(*) from marts.account_risk group by 1"
-  a dry run      .venv/bin/crm-risk sync --dry-run               what a push would change; nothing written
-  a sync         .venv/bin/crm-risk sync                         the nightly, incremental, on this demo org
-  a backfill     .venv/bin/crm-risk backfill --since 2026-11-01 --objects Case
-  the backtest   .venv/bin/crm-risk backtest                     the signals against the org's ground truth
-  live events    .venv/bin/crm-risk demo --live                  change the org, watch flags move in seconds
-  data docs      {data_docs or "-"}
-  run it again   make demo   (incremental: only what changed is pulled, only changed flags are pushed)
-  total time     {seconds:.1f}s"""
+    rows = [
+        ("the flags", f"{env}.venv/bin/crm-risk flags", "flagged accounts, counts, the level rule"),
+        (
+            "one account",
+            f"{env}.venv/bin/crm-risk flags --account <Id>",
+            "every signal, its evidence, Tasks, history",
+        ),
+        (
+            "the warehouse",
+            f'{env}.venv/bin/crm-risk sql "select level, count(*) from marts.account_risk group by 1"',
+            "",
+        ),
+        ("a dry run", ".venv/bin/crm-risk sync --dry-run", "what a push would change; nothing written"),
+        ("a sync", ".venv/bin/crm-risk sync", "the nightly, incremental, on this demo org"),
+        ("a backfill", ".venv/bin/crm-risk backfill --since 2026-11-01 --objects Case", ""),
+        ("the backtest", ".venv/bin/crm-risk backtest", "the signals against the org's ground truth"),
+        ("can it run?", ".venv/bin/crm-risk doctor", "login, fields, budget, warehouse: one line each"),
+        ("live events", ".venv/bin/crm-risk demo --live", "change the org, watch flags move in seconds"),
+    ]
+    width = max(len(cmd) for _, cmd, what in rows if what)
+    lines = [
+        f"  {label:<14} {cmd.ljust(width) if what else cmd}  {what}".rstrip() for label, cmd, what in rows
+    ]
+    return (
+        '\nWhere to look next (the README\'s "After the demo"; from this folder every command finds the demo by '
+        f"itself){crm}:\n"
+        + "\n".join(lines)
+        + f"\n  {'data docs':<14} {data_docs or '-'}"
+        + f"\n  {'run it again':<14} make demo   (incremental: only what changed is pulled, only changed flags are pushed)"
+        + f"\n  {'total time':<14} {seconds:.1f}s"
+    )
 
 
 def run_live(state_dir: Path, accounts: int = 2000, seed: int = 42, changes: int = 3) -> int:
