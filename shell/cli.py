@@ -349,7 +349,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument(
         "--state-dir",
         default=None,
-        help="where the org, warehouse and run state live (default .demo/, .demo-dirty/ with --dirty)",
+        help="where the org, warehouse and run state live (default .demo/; .demo-dirty/ with --dirty, "
+        ".demo-migrated/ with --migrated-history)",
     )
     d.add_argument("--accounts", type=int, default=2000, help="size of the simulated org (default 2000)")
     d.add_argument("--seed", type=int, default=42)

@@ -260,17 +260,12 @@ def _kill(pid: int) -> None:
         os.kill(pid, signal.SIGKILL)
 
 
-def test_kill_9_during_the_account_push_converges_and_leaves_nothing_behind(
-    e2e_sim: Any, settings_for: dict, tmp_path: Path
-) -> None:
-    flags = sorted(_crm_flags(e2e_sim))
-    _blank(e2e_sim, flags)  # a fresh warehouse has every flag to push: one Collections call
-    mark = e2e_sim.org.changes.head
+def _kill_sync_when(sim: Any, settings: dict[str, Any], tmp_path: Path, reached: Any, what: str) -> list[int]:
+    """Start `crm-risk sync` (its own Prefect home), kill -9 it once `reached()`, wait for its temporary Prefect
+    server to stop with it; the simulator's faults are cleared. Returns the servers' pids."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_API", "CRM_RISK_"))}
-    env.update({f"CRM_RISK_{k.upper()}": str(v) for k, v in settings_for.items()})
+    env.update({f"CRM_RISK_{k.upper()}": str(v) for k, v in settings.items()})
     env.update(PREFECT_HOME=str(tmp_path / "prefect-home"), PREFECT_SERVER_ALLOW_EPHEMERAL_MODE="true")
-    calls = e2e_sim.calls["composite.update"]
-    e2e_sim.faults.add("slow:4:composite.update:count=1")  # the Account push's call waits in the CRM ...
     cli = Path(sys.executable).with_name("crm-risk")
     with (tmp_path / "sync.log").open("w") as log:
         proc = subprocess.Popen(
@@ -278,25 +273,41 @@ def test_kill_9_during_the_account_push_converges_and_leaves_nothing_behind(
         )
     servers: list[int] = []
     try:
-        wait_for(
-            lambda: e2e_sim.calls["composite.update"] > calls or proc.poll() is not None,
-            300,
-            "the CLI's Account push",
-        )
+        wait_for(lambda: reached() or proc.poll() is not None, 300, what)
         assert proc.poll() is None, (tmp_path / "sync.log").read_text()[-2000:]
         servers = [
             p for p in _children(proc.pid) if "prefect_child" in Path(f"/proc/{p}/cmdline").read_text()
         ]
-        assert len(servers) == 1
-        os.kill(proc.pid, signal.SIGKILL)  # ... while the CLI is killed: the update lands, its result is lost
+        os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
-        wait_for(lambda: not _alive(servers[0]), 30, "the temporary Prefect server to stop with its CLI")
+        for pid in servers:
+            wait_for(lambda pid=pid: not _alive(pid), 30, "the temporary Prefect server to stop with its CLI")
     finally:
-        e2e_sim.faults.clear()
+        sim.faults.clear()
         _kill(proc.pid)
         proc.wait(10)
         for pid in servers:
             _kill(pid)
+    return servers
+
+
+def test_kill_9_during_the_account_push_converges_and_leaves_nothing_behind(
+    e2e_sim: Any, settings_for: dict, tmp_path: Path
+) -> None:
+    flags = sorted(_crm_flags(e2e_sim))
+    _blank(e2e_sim, flags)  # a fresh warehouse has every flag to push: one Collections call
+    mark = e2e_sim.org.changes.head
+    calls = e2e_sim.calls["composite.update"]
+    e2e_sim.faults.add("slow:4:composite.update:count=1")  # the Account push's call waits in the CRM ...
+    # ... while the CLI is killed: the update lands, its result is lost
+    servers = _kill_sync_when(
+        e2e_sim,
+        settings_for,
+        tmp_path,
+        lambda: e2e_sim.calls["composite.update"] > calls,
+        "the CLI's Account push",
+    )
+    assert len(servers) == 1
     wait_for(lambda: set(flags) <= set(_crm_flags(e2e_sim)), 30, "the slowed update to land in the CRM")
     with _wh(settings_for) as con:
         (killed, status), *_ = con.execute("select run_id, status from meta.runs").fetchall()
@@ -370,40 +381,17 @@ def test_kill_9_at_a_stage_then_a_clean_rerun_converges(
     for task in e2e_sim.org.query("SELECT Id FROM Task WHERE Risk_Task_Key__c != null").records(0, 100_000):
         e2e_sim.org.delete("Task", task["Id"])
     mark = e2e_sim.org.changes.head
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_API", "CRM_RISK_"))}
-    env.update({f"CRM_RISK_{k.upper()}": str(v) for k, v in settings_for.items()})
-    env.update(PREFECT_HOME=str(tmp_path / "prefect-home"), PREFECT_SERVER_ALLOW_EPHEMERAL_MODE="true")
     rule = e2e_sim.faults.add(spec)[0] if spec else None
-    cli = Path(sys.executable).with_name("crm-risk")
-    with (tmp_path / "sync.log").open("w") as log:
-        proc = subprocess.Popen(
-            [str(cli), "sync"], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    servers: list[int] = []
-    try:
-        wait_for(
-            lambda: (rule.fired > 0 if rule else reached(settings_for)) or proc.poll() is not None,
-            300,
-            f"the CLI to reach the {stage}",
-        )
-        assert proc.poll() is None, (tmp_path / "sync.log").read_text()[-2000:]
-        servers = [
-            p for p in _children(proc.pid) if "prefect_child" in Path(f"/proc/{p}/cmdline").read_text()
-        ]
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(10)
-        for pid in servers:
-            wait_for(lambda pid=pid: not _alive(pid), 30, "the temporary Prefect server to stop with its CLI")
-    finally:
-        e2e_sim.faults.clear()
-        _kill(proc.pid)
-        proc.wait(10)
-        for pid in servers:
-            _kill(pid)
-    if (
-        rule is not None
-    ):  # the killed CLI's slowed call is still in the simulator: let it end before reading the org
-        time.sleep(float(spec.split(":")[1]) + 1)
+    _kill_sync_when(
+        e2e_sim,
+        settings_for,
+        tmp_path,
+        lambda: rule.fired > 0 if rule else reached(settings_for),
+        f"the CLI to reach the {stage}",
+    )
+    if rule is not None:
+        # the killed CLI's slowed call is still in the simulator: let it end before reading the org
+        time.sleep(float(str(spec).split(":")[1]) + 1)
 
     rerun = nightly_sync(settings=settings_for)
     assert rerun["status"] == "success", rerun
