@@ -53,7 +53,7 @@ class Settings(BaseSettings):
         10, ge=1, description="landing files of this many recent runs are kept; older runs' are deleted"
     )
     warehouse_memory_limit: str = Field(
-        "1GB",
+        "512MB",
         pattern=SIZE_PATTERN,
         description="DuckDB's memory cap for the warehouse file (e.g. 1GB, 512MB); past it DuckDB spills to disk",
     )
@@ -108,6 +108,12 @@ class Settings(BaseSettings):
     )
     extract_page_size: int = 2000
     extract_chunk_rows: int = Field(50_000, description="rows per landing Parquet file")
+    extract_bulk_concurrency: int = Field(
+        3,
+        ge=1,
+        le=16,
+        description="Bulk 2.0 result pages of one job downloaded at once (1: one after another)",
+    )
     api_call_budget: int | None = Field(None, description="stop the run cleanly after this many API calls")
 
     # --- push ------------------------------------------------------------------------------------
@@ -152,7 +158,7 @@ class Settings(BaseSettings):
         True, description="validate every extract and the push payload (Great Expectations)"
     )
     dq_chunk_rows: int | None = Field(
-        None, description="rows validated at once (bounds memory); default 200000"
+        None, description="rows validated at once (bounds memory); default 100000"
     )
     dq_max_row_drop: float | None = Field(
         None, description="full snapshots: critical above this drop; default 0.5"

@@ -160,8 +160,13 @@ def run_suite(
 ) -> Any:
     """Validate `frame` against `suite`; `label` names the batch (e.g. the chunk's rows) in Data Docs."""
     batch = _batch_definition(asset_name).get_batch(batch_parameters={"dataframe": frame})
-    with memoized_configurations():
-        result = batch.validate(suite, result_format=COMPLETE if complete else SUMMARY)
+    try:
+        with memoized_configurations():
+            result = batch.validate(suite, result_format=COMPLETE if complete else SUMMARY)
+    finally:
+        # GX's execution engine keeps every batch it loaded (the frame included) in an unbounded cache keyed by
+        # batch id, one per object's asset: left there, the last chunk of every object stays in memory.
+        batch.data.execution_engine.batch_manager.reset_batch_cache()
     result.meta["crm_risk"] = {"object": asset_name, "label": label, "run_name": run_name, "rows": len(frame)}
     return result
 

@@ -21,7 +21,7 @@ __all__ = ["BatchValidation", "CriticalFailure", "GateSettings"]
 class GateSettings:
     """Thresholds of the gate. `from_settings` reads `dq_*` attributes of the app settings when they exist."""
 
-    chunk_rows: int = 200_000  # rows validated at once: bounds GX's working memory on big batches
+    chunk_rows: int = 100_000  # rows validated at once: bounds GX's working memory on big batches
     max_row_drop: float = 0.5  # full snapshots: fail when rows fall by more than this share of the last run
     max_empty_ref_share: float = 0.5  # fail when more than this share of a batch lacks a required reference
     min_rows_for_share: int = 20  # share checks need this many rows: 2 of 3 new Cases is not a trend

@@ -18,7 +18,7 @@ from connectors import warehouse
 from connectors.salesforce import registry
 from connectors.warehouse.load import table_for
 from connectors.warehouse.manifest import read_manifest
-from crm_risk import progress
+from crm_risk import memory, progress
 from crm_risk.errors import DataQualityError
 from expectations.gate import (
     ManifestCheck,
@@ -134,6 +134,7 @@ def load_gated(
                     prior = read_prior(con, manifest_dir)
             with progress.track(manifest_object(manifest_dir), "validate"):
                 check = validate_extract(manifest_dir, run_id, settings, prior)
+            memory.release()  # the validated frames' memory, before DuckDB takes its own budget
         if check is not None:
             results += check.results
             if not check.ok:

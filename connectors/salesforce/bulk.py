@@ -12,12 +12,16 @@ back to the pusher.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import logging
+import queue
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,33 +79,107 @@ def _wait(client: CrmClient, kind: str, job_id: str) -> dict[str, Any]:
         delay = min(delay * 1.5, POLL_MAX_SECONDS)
 
 
-def _download(
-    client: CrmClient, url: str, params: dict[str, Any]
-) -> tuple[tempfile.SpooledTemporaryFile[bytes], str | None, int]:
-    """One result page, fully downloaded (gunzipped) into a spooled temp file inside one client call."""
+_Page = tuple["tempfile.SpooledTemporaryFile[bytes]", str | None]
 
-    def read(resp: requests.Response) -> tuple[tempfile.SpooledTemporaryFile[bytes], str | None, int]:
-        spool: tempfile.SpooledTemporaryFile[bytes] = tempfile.SpooledTemporaryFile(max_size=16 << 20)  # noqa: SIM115 (returned open)
-        try:
-            for block in resp.iter_content(1 << 20):
-                spool.write(block)
-        except BaseException:
-            spool.close()
-            raise
-        locator = resp.headers.get("Sforce-Locator")
-        count = int(resp.headers.get("Sforce-NumberOfRecords", "-1"))
-        spool.seek(0)
-        return spool, (None if locator in (None, "", "null") else locator), count
 
+def _spool(resp: requests.Response) -> tempfile.SpooledTemporaryFile[bytes]:
+    """A response body, gunzipped, in a spooled temp file (in memory up to 16 MB), rewound."""
+    spool: tempfile.SpooledTemporaryFile[bytes] = tempfile.SpooledTemporaryFile(max_size=16 << 20)  # noqa: SIM115 (returned open)
+    try:
+        for block in resp.iter_content(1 << 20):
+            spool.write(block)
+    except BaseException:
+        spool.close()
+        raise
+    spool.seek(0)
+    return spool
+
+
+def _download(client: CrmClient, url: str, params: dict[str, Any]) -> tempfile.SpooledTemporaryFile[bytes]:
+    """One whole response body (an ingest job's results) into a spooled temp file inside one client call."""
     return client.fetch(
-        "GET", url, read, params=params, headers=_CSV_HEADERS, stream=True, what=f"bulk result page {url}"
+        "GET", url, _spool, params=params, headers=_CSV_HEADERS, stream=True, what=f"bulk results {url}"
     )
 
 
+class _Pages:
+    """Result pages fetched ahead, in order: a page's successor is requested (by the `Sforce-Locator` it answered
+    with) as soon as the page is downloaded whole, so the download of the next pages overlaps the caller's reading
+    of this one, up to `ahead` pages held. Locators are opaque: a job's pages can only be chained, never guessed.
+    A successor is not asked for before its predecessor arrived whole, so a page failing past the retries costs
+    no call for the pages after it (each page is one client call under the retry policy); the failure is raised
+    in page order and ends the chain."""
+
+    def __init__(self, client: CrmClient, job_id: str, page_rows: int, ahead: int) -> None:
+        self.client, self.url, self.page_rows = client, f"jobs/query/{job_id}/results", page_rows
+        self.slots = threading.BoundedSemaphore(max(1, ahead))  # pages fetched but not yet read by the caller
+        # one more worker than pages: the successor's submission waits for a slot on a worker of its own
+        self.pool = ThreadPoolExecutor(max_workers=max(1, ahead) + 1, thread_name_prefix="bulk-page")
+        self.order: queue.Queue[Future[_Page]] = queue.Queue()
+        self.stopped = threading.Event()
+
+    def _submit(self, locator: str | None) -> bool:
+        """Queue the page at `locator` once a slot is free; False when the chain was stopped meanwhile."""
+        while not self.slots.acquire(timeout=0.2):
+            if self.stopped.is_set():
+                return False
+        if self.stopped.is_set():
+            self.slots.release()
+            return False
+        self.order.put(self.pool.submit(self._fetch, locator))
+        return True
+
+    def _fetch(self, locator: str | None) -> _Page:
+        started = False
+
+        def read(resp: requests.Response) -> _Page:
+            nonlocal started
+            following = resp.headers.get("Sforce-Locator")
+            following = None if following in (None, "", "null") else following
+            spool = _spool(resp)
+            if following and not started:  # this page is whole: its successor downloads while it is read
+                started = True
+                self.pool.submit(self._submit, following)
+            return spool, following
+
+        params: dict[str, Any] = {"maxRecords": self.page_rows}
+        if locator:
+            params["locator"] = locator
+        return self.client.fetch(
+            "GET",
+            self.url,
+            read,
+            params=params,
+            headers=_CSV_HEADERS,
+            stream=True,
+            what=f"bulk result page {self.url}",
+        )
+
+    def __iter__(self) -> Iterator[tempfile.SpooledTemporaryFile[bytes]]:
+        self._submit(None)
+        try:
+            while True:
+                spool, following = self.order.get().result()
+                try:
+                    yield spool
+                finally:
+                    spool.close()
+                    self.slots.release()
+                if not following:
+                    return
+        finally:
+            self.stopped.set()
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            while not self.order.empty():  # pages fetched ahead of a failure: close their files
+                with contextlib.suppress(Exception):
+                    self.order.get_nowait().result()[0].close()
+
+
 def query_pages(
-    client: CrmClient, soql: str, *, page_rows: int, operation: str = "queryAll"
-) -> Iterator[tuple[list[str], Iterator[list[str]]]]:
-    """(header, rows) for each result page of a Bulk 2.0 query job; rows are read lazily from disk.
+    client: CrmClient, soql: str, *, page_rows: int, operation: str = "queryAll", ahead: int = 1
+) -> Iterator[tempfile.SpooledTemporaryFile[bytes]]:
+    """Each result page of a Bulk 2.0 query job as a CSV file (header row first), in order; `ahead` pages are
+    fetched concurrently (see _Pages). The file is closed once the caller asks for the next page.
 
     Raises BulkUnsupported when the object is not supported by Bulk 2.0 (the caller falls back to REST).
     """
@@ -125,23 +203,12 @@ def query_pages(
                 code=str(info["state"]).upper(),
             )
         log.info("bulk query job %s complete: %s records", job_id, info.get("numberRecordsProcessed"))
-        locator: str | None = None
         pages = 0
-        while True:
-            params: dict[str, Any] = {"maxRecords": page_rows}
-            if locator:
-                params["locator"] = locator
-            spool, locator, _ = _download(client, f"jobs/query/{job_id}/results", params)
+        for spool in _Pages(client, job_id, page_rows, ahead):
             pages += 1
-            with spool, io.TextIOWrapper(spool, encoding="utf-8", newline="") as text:
-                reader = csv.reader(text)
-                header = next(reader, None)
-                if header is not None:
-                    yield header, reader
-            if not locator:
-                break
+            yield spool
         done = True
-        log.info("bulk query job %s: %d result pages downloaded", job_id, pages)
+        log.info("bulk query job %s: %d result pages downloaded (%d ahead)", job_id, pages, ahead)
     finally:
         if not done:
             _abort(client, "query", job_id)
@@ -160,7 +227,7 @@ class IngestOutcome:
 
 
 def _results(client: CrmClient, job_id: str, which: str) -> list[dict[str, str]]:
-    spool, _, _ = _download(client, f"jobs/ingest/{job_id}/{which}", {})
+    spool = _download(client, f"jobs/ingest/{job_id}/{which}", {})
     with spool, io.TextIOWrapper(spool, encoding="utf-8", newline="") as text:
         return list(csv.DictReader(text))
 

@@ -16,6 +16,7 @@ import contextlib
 import email.utils
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -80,6 +81,7 @@ class CrmClient:
         self.session.hooks["response"].append(self._on_response)
         self._auth_session = build_session(settings)  # logins are not API calls: no counting hook
         self.api_calls = 0
+        self._count_lock = threading.Lock()
         self.api_usage: tuple[int, int] | None = None
         self._server_clock: tuple[datetime, float] | None = (
             None  # (server Date, local monotonic) of the last answer
@@ -144,7 +146,8 @@ class CrmClient:
 
     def _on_response(self, resp: requests.Response, *args: Any, **kwargs: Any) -> None:
         """Response hook: count the call, note the server's clock, its Retry-After and the org's API usage."""
-        self.api_calls += 1
+        with self._count_lock:  # Bulk result pages are fetched from several threads
+            self.api_calls += 1
         stamp = resp.headers.get("Date")
         answered: datetime | None = None
         if stamp:

@@ -33,7 +33,13 @@ import pyarrow.parquet as pq
 
 from connectors.salesforce import bulk
 from connectors.salesforce.client import CrmClient
-from connectors.salesforce.landing import TIMESTAMP, ChunkWriter, column_array, write_json_atomic
+from connectors.salesforce.landing import (
+    TIMESTAMP,
+    ChunkWriter,
+    column_array,
+    read_csv_page,
+    write_json_atomic,
+)
 from connectors.salesforce.registry import ObjectEntry, resolve_fields
 from crm_risk import progress
 from crm_risk.config import Settings
@@ -233,22 +239,14 @@ def _rest_window(
             _rest(client, entry, names, half, writer, page_size, notes)
 
 
-def _bulk(client: CrmClient, soql: str, names: list[str], writer: ChunkWriter, page_rows: int) -> None:
-    """Stream a Bulk 2.0 queryAll into the writer; columns matched to fields by name, case-insensitively."""
-    for header, rows in bulk.query_pages(client, soql, page_rows=page_rows):
-        position = {h.lower(): i for i, h in enumerate(header)}
-        index = [position.get(n.lower()) for n in names]
-        while True:
-            batch = list(itertools.islice(rows, writer.group_rows))
-            if not batch:
-                break
-            columns = list(zip(*batch, strict=False))
-            writer.add(
-                [
-                    list(columns[i]) if i is not None and i < len(columns) else [None] * len(batch)
-                    for i in index
-                ]
-            )
+def _bulk(
+    client: CrmClient, soql: str, fields: dict[str, str], writer: ChunkWriter, page_rows: int, ahead: int
+) -> None:
+    """Stream a Bulk 2.0 queryAll into the writer, `ahead` result pages fetched concurrently; each page is parsed
+    and typed by Arrow (no Python object per record), columns matched to fields by name, case-insensitively."""
+    names = list(fields)
+    for page in bulk.query_pages(client, soql, page_rows=page_rows, ahead=ahead):
+        writer.add_table(read_csv_page(page, names, fields))
 
 
 def _hard_deletes(
@@ -328,7 +326,14 @@ def extract_object(
         if estimate > settings.extract_bulk_threshold or (estimate > 0 and len(soql) > REST_SOQL_MAX):
             api = "bulk2"
             try:
-                _bulk(client, soql, names, writer, min(settings.extract_chunk_rows, BULK_MAX_PAGE))
+                _bulk(
+                    client,
+                    soql,
+                    fields,
+                    writer,
+                    min(settings.extract_chunk_rows, BULK_MAX_PAGE),
+                    settings.extract_bulk_concurrency,
+                )
             except bulk.BulkUnsupported as exc:
                 writer.discard()
                 log.info("%s: Bulk 2.0 refused the object (%s); using REST", entry.name, exc.code)

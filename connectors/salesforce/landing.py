@@ -8,6 +8,7 @@ Bulk CSV cannot tell the two apart), "NA"-like strings are never sniffed as null
 
 from __future__ import annotations
 
+import csv as _csv
 import json
 import logging
 import os
@@ -19,7 +20,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-__all__ = ["ChunkWriter", "arrow_type", "column_array", "schema_for", "write_json_atomic"]
+__all__ = [
+    "ChunkWriter",
+    "arrow_type",
+    "column_array",
+    "read_csv_page",
+    "schema_for",
+    "text_column",
+    "write_json_atomic",
+]
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +83,54 @@ def column_array(values: Sequence[Any], sf_type: str) -> pa.Array:
     return pc.cast(raw, target)
 
 
+def text_column(values: pa.Array | pa.ChunkedArray, sf_type: str) -> pa.Array | pa.ChunkedArray:
+    """A typed column from CSV text already parsed by Arrow (empty fields null): the vectorised twin of
+    `column_array` for Bulk pages, with no Python object per value."""
+    target = arrow_type(sf_type)
+    if pa.types.is_null(values.type):
+        return pa.nulls(len(values), target)
+    if pa.types.is_string(target):
+        return values.cast(pa.string())
+    if pa.types.is_boolean(target):
+        return pc.equal(pc.utf8_lower(values), "true")
+    if pa.types.is_integer(target):
+        return pc.cast(pc.cast(values, pa.float64()), target)
+    return pc.cast(values, target)
+
+
+def read_csv_page(source: Any, names: list[str], fields: dict[str, str]) -> pa.Table:
+    """One Bulk 2.0 result page (CSV with a header row) as a table typed like the landing schema, columns matched
+    to `names` case-insensitively (a column the page lacks is null): Arrow parses it, not Python.
+
+    Every column is read as text first ("" is NULL, nothing else is: 'NA' stays 'NA'), then cast like
+    `column_array` casts REST values, so both paths land identical Parquet."""
+    from pyarrow import csv
+
+    start = source.tell()
+    header = next(_csv.reader([source.readline().decode("utf-8")]), [])
+    source.seek(start)
+    table = csv.read_csv(
+        source,
+        read_options=csv.ReadOptions(block_size=4 << 20),
+        convert_options=csv.ConvertOptions(
+            column_types={h: pa.string() for h in header},  # no type sniffing: the describe types decide
+            null_values=[""],
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=True,
+        ),
+        parse_options=csv.ParseOptions(newlines_in_values=True),
+    )
+    position = {h.lower(): i for i, h in enumerate(table.column_names)}
+    columns = []
+    for name in names:
+        i = position.get(name.lower())
+        if i is None:
+            columns.append(pa.nulls(table.num_rows, arrow_type(fields[name])))
+        else:
+            columns.append(text_column(table.column(i), fields[name]))
+    return pa.table(columns, schema=schema_for({n: fields[n] for n in names}))
+
+
 def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
     """Write JSON via a temp file + rename, so a reader sees the whole file or none."""
     tmp = path.with_name(path.name + ".tmp")
@@ -120,6 +177,27 @@ class ChunkWriter:
             self.on_rows(len(columns[0]))
         while self._buffered >= self.group_rows:
             self._flush(self.group_rows)
+
+    def add_table(self, table: pa.Table) -> None:
+        """Append rows already typed like the schema (a Bulk page read by Arrow), after any buffered rows."""
+        if not table.num_rows:
+            return
+        if self.on_rows is not None:
+            self.on_rows(table.num_rows)
+        while self._buffered:  # rows added column-wise come first
+            self._flush(self._buffered)
+        table = table.cast(self.schema)
+        while table.num_rows:
+            if self._writer is None:
+                self._writer = self._open()
+            n = min(table.num_rows, self.chunk_rows - self._in_file)
+            self._writer.write_table(table.slice(0, n), row_group_size=self.group_rows)
+            table = table.slice(n)
+            self._in_file += n
+            self.rows += n
+            if self._in_file >= self.chunk_rows:
+                self._writer.close()
+                self._writer = None
 
     def _open(self) -> pq.ParquetWriter:
         name = f"part-{len(self.files):05d}.parquet"

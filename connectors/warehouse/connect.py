@@ -24,7 +24,7 @@ LOCK_WAIT_SECONDS = 600.0
 # DuckDB's own memory cap for a warehouse file (its default is 80% of the machine's RAM): past it, large loads and
 # transforms spill to `<warehouse>.tmp/` instead of growing with the size of the org. In-memory databases (backtests)
 # cannot spill and keep DuckDB's default.
-MEMORY_LIMIT = "1GB"
+MEMORY_LIMIT = "512MB"
 
 
 SCHEMAS = ("raw", "meta", "staging", "marts", "sync")

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow.compute as pc
 
 from connectors.warehouse.manifest import read_manifest
 from connectors.warehouse.quarantine import (
@@ -193,8 +194,9 @@ def load_manifest(
         raise
     finally:
         with contextlib.suppress(duckdb.Error):  # likewise: never replace the error being raised
-            con.execute("drop table if exists _load_src")
-            con.execute("drop table if exists _load_dedup")
+            con.execute("drop view if exists _load_dedup")
+            con.execute("drop view if exists _load_src")
+            con.execute("drop table if exists _load_skip")
     return result
 
 
@@ -231,7 +233,11 @@ def _stage_chunks(
     columns: dict[str, str],
     cursor: str | None,
 ) -> None:
-    """Read every chunk once into a temp table typed like the raw table, then keep the newest row per Id."""
+    """Views over the chunks (nothing is copied: memory stays flat in the extract's size): `_load_src`, every row
+    typed like the raw table; `_load_dedup`, the newest row per Id less the refused ones (`_load_skip`).
+
+    The files are read again by each statement that uses a view, which costs less than holding a copy: Parquet
+    reads are fast and DuckDB streams them. Most extracts carry each Id once; only then is the window skipped."""
     present = {
         r[0].lower()
         for r in con.execute(
@@ -244,15 +250,18 @@ def _stage_chunks(
         col = by_lower[f.lower()]
         source = _q(f) if f.lower() in present else "null"
         select.append(f"cast({source} as {columns[col]}) as {_q(col)}")
+    listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)  # a view cannot take parameters
     con.execute(
-        f"create temp table _load_src as select {', '.join(select)} "
-        "from read_parquet($files, union_by_name = true)",
-        {"files": files},
+        f"create or replace temp view _load_src as select {', '.join(select)} "
+        f"from read_parquet([{listed}], union_by_name = true)"
     )
+    con.execute('create or replace temp table _load_skip ("Id" varchar)')
+    repeated = con.execute('select count("Id") - count(distinct "Id") from _load_src').fetchall()[0][0]  # type: ignore[index]
     order = f"{_q(cursor)} desc nulls last" if cursor else "1"
+    newest = f'qualify row_number() over (partition by "Id" order by {order}) = 1' if repeated else ""
     con.execute(
-        f'create temp table _load_dedup as select * from _load_src where "Id" is not null '
-        f'qualify row_number() over (partition by "Id" order by {order}) = 1'
+        'create or replace temp view _load_dedup as select * from _load_src where "Id" is not null '
+        f'and "Id" not in (select "Id" from _load_skip) {newest}'
     )
 
 
@@ -296,15 +305,16 @@ def _merge(
         [f"s.{_q(c)}" for c in all_cols]
         + ["$run_id", "$now", src_deleted, f"case when {src_deleted} then coalesce({cur_s}, $now) end"]
     )
-    actions = con.execute(
+    actions = con.sql(  # a relation read once as Arrow: one column, not a Python tuple per merged row
         f"""merge into {table} as t using _load_dedup as s on t."Id" = s."Id"
             when matched and {newer} and ({differs}) then update set {sets}
             when not matched then insert ({insert_cols}) values ({insert_vals})
             returning merge_action""",
-        {"run_id": run_id, "now": now},
-    ).fetchall()
-    result.inserted = sum(1 for (a,) in actions if a == "INSERT")
-    result.updated = sum(1 for (a,) in actions if a == "UPDATE")
+        params={"run_id": run_id, "now": now},
+    ).to_arrow_table()
+    counted = {str(v["values"]): int(v["counts"]) for v in pc.value_counts(actions.column(0)).to_pylist()}
+    result.inserted = counted.get("INSERT", 0)
+    result.updated = counted.get("UPDATE", 0)
     total = con.execute("select count(*) from _load_dedup").fetchall()[0][0]  # type: ignore[index]
     result.unchanged = int(total) - result.inserted - result.updated
 

@@ -142,7 +142,7 @@ def quarantine_refused(
             "from _refused",
             params,
         )
-        con.execute('delete from _load_dedup where "Id" in (select record_id from _refused)')
+        con.execute("insert into _load_skip select record_id from _refused")  # out of _load_dedup
     finally:
         con.unregister("_refused")
     return len(batch)
