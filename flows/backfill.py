@@ -18,6 +18,7 @@ import queue
 from datetime import datetime
 from functools import partial
 from typing import Any
+from uuid import UUID
 
 from prefect import flow, task
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
@@ -83,6 +84,7 @@ def _ingest(
     artifact = create_progress_artifact(
         pct(), key=PROGRESS_KEY, description=f"backfill {plan.key} (run {ctx.run_id}): {total} windows"
     )
+    assert isinstance(artifact, UUID)  # called from a sync flow: the id, not a coroutine
     records = windows.count_todo(client, plan) if progress.active() and plan.todo else None
     done: queue.Queue[PrefectFuture[Any]] = queue.Queue()
     inflight: dict[PrefectFuture[Any], windows.Window] = {}

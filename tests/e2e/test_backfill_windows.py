@@ -4,6 +4,7 @@ nothing is lost; on a Dask LocalCluster, the same rows again."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -16,7 +17,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from flows.backfill import backfill
+from flows.backfill import PROGRESS_KEY, backfill
 from flows.nightly import nightly_sync
 from tests.e2e.waiting import wait_for
 
@@ -86,6 +87,24 @@ def test_windows_in_parallel_give_exactly_the_rows_of_one_window(settings_for: d
     assert _raw(many) == _raw(one)
     assert len(_windows(many)) == WINDOWS and len(_windows(one)) == len(OBJECTS)
     assert sum(r[3] for r in _windows(many)) == sum(single["extracted"].values())
+    assert _progress_artifact(parallel["run_id"]) == 100.0  # every window loaded
+
+
+def _progress_artifact(run_id: str) -> float:
+    """The backfill's Prefect progress artifact (its latest value), found by the run id in its description."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    async def latest() -> float:
+        async with get_client() as client:
+            arts = await client.read_artifacts(
+                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[PROGRESS_KEY])), limit=50
+            )
+        mine = [a for a in arts if a.description and run_id in a.description]
+        assert mine, "the backfill wrote its progress artifact"
+        return float(mine[0].data)  # type: ignore[arg-type]
+
+    return asyncio.run(latest())
 
 
 def _cli(settings: dict[str, Any], home: Path, log: Path, *argv: str) -> subprocess.Popen[bytes]:
