@@ -23,6 +23,7 @@ from crm_risk.secrets import mask, register_settings
 __all__ = [
     "SECRET_SETTINGS",
     "SIZE_PATTERN",
+    "WINDOW_PATTERN",
     "AuthMode",
     "Settings",
     "load_settings",
@@ -31,6 +32,8 @@ __all__ = [
 ]
 
 # a DuckDB size ('1GB', '512MB'): checked here for the setting and by the warehouse before it is formatted into SQL
+# a backfill window's length: a whole number of days, hours or minutes ('7d', '12h', '30m')
+WINDOW_PATTERN = r"^\s*[1-9]\d*\s*[dhm]\s*$"
 SIZE_PATTERN = r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB|b|kb|mb|gb|tb)\s*$"
 
 AuthMode = Literal["client_credentials", "jwt", "refresh_token", "password", "soap", "session"]
@@ -115,6 +118,22 @@ class Settings(BaseSettings):
         description="Bulk 2.0 result pages of one job downloaded at once (1: one after another)",
     )
     api_call_budget: int | None = Field(None, description="stop the run cleanly after this many API calls")
+
+    # --- backfill (docs/backfill.md) ----------------------------------------------------------------
+    backfill_window: str = Field(
+        "7d",
+        pattern=WINDOW_PATTERN,
+        description="a backfill's [since, until) is cut into windows this long ('7d', '12h', '30m'), each extracted "
+        "as its own task and recorded once loaded (a rerun skips it)",
+    )
+    backfill_concurrency: int = Field(
+        4, ge=1, le=64, description="windows extracted at the same time (the loads stay one at a time)"
+    )
+    dask_address: str = Field(
+        "",
+        description="a Dask scheduler (tcp://host:8786) to run a backfill's window extracts on (needs the 'dask' "
+        "extra; the workers must see the landing area); empty: threads in the flow's process",
+    )
 
     # --- push ------------------------------------------------------------------------------------
     push_enabled: bool = True

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Protocol
 
-__all__ = ["Sink", "set_sink", "track"]
+__all__ = ["Sink", "active", "overall", "set_sink", "track"]
 
 
 class Sink(Protocol):
@@ -29,6 +29,8 @@ class Sink(Protocol):
 
 
 _sink: Sink | None = None
+# phase -> how many `overall` lines are open that stand for it (their parts draw no line of their own)
+_absorbed: dict[str, int] = {}
 
 
 def set_sink(sink: Sink | None) -> Sink | None:
@@ -38,8 +40,34 @@ def set_sink(sink: Sink | None) -> Sink | None:
     return previous
 
 
+def active() -> bool:
+    """Whether progress is shown at all (a step may skip work done only to show it, e.g. a COUNT() for a total)."""
+    return _sink is not None
+
+
 def _nothing(n: int) -> None:
     return None
+
+
+@contextmanager
+def overall(
+    label: str, phase: str, total: int | None = None, unit: str = "records", absorb: tuple[str, ...] = ()
+) -> Iterator[Callable[[int], None]]:
+    """One line for a job made of many parts (a backfill's windows, extracted in parallel); yields `advance(n)`.
+
+    While it is open, `track` of the `absorb` phases draws nothing: the job advances this line as its parts end
+    (a part may run in another process, where no sink is set), so the rate and the ETA are the whole job's.
+    """
+    for p in absorb:
+        _absorbed[p] = _absorbed.get(p, 0) + 1
+    try:
+        with track(label, phase, total, unit) as advance:
+            yield advance
+    finally:
+        for p in absorb:
+            _absorbed[p] -= 1
+            if not _absorbed[p]:
+                del _absorbed[p]
 
 
 @contextmanager
@@ -48,7 +76,7 @@ def track(
 ) -> Iterator[Callable[[int], None]]:
     """One line of work (e.g. the Case extract, ~12,000 records); yields `advance(n)`."""
     sink = _sink
-    if sink is None:
+    if sink is None or phase in _absorbed:
         yield _nothing
         return
     handle = sink.start(label, phase, total, unit)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -34,11 +35,13 @@ def sync_once(
     since: datetime | None = None,
     until: datetime | None = None,
     dry_run: bool = False,
+    ingest: Callable[[context.RunContext, CrmClient, report.RunRecord], None] | None = None,
 ) -> dict[str, Any]:
     """One run inside a flow: extract (since the watermarks, or [since, until)) -> load -> transform -> push.
 
     `dry_run`: the warehouse is updated as usual but nothing is written to the CRM nor marked as pushed; the run
-    lists what the push would write instead (pipeline/preview.py).
+    lists what the push would write instead (pipeline/preview.py). `ingest`: the extract and load in one step of
+    the caller's (a backfill's windows, flows/backfill.py), filling `run.extracted` and `run.loaded`.
     """
     ctx = context.begin_run(cfg, flow_label)  # a full, read-only or locked warehouse: one line from connect()
     client: CrmClient | None = None
@@ -47,11 +50,16 @@ def sync_once(
     try:
         with run.timed("connect"):  # inside: a refused login closes the run as failed, with its cause
             client = connect_task(cfg)
-        with run.timed("extract"):
-            run.extracted = extract_task(ctx, client, objects, since, until)
-        ctx.failed_objects = sorted(run.extracted.failed)  # for the steps after: scoring, the report
-        with run.timed("load"):
-            run.loaded = load_task(ctx, run.extracted.manifests)
+        if ingest is not None:
+            with run.timed("extract_load"):
+                ingest(ctx, client, run)
+            ctx.failed_objects = sorted(run.extracted.failed)
+        else:
+            with run.timed("extract"):
+                run.extracted = extract_task(ctx, client, objects, since, until)
+            ctx.failed_objects = sorted(run.extracted.failed)  # for the steps after: scoring, the report
+            with run.timed("load"):
+                run.loaded = load_task(ctx, run.extracted.manifests)
         with run.timed("score"):
             scored = transform_task(ctx, run.extracted.as_of)
         run.levels, run.coverage = scored.levels, scored.coverage
@@ -72,7 +80,7 @@ def sync_once(
             raise
         raise explained from exc
     finally:
-        calls = client.api_calls if client else 0
+        calls = (client.api_calls if client else 0) + run.extracted.remote_api_calls
         markdown = report.close_run(ctx, run, calls)
         create_markdown_artifact(
             markdown, key=report.artifact_key(flow_label), description=f"run {ctx.run_id}"

@@ -40,6 +40,7 @@ class ExtractOutcome:
     manifests: list[Path] = field(default_factory=list)
     rows: dict[str, int] = field(default_factory=dict)
     api_calls: int = 0
+    remote_api_calls: int = 0  # made by other clients than the run's (a backfill's window extracts)
     quota_stopped: str | None = None
     as_of: datetime | None = None  # the org's time when the extract window closed: what the flags are "as of"
     # objects whose extract failed past the retries: object -> the cause in one line (their watermarks are kept)

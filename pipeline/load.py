@@ -8,6 +8,7 @@ while Great Expectations runs.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -99,14 +100,19 @@ def validate_manifest(
 
 
 def load_gated(
-    settings: Any, run_id: str, manifests: list[Path], docs: bool = True
+    settings: Any,
+    run_id: str,
+    manifests: list[Path],
+    docs: bool = True,
+    in_transaction: Callable[[duckdb.DuckDBPyConnection, warehouse.LoadResult], None] | None = None,
 ) -> dict[str, dict[str, int]]:
     """Validate then load each manifest; critically failed objects load nothing and raise at the end.
 
     Objects that pass load (their rows, quarantine and watermark in one transaction each); an object with a
     critical failure keeps its watermark, so its batch is extracted again by the next run. Data Docs are built
     for the run either way (`docs=False`, an account refresh's passes: only when a row was quarantined or a batch
-    failed). Raises DataQualityError naming each expectation, object and numbers.
+    failed). Raises DataQualityError naming each expectation, object and numbers. `in_transaction`: called inside
+    each manifest's load transaction, before its commit (a backfill records its window there).
     """
 
     # Nothing reads a manifest's files before it is checked: registry objects only, files inside its extract,
@@ -149,7 +155,11 @@ def load_gated(
                 continue
         with progress.track(manifest_object(manifest_dir), "load"), warehouse.open_for(settings) as con:
             result = warehouse.load_manifest(
-                con, manifest_dir, run_id, quarantine=check.quarantine if check else None
+                con,
+                manifest_dir,
+                run_id,
+                quarantine=check.quarantine if check else None,
+                in_transaction=in_transaction,
             )
         loaded.add(result.object)
         counts[result.object] = {

@@ -195,6 +195,9 @@ def _cmd_backfill(args: argparse.Namespace) -> int:
             push=not args.no_push,
             dry_run=args.dry_run,
             settings=overrides,
+            window=args.window,
+            concurrency=args.concurrency,
+            restart=args.restart,
         )
     if not args.json:
         _print_preview(result)
@@ -390,6 +393,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bf.add_argument("--until", help="end of the window (exclusive; default now)")
     bf.add_argument("--objects", nargs="*", help="only these objects (default all)")
+    bf.add_argument(
+        "--window",
+        help="cut the span into windows this long: 7d, 12h, 30m (default CRM_RISK_BACKFILL_WINDOW, 7d); each "
+        "window loaded is recorded, so the same backfill run again resumes",
+    )
+    bf.add_argument(
+        "--concurrency",
+        type=int,
+        help="windows extracted at once (default CRM_RISK_BACKFILL_CONCURRENCY, 4); loads stay one at a time",
+    )
+    bf.add_argument(
+        "--restart",
+        action="store_true",
+        help="extract every window again, even those this backfill (same arguments) already loaded",
+    )
     bf.add_argument("--no-push", action="store_true", help="compute flags but write nothing to the CRM")
     bf.add_argument(
         "--dry-run",

@@ -50,6 +50,7 @@ __all__ = [
     "build_soql",
     "clear_landing",
     "count_changes",
+    "count_window",
     "deleted_window",
     "extract_object",
     "soql_datetime",
@@ -175,6 +176,13 @@ def count_changes(client: CrmClient, entry: ObjectEntry, since: datetime) -> int
     """How many records of the object changed (or were soft-deleted) since `since`: one COUNT() call (more when
     it times out)."""
     return _count(client, entry, since, None)
+
+
+def count_window(client: CrmClient, entry: ObjectEntry, start: datetime, end: datetime) -> int:
+    """How many records of the object have a cursor in [start, end): one COUNT() call (more when it times out)."""
+    return _count(
+        client, entry, _utc(start, "start").replace(microsecond=0), _utc(end, "end").replace(microsecond=0)
+    )
 
 
 def _rest(

@@ -9,11 +9,13 @@ state and the append-only push log). The DDL is `ddl.sql` beside this file.
     load.py        merge an extract's Parquet files into raw.* and move its watermark, one transaction
     quarantine.py  refused rows, closed when a later version loads; per-run reconciliation
     runs.py        meta.runs (a run whose process died is closed by the next start) and watermarks
+    backfill_windows.py  meta.backfill_windows: a backfill's loaded windows (a rerun resumes)
     push_log.py    sync.push_log and sync.account_push_state
 """
 
 from __future__ import annotations
 
+from connectors.warehouse.backfill_windows import completed_windows, record_window
 from connectors.warehouse.connect import (
     LOCK_WAIT_SECONDS,
     MEMORY_LIMIT,
@@ -44,6 +46,7 @@ __all__ = [
     "TABLES",
     "LoadResult",
     "RejectRetry",
+    "completed_windows",
     "connect",
     "ensure_schemas",
     "finish_run",
@@ -56,6 +59,7 @@ __all__ = [
     "payload_hash",
     "quarantine_rows",
     "record_push_results",
+    "record_window",
     "start_run",
     "table_for",
 ]

@@ -38,3 +38,9 @@ create table if not exists sync.account_push_intents (
     primary key (run_id, account_id)
 );
 alter table sync.account_push_state add column if not exists dead_modstamp timestamptz;
+-- a backfill's windows once loaded (written in the window's load transaction): a rerun with the same arguments
+-- (the same backfill_key) skips them and resumes (docs/backfill.md)
+create table if not exists meta.backfill_windows (
+    backfill_key varchar, object varchar, window_start timestamptz, window_end timestamptz, rows bigint,
+    run_id varchar, completed_at timestamptz, primary key (backfill_key, object, window_start)
+);

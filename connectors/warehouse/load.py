@@ -11,7 +11,7 @@ manifest again changes nothing.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -126,11 +126,13 @@ def load_manifest(
     manifest_dir: str | Path,
     run_id: str,
     quarantine: Iterable[Mapping[str, Any]] | None = None,
+    in_transaction: Callable[[duckdb.DuckDBPyConnection, LoadResult], None] | None = None,
 ) -> LoadResult:
     """Merge the extract in `manifest_dir` into its raw table and move its watermark in one transaction.
 
     `quarantine`: rows a validation step refused (`{"record_id", "failed": {...}, "record": {...}}`); they are kept
     out of the merge and written to meta.quarantine in the same transaction, so every record lands in one or the other.
+    `in_transaction`: called last, before the commit (a backfill records the window it loaded: both or neither).
     """
     manifest_dir = Path(manifest_dir)
     manifest = read_manifest(
@@ -186,6 +188,8 @@ def load_manifest(
         )
         if window_end is not None:
             _move_watermark(con, obj, manifest.get("cursor_field"), (window_start, window_end), run_id, now)
+        if in_transaction is not None:
+            in_transaction(con, result)
         con.execute("commit")
     except BaseException:
         # a failed commit (a full disk) has already ended the transaction: its rollback error would hide the cause
