@@ -18,6 +18,8 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import requests
 import trustme
@@ -154,6 +156,54 @@ def test_bulk_result_page_costs_at_most_1_plus_r_requests(
         assert not _manifest(settings, "failed").exists()
         assert calls["bulk2.query.results"] == requests_
     assert calls["bulk2.query.create"] == 1  # the job is never created again because a page failed
+
+
+@pytest.mark.parametrize(
+    "fault",
+    ["", "drop:bulk2.query.results:count=2", "503:bulk2.query.results:count=1"],
+    ids=["clean", "drop", "503"],
+)
+def test_bulk_pages_fetched_ahead_land_exactly_the_rows_fetched_one_by_one(
+    sim: Simulator, tmp_path: Path, fault: str
+) -> None:
+    """Result pages downloaded concurrently (locator chaining, extract_bulk_concurrency) land the very rows, in the
+    same order, as pages fetched one after another, at the same number of page requests, faulted pages included."""
+    landed: dict[int, tuple[Any, int, Any]] = {}
+    for ahead in (1, 4):
+        client = _client(
+            sim,
+            tmp_path / f"a{ahead}",
+            extract_bulk_threshold=0,
+            extract_chunk_rows=1000,
+            extract_bulk_concurrency=ahead,
+        )
+        client.describe("Task")
+        end = client.server_now() + timedelta(minutes=3)
+        sim.faults.clear()
+        if fault:
+            sim.faults.add(fault)
+        calls = _Calls(sim)
+        manifest = extract_object(
+            client,
+            registry.entry("Task"),
+            START,
+            end,
+            Path(client.settings.landing_dir),
+            "ahead",
+            client.settings,
+        )
+        out = Path(client.settings.landing_dir) / "ahead" / "Task"
+        table = pa.concat_tables([pq.read_table(out / f) for f in manifest.files])
+        landed[ahead] = (table, calls["bulk2.query.results"], manifest)
+        assert manifest.api == "bulk2" and manifest.rows == manifest.count_estimate == table.num_rows
+    (one, one_calls, one_m), (four, four_calls, _) = landed[1], landed[4]
+    pages = -(-one.num_rows // 1000)
+    assert pages >= 5  # enough pages for several to be in flight at once
+    assert four.column("Id").to_pylist() == one.column("Id").to_pylist()  # the same ids, in the same order
+    assert len(set(one.column("Id").to_pylist())) == one.num_rows
+    assert four.equals(one)  # and every value
+    assert one_calls == four_calls == pages + {"": 0, "drop:bulk2.query.results:count=2": 2}.get(fault, 1)
+    assert len(one_m.files) == pages  # a page per Parquet file here (chunk_rows = page size)
 
 
 def test_bulk_job_create_is_retried_as_one_call(sim: Simulator, tmp_path: Path) -> None:
