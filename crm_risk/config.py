@@ -179,6 +179,11 @@ class Settings(BaseSettings):
     dq_chunk_rows: int | None = Field(
         None, description="rows validated at once (bounds memory); default 100000"
     )
+    dq_sql_min_rows: int | None = Field(
+        None,
+        description="extracts of at least this many rows are validated by DuckDB (same rules, no Data Docs); "
+        "default 50000",
+    )
     dq_max_row_drop: float | None = Field(
         None, description="full snapshots: critical above this drop; default 0.5"
     )

@@ -22,6 +22,7 @@ class GateSettings:
     """Thresholds of the gate. `from_settings` reads `dq_*` attributes of the app settings when they exist."""
 
     chunk_rows: int = 100_000  # rows validated at once: bounds GX's working memory on big batches
+    sql_min_rows: int = 50_000  # extracts this large run the same rules in DuckDB (expectations/sql_gate.py)
     max_row_drop: float = 0.5  # full snapshots: fail when rows fall by more than this share of the last run
     max_empty_ref_share: float = 0.5  # fail when more than this share of a batch lacks a required reference
     min_rows_for_share: int = 20  # share checks need this many rows: 2 of 3 new Cases is not a trend

@@ -171,6 +171,8 @@ def load_gated(
         }
     if docs or critical or any(c.get("quarantined") for c in counts.values()):
         build_docs(settings, results, run_id)
+    del results
+    memory.release()  # the gate's results and frames: the transforms start from the process's floor
     if critical:
         held = sorted({c.object for c in critical})
         raise DataQualityError(
