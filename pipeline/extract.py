@@ -19,6 +19,7 @@ from connectors.salesforce import registry
 from connectors.salesforce.client import CrmClient
 from connectors.salesforce.extract import extract_object
 from connectors.warehouse.load import EPOCH
+from crm_risk import memory
 from crm_risk.config import Settings
 from crm_risk.errors import ConfigError, ConnectorError, CrmRiskError, QuotaExceeded
 from expectations.gate import save_rules
@@ -120,6 +121,7 @@ def extract_all(
         save_rules(manifest.path, client.describe(entry.name))  # cached: no API call
         out.manifests.append(manifest.path)
         out.rows[entry.name] = manifest.rows
+        memory.release()  # Arrow keeps the pages' buffers for reuse: give them back between objects
     out.api_calls = client.api_calls - calls_before
     if out.failed and not out.manifests and not out.quota_stopped:
         (first, cause), others = next(iter(out.failed.items())), len(out.failed) - 1
