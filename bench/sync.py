@@ -91,10 +91,14 @@ def _sync(env: dict[str, str]) -> dict[str, Any]:
     wall, rss, out = _measured([str(CLI), "sync", "--json"], env)
     result = json.loads(out[out.index("{") :])
     records = sum(result["extracted"].values())
+    phases = result.get("seconds", {})
+    moving = (phases.get("extract") or 0) + (phases.get("load") or 0)
     return {
         "wall_s": round(wall, 2),
         "records": records,
         "records_per_s": round(records / wall),
+        # extract + gate + load only (the issue's throughput target), from the run's own step timings
+        "extract_load_records_per_s": round(records / moving) if moving else None,
         "api_calls": result["api_calls"],
         "peak_rss_mb": rss,
         "phases": result.get("seconds", {}),
@@ -219,6 +223,33 @@ def _one_org(accounts: int, seed: int, tmp: Path, settings: dict[str, str]) -> d
     }
 
 
+def _targets(orgs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Issue 17's targets against what was measured (None where the size was not run)."""
+    by = {o["accounts"]: o for o in orgs}
+
+    def at(n: int, f: Any) -> Any:
+        return f(by[n]) if n in by else None
+
+    return {
+        "full_5x_baseline_10000": at(10000, lambda o: o["full_vs_baseline"] >= 5),
+        "full_5x_baseline_50000": at(50000, lambda o: o["full_vs_baseline"] >= 5),
+        "full_faster_than_baseline_2000": at(2000, lambda o: o["full_vs_baseline"] > 1),
+        "extract_load_100k_records_per_s_50000": at(
+            50000, lambda o: (o["full"]["extract_load_records_per_s"] or 0) >= 100_000
+        ),
+        "peak_rss_under_1gb_50000": at(50000, lambda o: o["full"]["peak_rss_mb"] < 1024),
+        "peak_rss_50000_within_20pct_of_10000": (
+            by[50000]["full"]["peak_rss_mb"] <= 1.2 * by[10000]["full"]["peak_rss_mb"]
+            if 10000 in by and 50000 in by
+            else None
+        ),
+        "incremental_under_2pct_of_full_calls_2000": at(
+            2000, lambda o: o["incremental"]["api_calls"] < 0.02 * o["full"]["api_calls"]
+        ),
+        "incremental_under_10s_2000": at(2000, lambda o: o["incremental"]["wall_s"] < 10),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--accounts", type=int, nargs="+", default=[2000, 10000, 50000])
@@ -242,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
             )
     result = {
         "benchmark": "sync",
+        "targets": _targets(orgs),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "settings": settings,
         "orgs": orgs,
