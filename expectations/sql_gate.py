@@ -4,7 +4,7 @@ Same rules (`expectations.suites`), same findings: a failing row is quarantined 
 (`engine._reason` words them from the same values), a batch rule fails with the same message. What changes is the
 cost: one SQL pass over the files, no pandas frame, no GX run, so memory does not grow with the batch (only the
 failing rows reach Python) and a 5-million-row extract validates in seconds. Data Docs hold GX results only: a batch
-validated here is reported by the quarantine table and the run's summary instead (docs/data-quality.md).
+validated here is reported by the quarantine table and the run's summary instead (docs/contracts.md, gate).
 
 Semantics kept from the GX path (tests/expectations/test_sql_gate.py runs both on a dirty org and compares):
 nulls pass every rule but not_null; date and datetime columns compare as UTC instants; text lengths count
