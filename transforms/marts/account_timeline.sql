@@ -73,10 +73,11 @@ unioned as (
     from owner_changes
 ),
 
+-- no `order by`: sorting millions of wide rows is what ran out of memory at 50,000 accounts; readers order
+-- (`order by account_id, occurred_at`)
 final as (
     select * from unioned
     where account_id is not null and occurred_at is not null
-    order by account_id, occurred_at
 )
 
 select * from final
