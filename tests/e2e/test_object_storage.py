@@ -24,6 +24,7 @@ from crm_risk import landing as storage
 from crm_risk.config import load_settings
 from crm_risk.errors import ConfigError
 from flows.nightly import nightly_sync
+from shell.doctor import _landing_check
 from tests.e2e.secrets_sweep import prefect_database, sweep
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.usefixtures("prefect_harness")]
@@ -169,6 +170,13 @@ def test_bad_landing_urls_fail_in_one_line_naming_the_setting(s3_env: str) -> No
         message = str(caught.value)
         assert "CRM_RISK_LANDING_DIR" in message and expected in message, message
         assert "\n" not in message and SECRET not in message
+
+    # crm-risk doctor says the same, as a failed check with its fix
+    missing = _landing_check(load_settings(landing_dir=f"s3://no-such-bucket-{_free_port()}/landing"))
+    assert missing is not None and missing.status == "fail" and "create it" in missing.fix, missing
+    reachable = _landing_check(load_settings(landing_dir=f"s3://{BUCKET}/landing"))
+    assert reachable is not None and reachable.status == "pass", reachable
+    assert _landing_check(load_settings(landing_dir="landing")) is None  # a local folder: the warehouse check's
 
     closed = f"http://127.0.0.1:{_free_port()}"  # nothing listens there
     with pytest.raises(ConfigError) as caught:
