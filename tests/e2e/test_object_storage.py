@@ -176,7 +176,9 @@ def test_bad_landing_urls_fail_in_one_line_naming_the_setting(s3_env: str) -> No
     assert missing is not None and missing.status == "fail" and "create it" in missing.fix, missing
     reachable = _landing_check(load_settings(landing_dir=f"s3://{BUCKET}/landing"))
     assert reachable is not None and reachable.status == "pass", reachable
-    assert _landing_check(load_settings(landing_dir="landing")) is None  # a local folder: the warehouse check's
+    assert (
+        _landing_check(load_settings(landing_dir="landing")) is None
+    )  # a local folder: the warehouse check's
 
     closed = f"http://127.0.0.1:{_free_port()}"  # nothing listens there
     with pytest.raises(ConfigError) as caught:
