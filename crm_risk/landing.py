@@ -197,8 +197,8 @@ def check(area: Landing) -> None:
     try:
         if protocol in ("s3", "s3a"):
             area.fs.call_s3("head_bucket", Bucket=bucket)  # exists() would hide an unreachable endpoint
-        else:
-            area.fs.ls(rest.rsplit("/", 1)[0] if "/" in rest else rest)
+        else:  # a store without buckets: asking is enough (a root not created yet is fine)
+            area.fs.exists(rest)
     except FileNotFoundError:
         raise ConfigError(
             f"CRM_RISK_LANDING_DIR={url}: bucket {bucket!r} does not exist; create it or point "

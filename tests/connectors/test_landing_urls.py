@@ -28,7 +28,7 @@ FIELDS = {"Id": "id", "Name": "string", "SystemModstamp": "datetime"}
 def root() -> str:
     """A fresh landing root in the process's memory filesystem, configured as CRM_RISK_LANDING_DIR would be."""
     url = f"memory://landing-{uuid.uuid4().hex[:8]}"
-    storage.landing(load_settings(landing_dir=url))
+    storage.landing(load_settings(landing_dir=url), verify=True)  # not created yet: still reachable
     return url
 
 
