@@ -46,7 +46,23 @@ class Settings(BaseSettings):
 
     # --- warehouse -------------------------------------------------------------------------------
     warehouse_path: str = Field("warehouse.duckdb", description="DuckDB file (or connection string)")
-    landing_dir: str = Field("landing", description="where extracts land as Parquet before loading")
+    landing_dir: str = Field(
+        "landing",
+        description="where extracts land as Parquet before loading: a folder, or an fsspec URL such as "
+        "s3://bucket/prefix (needs s3fs: the `s3` extra), file:///path, memory://name",
+    )
+    landing_endpoint_url: str | None = Field(
+        None,
+        description="an S3-compatible endpoint for an s3:// landing area (MinIO, Ceph...); unset: AWS_ENDPOINT_URL "
+        "or AWS itself",
+    )
+    landing_key_id: str | None = Field(
+        None,
+        description="access key id of an s3:// landing area; unset: AWS_ACCESS_KEY_ID, ~/.aws, the instance role",
+    )
+    landing_secret_key: SecretStr | None = Field(
+        None, description="secret access key of an s3:// landing area; unset: AWS_SECRET_ACCESS_KEY, ~/.aws"
+    )
     warehouse_lock_wait_seconds: float = Field(
         600.0,
         ge=0,

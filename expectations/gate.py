@@ -29,6 +29,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from crm_risk import landing as storage
 from expectations.model import CriticalFailure, GateSettings
 from expectations.suites import (
     OBJECT_RULES,
@@ -87,19 +88,24 @@ def warm_up() -> None:
     build()
 
 
-def save_rules(manifest_dir: Path | None, describe: dict[str, Any]) -> None:
+def save_rules(manifest_dir: Path | str | None, describe: dict[str, Any]) -> None:
     """Write the describe-derived rules (picklists, lengths, field types) beside the manifest."""
     if manifest_dir is None:
         return
     rules = rules_from_describe(describe)
     rules["picklists"] = {k: sorted(v) for k, v in rules["picklists"].items()}
-    (Path(manifest_dir) / RULES_FILE).write_text(json.dumps(rules, sort_keys=True))
+    target = storage.join(manifest_dir, RULES_FILE)
+    if storage.is_local(target):
+        Path(target).write_text(json.dumps(rules, sort_keys=True))
+    else:  # one PUT, before the manifest is read by anyone
+        fs, path = storage.filesystem(target)
+        fs.pipe_file(path, json.dumps(rules, sort_keys=True).encode())
 
 
-def _rules(manifest_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
-    path = manifest_dir / RULES_FILE
-    if path.exists():
-        return json.loads(path.read_text())
+def _rules(manifest_dir: Path | str, manifest: dict[str, Any]) -> dict[str, Any]:
+    path = storage.join(manifest_dir, RULES_FILE)
+    if storage.exists(path):
+        return json.loads(storage.read_text(path))
     # An extract from before the gate: the manifest still knows the describe types.
     return {"picklists": {}, "lengths": {}, "field_types": dict(manifest.get("fields") or {})}
 
@@ -112,6 +118,7 @@ def _cross_chunk_duplicates(
     Counted as GX counts them, so the message does not depend on how the extract was chunked: every row whose
     (non-empty) Id occurs more than once.
     """
+    storage.register_duckdb(con, files)
     dup, total, sample = con.execute(
         'with ids as (select "Id", count(*) as n from read_parquet($f) group by 1) '
         'select coalesce(sum(n) filter (where n > 1 and "Id" is not null), 0), coalesce(sum(n), 0), '
@@ -138,7 +145,7 @@ class Prior:
 
 def manifest_object(manifest_dir: Path | str) -> str:
     """The object an extract holds, from its manifest."""
-    return str(json.loads((Path(manifest_dir) / "_manifest.json").read_text())["object"])
+    return str(json.loads(storage.read_text(storage.join(manifest_dir, "_manifest.json")))["object"])
 
 
 def validate_extract(manifest_dir: Path | str, run_id: str, settings: Any, prior: Prior) -> ManifestCheck:
@@ -146,11 +153,14 @@ def validate_extract(manifest_dir: Path | str, run_id: str, settings: Any, prior
     from expectations.validate import validate_batch  # pandas only; GX itself loads on the first validation
 
     started = time.perf_counter()
-    manifest_dir = Path(manifest_dir)
-    manifest = json.loads((manifest_dir / "_manifest.json").read_text())
+    manifest_dir = storage.normalize(manifest_dir)  # a local folder (Path) or a URL (object storage)
+    manifest = json.loads(storage.read_text(storage.join(manifest_dir, "_manifest.json")))
     obj = manifest["object"]
     check = ManifestCheck(obj)
-    files = [str(manifest_dir / f) if not Path(f).is_absolute() else f for f in manifest.get("files") or []]
+    files = [
+        str(storage.join(manifest_dir, f)) if not Path(f).is_absolute() else f
+        for f in manifest.get("files") or []
+    ]
     if not files:
         return check
     gs = GateSettings.from_settings(settings)
@@ -170,7 +180,7 @@ def validate_extract(manifest_dir: Path | str, run_id: str, settings: Any, prior
     full = window_start is not None and window_start < FULL_SNAPSHOT_BEFORE
     previous = prior.previous if full else None
     now = _parse(manifest.get("window_end")) or datetime.now(UTC)
-    total = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+    total = sum(_num_rows(f) for f in files)
     if total >= gs.sql_min_rows:  # GX's per-row cost would dominate: the same rules in one SQL pass
         return _validate_in_sql(
             check, files, rules, expected, previous if full else None, full, now, gs, known
@@ -244,7 +254,7 @@ def _validate_in_sql(
 
     started = time.perf_counter()
     obj = check.object
-    schema = pa.unify_schemas([pq.read_schema(f) for f in files], promote_options="default")
+    schema = _schema(files)
     columns = list(schema.names)
     field_types = rules.get("field_types")
     dtypes = dict(dtypes_of(schema))
@@ -253,7 +263,7 @@ def _validate_in_sql(
         dtypes[col] = "datetime64[ns, UTC]"
     spec = OBJECT_RULES.get(obj, ObjectRules())
     keys = spec.duplicate_keys if "Id" in columns and all(k in columns for k in spec.duplicate_keys) else ()
-    rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+    rows = sum(_num_rows(f) for f in files)
     row = row_rules(
         obj,
         columns,
@@ -296,18 +306,34 @@ def _frames(files: list[str], rows: int) -> Iterator[pd.DataFrame]:
     held: list[pa.Table] = []
     count = 0
     for path in files:
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=rows):
-            table = pa.Table.from_batches([batch])
-            while table.num_rows:
-                part = table.slice(0, rows - count)
-                held.append(part)
-                count += part.num_rows
-                table = table.slice(part.num_rows)
-                if count == rows:
-                    yield _frame(held)
-                    held, count = [], 0
+        with storage.open_read(path) as source:  # a local path, or an open file of object storage
+            for batch in pq.ParquetFile(source).iter_batches(batch_size=rows):
+                table = pa.Table.from_batches([batch])
+                while table.num_rows:
+                    part = table.slice(0, rows - count)
+                    held.append(part)
+                    count += part.num_rows
+                    table = table.slice(part.num_rows)
+                    if count == rows:
+                        yield _frame(held)
+                        held, count = [], 0
     if held:
         yield _frame(held)
+
+
+def _schema(files: list[str]) -> pa.Schema:
+    """The extract's schema over all its files (a column typed null in one takes the others' type)."""
+    schemas = []
+    for path in files:
+        with storage.open_read(path) as source:
+            schemas.append(pq.read_schema(source))
+    return pa.unify_schemas(schemas, promote_options="default")
+
+
+def _num_rows(path: str) -> int:
+    """A Parquet file's row count, from its footer (a local path or a URL)."""
+    with storage.open_read(path) as source:
+        return int(pq.ParquetFile(source).metadata.num_rows)
 
 
 def _frame(tables: list[pa.Table]) -> pd.DataFrame:
@@ -326,6 +352,8 @@ def docs_dir(settings: Any) -> Path:
     """Where Data Docs go: `<warehouse dir>/data_docs` (the landing dir's parent for non-file warehouses)."""
     target = str(settings.warehouse_path)
     if target == ":memory:" or "://" in target or target.startswith("md:"):
+        if not storage.is_local(settings.landing_dir):  # landing on object storage: the working folder
+            return Path("data_docs").resolve()
         return Path(settings.landing_dir).resolve().parent / "data_docs"
     return Path(target).resolve().parent / "data_docs"
 

@@ -25,6 +25,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from crm_risk import landing as storage
 from expectations.engine import _reason
 from expectations.model import CriticalFailure
 from expectations.suites import DUPLICATE_COLUMN, Rule
@@ -146,8 +147,13 @@ def run_sql_rules(
 ) -> SqlFindings:
     """Run the row and batch rules over `files`; returns the quarantine rows and the critical failures."""
     out = SqlFindings()
-    schema = pa.unify_schemas([pq.read_schema(f) for f in files], promote_options="default")
+    schemas = []
+    for path in files:
+        with storage.open_read(path) as source:
+            schemas.append(pq.read_schema(source))
+    schema = pa.unify_schemas(schemas, promote_options="default")
     with duckdb.connect() as con:
+        storage.register_duckdb(con, files)  # object storage: DuckDB reads through fsspec
         con.execute("set TimeZone = 'UTC'")
         con.execute(f"create temp view src as {_source(files, schema, dates)}")
         rows = int(con.execute("select count(*) from src").fetchall()[0][0])  # type: ignore[index]
@@ -213,7 +219,8 @@ def _with_records(reasons: list[tuple[int, int, dict[str, str]]], files: list[st
     out = []
     for f in sorted(by_file):
         picked = by_file[f]
-        table = pq.read_table(files[f]).take(pa.array([r for r, _ in picked], pa.int64()))
+        with storage.open_read(files[f]) as source:
+            table = pq.read_table(source).take(pa.array([r for r, _ in picked], pa.int64()))
         records = json.loads(table.to_pandas().to_json(orient="records", date_format="iso", date_unit="us"))
         for (_, failed), record in zip(picked, records, strict=True):
             rid = record.get("Id")

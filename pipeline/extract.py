@@ -19,6 +19,7 @@ from connectors.salesforce import registry
 from connectors.salesforce.client import CrmClient
 from connectors.salesforce.extract import extract_object
 from connectors.warehouse.load import EPOCH
+from crm_risk import landing as storage
 from crm_risk import memory
 from crm_risk.config import Settings
 from crm_risk.errors import ConfigError, ConnectorError, CrmRiskError, QuotaExceeded
@@ -38,7 +39,7 @@ class ExtractFailed(CrmRiskError):
 class ExtractOutcome:
     """Manifests written by the extract, and whether the API quota stopped it early."""
 
-    manifests: list[Path] = field(default_factory=list)
+    manifests: list[Path | str] = field(default_factory=list)  # extract folders (or URLs on object storage)
     rows: dict[str, int] = field(default_factory=dict)
     api_calls: int = 0
     remote_api_calls: int = 0  # made by other clients than the run's (a backfill's window extracts)
@@ -94,7 +95,9 @@ def extract_all(
     window_end = org_now if until is None else min(org_now, until)
     with warehouse.open_for(settings) as con:
         marks = {e.name: warehouse.get_watermark(con, e.name) for e in wanted}
-    landing = Path(settings.landing_dir)
+    landing = storage.landing(
+        settings, verify=True
+    ).root  # a folder, or object storage (checked once: reachable)
     out = ExtractOutcome(as_of=org_now)  # a backfill of an old window still scores the accounts as of now
     calls_before = client.api_calls
     for entry in wanted:

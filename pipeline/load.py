@@ -19,6 +19,7 @@ from connectors import warehouse
 from connectors.salesforce import registry
 from connectors.warehouse.load import table_for
 from connectors.warehouse.manifest import read_manifest
+from crm_risk import landing as storage
 from crm_risk import memory, progress
 from crm_risk.errors import DataQualityError
 from expectations.gate import (
@@ -69,6 +70,7 @@ def _known_records(
     first = spec.duplicate_keys[0]
     if not files:
         return con.execute(f"select {select} from {table} where false").fetch_df()
+    storage.register_duckdb(con, files)
     return con.execute(
         f"""select {select} from {table}
             where not coalesce(_deleted, false) and lower(trim("{lower[first.lower()]}")) in (
@@ -84,8 +86,8 @@ def read_prior(con: duckdb.DuckDBPyConnection, manifest_dir: Path | str) -> Prio
     table = table_for(obj)
     columns = _table_columns(con, table)
     spec = OBJECT_RULES.get(obj, ObjectRules())
-    manifest = json.loads((Path(manifest_dir) / "_manifest.json").read_text())
-    files = [str(Path(manifest_dir) / f) for f in manifest.get("files") or []]
+    manifest = json.loads(storage.read_text(storage.join(manifest_dir, "_manifest.json")))
+    files = [str(storage.join(manifest_dir, f)) for f in manifest.get("files") or []]
     if spec.duplicate_keys and spec.duplicate_keys[0] not in (manifest.get("fields") or {}):
         files = []  # the extract lacks the key: none of its rows can duplicate a loaded one
     known = _known_records(con, table, columns, spec, files)
@@ -102,7 +104,7 @@ def validate_manifest(
 def load_gated(
     settings: Any,
     run_id: str,
-    manifests: list[Path],
+    manifests: list[Path | str],
     docs: bool = True,
     in_transaction: Callable[[duckdb.DuckDBPyConnection, warehouse.LoadResult], None] | None = None,
 ) -> dict[str, dict[str, int]]:
@@ -118,6 +120,10 @@ def load_gated(
     # Nothing reads a manifest's files before it is checked: registry objects only, files inside its extract,
     # extracts inside the landing area (ManifestRefused names the manifest and what is wrong).
     known = [e.name for e in registry.REGISTRY]
+    if getattr(settings, "landing_dir", None) is not None:
+        storage.landing(
+            settings
+        )  # the landing filesystem (object storage: its endpoint and keys) for the reads
     for manifest_dir in manifests:
         read_manifest(manifest_dir, known, landing=getattr(settings, "landing_dir", None))
     counts: dict[str, dict[str, int]] = {}
@@ -201,6 +207,6 @@ def run_quality(settings: Any, run_id: str) -> dict[str, Any]:
     return {"loaded": loaded, "data_docs": str(index) if index else None}
 
 
-def load_all(ctx: RunContext, manifests: list[Path]) -> dict[str, dict[str, int]]:
+def load_all(ctx: RunContext, manifests: list[Path | str]) -> dict[str, dict[str, int]]:
     """Validate (the data-quality gate) and merge every manifest into raw.*, each object in its own transaction."""
     return load_gated(ctx.settings, ctx.run_id, manifests)

@@ -26,6 +26,7 @@ from connectors.salesforce.client import CrmClient
 from connectors.salesforce.ids import normalize_id
 from connectors.salesforce.registry import ACCOUNT_PATH, PULLED_WITH
 from connectors.salesforce.scoped import extract_accounts
+from crm_risk import landing as storage
 from expectations.gate import save_rules
 from pipeline.context import RunContext
 from pipeline.extract import entries
@@ -98,10 +99,10 @@ def refresh_accounts(
         e for e in entries(settings, None) if e.name in ACCOUNT_PATH and (pull is None or e.name in pull)
     ]
     as_of = client.server_now()
-    manifests: list[Path] = []
+    manifests: list[Path | str] = []
     for entry in wanted:
         manifest = extract_accounts(
-            client, entry, ids, as_of, Path(settings.landing_dir), ctx.run_id, settings
+            client, entry, ids, as_of, storage.landing(settings, verify=True).root, ctx.run_id, settings
         )
         assert manifest.path is not None
         save_rules(manifest.path, client.describe(entry.name))  # cached: no API call

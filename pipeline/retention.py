@@ -9,11 +9,11 @@ directories of runs still running (meta.runs) are never deleted, whatever their 
 from __future__ import annotations
 
 import logging
-import shutil
 from collections.abc import Collection
-from pathlib import Path
 
+from crm_risk import landing as storage
 from crm_risk.config import Settings
+from crm_risk.errors import ConfigError
 
 __all__ = ["prune_landing"]
 
@@ -22,21 +22,27 @@ log = logging.getLogger(__name__)
 
 def prune_landing(settings: Settings, keep_also: Collection[str] = ()) -> list[str]:
     """Delete the landing directories of all but the newest `settings.landing_keep_runs` runs (and `keep_also`);
-    returns the run ids deleted. A directory that cannot be deleted is logged and left for the next run."""
-    root = Path(settings.landing_dir)
-    if not root.is_dir():
+    returns the run ids deleted. A directory that cannot be deleted is logged and left for the next run.
+
+    On object storage a run's "directory" is its prefix, ranked by its newest object."""
+    try:
+        runs = storage.run_dirs(storage.landing(settings))
+    except (OSError, ConfigError) as exc:
+        log.warning(
+            "landing retention: cannot list %s (%s); the next run tries again", settings.landing_dir, exc
+        )
         return []
-    runs = sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime, reverse=True)
     deleted = []
-    for path in runs[settings.landing_keep_runs :]:
-        if path.name in keep_also:
+    for path, _ in runs[settings.landing_keep_runs :]:
+        run = storage.name(path)
+        if run in keep_also:
             continue
         try:
-            shutil.rmtree(path)
+            storage.remove_tree(path)
         except OSError as exc:
             log.warning("landing retention: cannot delete %s (%s); the next run tries again", path, exc)
             continue
-        deleted.append(path.name)
+        deleted.append(run)
     if deleted:
         log.info(
             "landing retention: deleted %d old runs' files (keeping the last %d)",

@@ -1,7 +1,7 @@
 """`crm-risk doctor`: can tonight's run succeed? One pass/fail line per check, each failure with its fix.
 
 Checks, in order: the warehouse (writable, not locked; its watermarks say what tonight pulls), the login and its
-host, the API version, the daily API budget against a nightly run's cost, every extracted object and field
+host, the landing area when it is object storage (reachable, its bucket there), the API version, the daily API budget against a nightly run's cost, every extracted object and field
 readable, every pushed field present / of the right type / updateable, owner Tasks creatable, change events (when
 the event path is enabled), Prefect and prefect.yaml's deployments (when PREFECT_API_URL is set). The CRM checks live
 in connectors/salesforce/doctor.py, the warehouse's in connectors/warehouse/doctor.py; Prefect's here.
@@ -19,9 +19,10 @@ import requests
 from connectors.salesforce import doctor as crm
 from connectors.salesforce.client import CrmClient
 from connectors.warehouse.doctor import warehouse_check
+from crm_risk import landing as storage
 from crm_risk.checks import Check, failed, passed, skipped
 from crm_risk.config import Settings
-from crm_risk.errors import QuotaExceeded
+from crm_risk.errors import ConfigError, QuotaExceeded
 from pipeline.extract import entries as extract_entries
 from pipeline.owner_tasks import TASK_FIELDS
 from shell.serve import PREFECT_YAML, deployment_specs
@@ -100,6 +101,19 @@ def _prefect_check() -> Check:
     return passed("prefect", f"{api} reachable; deployments {', '.join(sorted(have))} present")
 
 
+def _landing_check(settings: Settings) -> Check | None:
+    """A landing area on object storage (an fsspec URL): reachable, its bucket there; None for a local folder (the
+    warehouse check covers it)."""
+    if storage.is_local(settings.landing_dir):
+        return None
+    try:
+        area = storage.landing(settings, verify=True)
+    except ConfigError as exc:
+        detail, _, fix = str(exc).rpartition("; ")
+        return failed("landing", detail or str(exc), fix)
+    return passed("landing", f"{area.root} reachable")
+
+
 def run_doctor(settings: Settings, *, cdc: bool | None = None) -> list[Check]:
     """Every check against the configured org, warehouse and Prefect. `cdc`: check the Change Data Capture channel
     (default: when a listener has run here); the receiver's settings are checked when CRM_RISK_LISTEN_RECEIVER is on."""
@@ -113,7 +127,8 @@ def run_doctor(settings: Settings, *, cdc: bool | None = None) -> list[Check]:
     else:
         with client:
             checks += _crm_checks(client, quick, marks, cdc_in_use(settings) if cdc is None else cdc)
-    return [*checks, store, _prefect_check()]
+    landing = _landing_check(settings)
+    return [*checks, store, *([landing] if landing else []), _prefect_check()]
 
 
 _MARK = {"pass": "ok  ", "fail": "FAIL", "skip": "skip"}

@@ -41,6 +41,7 @@ from connectors.salesforce.landing import (
     write_json_atomic,
 )
 from connectors.salesforce.registry import ObjectEntry, resolve_fields
+from crm_risk import landing as storage
 from crm_risk import progress
 from crm_risk.config import Settings
 from crm_risk.errors import ConfigError, TransientError
@@ -53,6 +54,7 @@ __all__ = [
     "count_window",
     "deleted_window",
     "extract_object",
+    "landing_dir",
     "soql_datetime",
 ]
 
@@ -93,7 +95,8 @@ class ExtractManifest:
     seconds: float = 0.0
     extracted_at: str = ""
     notes: list[str] = field(default_factory=list)
-    path: Path | None = field(default=None, compare=False)  # the object's landing directory (not in the JSON)
+    # the object's landing directory, a local Path or a URL (not in the JSON)
+    path: Path | str | None = field(default=None, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """The manifest as JSON-ready data."""
@@ -258,7 +261,7 @@ def _bulk(
 
 
 def _hard_deletes(
-    client: CrmClient, obj: ObjectEntry, start: datetime, end: datetime, out: Path
+    client: CrmClient, obj: ObjectEntry, start: datetime, end: datetime, out: Path | str
 ) -> dict[str, Any]:
     """Write deleted.parquet (Id, deletedDate) from sobjects/X/deleted; returns the manifest's deleted_* items."""
     d_start, d_end, clipped = deleted_window(start, end)
@@ -272,7 +275,8 @@ def _hard_deletes(
         },
         schema=pa.schema([("Id", pa.string()), ("deletedDate", TIMESTAMP)]),
     )
-    pq.write_table(table, out / "deleted.parquet", compression="zstd")
+    where, filesystem = storage.arrow_target(storage.join(out, "deleted.parquet"))
+    pq.write_table(table, where, compression="zstd", filesystem=filesystem)
     if clipped:
         log.info(  # normal on a first run; on an incremental run it means the watermark is > 15 days old
             "%s: hard-delete window clipped to the last 15 days (from %s): older hard deletes need a "
@@ -289,10 +293,18 @@ def _hard_deletes(
     }
 
 
-def clear_landing(out: Path) -> None:
+def clear_landing(out: Path | str) -> None:
     """Remove what an earlier attempt of the same run left behind (manifest first: incomplete at once)."""
-    for stale in [out / "_manifest.json", *out.glob("part-*.parquet"), out / "deleted.parquet"]:
-        stale.unlink(missing_ok=True)
+    storage.remove(storage.join(out, "_manifest.json"))
+    for stale in [*storage.glob(out, "part-*.parquet"), storage.join(out, "deleted.parquet")]:
+        storage.remove(stale)
+
+
+def landing_dir(landing: Path | str, run_id: str, name: str) -> Path | str:
+    """`<landing>/<run_id>/<name>/`, created when local (object storage has no folders)."""
+    out = storage.join(landing, run_id, name)
+    storage.makedirs(out)
+    return out
 
 
 def extract_object(
@@ -300,7 +312,7 @@ def extract_object(
     entry: ObjectEntry,
     window_start: datetime,
     window_end: datetime,
-    landing: Path,
+    landing: Path | str,
     run_id: str,
     settings: Settings,
 ) -> ExtractManifest:
@@ -310,8 +322,7 @@ def extract_object(
     end = _utc(window_end, "window_end").replace(microsecond=0)
     if end <= start:
         raise ConfigError(f"{entry.name}: empty extract window [{start.isoformat()}, {end.isoformat()})")
-    out = Path(landing) / run_id / entry.name
-    out.mkdir(parents=True, exist_ok=True)
+    out = landing_dir(landing, run_id, entry.name)
     clear_landing(out)
 
     described = client.describe(entry.name)
@@ -384,7 +395,7 @@ def extract_object(
         notes=notes,
         path=out,
     )
-    write_json_atomic(out / "_manifest.json", manifest.to_dict())
+    write_json_atomic(storage.join(out, "_manifest.json"), manifest.to_dict())
     log.info(
         "%s: %d rows (%s, %d files), %d hard deletes, %d API calls, %.1f s",
         entry.name,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv as _csv
 import json
 import logging
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+
+from crm_risk import landing as storage
 
 __all__ = [
     "ChunkWriter",
@@ -131,14 +132,9 @@ def read_csv_page(source: Any, names: list[str], fields: dict[str, str]) -> pa.T
     return pa.table(columns, schema=schema_for({n: fields[n] for n in names}))
 
 
-def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
-    """Write JSON via a temp file + rename, so a reader sees the whole file or none."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as fh:
-        json.dump(payload, fh, indent=2, default=str)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+def write_json_atomic(path: Path | str, payload: dict[str, Any]) -> None:
+    """Write JSON so a reader sees the whole file or none (a local temp file + rename; one PUT on object storage)."""
+    storage.write_json_atomic(path, payload)
 
 
 class ChunkWriter:
@@ -146,14 +142,14 @@ class ChunkWriter:
 
     def __init__(
         self,
-        out_dir: Path,
+        out_dir: Path | str,
         fields: dict[str, str],
         *,
         chunk_rows: int,
         group_rows: int = 10_000,
         on_rows: Callable[[int], None] | None = None,
     ) -> None:
-        self.out_dir = out_dir
+        self.out_dir = out_dir  # a local folder or a URL (crm_risk.landing)
         self.on_rows = on_rows  # told of every batch added (progress)
         self.fields = dict(fields)
         self.schema = schema_for(self.fields)
@@ -203,7 +199,8 @@ class ChunkWriter:
         name = f"part-{len(self.files):05d}.parquet"
         self.files.append(name)
         self._in_file = 0
-        return pq.ParquetWriter(self.out_dir / name, self.schema, compression="zstd")
+        where, filesystem = storage.arrow_target(storage.join(self.out_dir, name))
+        return pq.ParquetWriter(where, self.schema, compression="zstd", filesystem=filesystem)
 
     def _flush(self, limit: int) -> None:
         """Write up to `limit` buffered rows, never crossing a file boundary."""
@@ -227,7 +224,7 @@ class ChunkWriter:
             self._writer.close()
             self._writer = None
         for name in self.files:
-            (self.out_dir / name).unlink(missing_ok=True)
+            storage.remove(storage.join(self.out_dir, name))
         self.files, self.rows, self._buffered, self._in_file = [], 0, 0, 0
         self._buffer = [[] for _ in self.fields]
 

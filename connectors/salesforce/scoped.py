@@ -18,10 +18,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from connectors.salesforce.client import CrmClient
-from connectors.salesforce.extract import ExtractManifest, clear_landing
+from connectors.salesforce.extract import ExtractManifest, clear_landing, landing_dir
 from connectors.salesforce.ids import normalize_id
 from connectors.salesforce.landing import ChunkWriter, write_json_atomic
 from connectors.salesforce.registry import ACCOUNT_PATH, ObjectEntry, resolve_fields
+from crm_risk import landing as storage
 from crm_risk.config import Settings
 from crm_risk.errors import ConfigError
 
@@ -47,15 +48,14 @@ def extract_accounts(
     entry: ObjectEntry,
     account_ids: Sequence[str],
     as_of: datetime,
-    landing: Path,
+    landing: Path | str,
     run_id: str,
     settings: Settings,
 ) -> ExtractManifest:
     """Land every record of `entry` that belongs to one of `account_ids`; see the module doc."""
     started, calls0 = time.monotonic(), client.api_calls
     ids = sorted({normalize_id(a) for a in account_ids})
-    out = Path(landing) / run_id / entry.name
-    out.mkdir(parents=True, exist_ok=True)
+    out = landing_dir(landing, run_id, entry.name)
     clear_landing(out)
     fields, missing = resolve_fields(entry, client.describe(entry.name))
     names = list(fields)
@@ -87,7 +87,7 @@ def extract_accounts(
         path=out,
     )
     data = manifest.to_dict() | {"scope": SCOPE, "accounts": len(ids)}
-    write_json_atomic(out / "_manifest.json", data)
+    write_json_atomic(storage.join(out, "_manifest.json"), data)
     log.info(
         "%s: %d rows of %d accounts, %d API calls", entry.name, writer.rows, len(ids), manifest.api_calls
     )

@@ -28,6 +28,7 @@ from connectors.warehouse.quarantine import (
     resolve_deleted,
     resolve_quarantine,
 )
+from crm_risk import landing as storage
 
 __all__ = ["DESCRIBE_TYPES", "EPOCH", "TABLES", "LoadResult", "load_manifest", "table_for"]
 
@@ -103,9 +104,9 @@ def _duck_type(describe: Any) -> str:
     return DESCRIBE_TYPES.get(str(kind).lower(), "VARCHAR")
 
 
-def _resolve(manifest_dir: Path, name: str) -> Path:
-    """A file of the manifest: inside its directory (read_manifest refused anything else)."""
-    return manifest_dir / name
+def _resolve(manifest_dir: Path | str, name: str) -> Path | str:
+    """A file of the manifest: inside its directory (read_manifest refused anything else); a Path or a URL."""
+    return storage.join(manifest_dir, name)
 
 
 def _parse_ts(value: Any) -> datetime | None:
@@ -134,7 +135,7 @@ def load_manifest(
     out of the merge and written to meta.quarantine in the same transaction, so every record lands in one or the other.
     `in_transaction`: called last, before the commit (a backfill records the window it loaded: both or neither).
     """
-    manifest_dir = Path(manifest_dir)
+    manifest_dir = storage.normalize(manifest_dir)  # a local folder (Path) or a URL (object storage)
     manifest = read_manifest(
         manifest_dir, TABLES
     )  # an unknown object, a file outside the extract: ManifestRefused
@@ -146,8 +147,9 @@ def load_manifest(
     files = [str(_resolve(manifest_dir, f)) for f in manifest.get("files") or []]
     deleted = manifest.get("deleted_file")
     deleted_path = _resolve(manifest_dir, deleted) if deleted else None
-    if deleted_path is not None and not deleted_path.exists():
+    if deleted_path is not None and not storage.exists(deleted_path):
         deleted_path = None
+    storage.register_duckdb(con, [*files, *([deleted_path] if deleted_path is not None else [])])
     window_start, window_end = _parse_ts(manifest.get("window_start")), _parse_ts(manifest.get("window_end"))
     if manifest.get(
         "scope"

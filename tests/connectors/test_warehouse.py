@@ -368,7 +368,9 @@ def test_a_warehouse_file_gets_a_memory_cap_and_a_bad_size_is_refused(tmp_path):
     with wh.connect(tmp_path / "capped.duckdb", memory_limit="256MB") as con:
         assert limit(con) == "244.1 MiB"  # DuckDB reports 256 MB in MiB
     with wh.connect(":memory:") as mem, wh.connect(tmp_path / "default.duckdb") as default:
-        assert limit(mem) != limit(default) == "488.2 MiB"  # 512MB; in-memory (backtests) keeps DuckDB's default
+        assert (
+            limit(mem) != limit(default) == "488.2 MiB"
+        )  # 512MB; in-memory (backtests) keeps DuckDB's default
     with pytest.raises(ValueError, match="not a size"):
         wh.connect(tmp_path / "bad.duckdb", memory_limit="1GB'; drop table x; --")
 
