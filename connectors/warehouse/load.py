@@ -311,6 +311,14 @@ def _merge(
         [f"s.{_q(c)}" for c in all_cols]
         + ["$run_id", "$now", src_deleted, f"case when {src_deleted} then coalesce({cur_s}, $now) end"]
     )
+    if con.execute(f"select not exists (select 1 from {table})").fetchall()[0][0]:  # type: ignore[index]
+        # a first load: every row is new, so a plain append (no join against the table, no per-row comparison)
+        con.execute(
+            f"""insert into {table} ({insert_cols}) select {insert_vals} from _load_dedup as s""",
+            {"run_id": run_id, "now": now},
+        )
+        result.inserted = int(con.execute("select count(*) from _load_dedup").fetchall()[0][0])  # type: ignore[index]
+        return
     actions = con.sql(  # a relation read once as Arrow: one column, not a Python tuple per merged row
         f"""merge into {table} as t using _load_dedup as s on t."Id" = s."Id"
             when matched and {newer} and ({differs}) then update set {sets}
