@@ -71,10 +71,17 @@ class Settings(BaseSettings):
     landing_keep_runs: int = Field(
         10, ge=1, description="landing files of this many recent runs are kept; older runs' are deleted"
     )
-    warehouse_memory_limit: str = Field(
-        "512MB",
+    warehouse_memory_limit: str | None = Field(
+        None,
         pattern=SIZE_PATTERN,
-        description="DuckDB's memory cap for the warehouse file (e.g. 1GB, 512MB); past it DuckDB spills to disk",
+        description="DuckDB's memory cap for the warehouse file (e.g. 1GB, 512MB); past it DuckDB spills to disk. "
+        "Unset: what is left of CRM_RISK_MEMORY_BUDGET when the warehouse opens",
+    )
+    memory_budget: str = Field(
+        "1GB",
+        pattern=SIZE_PATTERN,
+        description="the peak memory a run aims at: DuckDB is given what the process does not already hold "
+        "(at least 256MB, at most 512MB), so a big org spills to disk instead of growing the process",
     )
 
     # --- Salesforce connection -------------------------------------------------------------------

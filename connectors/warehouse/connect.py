@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
 from pathlib import Path
@@ -25,6 +26,8 @@ LOCK_WAIT_SECONDS = 600.0
 # transforms spill to `<warehouse>.tmp/` instead of growing with the size of the org. In-memory databases (backtests)
 # cannot spill and keep DuckDB's default.
 MEMORY_LIMIT = "512MB"
+MIN_LIMIT_MB = 256  # below this DuckDB spends its time spilling
+DUCKDB_MARGIN_MB = 96  # what DuckDB allocates past its cap (measured: 50-100 MB in the transforms)
 
 
 SCHEMAS = ("raw", "meta", "staging", "marts", "sync")
@@ -73,8 +76,48 @@ def open_for(settings: Any, read_only: bool = False) -> duckdb.DuckDBPyConnectio
     """The warehouse of these settings (`warehouse_path`, capped at `warehouse_memory_limit`, waiting up to
     `warehouse_lock_wait_seconds` for another writer)."""
     limit = getattr(settings, "warehouse_memory_limit", MEMORY_LIMIT)
+    budget = getattr(settings, "memory_budget", None)
+    if limit is None:
+        limit = share_of_budget(budget) if budget else MEMORY_LIMIT
     wait = getattr(settings, "warehouse_lock_wait_seconds", LOCK_WAIT_SECONDS)
     return connect(settings.warehouse_path, read_only=read_only, lock_wait_seconds=wait, memory_limit=limit)
+
+
+def share_of_budget(budget: str) -> str:
+    """DuckDB's cap when the process aims at `budget` in all: what it does not hold yet, less a margin for
+    DuckDB's allocations outside its buffer pool, between 256MB and 512MB (MEMORY_LIMIT)."""
+    mb = _megabytes(_size(budget))
+    held = _resident_mb()
+    if held is None:
+        return MEMORY_LIMIT
+    cap = max(MIN_LIMIT_MB, min(_megabytes(MEMORY_LIMIT), mb - held - DUCKDB_MARGIN_MB))
+    return f"{cap}MB"
+
+
+def _megabytes(size: str) -> int:
+    number, unit = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*", size).groups()  # type: ignore[union-attr]
+    scale = {
+        "": 1 / 2**20,
+        "b": 1 / 2**20,
+        "kb": 1 / 1024,
+        "kib": 1 / 1024,
+        "mb": 1,
+        "mib": 1,
+        "gb": 1024,
+        "gib": 1024,
+        "tb": 2**20,
+        "tib": 2**20,
+    }[unit.lower()]
+    return int(float(number) * scale)
+
+
+def _resident_mb() -> int | None:
+    """This process's resident memory now (Linux /proc), None where unknown."""
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 2**20
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _size(value: str) -> str:

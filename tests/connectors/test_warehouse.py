@@ -386,6 +386,32 @@ def test_the_memory_cap_is_a_setting_and_a_bad_one_names_the_variable(tmp_path):
         load_settings(warehouse_memory_limit="lots")
 
 
+def test_without_a_cap_duckdb_gets_what_the_memory_budget_leaves(tmp_path):
+    from connectors.warehouse.connect import _resident_mb
+    from crm_risk.config import load_settings
+    from crm_risk.errors import ConfigError
+
+    def cap_mib(**kw: str) -> float:
+        settings = load_settings(warehouse_path=str(tmp_path / "b.duckdb"), **kw)
+        with wh.open_for(settings) as con:
+            value = con.execute("select current_setting('memory_limit')").fetchone()[0]
+        return float(value.split()[0])  # DuckDB reports MiB
+
+    held = _resident_mb()
+    assert held is not None and held > 20  # this process: pytest, DuckDB, pandas
+    assert cap_mib() == pytest.approx(
+        512 * 1e6 / 2**20, abs=1
+    )  # 1GB budget, a small process: the 512MB ceiling
+    tight = cap_mib(memory_budget=f"{held + 96 + 300}MB")  # 300MB left after what the process holds
+    assert 256 * 1e6 / 2**20 - 1 <= tight <= 320 * 1e6 / 2**20  # DuckDB's MB are 10^6 bytes
+    assert cap_mib(memory_budget="100MB") == pytest.approx(256 * 1e6 / 2**20, abs=1)  # never below 256MB
+    assert cap_mib(memory_budget="100MB", warehouse_memory_limit="1GB") == pytest.approx(
+        953.6, abs=1
+    )  # a set cap wins
+    with pytest.raises(ConfigError, match="CRM_RISK_MEMORY_BUDGET"):
+        load_settings(memory_budget="plenty")
+
+
 def test_a_run_whose_process_is_gone_is_closed_as_died(con):
     import subprocess
     import sys
