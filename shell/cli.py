@@ -89,8 +89,8 @@ def _prepared(objects: list[str] | None) -> Iterator[Callable[[], None]]:
 
     The server is begun once the settings and objects are valid (a bad one: one line, nothing started), so its
     start overlaps the login and the run's imports; it is stopped at once if the command fails (a refused login,
-    an error in the run), else at exit. While it still starts, `ready()` builds the Great Expectations context
-    the load's gate needs (seconds of imports the run would otherwise spend later).
+    an error in the run), else at exit. While it still starts, `ready()` begins building the Great Expectations
+    context the load's gate needs, in a thread (seconds of imports the run would otherwise spend in its load).
     """
     settings = _preflight(objects, login=False)
     if not _crm_configured(settings):
@@ -104,9 +104,12 @@ def _prepared(objects: list[str] | None) -> Iterator[Callable[[], None]]:
         if server is None:
             return
         if not server.ready() and getattr(settings, "dq_enabled", True):
+            import threading
+
             from expectations.gate import warm_up
 
-            warm_up()
+            # the load's validation waits for it (a lock), the flow's first steps do not
+            threading.Thread(target=warm_up, name="gx-warm-up", daemon=True).start()
         server.url()
 
     try:
