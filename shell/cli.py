@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 __all__ = ["main"]
 
@@ -513,8 +513,33 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+# Commands that end a process full of Great Expectations, pandas, Prefect and DuckDB objects: the interpreter's
+# teardown of them all took 1.5-2.6 s after a sync (measured), after everything the run does had finished.
+_QUICK_EXIT = frozenset({"sync", "backfill", "refresh"})
+
+
+def exit_without_teardown(code: int) -> NoReturn:
+    """End the process as the interpreter ends it, minus the teardown of every module and object.
+
+    In the interpreter's order: the threads' exit hooks (Prefect's log and event workers send their last
+    batch there) and the join of non-daemon threads, then the `atexit` handlers (the temporary Prefect server
+    stops, logging flushes), then stdout and stderr are flushed; then `os._exit(code)`.
+    """
+    import atexit
+    import threading
+
+    threading._shutdown()  # type: ignore[attr-defined]  # what Py_FinalizeEx calls first
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `crm-risk` script."""
+    """Entry point of the `crm-risk` script. As the script (no `argv`), a run command's process ends without the
+    interpreter's teardown (`exit_without_teardown`); called with `argv` (tests), it returns the exit code."""
+    script = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "simulate":
         return _cmd_simulate(argparse.Namespace(), argv[1:])
@@ -522,12 +547,15 @@ def main(argv: list[str] | None = None) -> int:
     from crm_risk.errors import CrmRiskError
 
     try:
-        return int(args.func(args))
+        code = int(args.func(args))
     except CrmRiskError as exc:
         if args.debug:
             raise
         print(f"crm-risk: {exc}", file=sys.stderr)
-        return 2
+        code = 2
+    if script and args.command in _QUICK_EXIT:
+        exit_without_teardown(code)
+    return code
 
 
 if __name__ == "__main__":
