@@ -32,6 +32,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 __all__ = ["TiedServer", "begin_tied_prefect_server", "start_tied_prefect_server"]
@@ -40,6 +41,8 @@ log = logging.getLogger(__name__)
 # what Prefect's SubprocessASGIServer sets for its temporary server
 SERVER_ENV = {"PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
 PORT_IN_USE = 3  # uvicorn's exit code when its port is taken (Prefect retries on another port too)
+TIMEOUT_VARIABLE = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
+DEFAULT_TIMEOUT = 20.0  # Prefect's default for that setting
 
 
 def _free_port() -> int:
@@ -61,9 +64,13 @@ def _healthy(url: str) -> bool:
         conn.close()
 
 
-def _start(timeout: float, cancelled: threading.Event | None = None) -> tuple[subprocess.Popen[bytes], str]:
-    """Start the server process and wait (at most `timeout` seconds) until its API answers."""
-    deadline = time.monotonic() + timeout
+def _start(
+    timeout: float | Callable[[], float], cancelled: threading.Event | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start the server process and wait (at most `timeout` seconds, or what `timeout()` says as it waits)
+    until its API answers."""
+    started = time.monotonic()
+    limit = timeout if callable(timeout) else lambda: timeout
     while True:
         port = _free_port()
         proc = subprocess.Popen(
@@ -71,20 +78,20 @@ def _start(timeout: float, cancelled: threading.Event | None = None) -> tuple[su
             env={**os.environ, **SERVER_ENV},
         )
         url = f"http://127.0.0.1:{port}/api"
-        while time.monotonic() < deadline:
+        while time.monotonic() < started + limit():
             if proc.poll() is not None or _healthy(url) or (cancelled and cancelled.is_set()):
                 break
             time.sleep(0.1)
         if cancelled and cancelled.is_set():
             _stop(proc)
             raise RuntimeError("the temporary Prefect server was stopped before it answered")
-        if proc.poll() == PORT_IN_USE and time.monotonic() < deadline:
+        if proc.poll() == PORT_IN_USE and time.monotonic() < started + limit():
             continue  # another process took the port meanwhile: try another
         if proc.poll() is None and _healthy(url):
             return proc, url
         _stop(proc)
         raise RuntimeError(
-            f"the temporary Prefect server did not start within {timeout:g}s (exit code {proc.returncode}); "
+            f"the temporary Prefect server did not start within {limit():g}s (exit code {proc.returncode}); "
             "set PREFECT_API_URL to a running Prefect server, or raise PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
         )
 
@@ -110,7 +117,7 @@ class TiedServer:
     """
 
     def __init__(self, timeout: float) -> None:
-        self._timeout = timeout
+        self.timeout = timeout  # seconds to wait for the API to answer; may be changed while it starts
         self._ready = threading.Event()
         self._stopping = threading.Event()
         self._proc: subprocess.Popen[bytes] | None = None
@@ -125,7 +132,7 @@ class TiedServer:
 
     def _keep(self) -> None:
         try:
-            self._proc, self._url = _start(self._timeout, self._stopping)
+            self._proc, self._url = _start(lambda: self.timeout, self._stopping)
         except BaseException as exc:  # handed to url()
             self._error = exc
         finally:
@@ -169,13 +176,23 @@ class TiedServer:
 
 def begin_tied_prefect_server() -> TiedServer | None:
     """Start the temporary server tied to this process in the background; None (nothing started) when a server
-    is configured (PREFECT_API_URL) or temporary servers are off. Call `url()` before any flow runs."""
+    is configured (PREFECT_API_URL) or temporary servers are off. Call `url()` before any flow runs.
+
+    The server is forked before Prefect is imported here (a second of the CLI's critical path): with no
+    PREFECT_API_URL in the environment it is started at once, then stopped again if Prefect's settings (a
+    profile, prefect.toml) name a server after all or turn temporary servers off.
+    """
+    if os.environ.get("PREFECT_API_URL"):
+        return None
+    server = TiedServer(float(os.environ.get(TIMEOUT_VARIABLE) or DEFAULT_TIMEOUT))
     from prefect.settings import get_current_settings
 
     current = get_current_settings()
     if current.api.url or not current.server.ephemeral.enabled:
+        server.stop()
         return None
-    return TiedServer(float(current.server.ephemeral.startup_timeout_seconds))
+    server.timeout = float(current.server.ephemeral.startup_timeout_seconds)
+    return server
 
 
 def start_tied_prefect_server() -> str | None:

@@ -97,6 +97,19 @@ def test_a_configured_server_starts_nothing(temporary_server_env: Path, monkeypa
     assert not _servers_of_this_process()
 
 
+def test_a_server_begun_before_prefects_settings_said_no_is_stopped(
+    temporary_server_env: Path, monkeypatch
+) -> None:
+    from prefect.context import refresh_global_settings_context
+
+    # no PREFECT_API_URL in the environment: the server is forked at once, then Prefect's settings turn
+    # temporary servers off (as a profile may)
+    monkeypatch.setenv("PREFECT_SERVER_EPHEMERAL_ENABLED", "false")
+    refresh_global_settings_context()
+    assert begin_tied_prefect_server() is None
+    assert _gone()
+
+
 @pytest.fixture
 def crm_env(temporary_server_env: Path, monkeypatch: pytest.MonkeyPatch, simulator: Any) -> Path:
     work = temporary_server_env / "work"
