@@ -125,9 +125,8 @@ class TiedServer:
         self._error: BaseException | None = None
         self._pointed = False
         self._thread = threading.Thread(target=self._keep, name="prefect-server-keeper", daemon=True)
-        atexit.register(
-            self.stop
-        )  # before Prefect's log and event workers start: runs after their last batch
+        # registered before Prefect's log and event workers start: runs after they have sent their last batch
+        atexit.register(self.stop)
         self._thread.start()
 
     def _keep(self) -> None:
