@@ -379,10 +379,17 @@ def build_docs(settings: Any, results: list[Any], run_id: str) -> Path | None:
     return index
 
 
-def check_payload(pending: pd.DataFrame, settings: Any, run_id: str, docs: bool = True) -> None:
+def check_payload(
+    pending: pd.DataFrame,
+    settings: Any,
+    run_id: str,
+    docs: bool = True,
+    docs_into: list[Any] | None = None,
+) -> None:
     """Validate the outgoing Account payload; any failure raises DataQualityError before anything is sent.
 
-    `docs=False` (an account refresh's passes): Data Docs only when the payload failed.
+    `docs=False` (an account refresh's passes): Data Docs only when the payload failed. `docs_into`: the results
+    are added to it instead (passed or failed), for the run to build its Data Docs once.
     """
     if pending.empty:
         return
@@ -392,6 +399,10 @@ def check_payload(pending: pd.DataFrame, settings: Any, run_id: str, docs: bool 
     res = validate_payload(
         pending[[c for c in fields if c in pending.columns]], settings=settings, run_name=run_id
     )
+    if docs_into is not None:
+        docs_into += res.docs_results
+        res.raise_for_critical()
+        return
     try:
         res.raise_for_critical()
     except Exception:

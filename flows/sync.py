@@ -44,6 +44,7 @@ def sync_once(
     the caller's (a backfill's windows, flows/backfill.py), filling `run.extracted` and `run.loaded`.
     """
     ctx = context.begin_run(cfg, flow_label)  # a full, read-only or locked warehouse: one line from connect()
+    ctx.docs_results = []  # the load's and the payload's results: one Data Docs build, at the run's close
     client: CrmClient | None = None
     run = report.RunRecord()
     failure: Exception | None = None

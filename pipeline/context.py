@@ -30,6 +30,9 @@ class RunContext:
     settings: Settings
     # objects whose extract failed this run (their watermarks kept): set after the extract, read by later steps
     failed_objects: list[str] = field(default_factory=list)
+    # a list: the steps' Great Expectations results, whose Data Docs the run builds once, when it closes
+    # (pipeline/report.py); None: each step builds its own
+    docs_results: list[Any] | None = None
 
 
 def begin_run(settings: Settings, flow: str, run_id: str | None = None) -> RunContext:

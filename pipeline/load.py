@@ -107,14 +107,17 @@ def load_gated(
     manifests: list[Path | str],
     docs: bool = True,
     in_transaction: Callable[[duckdb.DuckDBPyConnection, warehouse.LoadResult], None] | None = None,
+    docs_into: list[Any] | None = None,
 ) -> dict[str, dict[str, int]]:
     """Validate then load each manifest; critically failed objects load nothing and raise at the end.
 
     Objects that pass load (their rows, quarantine and watermark in one transaction each); an object with a
     critical failure keeps its watermark, so its batch is extracted again by the next run. Data Docs are built
     for the run either way (`docs=False`, an account refresh's passes: only when a row was quarantined or a batch
-    failed). Raises DataQualityError naming each expectation, object and numbers. `in_transaction`: called inside
-    each manifest's load transaction, before its commit (a backfill records its window there).
+    failed). `docs_into`: the results are added to it instead, for the run to build its Data Docs once (a sync:
+    the payload's results join them). Raises DataQualityError naming each expectation, object and numbers.
+    `in_transaction`: called inside each manifest's load transaction, before its commit (a backfill records its
+    window there).
     """
 
     # Nothing reads a manifest's files before it is checked: registry objects only, files inside its extract,
@@ -175,7 +178,9 @@ def load_gated(
             "tombstones": result.tombstoned,
             "validation_ms": int(check.seconds * 1000) if check else 0,
         }
-    if docs or critical or any(c.get("quarantined") for c in counts.values()):
+    if docs_into is not None:
+        docs_into += results
+    elif docs or critical or any(c.get("quarantined") for c in counts.values()):
         build_docs(settings, results, run_id)
     del results
     memory.release()  # the gate's results and frames: the transforms start from the process's floor
@@ -209,4 +214,4 @@ def run_quality(settings: Any, run_id: str) -> dict[str, Any]:
 
 def load_all(ctx: RunContext, manifests: list[Path | str]) -> dict[str, dict[str, int]]:
     """Validate (the data-quality gate) and merge every manifest into raw.*, each object in its own transaction."""
-    return load_gated(ctx.settings, ctx.run_id, manifests)
+    return load_gated(ctx.settings, ctx.run_id, manifests, docs_into=ctx.docs_results)

@@ -164,7 +164,7 @@ def dry_run(ctx: RunContext) -> Preview:
         if settings.dq_enabled:  # the payload gate runs as in a push: a payload it would stop fails here too
             with warehouse.open_for(settings, read_only=True) as con:
                 pending = con.execute("select * from sync.account_push_pending").fetch_df()
-            check_payload(pending, settings, ctx.run_id)
+            check_payload(pending, settings, ctx.run_id, docs_into=ctx.docs_results)
         return build_preview(settings)
     finally:
         with warehouse.open_for(settings) as con:

@@ -72,7 +72,7 @@ def push_flags(ctx: RunContext, client: CrmClient, accounts: list[str] | None = 
     out.pending = len(pending)
     if settings.dq_enabled and settings.push_enabled:
         # critical -> DataQualityError, nothing sent; a refresh's few accounts build Data Docs only on failure
-        check_payload(pending, settings, ctx.run_id, docs=accounts is None)
+        check_payload(pending, settings, ctx.run_id, docs=accounts is None, docs_into=ctx.docs_results)
     if pending.empty or not settings.push_enabled:
         return out
     require_push_fields(

@@ -13,6 +13,7 @@ from typing import Any
 import duckdb
 
 from crm_risk.errors import CrmRiskError
+from expectations.gate import build_docs, docs_dir
 from pipeline.context import RunContext, explain_failure, finish_run
 from pipeline.extract import ExtractOutcome
 from pipeline.load import run_quality
@@ -94,7 +95,10 @@ def artifact_key(flow_label: str) -> str:
 
 
 def close_run(ctx: RunContext, run: RunRecord, api_calls: int) -> str:
-    """Close the run's row in meta.runs and return its summary markdown (counts survive a failed load)."""
+    """Build the run's Data Docs (when its steps collected their results), close the run's row in meta.runs and
+    return its summary markdown (counts survive a failed load)."""
+    if ctx.docs_results:
+        _build_docs(ctx)
     dq = run_quality(ctx.settings, ctx.run_id)
     run.data_docs = dq["data_docs"]
     markdown = summary_markdown(
@@ -124,6 +128,18 @@ def close_run(ctx: RunContext, run: RunRecord, api_calls: int) -> str:
             explain_failure(ctx.settings, exc),
         )
     return markdown
+
+
+def _build_docs(ctx: RunContext) -> None:
+    """The run's Data Docs from every step's results at once (one GX site build per run, not one per step).
+
+    A site that cannot be written is logged, not raised: the run's data is loaded (or its own error is being
+    raised), and its row in meta.runs must still be closed."""
+    results, ctx.docs_results = ctx.docs_results or [], []
+    try:
+        build_docs(ctx.settings, results, ctx.run_id)
+    except Exception as exc:
+        log.error("run %s: could not build its Data Docs in %s: %s", ctx.run_id, docs_dir(ctx.settings), exc)
 
 
 def summary_markdown(

@@ -4,12 +4,18 @@ With no `PREFECT_API_URL`, Prefect starts a temporary ("ephemeral") server as a 
 (`prefect.server.api.server.SubprocessASGIServer`) and stops it at exit (`atexit`). A `kill -9` of the CLI runs no
 exit handler: the server, a uvicorn process, lived on (one still used CPU minutes later). Prefect may start it from
 any thread, and it offers no hook into the subprocess, so the CLI starts that same server itself, before Prefect is
-used, from its main thread, and points Prefect at it (`PREFECT_API_URL`, the global settings refreshed):
+used, and points Prefect at it (`PREFECT_API_URL`, the global settings refreshed):
 
 - the server process runs `shell.prefect_child`, which asks the kernel for SIGTERM when its parent dies
-  (Linux `PR_SET_PDEATHSIG`; tied to the thread that forked it, hence the main thread) and also watches its parent
-  pid (any POSIX system, and the window before the first check): either way it stops once the CLI is gone;
-- the CLI stops it at its exit (terminate, then kill after 5 s), as Prefect's own server object does.
+  (Linux `PR_SET_PDEATHSIG`; tied to the thread that forked it: a keeper thread that lives until the server is
+  stopped, i.e. until the process ends) and also watches its parent pid (any POSIX system, and the window before
+  the first check): either way it stops once the CLI is gone;
+- the CLI stops it at its exit (terminate, then kill after 5 s), as Prefect's own server object does, and at once
+  when the command fails before its flow (a refused login).
+
+The server takes seconds to answer (uvicorn and Prefect's app import, its database migrated): the CLI begins it
+(`begin_tied_prefect_server`) as soon as its settings are valid, and waits for it (`TiedServer.url()`) only before
+the first flow, so the start overlaps the login and the run's imports.
 
 Killing the process group instead would need whoever kills the CLI to kill the group; a `kill -9 <pid>` would still
 orphan the server. With a configured server (PREFECT_API_URL) nothing is started.
@@ -18,19 +24,25 @@ orphan the server. With a configured server (PREFECT_API_URL) nothing is started
 from __future__ import annotations
 
 import atexit
+import http.client
 import logging
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
+from urllib.parse import urlsplit
 
-__all__ = ["start_tied_prefect_server"]
+__all__ = ["TiedServer", "begin_tied_prefect_server", "start_tied_prefect_server"]
 
 log = logging.getLogger(__name__)
 # what Prefect's SubprocessASGIServer sets for its temporary server
 SERVER_ENV = {"PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
 PORT_IN_USE = 3  # uvicorn's exit code when its port is taken (Prefect retries on another port too)
+TIMEOUT_VARIABLE = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
+DEFAULT_TIMEOUT = 20.0  # Prefect's default for that setting
 
 
 def _free_port() -> int:
@@ -40,17 +52,25 @@ def _free_port() -> int:
 
 
 def _healthy(url: str) -> bool:
-    import httpx
-
+    """Whether the server's API answers (plain HTTP on 127.0.0.1: no client or TLS context built per poll)."""
+    parsed = urlsplit(url)
+    conn = http.client.HTTPConnection(parsed.hostname or "127.0.0.1", parsed.port, timeout=2)
     try:
-        return httpx.get(f"{url}/health", timeout=2).status_code == 200
-    except httpx.HTTPError:
+        conn.request("GET", f"{parsed.path}/health")
+        return conn.getresponse().status == 200
+    except (OSError, http.client.HTTPException):
         return False
+    finally:
+        conn.close()
 
 
-def _start(timeout: float) -> tuple[subprocess.Popen[bytes], str]:
-    """Start the server process and wait (at most `timeout` seconds) until its API answers."""
-    deadline = time.monotonic() + timeout
+def _start(
+    timeout: float | Callable[[], float], cancelled: threading.Event | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start the server process and wait (at most `timeout` seconds, or what `timeout()` says as it waits)
+    until its API answers."""
+    started = time.monotonic()
+    limit = timeout if callable(timeout) else lambda: timeout
     while True:
         port = _free_port()
         proc = subprocess.Popen(
@@ -58,17 +78,20 @@ def _start(timeout: float) -> tuple[subprocess.Popen[bytes], str]:
             env={**os.environ, **SERVER_ENV},
         )
         url = f"http://127.0.0.1:{port}/api"
-        while time.monotonic() < deadline:
-            if proc.poll() is not None or _healthy(url):
+        while time.monotonic() < started + limit():
+            if proc.poll() is not None or _healthy(url) or (cancelled and cancelled.is_set()):
                 break
             time.sleep(0.1)
-        if proc.poll() == PORT_IN_USE and time.monotonic() < deadline:
+        if cancelled and cancelled.is_set():
+            _stop(proc)
+            raise RuntimeError("the temporary Prefect server was stopped before it answered")
+        if proc.poll() == PORT_IN_USE and time.monotonic() < started + limit():
             continue  # another process took the port meanwhile: try another
         if proc.poll() is None and _healthy(url):
             return proc, url
         _stop(proc)
         raise RuntimeError(
-            f"the temporary Prefect server did not start within {timeout:g}s (exit code {proc.returncode}); "
+            f"the temporary Prefect server did not start within {limit():g}s (exit code {proc.returncode}); "
             "set PREFECT_API_URL to a running Prefect server, or raise PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
         )
 
@@ -84,6 +107,93 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=5)
 
 
+class TiedServer:
+    """A temporary server being started by a keeper thread, while the CLI goes on (imports, login, settings).
+
+    The keeper thread forks the server and then waits until `stop()`: Linux sends the parent-death signal when
+    the *thread* that forked a child ends, so the thread lives as long as the server must (a daemon thread ends
+    only with the process: a `kill -9` of the CLI still stops the server). `url()` waits until the API answers
+    and points Prefect at it; `stop()` stops the server (at once if it has not answered yet) and is idempotent.
+    """
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout  # seconds to wait for the API to answer; may be changed while it starts
+        self._ready = threading.Event()
+        self._stopping = threading.Event()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._url: str | None = None
+        self._error: BaseException | None = None
+        self._pointed = False
+        self._thread = threading.Thread(target=self._keep, name="prefect-server-keeper", daemon=True)
+        # registered before Prefect's log and event workers start: runs after they have sent their last batch
+        atexit.register(self.stop)
+        self._thread.start()
+
+    def _keep(self) -> None:
+        try:
+            self._proc, self._url = _start(lambda: self.timeout, self._stopping)
+        except BaseException as exc:  # handed to url()
+            self._error = exc
+        finally:
+            self._ready.set()
+        self._stopping.wait()  # the forking thread must outlive the server (PR_SET_PDEATHSIG)
+
+    @property
+    def pid(self) -> int | None:
+        """The server process's pid once forked (None before)."""
+        return self._proc.pid if self._proc else None
+
+    def ready(self) -> bool:
+        """Whether the start is over (the server answers, or it failed): `url()` would not wait."""
+        return self._ready.is_set()
+
+    def url(self) -> str:
+        """Wait until the server answers, point Prefect at it (`PREFECT_API_URL`) and return its API URL."""
+        self._ready.wait()
+        if self._error is not None:
+            raise self._error
+        assert self._url is not None and self._proc is not None
+        if not self._pointed:
+            from prefect.context import refresh_global_settings_context
+
+            os.environ["PREFECT_API_URL"] = self._url
+            refresh_global_settings_context()
+            self._pointed = True
+            log.info(
+                "temporary Prefect server at %s (pid %d), tied to this process", self._url, self._proc.pid
+            )
+        return self._url
+
+    def stop(self) -> None:
+        """Stop the server (terminate, then kill after 5 s); a server still starting is stopped before it answers."""
+        self._stopping.set()
+        self._ready.wait(10)  # the keeper stops a server that had not answered yet itself
+        if self._proc is not None:
+            _stop(self._proc)
+        self._thread.join(5)
+
+
+def begin_tied_prefect_server() -> TiedServer | None:
+    """Start the temporary server tied to this process in the background; None (nothing started) when a server
+    is configured (PREFECT_API_URL) or temporary servers are off. Call `url()` before any flow runs.
+
+    The server is forked before Prefect is imported here (a second of the CLI's critical path): with no
+    PREFECT_API_URL in the environment it is started at once, then stopped again if Prefect's settings (a
+    profile, prefect.toml) name a server after all or turn temporary servers off.
+    """
+    if os.environ.get("PREFECT_API_URL"):
+        return None
+    server = TiedServer(float(os.environ.get(TIMEOUT_VARIABLE) or DEFAULT_TIMEOUT))
+    from prefect.settings import get_current_settings
+
+    current = get_current_settings()
+    if current.api.url or not current.server.ephemeral.enabled:
+        server.stop()
+        return None
+    server.timeout = float(current.server.ephemeral.startup_timeout_seconds)
+    return server
+
+
 def start_tied_prefect_server() -> str | None:
     """Point Prefect at a temporary server tied to this process and return its API URL; None (nothing started)
     when a server is configured (PREFECT_API_URL) or temporary servers are off. Call it before any flow runs.
@@ -91,15 +201,5 @@ def start_tied_prefect_server() -> str | None:
     The server stops at this process's exit: `atexit` (registered before Prefect's log and event workers start,
     so it runs after they have sent their last batch), or its parent-death watch for a kill.
     """
-    from prefect.context import refresh_global_settings_context
-    from prefect.settings import get_current_settings
-
-    current = get_current_settings()
-    if current.api.url or not current.server.ephemeral.enabled:
-        return None
-    proc, url = _start(float(current.server.ephemeral.startup_timeout_seconds))
-    atexit.register(_stop, proc)
-    os.environ["PREFECT_API_URL"] = url
-    refresh_global_settings_context()
-    log.info("temporary Prefect server at %s (pid %d), tied to this process", url, proc.pid)
-    return url
+    server = begin_tied_prefect_server()
+    return server.url() if server else None

@@ -89,6 +89,13 @@ def test_dirty_rows_are_quarantined_with_their_reason_and_clean_rows_load(
     docs = Path(result["data_docs"])
     assert docs.exists() and docs.is_relative_to(Path(settings_for["warehouse_path"]).parent / "data_docs")
     assert result["push"]["updated"] > 0  # a dirty org still gets its flags: the payload gate passed
+    # one Data Docs build for the run, at its close: the objects' results and the payload's share its run time
+    validations = docs.parents[2] / "validations"
+    runs = [p for p in validations.rglob(result["run_id"]) if p.is_dir()]
+    suites = {str(p.parent.relative_to(validations)) for p in runs}
+    stamps = {t.name for p in runs for t in p.iterdir()}
+    assert any(s.startswith("Case") for s in suites) and any("payload" in s.lower() for s in suites), suites
+    assert len(stamps) == 1, stamps
     summary = _artifact(result["run_id"])
     assert f"(file://{docs})" in summary
     n, q = result["extracted"]["Case"], sum(1 for o, _ in dirty if o == "Case")

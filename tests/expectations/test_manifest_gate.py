@@ -157,3 +157,52 @@ def test_a_second_extract_of_an_object_is_checked_against_what_the_first_loaded(
         "003000000000012AAA",
         ["duplicate_record:Email+FirstName+LastName"],
     )
+
+
+ZERO_ROW_LOAD = r"""
+import json, sys
+from crm_risk.config import load_settings
+from connectors import warehouse
+from expectations import gate
+from pipeline import load
+
+settings = load_settings(warehouse_path=sys.argv[1], landing_dir=sys.argv[2])
+counts = load.load_gated(settings, "run2", [sys.argv[3]])
+with warehouse.connect(settings.warehouse_path, read_only=True) as con:
+    recon = con.execute(
+        "select object, extracted, loaded, quarantined from meta.reconciliation where run_id = 'run2'"
+    ).fetchall()
+print(json.dumps({"counts": counts, "recon": recon, "docs": str(gate.docs_index(settings)),
+                  "gx_imported": "great_expectations" in sys.modules}))
+"""
+
+
+def test_an_empty_extract_loads_without_great_expectations_and_builds_no_data_docs(tmp_path: Path) -> None:
+    # an incremental extract that found nothing (one empty Parquet file, as the extract writes it)
+    manifest_dir = _extract(tmp_path, [_contacts(range(1, 2)).slice(0, 0)])
+    manifest = json.loads((manifest_dir / "_manifest.json").read_text())
+    manifest["window_start"] = "2026-11-24T00:00:00+00:00"
+    (manifest_dir / "_manifest.json").write_text(json.dumps(manifest))
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            ZERO_ROW_LOAD,
+            str(tmp_path / "wh.duckdb"),
+            str(tmp_path / "landing"),
+            str(manifest_dir),
+        ],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["counts"]["Contact"]["extracted"] == 0 and out["counts"]["Contact"]["loaded"] == 0
+    assert out["recon"] == [["Contact", 0, 0, 0]]  # reconciled all the same
+    assert out["docs"] == "None"  # nothing validated: no Data Docs built
+    assert out["gx_imported"] is False  # nothing to validate row-wise: Great Expectations not even imported
