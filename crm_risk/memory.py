@@ -2,14 +2,13 @@
 
 CPython, glibc's malloc and Arrow's allocator all keep freed memory for reuse; after a big batch (a validated
 chunk of 100,000 rows) that keeps the process's resident size at its high-water mark while DuckDB, which has a
-budget of its own, then adds to it. `release()` collects garbage and asks both allocators to return what is free.
+budget of its own, then adds to it. `release()` asks both allocators to return what is free; callers call it after big batches only.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import gc
 from functools import cache
 
 __all__ = ["release"]
@@ -26,8 +25,9 @@ def _libc() -> ctypes.CDLL | None:
 
 
 def release() -> None:
-    """Collect garbage, release Arrow's unused pool memory and trim glibc's heap (a no-op where absent)."""
-    gc.collect()
+    """Release Arrow's unused pool memory and trim glibc's heap (a no-op where absent). No garbage collection: the
+    frames are freed by reference counting, and a full collection costs seconds in a big process (a backfill
+    releases after each of hundreds of windows)."""
     try:
         import pyarrow as pa
 

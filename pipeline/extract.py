@@ -124,7 +124,8 @@ def extract_all(
         save_rules(manifest.path, client.describe(entry.name))  # cached: no API call
         out.manifests.append(manifest.path)
         out.rows[entry.name] = manifest.rows
-        memory.release()  # Arrow keeps the pages' buffers for reuse: give them back between objects
+        if manifest.rows >= 10_000:
+            memory.release()  # Arrow keeps the pages' buffers for reuse: give them back between big objects
     out.api_calls = client.api_calls - calls_before
     if out.failed and not out.manifests and not out.quota_stopped:
         (first, cause), others = next(iter(out.failed.items())), len(out.failed) - 1

@@ -35,6 +35,8 @@ from expectations.model import CriticalFailure
 from expectations.suites import OBJECT_RULES, ObjectRules
 from pipeline.context import RunContext
 
+BIG_BATCH = 10_000  # rows validated past which freed memory is handed back (cheap, but not free per window)
+
 __all__ = ["load_all", "load_gated", "read_prior", "run_quality", "validate_manifest"]
 
 
@@ -149,7 +151,8 @@ def load_gated(
                     prior = read_prior(con, manifest_dir)
             with progress.track(manifest_object(manifest_dir), "validate"):
                 check = validate_extract(manifest_dir, run_id, settings, prior)
-            memory.release()  # the validated frames' memory, before DuckDB takes its own budget
+            if check.rows >= BIG_BATCH:
+                memory.release()  # the validated frames' memory, before DuckDB takes its own budget
         if check is not None:
             results += check.results
             if not check.ok:
@@ -183,7 +186,8 @@ def load_gated(
     elif docs or critical or any(c.get("quarantined") for c in counts.values()):
         build_docs(settings, results, run_id)
     del results
-    memory.release()  # the gate's results and frames: the transforms start from the process's floor
+    if sum(c.get("extracted", 0) for c in counts.values()) >= BIG_BATCH:
+        memory.release()  # the gate's results and frames: the transforms start from the process's floor
     if critical:
         held = sorted({c.object for c in critical})
         raise DataQualityError(
