@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -50,6 +51,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+MAX_WINDOWS = 16  # per object: 4 rounds of the default concurrency
 
 _UNITS = {"d": "days", "h": "hours", "m": "minutes"}
 
@@ -146,8 +149,18 @@ def plan_backfill(
     key = backfill_key(since, until, names, size)
     with warehouse.open_for(settings) as con:
         done = {} if restart else warehouse.completed_windows(con, key)
+    # a long span in short windows would be thousands of loads of mostly empty windows (each costs a gate and a
+    # transaction): at most MAX_WINDOWS per object, the size widened by a whole factor (the same arguments give the
+    # same windows, so a rerun resumes)
+    factor = max(1, math.ceil((max(end, since) - since) / size / MAX_WINDOWS))
+    if factor > 1:
+        log.info(
+            "backfill windows of %s widened to %s (at most %d per object)", size, size * factor, MAX_WINDOWS
+        )
     windows = [
-        Window(e.name, i, s, t) for e in wanted for i, (s, t) in enumerate(cut(since, max(end, since), size))
+        Window(e.name, i, s, t)
+        for e in wanted
+        for i, (s, t) in enumerate(cut(since, max(end, since), size * factor))
     ]
     todo, done_rows = [], 0
     for w in windows:
