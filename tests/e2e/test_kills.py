@@ -415,9 +415,14 @@ def test_kill_9_at_a_stage_then_a_clean_rerun_converges(
         pending = con.execute("select count(*) from sync.account_push_pending").fetchone()[0]
         intents = con.execute("select count(*) from sync.account_push_intents").fetchone()[0]
     assert runs[0][0] == "died" and runs[-1][0] == "success", runs
-    # the step the next start reads off the warehouse (the load case dies in the gate, before a merge commits)
-    seen = {"extract": "before any load", "load": "before any load", "task create": "the push ("}.get(stage)
-    assert seen is None or f"last step seen: {seen}" in runs[0][1], runs[0][1]
+    # the step the next start reads off the warehouse (the load case dies in the gate or between two objects'
+    # merges: with the gate warmed up beforehand, the first merges may commit before the kill lands)
+    seen = {
+        "extract": ("before any load",),
+        "load": ("before any load", "the load ("),
+        "task create": ("the push (",),
+    }.get(stage)
+    assert seen is None or any(f"last step seen: {s}" in runs[0][1] for s in seen), runs[0][1]
     assert not [r for r in runs if r[0] == "running"]
     assert pending == 0 and intents == 0
     crm = _crm_flags(e2e_sim)

@@ -46,6 +46,7 @@ def _gone(timeout: float = 30) -> bool:
 def temporary_server_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """No configured Prefect server: the CLI starts its own (its Prefect home in tmp_path)."""
     from prefect.context import refresh_global_settings_context
+    from prefect.settings import PREFECT_API_URL, temporary_settings
 
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
     monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect"))
@@ -53,7 +54,10 @@ def temporary_server_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
     monkeypatch.setenv("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     refresh_global_settings_context()
     assert not _servers_of_this_process()
-    yield tmp_path
+    # an e2e test before this one in the same worker leaves Prefect's session test harness (a settings context
+    # naming its server) active: inside this, no server is configured, as for the CLI
+    with temporary_settings(restore_defaults={PREFECT_API_URL}):
+        yield tmp_path
     refresh_global_settings_context()
 
 
@@ -104,9 +108,12 @@ def test_a_server_begun_before_prefects_settings_said_no_is_stopped(
 
     # no PREFECT_API_URL in the environment: the server is forked at once, then Prefect's settings turn
     # temporary servers off (as a profile may)
+    from prefect.settings import PREFECT_SERVER_EPHEMERAL_ENABLED, temporary_settings
+
     monkeypatch.setenv("PREFECT_SERVER_EPHEMERAL_ENABLED", "false")
     refresh_global_settings_context()
-    assert begin_tied_prefect_server() is None
+    with temporary_settings(updates={PREFECT_SERVER_EPHEMERAL_ENABLED: False}):  # over the fixture's context
+        assert begin_tied_prefect_server() is None
     assert _gone()
 
 
