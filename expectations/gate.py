@@ -31,15 +31,7 @@ import pyarrow.parquet as pq
 
 from crm_risk import landing as storage
 from expectations.model import CriticalFailure, GateSettings
-from expectations.suites import (
-    OBJECT_RULES,
-    ObjectRules,
-    batch_rules,
-    date_columns,
-    default_max_date,
-    row_rules,
-    rules_from_describe,
-)
+from expectations.suites import OBJECT_RULES, ObjectRules, rules_from_describe
 
 __all__ = [
     "RULES_FILE",
@@ -182,9 +174,10 @@ def validate_extract(manifest_dir: Path | str, run_id: str, settings: Any, prior
     now = _parse(manifest.get("window_end")) or datetime.now(UTC)
     total = sum(_num_rows(f) for f in files)
     if total >= gs.sql_min_rows:  # GX's per-row cost would dominate: the same rules in one SQL pass
-        return _validate_in_sql(
-            check, files, rules, expected, previous if full else None, full, now, gs, known
-        )
+        from expectations.sql_gate import validate_in_sql
+
+        schema = _schema(files)
+        return validate_in_sql(check, files, schema, total, rules, expected, (previous, full), now, gs, known)
     # GX's row-count check sees one chunk; a batch of several chunks is compared below, on its total.
     single = total <= gs.chunk_rows
     chunks = 0
@@ -231,69 +224,6 @@ def validate_extract(manifest_dir: Path | str, run_id: str, settings: Any, prior
         obj,
         check.rows,
         chunks,
-        len(check.quarantine),
-        len(check.critical),
-        check.seconds,
-    )
-    return check
-
-
-def _validate_in_sql(
-    check: ManifestCheck,
-    files: list[str],
-    rules: dict[str, Any],
-    expected: list[str],
-    previous: int | None,
-    full: bool,
-    now: datetime,
-    gs: GateSettings,
-    known: pd.DataFrame | None,
-) -> ManifestCheck:
-    """The extract validated by DuckDB (expectations/sql_gate.py): the rules GX would run on one frame."""
-    from expectations.sql_gate import dtypes_of, run_sql_rules
-
-    started = time.perf_counter()
-    obj = check.object
-    schema = _schema(files)
-    columns = list(schema.names)
-    field_types = rules.get("field_types")
-    dtypes = dict(dtypes_of(schema))
-    dates = date_columns(columns, field_types, dtypes)
-    for col in dates:  # as the GX path's frame holds them once prepared
-        dtypes[col] = "datetime64[ns, UTC]"
-    spec = OBJECT_RULES.get(obj, ObjectRules())
-    keys = spec.duplicate_keys if "Id" in columns and all(k in columns for k in spec.duplicate_keys) else ()
-    rows = sum(_num_rows(f) for f in files)
-    row = row_rules(
-        obj,
-        columns,
-        dtypes=dtypes,
-        picklists=rules.get("picklists"),
-        lengths=rules.get("lengths"),
-        field_types=field_types,
-        required_refs=None,
-        min_date=gs.min_date,
-        max_date=default_max_date(now, gs.future_years),
-    )
-    batch = batch_rules(
-        obj,
-        columns,
-        rows,
-        required_refs=None,
-        expected_fields=expected,
-        previous_count=previous,
-        full_snapshot=full,
-        max_row_drop=gs.max_row_drop,
-        max_empty_ref_share=gs.max_empty_ref_share,
-        min_rows_for_share=gs.min_rows_for_share,
-    )
-    found = run_sql_rules(obj, files, row=row, batch=batch, dates=dates, keys=keys, known=known)
-    check.rows, check.quarantine, check.critical = rows, found.quarantine, found.critical
-    check.seconds = time.perf_counter() - started
-    log.info(
-        "validated %s in SQL: %d rows, %d quarantined, %d critical in %.2fs",
-        obj,
-        rows,
         len(check.quarantine),
         len(check.critical),
         check.seconds,

@@ -15,7 +15,9 @@ case-folded keys as an earlier one in the batch or already loaded.
 from __future__ import annotations
 
 import json
+import logging
 import math
+import time
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -27,10 +29,21 @@ import pyarrow.parquet as pq
 
 from crm_risk import landing as storage
 from expectations.engine import _reason
-from expectations.model import CriticalFailure
-from expectations.suites import DUPLICATE_COLUMN, Rule
+from expectations.model import CriticalFailure, GateSettings
+from expectations.suites import (
+    DUPLICATE_COLUMN,
+    OBJECT_RULES,
+    ObjectRules,
+    Rule,
+    batch_rules,
+    date_columns,
+    default_max_date,
+    row_rules,
+)
 
-__all__ = ["SqlFindings", "dtypes_of", "run_sql_rules"]
+__all__ = ["SqlFindings", "dtypes_of", "run_sql_rules", "validate_in_sql"]
+
+log = logging.getLogger(__name__)
 
 _TYPES = {  # the GX expectation each batch rule kind stands for (named in messages as GX names it)
     "not_null": "expect_column_values_to_not_be_null",
@@ -294,6 +307,69 @@ def _batch_failures(
         else:
             raise ValueError(f"no SQL for batch rule kind {rule.kind!r} ({rule.name})")
     return out
+
+
+def validate_in_sql(
+    check: Any,
+    files: list[str],
+    schema: pa.Schema,
+    rows: int,
+    rules: dict[str, Any],
+    expected: list[str],
+    snapshot: tuple[int | None, bool],
+    now: datetime,
+    gs: GateSettings,
+    known: pd.DataFrame | None,
+) -> Any:
+    """Fill the gate's ManifestCheck for an extract validated here: the rules GX would run on one frame.
+    `snapshot`: (live rows loaded before, whether the extract is a full snapshot)."""
+    started = time.perf_counter()
+    previous, full = snapshot
+    previous = previous if full else None
+    obj = check.object
+    columns = list(schema.names)
+    field_types = rules.get("field_types")
+    dtypes = dict(dtypes_of(schema))
+    dates = date_columns(columns, field_types, dtypes)
+    for col in dates:  # as the GX path's frame holds them once prepared
+        dtypes[col] = "datetime64[ns, UTC]"
+    spec = OBJECT_RULES.get(obj, ObjectRules())
+    keys = spec.duplicate_keys if "Id" in columns and all(k in columns for k in spec.duplicate_keys) else ()
+    row = row_rules(
+        obj,
+        columns,
+        dtypes=dtypes,
+        picklists=rules.get("picklists"),
+        lengths=rules.get("lengths"),
+        field_types=field_types,
+        required_refs=None,
+        min_date=gs.min_date,
+        max_date=default_max_date(now, gs.future_years),
+    )
+    batch = batch_rules(
+        obj,
+        columns,
+        rows,
+        required_refs=None,
+        expected_fields=expected,
+        previous_count=previous,
+        full_snapshot=full,
+        max_row_drop=gs.max_row_drop,
+        max_empty_ref_share=gs.max_empty_ref_share,
+        min_rows_for_share=gs.min_rows_for_share,
+    )
+    found = run_sql_rules(obj, files, row=row, batch=batch, dates=dates, keys=keys, known=known)
+    check.rows, check.quarantine, check.critical = rows, found.quarantine, found.critical
+    check.seconds = time.perf_counter() - started
+    log.info(
+        "validated %s in SQL: %d rows, %d quarantined, %d critical in %.2fs",
+        obj,
+        rows,
+        len(check.quarantine),
+        len(check.critical),
+        check.seconds,
+    )
+    return check
 
 
 def dtypes_of(schema: pa.Schema) -> Mapping[str, Any]:
