@@ -18,6 +18,7 @@ from simulator.api.rest import sobject_name, visible_record, write_fault
 from simulator.org.errors import ApiError
 from simulator.org.ids import KEY_PREFIXES
 from simulator.org.schema import sobject as schema_sobject
+from simulator.org.session import Write
 
 if TYPE_CHECKING:
     from simulator.api.context import ApiContext
@@ -122,6 +123,39 @@ def _run(
     return json_response(200, results)
 
 
+def _run_batched(
+    ctx: ApiContext, req: Request, records: list[Any], prepare: Callable[[Any], Write], keep_created: bool
+) -> Response:
+    """allOrNone=false: each record checked, then the valid ones written as one set (`Org.write_many`), which
+    applies them in order as the one-by-one path would; results in request order."""
+    results: list[dict[str, Any] | None] = [None] * len(records)
+    writes: list[tuple[int, Write]] = []
+    for i, record in enumerate(records):
+        try:
+            writes.append((i, prepare(record)))
+        except ItemError as exc:
+            results[i] = {"success": False, "errors": [exc.item]}
+        except ApiError as exc:
+            results[i] = {"success": False, "errors": [exc.collection_item()]}
+    outcomes = ctx.org.write_many([w for _, w in writes], user_id=req.user_id)
+    for (i, _), outcome in zip(writes, outcomes, strict=True):
+        if isinstance(outcome, ApiError):
+            results[i] = {"success": False, "errors": [outcome.collection_item()]}
+        else:
+            rid, created = outcome
+            results[i] = {"id": rid, "success": True, "errors": []}
+            if keep_created:
+                results[i]["created"] = created  # type: ignore[index]
+    return json_response(200, results)
+
+
+def _guard_write(ctx: ApiContext, name: str, record_id: str | None) -> None:
+    """`_guard` as a write's own check (an ApiError, which the batch reports as that record's error)."""
+    fault = write_fault(ctx, name, record_id)
+    if fault:
+        raise ApiError(400, fault[0], f"{fault[1]}" + (f": {record_id}" if record_id else ""))
+
+
 def create(ctx: ApiContext, req: Request) -> Response:
     """POST composite/sobjects: create up to 200 records of any types."""
     records, all_or_none = _records(req)
@@ -134,6 +168,14 @@ def create(ctx: ApiContext, req: Request) -> Response:
         new_id = ctx.org.create(name, _fields(record, ()), user_id=req.user_id)
         return {"id": new_id, "success": True, "errors": []}, lambda: ctx.org.hard_delete(name, new_id)
 
+    def prepare(record: Any) -> Write:
+        name = _type_of(record)
+        if any(k.lower() == "id" for k in record):
+            raise ItemError("INVALID_FIELD", "cannot specify Id in an insert call", ["Id"])
+        return Write("create", name, _fields(record, ()), guard=lambda _: _guard_write(ctx, name, None))
+
+    if not all_or_none:
+        return _run_batched(ctx, req, records, prepare, keep_created=False)
     return _run(ctx, records, all_or_none, op, keep_id=False)
 
 
@@ -156,6 +198,21 @@ def update(ctx: ApiContext, req: Request) -> Response:
             undo = lambda: ctx.org.update(name, rid, old, user_id=req.user_id)  # noqa: E731
         return {"id": rid, "success": True, "errors": []}, undo
 
+    def prepare(record: Any) -> Write:
+        name = _type_of(record)
+        rid = record.get("id") or record.get("Id")
+        if not rid:
+            raise ItemError("MISSING_ARGUMENT", "Id not specified in an update call", ["Id"])
+        return Write(
+            "update",
+            name,
+            _fields(record, ("id",)),
+            record_id=rid,
+            guard=lambda _: _guard_write(ctx, name, rid),
+        )
+
+    if not all_or_none:
+        return _run_batched(ctx, req, records, prepare, keep_created=False)
     return _run(ctx, records, all_or_none, op, keep_id=True)
 
 
@@ -197,6 +254,38 @@ def upsert(ctx: ApiContext, req: Request) -> Response:
         undo = (lambda: ctx.org.hard_delete(name, rid)) if created else None
         return {"id": rid, "success": True, "errors": [], "created": created}, undo
 
+    def prepare(record: Any) -> Write:
+        _type_of(record, name)
+        value = next((v for k, v in record.items() if k.lower() == field.name.lower()), None)
+        if value is None or value == "":
+            raise ItemError(
+                "REQUIRED_FIELD_MISSING", f"Required fields are missing: [{field.name}]", [field.name]
+            )
+        data = _fields(record, (field.name.lower(),) if field.name == "Id" else ())
+        if field.name == "Id":
+            return Write(
+                "update",
+                name,
+                data,
+                record_id=str(value),
+                guard=lambda _: _guard_write(ctx, name, str(value)),
+            )
+
+        def guard(existing: list[str]) -> None:
+            _guard_write(ctx, name, existing[0] if existing else None)
+            if len(existing) > 1:
+                raise ApiError(
+                    400,
+                    "DUPLICATE_EXTERNAL_ID",
+                    f"{field.name}: more than one record found for external id field: {existing}",
+                    [field.name],
+                )
+
+        data = {k: v for k, v in data.items() if k.lower() != field.name.lower()}
+        return Write("upsert", name, data, ext_field=field.name, ext_value=str(value), guard=guard)
+
+    if not all_or_none:
+        return _run_batched(ctx, req, records, prepare, keep_created=True)
     return _run(ctx, records, all_or_none, op, keep_id=True)
 
 

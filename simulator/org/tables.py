@@ -15,7 +15,7 @@ from simulator.org.rules import temporal
 from simulator.org.schema import SCHEMA, Field, SObject
 from simulator.org.sql import quote
 
-__all__ = ["arrow_type", "create_tables", "duck_type", "scalar", "to_arrow"]
+__all__ = ["arrow_columns", "arrow_type", "create_tables", "duck_type", "scalar", "to_arrow"]
 
 _DUCK = {
     "boolean": "BOOLEAN",
@@ -130,3 +130,8 @@ def to_arrow(obj: SObject, rows: list[dict]) -> pa.Table:
     finally:
         if enabled:
             gc.enable()
+
+
+def arrow_columns(obj: SObject, names: list[str], rows: list[dict]) -> pa.Table:
+    """Rows as an Arrow table of just these fields, each typed as its column (a set-based update's values)."""
+    return pa.table({n: _column(obj.by_name[n.lower()], [r.get(n) for r in rows]) for n in names})

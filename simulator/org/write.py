@@ -2,19 +2,21 @@
 
 A mixin of `simulator.org.store.Org`: every write runs under the org lock in one DuckDB transaction (`_transact`)
 that also logs its change events (simulator.org.changes), and the listeners are called after the lock is
-released (outbound messages see committed data).
+released (outbound messages see committed data). `write_many` applies a list of writes (a Collections call, a
+Bulk 2.0 chunk) the same way, one after the other, but reads and writes the tables set-based in one transaction
+(simulator.org.session); a write the rules refuse is that write's error, the others go on.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import duckdb
 
 from simulator.org.changes import Change, ChangeLog
 from simulator.org.errors import NOT_FOUND_MESSAGE, ApiError
-from simulator.org.ids import make_id
 from simulator.org.rules import (
     AUDIT_FIELDS,
     Lookup,
@@ -27,9 +29,8 @@ from simulator.org.rules import (
     object_of,
     to_utc_naive,
 )
-from simulator.org.schema import FieldAccess, SObject
-from simulator.org.sql import quote
-from simulator.org.tables import scalar
+from simulator.org.schema import Field, FieldAccess, SObject
+from simulator.org.session import Batch, Direct, Session, Write
 
 if TYPE_CHECKING:
     import threading
@@ -38,11 +39,12 @@ if TYPE_CHECKING:
 
     from simulator.org.clock import Clock
 
-__all__ = ["WriteMixin"]
+__all__ = ["Write", "WriteMixin"]
 
-ID_POD = "9s"  # pod of ids minted by the simulator at run time (generated orgs use their own)
+log = logging.getLogger(__name__)
 _OPP_TRACKED = ("StageName", "Amount", "Probability", "CloseDate")
 Events = list[Change]
+_T = TypeVar("_T")
 
 
 class WriteMixin:
@@ -61,66 +63,86 @@ class WriteMixin:
         def _record_id(self, obj: SObject, record_id: str) -> str: ...
         def _row(self, cur: duckdb.DuckDBPyConnection, name: str, rid: str) -> dict | None: ...
         def _notify(self, events: Events) -> None: ...
-        def find_by(self, sobject: str, field: str, value: object) -> list[str]: ...
         def access_for(self, user_id: str | None) -> FieldAccess | None: ...
 
     # -- public writes ------------------------------------------------------------------------------------
     def create(self, sobject: str, data: dict, *, user_id: str | None = None) -> str:
         """Insert a record and return its new 18-character id."""
-        obj = self._object(sobject)
-        if not obj.createable:
-            raise ApiError(400, "INVALID_TYPE_FOR_OPERATION", f"entity type cannot be inserted: {obj.name}")
-        with self._lock:
-            rid, events = self._transact(lambda cur: self._create_in(cur, obj, data, user_id))
-        self._notify(events)
-        return rid
+        return self._write_one(Write("create", sobject, data), user_id)[0]
 
     def update(self, sobject: str, record_id: str, data: dict, *, user_id: str | None = None) -> None:
         """Update fields of a live record (NOT_FOUND, ENTITY_IS_DELETED, field errors)."""
-        obj = self._object(sobject)
-        if not obj.updateable:
-            raise ApiError(400, "INVALID_TYPE_FOR_OPERATION", f"entity type cannot be updated: {obj.name}")
-        rid = self._record_id(obj, record_id)
-        with self._lock:
-            _, events = self._transact(lambda cur: self._update_in(cur, obj, rid, data, user_id))
-        self._notify(events)
+        self._write_one(Write("update", sobject, data, record_id=record_id), user_id)
 
     def upsert(
         self, sobject: str, ext_field: str, value: str, data: dict, *, user_id: str | None = None
     ) -> tuple[str, bool]:
         """Create or update by external id: (id, created); ApiError 300 MULTIPLE_CHOICES with the record urls."""
-        obj = self._object(sobject)
-        f = obj.field(ext_field)
-        access = self.access_for(user_id)
-        if f is not None and access is not None and access.hidden(obj.name, f.name):
-            f = None
-        if f is None or not (f.external_id or f.id_lookup):  # idLookup fields (Id, Email...) as REST allows
-            raise ApiError(404, "NOT_FOUND", NOT_FOUND_MESSAGE)
-        body = {k: v for k, v in data.items() if k.lower() != f.name.lower()}
+        return self._write_one(Write("upsert", sobject, data, ext_field=ext_field, ext_value=value), user_id)
+
+    def write_many(
+        self, writes: list[Write], *, user_id: str | None = None
+    ) -> list[tuple[str, bool] | ApiError]:
+        """Apply writes in order as one transaction: per write (id, created), or the ApiError that refused it.
+
+        Each write sees the ones before it, exactly as if they had been written one by one; should the set-based
+        statements fail as a whole (a value DuckDB refuses), the writes are applied one by one instead."""
+        if not writes:
+            return []
         with self._lock:
-            ids = self.find_by(obj.name, f.name, value)
-            if len(ids) > 1:
-                urls = [f"/services/data/v{self.api_version}/sobjects/{obj.name}/{i}" for i in ids]
-                raise ApiError(
-                    300, "MULTIPLE_CHOICES", f"More than one record found for {f.name} = {value}", urls=urls
+            try:
+                out, events = self._batched(writes, user_id)
+            except duckdb.Error as exc:
+                log.warning(
+                    "set-based write of %d records failed (%s): writing them one by one", len(writes), exc
                 )
-            if ids:
-                if not obj.updateable:
-                    raise ApiError(
-                        400, "INVALID_TYPE_FOR_OPERATION", f"entity type cannot be updated: {obj.name}"
-                    )
-                rid, events = self._transact(lambda cur: self._update_in(cur, obj, ids[0], body, user_id))
-            elif f.name == "Id" or not obj.createable:
-                raise ApiError(404, "NOT_FOUND", NOT_FOUND_MESSAGE)
-            else:
-                rid, events = self._transact(
-                    lambda cur: self._create_in(cur, obj, {**body, f.name: value}, user_id)
-                )
+                out = None
+        if out is None:
+            return [self._write_or_error(w, user_id) for w in writes]
         self._notify(events)
-        return rid, not ids
+        return out
 
     # -- internals ------------------------------------------------------------------------------------------
-    def _transact(self, fn: Callable[[duckdb.DuckDBPyConnection], tuple[str, Events]]) -> tuple[str, Events]:
+    def _write_one(self, w: Write, user_id: str | None) -> tuple[str, bool]:
+        with self._lock:
+            (rid, created), events = self._transact_st(lambda st: self._apply(st, w, user_id))
+        self._notify(events)
+        return rid, created
+
+    def _write_or_error(self, w: Write, user_id: str | None) -> tuple[str, bool] | ApiError:
+        try:
+            return self._write_one(w, user_id)
+        except ApiError as exc:
+            return exc
+
+    def _batched(
+        self, writes: list[Write], user_id: str | None
+    ) -> tuple[list[tuple[str, bool] | ApiError], Events]:
+        out: list[tuple[str, bool] | ApiError] = []
+        events: Events = []
+        with self._cursor() as cur:
+            cur.execute("BEGIN")
+            try:
+                st = Batch(cur)
+                st.prefetch(writes, self._ext_field)
+                for w in writes:
+                    try:
+                        result, changes = self._apply(st, w, user_id)
+                    except ApiError as exc:  # refused before it wrote anything (the rules check first)
+                        out.append(exc)
+                        continue
+                    out.append(result)
+                    events.extend(changes)
+                st.flush()
+                head = self.changes.record(cur, events)
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+        self.changes.published(head)
+        return out, events
+
+    def _transact(self, fn: Callable[[duckdb.DuckDBPyConnection], tuple[_T, Events]]) -> tuple[_T, Events]:
         """Run one write in a DuckDB transaction; its change events are logged in the same transaction."""
         with self._cursor() as cur:
             cur.execute("BEGIN")
@@ -134,37 +156,72 @@ class WriteMixin:
         self.changes.published(head)
         return out
 
-    def _live_row(self, cur: duckdb.DuckDBPyConnection, obj: SObject, rid: str) -> dict:
-        row = self._row(cur, obj.name, rid)
-        if row is None:
+    def _transact_st(self, fn: Callable[[Session], tuple[_T, Events]]) -> tuple[_T, Events]:
+        return self._transact(lambda cur: fn(Direct(cur)))
+
+    def _ext_field(self, w: Write) -> tuple[SObject, Field] | None:
+        """The object and external id field an upsert matches on (None where the upsert is refused)."""
+        obj = self._object(w.sobject)
+        f = obj.field(w.ext_field or "")
+        return (obj, f) if f is not None and (f.external_id or f.id_lookup) else None
+
+    def _apply(self, st: Session, w: Write, user_id: str | None) -> tuple[tuple[str, bool], Events]:
+        """One write through a session: ((id, created), its change events)."""
+        obj = self._object(w.sobject)
+        if w.op == "create":
+            if w.guard:
+                w.guard([])
+            if not obj.createable:
+                raise ApiError(
+                    400, "INVALID_TYPE_FOR_OPERATION", f"entity type cannot be inserted: {obj.name}"
+                )
+            rid, events = self._create_in(st, obj, w.data, user_id)
+            return (rid, True), events
+        if w.op == "update":
+            if w.guard:
+                w.guard([str(w.record_id)])
+            if not obj.updateable:
+                raise ApiError(
+                    400, "INVALID_TYPE_FOR_OPERATION", f"entity type cannot be updated: {obj.name}"
+                )
+            rid, events = self._update_in(st, obj, self._record_id(obj, str(w.record_id)), w.data, user_id)
+            return (rid, False), events
+        f = obj.field(w.ext_field or "")
+        access = self.access_for(user_id)
+        if f is not None and access is not None and access.hidden(obj.name, f.name):
+            f = None
+        if f is None or not (f.external_id or f.id_lookup):
             raise ApiError(404, "NOT_FOUND", NOT_FOUND_MESSAGE)
-        if row.get("IsDeleted"):
-            raise ApiError(400, "ENTITY_IS_DELETED", "entity is deleted", [])
-        return row
-
-    def _next_id(self, cur: duckdb.DuckDBPyConnection, name: str) -> str:
-        while True:
-            serial = scalar(
-                cur,
-                "INSERT INTO _counters VALUES (?, 1) ON CONFLICT (name) DO UPDATE "
-                "SET value = _counters.value + 1 RETURNING value",
-                [f"id:{name}"],
+        body = {k: v for k, v in w.data.items() if k.lower() != f.name.lower()}
+        ids = st.find(obj, f, w.ext_value)
+        if w.guard:
+            w.guard(ids)
+        if len(ids) > 1:
+            urls = [f"/services/data/v{self.api_version}/sobjects/{obj.name}/{i}" for i in ids]
+            raise ApiError(
+                300, "MULTIPLE_CHOICES", f"More than one record found for {f.name} = {w.ext_value}", urls=urls
             )
-            rid = make_id(name, int(serial), ID_POD)
-            if cur.execute(f'SELECT 1 FROM {quote(name)} WHERE "Id" = ?', [rid]).fetchone() is None:
-                return rid
+        if ids:
+            if not obj.updateable:
+                raise ApiError(
+                    400, "INVALID_TYPE_FOR_OPERATION", f"entity type cannot be updated: {obj.name}"
+                )
+            rid, events = self._update_in(st, obj, ids[0], body, user_id)
+            return (rid, False), events
+        if f.name == "Id" or not obj.createable:
+            raise ApiError(404, "NOT_FOUND", NOT_FOUND_MESSAGE)
+        rid, events = self._create_in(st, obj, {**body, f.name: w.ext_value}, user_id)
+        return (rid, True), events
 
-    def _lookup(self, cur: duckdb.DuckDBPyConnection) -> Lookup:
-        return lambda name, rid: self._row(cur, name, rid)
+    def _live_row(self, cur: duckdb.DuckDBPyConnection, obj: SObject, rid: str) -> dict:
+        return _live(self._row(cur, obj.name, rid))
 
-    def _create_in(
-        self, cur: duckdb.DuckDBPyConnection, obj: SObject, data: dict, user_id: str | None
-    ) -> tuple[str, Events]:
+    def _create_in(self, st: Session, obj: SObject, data: dict, user_id: str | None) -> tuple[str, Events]:
         user = user_id or self.integration_user_id
         body = normalize_body(
             obj, data, creating=True, access=self.access_for(user_id), audit=user in self.audit_field_users
         )
-        lookup = self._lookup(cur)
+        lookup: Lookup = st.row
         rec: dict[str, object] = {f.name: None for f in obj.fields}
         for key, value in body.items():
             rec[key] = coerce(obj.by_name[key.lower()], value, lookup)
@@ -172,8 +229,8 @@ class WriteMixin:
         apply_defaults(obj, rec, user)
         derive(obj, None, rec, set(body), now, lookup)
         check_required(obj, rec)
-        self._check_unique(cur, obj, rec, None)
-        rid = self._next_id(cur, obj.name)
+        self._check_unique(st, obj, rec, None)
+        rid = st.next_id(obj.name)
         stamps = {
             "Id": rid,
             "IsDeleted": False,
@@ -190,25 +247,20 @@ class WriteMixin:
             kept -= {"LastModifiedDate", "LastModifiedById"}
         rec.update({k: v for k, v in stamps.items() if k in rec and k not in kept})
         if obj.name == "Case":
-            number = scalar(
-                cur,
-                "INSERT INTO _counters VALUES ('CaseNumber', 1) ON CONFLICT (name) DO UPDATE "
-                "SET value = _counters.value + 1 RETURNING value",
-            )
-            rec["CaseNumber"] = f"{int(number):08d}"
-        self._insert(cur, obj.name, rec)
+            rec["CaseNumber"] = f"{st.counter('CaseNumber'):08d}"
+        st.insert(obj.name, rec)
         if obj.name == "Opportunity":
-            self._opportunity_history(cur, rec, None, user, now)
+            self._opportunity_history(st, rec, None, user, now)
         if obj.name in ("Task", "Event"):
-            self._roll_up_activity(cur, obj.name, rec, now)
+            self._roll_up_activity(st, obj.name, rec, now)
         return rid, [Change(obj.name, rid, "created", now, user, new=rec)]
 
     def _update_in(
-        self, cur: duckdb.DuckDBPyConnection, obj: SObject, rid: str, data: dict, user_id: str | None
+        self, st: Session, obj: SObject, rid: str, data: dict, user_id: str | None
     ) -> tuple[str, Events]:
-        old = self._live_row(cur, obj, rid)
+        old = _live(st.row(obj.name, rid))
         body = normalize_body(obj, data, creating=False, access=self.access_for(user_id))
-        lookup = self._lookup(cur)
+        lookup: Lookup = st.row
         rec = dict(old)
         for key, value in body.items():
             rec[key] = coerce(obj.by_name[key.lower()], value, lookup)
@@ -220,20 +272,16 @@ class WriteMixin:
             if key in rec:
                 rec[key] = value
         changed = [k for k in rec if rec[k] != old.get(k)]
-        self._check_unique(cur, obj, {k: rec[k] for k in changed}, rid)
+        self._check_unique(st, obj, {k: rec[k] for k in changed}, rid)
         if changed:
-            sets = ", ".join(f"{quote(k)} = ?" for k in changed)
-            cur.execute(
-                f'UPDATE {quote(obj.name)} SET {sets} WHERE "Id" = ?', [rec[k] for k in changed] + [rid]
-            )
+            st.update(obj.name, rid, {k: rec[k] for k in changed})
         if obj.name == "Opportunity" and any(rec.get(k) != old.get(k) for k in _OPP_TRACKED):
-            self._opportunity_history(cur, rec, old, user, now)
+            self._opportunity_history(st, rec, old, user, now)
         if obj.name == "Account" and rec.get("OwnerId") != old.get("OwnerId"):
-            self._insert(
-                cur,
+            st.insert(
                 "AccountHistory",
                 {
-                    "Id": self._next_id(cur, "AccountHistory"),
+                    "Id": st.next_id("AccountHistory"),
                     "IsDeleted": False,
                     "AccountId": rid,
                     "Field": "Owner",
@@ -245,45 +293,31 @@ class WriteMixin:
                 },
             )
         if obj.name in ("Task", "Event"):
-            self._roll_up_activity(cur, obj.name, rec, now)
+            self._roll_up_activity(st, obj.name, rec, now)
         return rid, [Change(obj.name, rid, "updated", now, user, new=rec, old=old)]
 
-    def _check_unique(self, cur: duckdb.DuckDBPyConnection, obj: SObject, rec: dict, rid: str | None) -> None:
+    def _check_unique(self, st: Session, obj: SObject, rec: dict, rid: str | None) -> None:
         """DUPLICATE_VALUE when a unique field (Risk_Task_Key__c, Username) repeats a live record's value."""
         for f in obj.fields:
             value = rec.get(f.name)
             if not f.unique or value is None:
                 continue
-            deleted = ' AND NOT "IsDeleted"' if obj.field("IsDeleted") else ""
-            hit = cur.execute(
-                f'SELECT "Id" FROM {quote(obj.name)} WHERE lower({quote(f.name)}) = lower(?) '
-                f'AND "Id" IS DISTINCT FROM ?{deleted} LIMIT 1',
-                [value, rid],
-            ).fetchone()
+            hit = next((i for i in st.find(obj, f, value) if i != rid), None)
             if hit:
                 raise ApiError(
                     400,
                     "DUPLICATE_VALUE",
-                    f"duplicate value found: {f.name} duplicates value on record with id: {hit[0]}",
+                    f"duplicate value found: {f.name} duplicates value on record with id: {hit}",
                     [f.name],
                 )
 
-    def _insert(self, cur: duckdb.DuckDBPyConnection, name: str, rec: dict[str, object]) -> None:
-        cols = list(rec)
-        cur.execute(
-            f"INSERT INTO {quote(name)} ({', '.join(quote(c) for c in cols)}) "
-            f"VALUES ({', '.join('?' for _ in cols)})",
-            [rec[c] for c in cols],
-        )
-
     def _opportunity_history(
-        self, cur: duckdb.DuckDBPyConnection, rec: dict, old: dict | None, user: str | None, now: datetime
+        self, st: Session, rec: dict, old: dict | None, user: str | None, now: datetime
     ) -> None:
-        self._insert(
-            cur,
+        st.insert(
             "OpportunityHistory",
             {
-                "Id": self._next_id(cur, "OpportunityHistory"),
+                "Id": st.next_id("OpportunityHistory"),
                 "IsDeleted": False,
                 "OpportunityId": rec["Id"],
                 "StageName": rec.get("StageName"),
@@ -299,7 +333,7 @@ class WriteMixin:
             },
         )
 
-    def _roll_up_activity(self, cur: duckdb.DuckDBPyConnection, name: str, rec: dict, now: datetime) -> None:
+    def _roll_up_activity(self, st: Session, name: str, rec: dict, now: datetime) -> None:
         """LastActivityDate on the related Account / Contact / Opportunity: the latest closed task or past event.
 
         Like Salesforce's roll-up it moves only forward and leaves the parents' SystemModstamp alone.
@@ -314,8 +348,12 @@ class WriteMixin:
         for key in {rec.get("AccountId"), rec.get("WhoId"), rec.get("WhatId")} - {None}:
             target = object_of(str(key))
             if target in ("Account", "Contact", "Opportunity"):
-                cur.execute(
-                    f'UPDATE {quote(target)} SET "LastActivityDate" = ? WHERE "Id" = ? AND '
-                    f'("LastActivityDate" IS NULL OR "LastActivityDate" < ?)',
-                    [day, key, day],
-                )
+                st.roll_up(target, str(key), day)
+
+
+def _live(row: dict | None) -> dict:
+    if row is None:
+        raise ApiError(404, "NOT_FOUND", NOT_FOUND_MESSAGE)
+    if row.get("IsDeleted"):
+        raise ApiError(400, "ENTITY_IS_DELETED", "entity is deleted", [])
+    return row

@@ -18,6 +18,7 @@ from simulator.api.rest import sobject_name, write_fault
 from simulator.org.clock import format_datetime
 from simulator.org.errors import ApiError
 from simulator.org.schema import sobject as schema_sobject
+from simulator.org.session import Write
 
 if TYPE_CHECKING:
     from simulator.api.context import ApiContext
@@ -179,51 +180,87 @@ def process(ctx: ApiContext, job: Job) -> None:
         return
     origin = f"com/salesforce/api/bulkapi/{float(job['apiVersion']):.1f}"
     for start in range(0, len(rows), CHUNK):
+        if job["state"] == "Aborted" or ctx.bulk2.stopping.is_set():
+            job["_unprocessed"] = [csv_line(r, delimiter) for r in rows[start:]]
+            return
         with ctx.org.changes.transaction(origin):  # Salesforce commits Bulk rows in chunks of 200
-            for i in range(start, min(start + CHUNK, len(rows))):
-                if job["state"] == "Aborted" or ctx.bulk2.stopping.is_set():
-                    job["_unprocessed"] = [csv_line(r, delimiter) for r in rows[i:]]
-                    return
-                _row(ctx, job, header, rows[i], delimiter)
+            _chunk(ctx, job, header, rows[start : start + CHUNK], delimiter)
     with ctx.bulk2.lock:
         if job["state"] == "InProgress":
             job["state"] = "JobComplete"
             job["systemModstamp"] = format_datetime(ctx.org.clock.now())
 
 
-def _row(ctx: ApiContext, job: Job, header: list[str], raw: list[str], delimiter: str) -> None:
-    org, name, op, user = ctx.org, job["object"], job["operation"], job["_user"]
+def _chunk(ctx: ApiContext, job: Job, header: list[str], raws: list[list[str]], delimiter: str) -> None:
+    """One chunk as one set of org writes (simulator.org.write.write_many); deletes row by row."""
+    if job["operation"] in ("delete", "hardDelete"):
+        for raw in raws:
+            _delete_row(ctx, job, header, raw, delimiter)
+        return
+    writes: list[tuple[str, str, Write | ApiError]] = []  # (original line, id given, the write or its error)
+    for raw in raws:
+        original = csv_line(raw, delimiter)
+        record = dict(zip(header, raw, strict=False))
+        rid = next((v for k, v in record.items() if k.lower() == "id"), "") or ""
+        try:
+            writes.append((original, rid, _write(ctx, job, record, rid)))
+        except ApiError as exc:
+            writes.append((original, rid, exc))
+    done = iter(ctx.org.write_many([w for _, _, w in writes if isinstance(w, Write)], user_id=job["_user"]))
+    for original, rid, w in writes:
+        outcome = next(done) if isinstance(w, Write) else w
+        if isinstance(outcome, ApiError):
+            message = f"{outcome.error_code}:{outcome.message}:{','.join(outcome.fields)} --"
+            job["_failed"].append(_quoted([rid, message], delimiter) + _tail(original, delimiter))
+        else:
+            new_id, created = outcome
+            job["_success"].append(
+                _quoted([new_id, str(created).lower()], delimiter) + _tail(original, delimiter)
+            )
+
+
+def _delete_row(ctx: ApiContext, job: Job, header: list[str], raw: list[str], delimiter: str) -> None:
+    name, user = job["object"], job["_user"]
     original = csv_line(raw, delimiter)
     record = dict(zip(header, raw, strict=False))
     rid = next((v for k, v in record.items() if k.lower() == "id"), "") or ""
     try:
-        data = _convert(name, {k: v for k, v in record.items() if k.lower() != "id"})
-        fault = write_fault(ctx, name, rid or None) if op != "hardDelete" else None
-        if fault:
-            raise ApiError(400, fault[0], fault[1])
-        created = False
-        if op == "insert":
-            rid, created = org.create(name, data, user_id=user), True
-        elif op == "update":
-            org.update(name, rid, data, user_id=user)
-        elif op == "delete":
-            org.delete(name, rid, user_id=user)
-        elif op == "hardDelete":
-            org.hard_delete(name, rid)
-        elif job["externalIdFieldName"].lower() == "id":
-            if rid:
-                org.update(name, rid, data, user_id=user)
-            else:
-                rid, created = org.create(name, data, user_id=user), True
+        _convert(name, {k: v for k, v in record.items() if k.lower() != "id"})
+        if job["operation"] == "hardDelete":
+            ctx.org.hard_delete(name, rid)
         else:
-            ext = job["externalIdFieldName"]
-            value = next((v for k, v in record.items() if k.lower() == ext.lower()), "")
-            data = {k: v for k, v in data.items() if k.lower() != ext.lower()}
-            rid, created = org.upsert(name, ext, value, data, user_id=user)
-        job["_success"].append(_quoted([rid, str(created).lower()], delimiter) + _tail(original, delimiter))
+            fault = write_fault(ctx, name, rid or None)
+            if fault:
+                raise ApiError(400, fault[0], fault[1])
+            ctx.org.delete(name, rid, user_id=user)
+        job["_success"].append(_quoted([rid, "false"], delimiter) + _tail(original, delimiter))
     except ApiError as exc:
         message = f"{exc.error_code}:{exc.message}:{','.join(exc.fields)} --"
         job["_failed"].append(_quoted([rid, message], delimiter) + _tail(original, delimiter))
+
+
+def _write(ctx: ApiContext, job: Job, record: dict[str, str], rid: str) -> Write:
+    """The org write one CSV row asks for (ApiError for a value of the wrong type)."""
+    name, op = job["object"], job["operation"]
+    data = _convert(name, {k: v for k, v in record.items() if k.lower() != "id"})
+
+    def guard(_: list[str]) -> None:
+        fault = write_fault(ctx, name, rid or None)
+        if fault:
+            raise ApiError(400, fault[0], fault[1])
+
+    if op == "insert":
+        return Write("create", name, data, guard=guard)
+    if op == "update":
+        return Write("update", name, data, record_id=rid, guard=guard)
+    if job["externalIdFieldName"].lower() == "id":
+        if rid:
+            return Write("update", name, data, record_id=rid, guard=guard)
+        return Write("create", name, data, guard=guard)
+    ext = job["externalIdFieldName"]
+    value = next((v for k, v in record.items() if k.lower() == ext.lower()), "")
+    data = {k: v for k, v in data.items() if k.lower() != ext.lower()}
+    return Write("upsert", name, data, ext_field=ext, ext_value=value, guard=guard)
 
 
 def _convert(name: str, record: dict[str, str]) -> dict[str, Any]:
