@@ -10,7 +10,10 @@ it is a floor for "extract + load", not a like-for-like pipeline.
 Writes bench/results/sync.json:
     {"orgs": [{"accounts": n, "records": n,
                "full": {"wall_s", "records_per_s", "api_calls", "peak_rss_mb", "phases": {...}},
-               "incremental": {...}, "baseline": {...}}], "machine": {...}}
+               "full_no_push": {...}, "incremental": {...}, "baseline": {...}}], "machine": {...}}
+
+"full_no_push" is `crm-risk sync --no-push` on a warehouse of its own (extract, gate, load, score; nothing written
+back), the like-for-like figure beside the baseline, which writes nothing back either.
 
     .venv/bin/python bench/sync.py [--accounts 2000 10000 50000] [--seed 42]
 """
@@ -87,8 +90,8 @@ def _measured(argv: list[str], env: dict[str, str]) -> tuple[float, int, str]:
     return wall, round(usage.ru_maxrss / 1024), streams.get("out", "")
 
 
-def _sync(env: dict[str, str]) -> dict[str, Any]:
-    wall, rss, out = _measured([str(CLI), "sync", "--json"], env)
+def _sync(env: dict[str, str], *extra: str) -> dict[str, Any]:
+    wall, rss, out = _measured([str(CLI), "sync", "--json", *extra], env)
     result = json.loads(out[out.index("{") :])
     records = sum(result["extracted"].values())
     phases = result.get("seconds", {})
@@ -205,6 +208,18 @@ def _one_org(accounts: int, seed: int, tmp: Path, settings: dict[str, str]) -> d
             "peak_rss_mb": rss,
             "phases": base["phases"],
         }
+        # the same pipeline writing nothing back (the baseline pushes nothing either): a warehouse of its own
+        alone = work / "no-push"
+        alone.mkdir()
+        no_push = _sync(
+            {
+                **env,
+                "CRM_RISK_WAREHOUSE_PATH": str(alone / "warehouse.duckdb"),
+                "CRM_RISK_LANDING_DIR": str(alone / "landing"),
+                "PREFECT_HOME": str(alone / "prefect"),
+            },
+            "--no-push",
+        )
         full = _sync(env)
         sim.advance(1)
         sim.start()
@@ -217,9 +232,11 @@ def _one_org(accounts: int, seed: int, tmp: Path, settings: dict[str, str]) -> d
         "records": full["records"],
         "org_generate_s": round(generated, 1),
         "full": full,
+        "full_no_push": no_push,
         "incremental": incremental,
         "baseline": baseline,
         "full_vs_baseline": round(baseline["wall_s"] / full["wall_s"], 2),
+        "full_no_push_vs_baseline": round(baseline["wall_s"] / no_push["wall_s"], 2),
     }
 
 

@@ -25,6 +25,9 @@ def _prefect_env(state_dir: Path | None = None) -> None:
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     if state_dir is not None:
         os.environ.setdefault("PREFECT_HOME", str((state_dir / "prefect").resolve()))
+    home = os.environ.get("PREFECT_HOME")
+    if home:  # Prefect makes only the last folder: a missing parent cost a 120 s wait for a server that cannot start
+        Path(home).expanduser().mkdir(parents=True, exist_ok=True)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

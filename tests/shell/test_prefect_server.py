@@ -149,3 +149,28 @@ def test_an_error_in_the_run_stops_the_server(crm_env: Path) -> None:
         raise RuntimeError("the run broke")
     assert _gone(), "the CLI's temporary Prefect server outlived the failed run"
     os.environ.pop("PREFECT_API_URL", None)
+
+
+def test_a_prefect_home_under_missing_folders_is_made_and_the_server_starts(
+    temporary_server_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Prefect creates only the last folder of PREFECT_HOME: without the CLI making the rest, the server could not
+    open its database and the command waited out the whole startup timeout (120 s) before failing."""
+    from prefect.context import refresh_global_settings_context
+
+    from shell.cli import _prefect_env
+
+    home = temporary_server_env / "not" / "made" / "yet" / "prefect"
+    monkeypatch.setenv("PREFECT_HOME", str(home))
+    _prefect_env()
+    refresh_global_settings_context()
+    assert home.is_dir()
+    server = begin_tied_prefect_server()
+    assert isinstance(server, TiedServer)
+    try:
+        assert server.ready() or server.url()
+        assert any(home.iterdir())  # its database lives there
+    finally:
+        server.stop()
+        os.environ.pop("PREFECT_API_URL", None)
+    assert _gone()
