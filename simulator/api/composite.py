@@ -16,7 +16,7 @@ from urllib.parse import unquote_plus
 from simulator.api.http import Request, Response, error, json_response
 from simulator.api.rest import sobject_name, visible_record, write_fault
 from simulator.org.errors import ApiError
-from simulator.org.ids import KEY_PREFIXES
+from simulator.org.ids import KEY_PREFIXES, to18
 from simulator.org.schema import sobject as schema_sobject
 from simulator.org.session import Write
 
@@ -196,7 +196,7 @@ def update(ctx: ApiContext, req: Request) -> Response:
         if before is not None:
             old = {k: before.get(k) for k in data if k in before}
             undo = lambda: ctx.org.update(name, rid, old, user_id=req.user_id)  # noqa: E731
-        return {"id": rid, "success": True, "errors": []}, undo
+        return {"id": to18(rid), "success": True, "errors": []}, undo  # the API answers 18-character ids
 
     def prepare(record: Any) -> Write:
         name = _type_of(record)
@@ -240,7 +240,7 @@ def upsert(ctx: ApiContext, req: Request) -> Response:
         if field.name == "Id":
             _guard(ctx, name, str(value))
             ctx.org.update(name, str(value), data, user_id=req.user_id)
-            return {"id": str(value), "success": True, "errors": [], "created": False}, None
+            return {"id": to18(str(value)), "success": True, "errors": [], "created": False}, None
         existing = ctx.org.find_by(name, field.name, value)
         _guard(ctx, name, existing[0] if existing else None)
         if len(existing) > 1:

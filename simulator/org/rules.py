@@ -6,6 +6,7 @@ org's writes (`simulator.org.write`) call them inside the write lock and supply 
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -35,6 +36,7 @@ Lookup = Callable[[str, str], dict | None]
 _ID_SHAPE = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
 _SECURITY = "Please check the security settings of this field and verify that it is read/write for your profile or permission set."
 _PREFIX_TO_OBJECT = {v: k for k, v in KEY_PREFIXES.items()}
+MAX_NUMBER = 1e18  # a Salesforce number field holds at most 18 digits
 
 
 def to_utc_naive(value: datetime) -> datetime:
@@ -143,10 +145,25 @@ def coerce(f: Field, value: object, lookup: Lookup) -> object:
                 raise _parse_error(f, value) from None
         else:
             raise _parse_error(f, value)
+        if (
+            not math.isfinite(number) or abs(number) >= MAX_NUMBER
+        ):  # Salesforce numbers hold at most 18 digits
+            raise ApiError(
+                400,
+                "NUMBER_OUTSIDE_VALID_RANGE",
+                f"{f.label or f.name}: value outside of valid range on numeric field: {value!s}",
+                [f.name],
+            )
         return int(number) if t == "int" else float(number)
     if t in ("date", "datetime"):
         return temporal(f, value)
     text = value if isinstance(value, str) else str(value)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate (JSON "\\ud800"): not text any store could hold
+        raise ApiError(
+            400, "JSON_PARSER_ERROR", f"{f.label or f.name}: invalid UTF-8 (a lone surrogate)", [f.name]
+        ) from None
     if f.restricted and text not in f.picklist:
         raise ApiError(
             400,

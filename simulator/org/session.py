@@ -27,7 +27,7 @@ from simulator.org.ids import make_id
 from simulator.org.rules import object_of, parse_id
 from simulator.org.schema import Field, SObject, sobject
 from simulator.org.sql import ID_TYPES, STRING_TYPES, quote
-from simulator.org.tables import arrow_columns, scalar, to_arrow
+from simulator.org.tables import arrow_columns, to_arrow
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -63,16 +63,35 @@ class Session(Protocol):
     def roll_up(self, target: str, rid: str, day: date) -> None: ...
 
 
-def match_key(f: Field, value: object) -> object | None:
-    """A value as `find` compares it: ids in 18-character form, text lower-cased; None when no record can match."""
+def match_key(f: Field, value: object, lower: Callable[[str], str]) -> object | None:
+    """A value as `find` compares it: ids in 18-character form, text lower-cased by `lower` (DuckDB's `lower`, which
+    differs from Python's for some letters: the stored values are compared in SQL); None when nothing can match."""
     if f.type in ID_TYPES and isinstance(value, str):
         try:
             return parse_id(value, sobject_label(f))
         except ApiError:
             return None
     if f.type in STRING_TYPES and isinstance(value, str):
-        return value.lower()
+        return lower(value)
     return value
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _duck_lower(cur: duckdb.DuckDBPyConnection, values: Iterable[str]) -> dict[str, str]:
+    """DuckDB's lower() of each value, in one statement."""
+    values = [
+        v for v in set(values) if _encodable(v)
+    ]  # a lone surrogate: refused by the rules later, never stored
+    if not values:
+        return {}
+    return dict(cur.execute("SELECT v, lower(v) FROM (SELECT unnest(?) AS v)", [values]).fetchall())
 
 
 def sobject_label(f: Field) -> str:
@@ -99,14 +118,15 @@ class Direct:
 
     def row(self, name: str, rid: str) -> dict | None:
         res = self.cur.execute(f'SELECT * FROM {quote(name)} WHERE "Id" = ?', [rid])
-        row = res.fetchone()
-        return None if row is None else _row_of(res, row)
+        rows = res.fetchall()  # read to the end: DuckDB refuses to register a table on a cursor mid-result
+        return _row_of(res, rows[0]) if rows else None
 
     def find(self, obj: SObject, f: Field, value: object) -> list[str]:
-        key = match_key(f, value)
+        key = match_key(f, value, lambda v: v)  # text: lowered by DuckDB in the statement
         if key is None:
             return []
-        sql = f'SELECT "Id" FROM {quote(obj.name)} WHERE {_column_sql(f)} = ?{_live(obj)} ORDER BY "Id"'
+        arg = "lower(?)" if f.type in STRING_TYPES and isinstance(value, str) else "?"
+        sql = f'SELECT "Id" FROM {quote(obj.name)} WHERE {_column_sql(f)} = {arg}{_live(obj)} ORDER BY "Id"'
         return [r[0] for r in self.cur.execute(sql, [key]).fetchall()]
 
     def insert(self, name: str, rec: dict[str, object]) -> None:
@@ -122,19 +142,17 @@ class Direct:
         self.cur.execute(f'UPDATE {quote(name)} SET {sets} WHERE "Id" = ?', [*values.values(), rid])
 
     def counter(self, key: str) -> int:
-        return int(
-            scalar(
-                self.cur,
-                "INSERT INTO _counters VALUES (?, 1) ON CONFLICT (name) DO UPDATE "
-                "SET value = _counters.value + 1 RETURNING value",
-                [key],
-            )
-        )
+        rows = self.cur.execute(
+            "INSERT INTO _counters VALUES (?, 1) ON CONFLICT (name) DO UPDATE "
+            "SET value = _counters.value + 1 RETURNING value",
+            [key],
+        ).fetchall()
+        return int(rows[0][0])
 
     def next_id(self, name: str) -> str:
         while True:
             rid = make_id(name, self.counter(f"id:{name}"), ID_POD)
-            if self.cur.execute(f'SELECT 1 FROM {quote(name)} WHERE "Id" = ?', [rid]).fetchone() is None:
+            if not self.cur.execute(f'SELECT 1 FROM {quote(name)} WHERE "Id" = ?', [rid]).fetchall():
                 return rid
 
     def roll_up(self, target: str, rid: str, day: date) -> None:
@@ -160,6 +178,17 @@ class Batch:
         self._counters: dict[str, int] = {}
         self._taken: dict[str, tuple[int, set[str]]] = {}  # object -> (serial checked up to, ids taken)
         self._roll_ups: list[tuple[str, str, date]] = []
+        self._lowered: dict[str, str] = {}  # text -> DuckDB's lower() of it
+
+    def _lower(self, value: str) -> str:
+        if value not in self._lowered:
+            self._lowered.update(_duck_lower(self.cur, [value]))
+        return self._lowered.get(value, value)  # not UTF-8: matches nothing stored
+
+    def _warm_lower(self, values: Iterable[object]) -> None:
+        self._lowered.update(
+            _duck_lower(self.cur, (v for v in values if isinstance(v, str) and v not in self._lowered))
+        )
 
     # -- reads ----------------------------------------------------------------------------------------------
     def prefetch(
@@ -169,9 +198,11 @@ class Batch:
         their external ids or unique values match."""
         ids: dict[str, set[str]] = defaultdict(set)
         keys: dict[tuple[str, str], tuple[SObject, Field, set[object]]] = {}
+        writes = list(writes)
+        self._warm_lower(v for w in writes for v in (w.ext_value, *w.data.values()))
 
         def want_key(obj: SObject, f: Field, value: object) -> None:
-            key = match_key(f, value)
+            key = match_key(f, value, self._lower)
             if key is not None and f.type in STRING_TYPES | ID_TYPES:
                 keys.setdefault((obj.name, f.name), (obj, f, set()))[2].add(key)
 
@@ -223,7 +254,7 @@ class Batch:
         return self._rows[key]
 
     def find(self, obj: SObject, f: Field, value: object) -> list[str]:
-        key = match_key(f, value)
+        key = match_key(f, value, self._lower)
         if key is None:
             return []
         cached = (obj.name, f.name, key)
@@ -234,12 +265,13 @@ class Batch:
         for rid in self._found[cached]:  # as they were, unless the batch moved them
             if rid not in self._touched[obj.name]:
                 out.add(rid)
-        for rid in self._touched[obj.name]:
-            row = self._rows.get((obj.name, rid))
+        touched = [self._rows.get((obj.name, rid)) for rid in self._touched[obj.name]]
+        self._warm_lower(row.get(f.name) for row in touched if row is not None)
+        for row in touched:
             if row is None or (live and row.get("IsDeleted")):
                 continue
-            if match_key(f, row.get(f.name)) == key:
-                out.add(rid)
+            if match_key(f, row.get(f.name), self._lower) == key:
+                out.add(str(row["Id"]))
         return sorted(out)
 
     # -- writes (in memory until flush) -----------------------------------------------------------------------
@@ -259,8 +291,8 @@ class Batch:
 
     def counter(self, key: str) -> int:
         if key not in self._counters:
-            row = self.cur.execute("SELECT value FROM _counters WHERE name = ?", [key]).fetchone()
-            self._counters[key] = int(row[0]) if row else 0
+            rows = self.cur.execute("SELECT value FROM _counters WHERE name = ?", [key]).fetchall()
+            self._counters[key] = int(rows[0][0]) if rows else 0
         self._counters[key] += 1
         return self._counters[key]
 
@@ -295,10 +327,8 @@ class Batch:
             if recs:
                 obj = _schema(name)
                 cur.register("_batch_rows", to_arrow(obj, list(recs.values())))
-                try:
-                    cur.execute(f"INSERT INTO {quote(name)} BY NAME SELECT * FROM _batch_rows")
-                finally:
-                    cur.unregister("_batch_rows")
+                cur.execute(f"INSERT INTO {quote(name)} BY NAME SELECT * FROM _batch_rows")
+                cur.unregister("_batch_rows")  # (after a failure the cursor is rolled back and closed)
         for name, by_id in self._updates.items():
             obj = _schema(name)
             groups: dict[tuple[str, ...], list[dict[str, object]]] = defaultdict(list)
@@ -307,12 +337,10 @@ class Batch:
             for columns, changed in groups.items():
                 cur.register("_batch_rows", arrow_columns(obj, ["Id", *columns], changed))
                 sets = ", ".join(f"{quote(c)} = _batch_rows.{quote(c)}" for c in columns)
-                try:
-                    cur.execute(
-                        f'UPDATE {quote(name)} SET {sets} FROM _batch_rows WHERE {quote(name)}."Id" = _batch_rows."Id"'
-                    )
-                finally:
-                    cur.unregister("_batch_rows")
+                cur.execute(
+                    f'UPDATE {quote(name)} SET {sets} FROM _batch_rows WHERE {quote(name)}."Id" = _batch_rows."Id"'
+                )
+                cur.unregister("_batch_rows")
         direct = Direct(cur)
         for target, rid, day in self._roll_ups:
             direct.roll_up(target, rid, day)

@@ -10,6 +10,8 @@ Bulk 2.0 chunk) the same way, one after the other, but reads and writes the tabl
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, TypeVar
 
@@ -34,7 +36,6 @@ from simulator.org.session import Batch, Direct, Session, Write
 
 if TYPE_CHECKING:
     import threading
-    from collections.abc import Callable
     from contextlib import AbstractContextManager
 
     from simulator.org.clock import Clock
@@ -83,31 +84,44 @@ class WriteMixin:
     def write_many(
         self, writes: list[Write], *, user_id: str | None = None
     ) -> list[tuple[str, bool] | ApiError]:
-        """Apply writes in order as one transaction: per write (id, created), or the ApiError that refused it.
+        """Apply writes in order: per write (id, created), or the ApiError that refused it.
 
-        Each write sees the ones before it, exactly as if they had been written one by one; should the set-based
-        statements fail as a whole (a value DuckDB refuses), the writes are applied one by one instead."""
+        Each write sees the ones before it, exactly as if they had been written one by one; together they are one
+        DuckDB transaction and one change-log transaction (callers hold one anyway: a request, a Bulk chunk).
+        Should the set-based statements fail as a whole (a value DuckDB or Arrow refuses), the writes are applied one
+        by one instead, each guard giving the verdict it gave the first time (a fault counted once)."""
         if not writes:
             return []
+        writes = [replace(w, guard=_once(w.guard)) if w.guard else w for w in writes]
         with self._lock:
             try:
                 out, events = self._batched(writes, user_id)
-            except duckdb.Error as exc:
+            except Exception as exc:
                 log.warning(
-                    "set-based write of %d records failed (%s): writing them one by one", len(writes), exc
+                    "set-based write of %d records failed (%r): writing them one by one", len(writes), exc
                 )
-                out = None
-        if out is None:
-            return [self._write_or_error(w, user_id) for w in writes]
+                out, events = [], []
+                for w in writes:
+                    try:
+                        result, changes = self._written(w, user_id)
+                    except ApiError as err:
+                        out.append(err)
+                        continue
+                    out.append(result)
+                    events.extend(changes)
         self._notify(events)
         return out
 
     # -- internals ------------------------------------------------------------------------------------------
+    def _written(self, w: Write, user_id: str | None) -> tuple[tuple[str, bool], Events]:
+        """One write in a transaction of its own (org lock held by the caller)."""
+        return self._transact_st(lambda st: self._apply(st, w, user_id))
+
     def _write_one(self, w: Write, user_id: str | None) -> tuple[str, bool]:
         with self._lock:
-            (rid, created), events = self._transact_st(lambda st: self._apply(st, w, user_id))
+            result, events = self._written(w, user_id)
         self._notify(events)
-        return rid, created
+        return result
 
     def _write_or_error(self, w: Write, user_id: str | None) -> tuple[str, bool] | ApiError:
         try:
@@ -191,6 +205,8 @@ class WriteMixin:
         if f is not None and access is not None and access.hidden(obj.name, f.name):
             f = None
         if f is None or not (f.external_id or f.id_lookup):
+            if w.guard:  # the caller's check came first before (a fault counted): it still does
+                w.guard([])
             raise ApiError(404, "NOT_FOUND", NOT_FOUND_MESSAGE)
         body = {k: v for k, v in w.data.items() if k.lower() != f.name.lower()}
         ids = st.find(obj, f, w.ext_value)
@@ -349,6 +365,24 @@ class WriteMixin:
             target = object_of(str(key))
             if target in ("Account", "Contact", "Opportunity"):
                 st.roll_up(target, str(key), day)
+
+
+def _once(guard: Callable[[list[str]], None]) -> Callable[[list[str]], None]:
+    """A guard that decides once: later calls repeat its first verdict (a fault's count is spent once)."""
+    verdict: list[ApiError | None] = []
+
+    def decided(ids: list[str]) -> None:
+        if not verdict:
+            try:
+                guard(ids)
+            except ApiError as exc:
+                verdict.append(exc)
+                raise
+            verdict.append(None)
+        elif verdict[0] is not None:
+            raise verdict[0]
+
+    return decided
 
 
 def _live(row: dict | None) -> dict:

@@ -6,12 +6,14 @@ updated twice), derived values read from other records, history rows, activity r
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import fastavro
 import pytest
 
@@ -149,6 +151,16 @@ def _writes() -> list[Write]:
             {"Status": "Completed", "ActivityDate": "2026-03-04"},
             record_id=make_id("Task", 1),
         ),
+        # text keys compared as the database lowers them (DuckDB's lower() is not Python's for every letter)
+        Write("upsert", "Task", {**task, "WhatId": A1}, ext_field=KEY, ext_value="ΟΔΟΣ-1"),
+        Write("upsert", "Task", {"Subject": "Greek, again"}, ext_field=KEY, ext_value="ΟΔΟΣ-1"),
+        Write("create", "Task", {**task, "WhatId": A1, KEY: "İstanbul-1"}),
+        Write("create", "Task", {**task, "WhatId": A1, KEY: "İstanbul-1"}),
+        Write("update", "Account", {"NumberOfEmployees": 1e20}, record_id=A1),  # NUMBER_OUTSIDE_VALID_RANGE
+        Write(
+            "update", "Account", {"Description": "lone \ud800"}, record_id=A1
+        ),  # not text: JSON_PARSER_ERROR
+        Write("create", "Case", {"AccountId": A2, "Status": "New", "Subject": "Last"}),  # a counter read last
     ]
 
 
@@ -193,10 +205,11 @@ def _run(org: Org, batched: bool) -> tuple[list[tuple], list[tuple[str, str, str
     return [_outcome(r) for r in results], heard
 
 
-def test_write_many_equals_the_writes_one_by_one(tmp_path: Path) -> None:
+def test_write_many_equals_the_writes_one_by_one(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     with _org(tmp_path / "one") as one, _org(tmp_path / "many") as many:
         expected, heard_one = _run(one, batched=False)
         got, heard_many = _run(many, batched=True)
+        assert "one by one" not in caplog.text  # the set-based path ran (it falls back when it fails)
         assert got == expected
         # the list exercised what it meant to: refusals of each kind, and writes that saw earlier ones
         errors = [o[2] for o in expected if o[0] == "error"]
@@ -207,10 +220,14 @@ def test_write_many_equals_the_writes_one_by_one(tmp_path: Path) -> None:
             "DUPLICATE_VALUE",
             "DUPLICATE_VALUE",
             "INVALID_CROSS_REFERENCE_KEY",
+            "DUPLICATE_VALUE",
+            "NUMBER_OUTSIDE_VALID_RANGE",
+            "JSON_PARSER_ERROR",
         ]
         created = {o[1] for o in expected if o[0] == "ok" and o[2]}
         assert expected[8] == ("ok", expected[7][1], False)  # K-NEW matched the task created one write before
-        assert len(created) == 4
+        assert expected[18] == ("ok", expected[17][1], False)  # and the Greek key the one before it
+        assert len(created) == 7
         assert heard_many == heard_one
         assert _tables(many) == _tables(one)
         events = _events(many)
@@ -222,6 +239,47 @@ def test_write_many_equals_the_writes_one_by_one(tmp_path: Path) -> None:
         assert date(2026, 3, 3) in a2  # LastActivityDate rolled up from the closed task on its contact
         assert any(r for r in tables["AccountHistory"])
         assert len(tables["OpportunityHistory"]) == 2
+
+
+class _Refusing(Org):
+    """An org whose set-based statements the database refuses at the end (as a value it cannot cast would be),
+    after the writes were applied to the overlay and their checks ran."""
+
+    def _batched(self, writes: list[Write], user_id: str | None) -> Any:
+        for w in writes:
+            if w.guard:
+                with contextlib.suppress(ApiError):
+                    w.guard([])
+        raise duckdb.ConversionException("Conversion Error: could not convert the batch")
+
+
+def test_a_failed_set_falls_back_one_by_one_and_a_fault_counts_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A set the database refuses as a whole is written one by one; each write's own check (here a fault refusing
+    the next write only, as the server's `reject:Account:count=1`) gives the verdict it gave the first time, so the
+    outcome is the one-by-one one: the first update refused, the second written."""
+    left = [1]
+
+    def reject_once(_: list[str]) -> None:
+        if left[0]:
+            left[0] -= 1
+            raise ApiError(400, "FIELD_CUSTOM_VALIDATION_EXCEPTION", "rejected by a validation rule")
+
+    with _Refusing(tmp_path, _Frozen(tmp_path), U1) as org:
+        org.load(_data())
+        writes = [
+            Write("update", "Account", {"Risk_Level__c": "Red"}, record_id=A1, guard=reject_once),
+            Write("update", "Account", {"Risk_Level__c": "Amber"}, record_id=A2, guard=reject_once),
+        ]
+        results = org.write_many(writes, user_id=U1)
+        assert "writing them one by one" in caplog.text
+        assert (
+            isinstance(results[0], ApiError) and results[0].error_code == "FIELD_CUSTOM_VALIDATION_EXCEPTION"
+        )
+        assert results[1] == (A2, False)
+        levels = org.query("SELECT Id, Risk_Level__c FROM Account").records(0, 10)
+        assert {r["Id"]: r.get("Risk_Level__c") for r in levels} == {A1: None, A2: "Amber"}
 
 
 @pytest.mark.parametrize("batched", [False, True])

@@ -3,7 +3,8 @@
 The registry's worker thread runs `process` on each job whose upload is complete. A job whose rows fail still ends
 `JobComplete` with `numberRecordsFailed` > 0; `Failed` is only for whole-job failure (the `bulkfail` fault).
 Upload CSV: an empty cell leaves a field unchanged, `#N/A` sets it to null. Rows are committed in chunks of 200,
-each one change-log transaction with `changeOrigin` `com/salesforce/api/bulkapi/<version>`.
+each one set of org writes (`Org.write_many`) and one change-log transaction with `changeOrigin`
+`com/salesforce/api/bulkapi/<version>`; an abort takes effect between chunks (a chunk is committed whole).
 """
 
 from __future__ import annotations
@@ -283,7 +284,7 @@ def _convert(name: str, record: dict[str, str]) -> dict[str, Any]:
                 out[key] = _NUMBER_TYPES[f.type](float(value)) if f.type == "int" else float(value)
             else:
                 out[key] = value
-        except ValueError:
+        except (ValueError, OverflowError):  # OverflowError: int('1e400')
             raise ApiError(
                 400, "INVALID_TYPE_ON_FIELD_IN_RECORD", f"{key}: value not of required type: {value}", [key]
             ) from None
