@@ -107,6 +107,25 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=5)
 
 
+def _point_prefect_without_heartbeats() -> None:
+    """Refresh Prefect's global settings (they read `PREFECT_API_URL`), flow-run heartbeats off.
+
+    Heartbeats let a server mark a run crashed when its process stops reporting; this server stops with the
+    process, so nobody would ever read them. Their thread also held each flow call's end until its next
+    one-second tick (Prefect joins it there): 0.5-0.9 s per sync, measured. No environment variable can say
+    "none" (PREFECT_FLOWS_HEARTBEAT_FREQUENCY is an integer of at least 30), hence the settings copy.
+    """
+    import prefect.context
+
+    prefect.context.refresh_global_settings_context()
+    current = prefect.context.GLOBAL_SETTINGS_CONTEXT
+    settings = current.settings  # copied, not validated again (copy_with_update would rebuild every source)
+    flows = settings.flows.model_copy(update={"heartbeat_frequency": None})
+    prefect.context.GLOBAL_SETTINGS_CONTEXT = prefect.context.SettingsContext(
+        profile=current.profile, settings=settings.model_copy(update={"flows": flows})
+    )
+
+
 class TiedServer:
     """A temporary server being started by a keeper thread, while the CLI goes on (imports, login, settings).
 
@@ -154,10 +173,8 @@ class TiedServer:
             raise self._error
         assert self._url is not None and self._proc is not None
         if not self._pointed:
-            from prefect.context import refresh_global_settings_context
-
             os.environ["PREFECT_API_URL"] = self._url
-            refresh_global_settings_context()
+            _point_prefect_without_heartbeats()
             self._pointed = True
             log.info(
                 "temporary Prefect server at %s (pid %d), tied to this process", self._url, self._proc.pid

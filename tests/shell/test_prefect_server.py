@@ -67,6 +67,11 @@ def test_a_server_begun_in_the_background_answers_then_stops(temporary_server_en
     try:
         url = server.url()
         assert os.environ["PREFECT_API_URL"] == url and server.ready()
+        # pointed at it: no flow-run heartbeats (the server dies with this process; nobody would read them)
+        from prefect.context import GLOBAL_SETTINGS_CONTEXT
+
+        assert GLOBAL_SETTINGS_CONTEXT.settings.api.url == url
+        assert GLOBAL_SETTINGS_CONTEXT.settings.flows.heartbeat_frequency is None
         port = int(url.split(":")[2].split("/")[0])
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         conn.request("GET", "/api/health")
