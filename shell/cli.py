@@ -54,13 +54,14 @@ def _preflight(objects: list[str] | None, login: bool = True) -> Any:
     """Check the settings and `--objects` before Prefect or DuckDB is touched: a bad one fails in a second, with
     one line and nothing created. Misspelt CRM_RISK_ variables are warned about (they would be ignored).
     Returns the settings; `login=False` leaves the login to `_login`."""
+    # light imports only: Prefect's temporary server is started after this (pipeline.extract costs 0.6 s)
+    from connectors.salesforce.registry import select
     from crm_risk.config import load_settings, unknown_variables
-    from pipeline.extract import entries
 
     for line in unknown_variables():
         print(f"crm-risk: warning: {line}", file=sys.stderr)
     settings = load_settings()
-    entries(settings, objects)
+    select(objects or settings.extract_objects)
     if _crm_configured(settings):
         if login:
             _login(settings)
