@@ -113,6 +113,7 @@ def _prepared(objects: list[str] | None) -> Iterator[Callable[[], None]]:
             threading.Thread(target=warm_up, name="gx-warm-up", daemon=True).start()
         if not server.ready():
             _import_flow_engine()
+            server.prepare()
         server.url()
 
     try:
@@ -125,11 +126,12 @@ def _prepared(objects: list[str] | None) -> Iterator[Callable[[], None]]:
 
 
 def _import_flow_engine() -> None:
-    """What Prefect imports on a flow's first call (its run engines; FastAPI's encoder, for the run's parameters:
-    0.3-0.8 s measured), imported while the server still starts instead of after it answers."""
+    """What Prefect imports on a flow's first call (its run engines, its task-graph tracker; FastAPI's encoder, for
+    the run's parameters: 0.3-0.8 s measured), imported while the server still starts instead of after it answers."""
     import fastapi.encoders  # noqa: F401
     import prefect.flow_engine
-    import prefect.task_engine  # noqa: F401
+    import prefect.task_engine
+    import prefect.utilities.visualization  # noqa: F401
 
 
 def _crm_configured(settings: Any) -> bool:

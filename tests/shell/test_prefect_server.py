@@ -61,10 +61,20 @@ def temporary_server_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
     refresh_global_settings_context()
 
 
-def test_a_server_begun_in_the_background_answers_then_stops(temporary_server_env: Path) -> None:
+@pytest.mark.parametrize("prepared", [False, True], ids=["url-only", "prepared-while-starting"])
+def test_a_server_begun_in_the_background_answers_then_stops(
+    temporary_server_env: Path, prepared: bool
+) -> None:
     server = begin_tied_prefect_server()
     assert isinstance(server, TiedServer)
     try:
+        if prepared:  # as the CLI does: Prefect's settings for its URL built while it starts
+            deadline = time.monotonic() + 30
+            while server._candidate is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+            server.prepare()
+            assert server.ready() or server._prepared is not None
+            assert "PREFECT_API_URL" not in os.environ  # named only once the server answers
         url = server.url()
         assert os.environ["PREFECT_API_URL"] == url and server.ready()
         # pointed at it: no flow-run heartbeats (the server dies with this process; nobody would read them)
