@@ -4,6 +4,7 @@ when the command ends, fails or is stopped while the server still starts; and th
 
 from __future__ import annotations
 
+import gc
 import http.client
 import json
 import os
@@ -153,13 +154,16 @@ def test_a_refused_login_stops_the_server_begun_meanwhile(crm_env: Path, capsys)
     crm_env.write_text(json.dumps(conn))
     assert main(["sync"]) == 2
     assert "invalid_client" in capsys.readouterr().err
+    assert gc.isenabled()  # off while the run's modules were imported; on again when the command failed
     assert _gone(), "the CLI's temporary Prefect server outlived its refused login"
     assert list(Path.cwd().iterdir()) == []  # no warehouse, no landing
 
 
 def test_an_error_in_the_run_stops_the_server(crm_env: Path) -> None:
     with pytest.raises(RuntimeError, match="the run broke"), _prepared(None) as ready:
+        assert not gc.isenabled()  # while the run's modules are imported
         ready()
+        assert gc.isenabled()  # imported (no GX warm-up here: CRM_RISK_DQ_ENABLED=false), frozen, on again
         assert len(_servers_of_this_process()) == 1
         raise RuntimeError("the run broke")
     assert _gone(), "the CLI's temporary Prefect server outlived the failed run"
