@@ -25,10 +25,15 @@ Suites are data (`expectations.suites`); `expectations.engine` maps them onto GX
 from __future__ import annotations
 
 from expectations.docs import build_data_docs
+from expectations.gx_tuning import defer_unused_imports
 from expectations.model import BatchValidation, CriticalFailure, GateSettings
 from expectations.payload import validate_payload
 from expectations.suites import rules_from_describe
 from expectations.validate import validate_batch
+
+# Before any module of this package imports GX: the modules GX imports for an expectation never used here
+# (scipy.stats, altair; ~0.8 s) are only imported when something reads them (expectations/gx_tuning.py).
+defer_unused_imports()
 
 __all__ = [
     "BatchValidation",

@@ -66,18 +66,7 @@ class ExtractOutcome:
 
 def entries(settings: Settings, objects: list[str] | None) -> list[registry.RegistryEntry]:
     """The registry entries to extract: `objects` (or CRM_RISK_EXTRACT_OBJECTS), all when empty; unknown names refused."""
-    wanted = objects or settings.extract_objects
-    found = list(registry.REGISTRY)
-    if wanted:
-        known = {e.name.lower(): e for e in found}
-        missing = [o for o in wanted if o.lower() not in known]
-        if missing:
-            raise ConfigError(
-                f"unknown object(s) {missing} (in --objects or CRM_RISK_EXTRACT_OBJECTS); "
-                f"known: {sorted(e.name for e in found)}"
-            )
-        found = [known[o.lower()] for o in wanted]
-    return found
+    return registry.select(objects or settings.extract_objects)
 
 
 def extract_all(

@@ -33,13 +33,22 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 __all__ = ["TiedServer", "begin_tied_prefect_server", "start_tied_prefect_server"]
 
 log = logging.getLogger(__name__)
-# what Prefect's SubprocessASGIServer sets for its temporary server
-SERVER_ENV = {"PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
+# what Prefect's SubprocessASGIServer sets for its temporary server; and no block-type registration at its start
+# (loading every collection and hashing the block registry to find it memoized: 0.3-0.5 s of the start, measured).
+# Nothing a run does needs the catalogue: a block saved (Block.save) registers its own type and schema.
+SERVER_ENV = {
+    "PREFECT_UI_ENABLED": "0",
+    "PREFECT__SERVER_EPHEMERAL": "1",
+    "PREFECT__SERVER_FINAL": "1",
+    "PREFECT_API_BLOCKS_REGISTER_ON_START": "false",
+    "PREFECT_MEMOIZE_BLOCK_AUTO_REGISTRATION": "false",
+}
 PORT_IN_USE = 3  # uvicorn's exit code when its port is taken (Prefect retries on another port too)
 TIMEOUT_VARIABLE = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
 DEFAULT_TIMEOUT = 20.0  # Prefect's default for that setting
@@ -65,19 +74,24 @@ def _healthy(url: str) -> bool:
 
 
 def _start(
-    timeout: float | Callable[[], float], cancelled: threading.Event | None = None
+    timeout: float | Callable[[], float],
+    cancelled: threading.Event | None = None,
+    forked: Callable[[str], None] | None = None,
 ) -> tuple[subprocess.Popen[bytes], str]:
     """Start the server process and wait (at most `timeout` seconds, or what `timeout()` says as it waits)
-    until its API answers."""
+    until its API answers; `forked(url)` is told each URL a server process was started for."""
     started = time.monotonic()
     limit = timeout if callable(timeout) else lambda: timeout
     while True:
         port = _free_port()
         proc = subprocess.Popen(
             [sys.executable, "-m", "shell.prefect_child", str(os.getpid()), str(port)],
-            env={**os.environ, **SERVER_ENV},
+            # never a PREFECT_API_URL: the server is not a client (prepare() names it in os.environ for a moment)
+            env={**{k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}, **SERVER_ENV},
         )
         url = f"http://127.0.0.1:{port}/api"
+        if forked is not None:
+            forked(url)
         while time.monotonic() < started + limit():
             if proc.poll() is not None or _healthy(url) or (cancelled and cancelled.is_set()):
                 break
@@ -107,6 +121,37 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=5)
 
 
+def _settings_without_heartbeats(url: str) -> Any:
+    """Prefect's global settings context as `refresh_global_settings_context()` would build it with
+    PREFECT_API_URL=`url`, flow-run heartbeats off.
+
+    Heartbeats let a server mark a run crashed when its process stops reporting; this server stops with the
+    process, so nobody would ever read them. Their thread also held each flow call's end until its next
+    one-second tick (Prefect joins it there): 0.5-0.9 s per sync, measured. No environment variable can say
+    "none" (PREFECT_FLOWS_HEARTBEAT_FREQUENCY is an integer of at least 30), hence the settings copy.
+    """
+    import prefect.context
+
+    previous = os.environ.get("PREFECT_API_URL")
+    os.environ["PREFECT_API_URL"] = url
+    try:
+        current = prefect.context.root_settings_context()
+    finally:
+        if previous is None:
+            os.environ.pop("PREFECT_API_URL", None)
+        else:
+            os.environ["PREFECT_API_URL"] = previous
+    settings = current.settings  # copied, not validated again (copy_with_update would rebuild every source)
+    flows = settings.flows.model_copy(update={"heartbeat_frequency": None})
+    return prefect.context.SettingsContext(
+        profile=current.profile, settings=settings.model_copy(update={"flows": flows})
+    )
+
+
+def _prefect_environment() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k.startswith("PREFECT_") and k != "PREFECT_API_URL"}
+
+
 class TiedServer:
     """A temporary server being started by a keeper thread, while the CLI goes on (imports, login, settings).
 
@@ -124,6 +169,8 @@ class TiedServer:
         self._url: str | None = None
         self._error: BaseException | None = None
         self._pointed = False
+        self._candidate: str | None = None  # the URL of the server process forked last
+        self._prepared: tuple[str, dict[str, str], Any] | None = None  # url, PREFECT_* env, settings context
         self._thread = threading.Thread(target=self._keep, name="prefect-server-keeper", daemon=True)
         # registered before Prefect's log and event workers start: runs after they have sent their last batch
         atexit.register(self.stop)
@@ -131,12 +178,23 @@ class TiedServer:
 
     def _keep(self) -> None:
         try:
-            self._proc, self._url = _start(lambda: self.timeout, self._stopping)
+            self._proc, self._url = _start(lambda: self.timeout, self._stopping, self._forked)
         except BaseException as exc:  # handed to url()
             self._error = exc
         finally:
             self._ready.set()
         self._stopping.wait()  # the forking thread must outlive the server (PR_SET_PDEATHSIG)
+
+    def _forked(self, url: str) -> None:
+        self._candidate = url
+
+    def prepare(self) -> None:
+        """While the server starts: build Prefect's settings for its URL now, so that `url()` only installs them
+        (0.1-0.25 s of settings validation off the wait's end). Rebuilt by `url()` if the server came up on
+        another port or a PREFECT_ variable changed meanwhile."""
+        url = self._candidate
+        if url is not None and not self.ready():
+            self._prepared = (url, _prefect_environment(), _settings_without_heartbeats(url))
 
     @property
     def pid(self) -> int | None:
@@ -154,10 +212,15 @@ class TiedServer:
             raise self._error
         assert self._url is not None and self._proc is not None
         if not self._pointed:
-            from prefect.context import refresh_global_settings_context
+            import prefect.context
 
+            prepared = self._prepared
+            if prepared is None or prepared[:2] != (self._url, _prefect_environment()):
+                prepared = (self._url, {}, _settings_without_heartbeats(self._url))
             os.environ["PREFECT_API_URL"] = self._url
-            refresh_global_settings_context()
+            prefect.context.GLOBAL_SETTINGS_CONTEXT = prepared[
+                2
+            ]  # as refresh_global_settings_context() sets it
             self._pointed = True
             log.info(
                 "temporary Prefect server at %s (pid %d), tied to this process", self._url, self._proc.pid

@@ -24,6 +24,7 @@ __all__ = [
     "entries",
     "entry",
     "resolve_fields",
+    "select",
 ]
 
 _SYSTEM = ("CreatedById", "CreatedDate", "LastModifiedById", "LastModifiedDate", "SystemModstamp")
@@ -292,6 +293,22 @@ def entries(names: Iterable[str] | None = None) -> tuple[ObjectEntry, ...]:
         return REGISTRY
     wanted = {entry(n).name for n in names}
     return tuple(e for e in REGISTRY if e.name in wanted)
+
+
+def select(wanted: Iterable[str] | None) -> list[ObjectEntry]:
+    """The entries a run extracts: `wanted` in its order (`--objects` or CRM_RISK_EXTRACT_OBJECTS), all when empty;
+    unknown names refused with one ConfigError naming them all."""
+    wanted = list(wanted or [])
+    found = list(REGISTRY)
+    if wanted:
+        missing = [o for o in wanted if o.lower() not in _BY_NAME]
+        if missing:
+            raise ConfigError(
+                f"unknown object(s) {missing} (in --objects or CRM_RISK_EXTRACT_OBJECTS); "
+                f"known: {sorted(e.name for e in found)}"
+            )
+        found = [_BY_NAME[o.lower()] for o in wanted]
+    return found
 
 
 # Compound and binary fields: Bulk 2.0 cannot select them and the warehouse has no column type for them.

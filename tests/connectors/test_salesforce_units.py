@@ -54,6 +54,13 @@ def test_registry_is_data_for_the_ten_objects() -> None:
     assert not registry.entry("User").has_is_deleted
     assert all(e.cursor_field in e.fields and "Id" in e.required for e in registry.REGISTRY)
     assert all(set(e.required) <= set(e.fields) for e in registry.REGISTRY)
+
+
+def test_a_runs_objects_are_selected_in_the_order_given_and_unknown_names_refused_together() -> None:
+    assert [e.name for e in registry.select(["case", "Account"])] == ["Case", "Account"]
+    assert registry.select(None) == list(registry.REGISTRY) == registry.select([])
+    with pytest.raises(ConfigError, match=r"unknown object\(s\) \['Tasks', 'Cases'\]"):
+        registry.select(["Case", "Tasks", "Cases"])
     assert {"Expected_Resolution_Days__c", "Key_Account__c"} <= set(registry.entry("Account").fields)
     assert "CSAT__c" in registry.entry("Case").fields
     assert "Left_Company__c" in registry.entry("Contact").fields

@@ -4,6 +4,7 @@ when the command ends, fails or is stopped while the server still starts; and th
 
 from __future__ import annotations
 
+import gc
 import http.client
 import json
 import os
@@ -61,12 +62,27 @@ def temporary_server_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
     refresh_global_settings_context()
 
 
-def test_a_server_begun_in_the_background_answers_then_stops(temporary_server_env: Path) -> None:
+@pytest.mark.parametrize("prepared", [False, True], ids=["url-only", "prepared-while-starting"])
+def test_a_server_begun_in_the_background_answers_then_stops(
+    temporary_server_env: Path, prepared: bool
+) -> None:
     server = begin_tied_prefect_server()
     assert isinstance(server, TiedServer)
     try:
+        if prepared:  # as the CLI does: Prefect's settings for its URL built while it starts
+            deadline = time.monotonic() + 30
+            while server._candidate is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+            server.prepare()
+            assert server.ready() or server._prepared is not None
+            assert "PREFECT_API_URL" not in os.environ  # named only once the server answers
         url = server.url()
         assert os.environ["PREFECT_API_URL"] == url and server.ready()
+        # pointed at it: no flow-run heartbeats (the server dies with this process; nobody would read them)
+        from prefect.context import GLOBAL_SETTINGS_CONTEXT
+
+        assert GLOBAL_SETTINGS_CONTEXT.settings.api.url == url
+        assert GLOBAL_SETTINGS_CONTEXT.settings.flows.heartbeat_frequency is None
         port = int(url.split(":")[2].split("/")[0])
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         conn.request("GET", "/api/health")
@@ -138,13 +154,16 @@ def test_a_refused_login_stops_the_server_begun_meanwhile(crm_env: Path, capsys)
     crm_env.write_text(json.dumps(conn))
     assert main(["sync"]) == 2
     assert "invalid_client" in capsys.readouterr().err
+    assert gc.isenabled()  # off while the run's modules were imported; on again when the command failed
     assert _gone(), "the CLI's temporary Prefect server outlived its refused login"
     assert list(Path.cwd().iterdir()) == []  # no warehouse, no landing
 
 
 def test_an_error_in_the_run_stops_the_server(crm_env: Path) -> None:
     with pytest.raises(RuntimeError, match="the run broke"), _prepared(None) as ready:
+        assert not gc.isenabled()  # while the run's modules are imported
         ready()
+        assert gc.isenabled()  # imported (no GX warm-up here: CRM_RISK_DQ_ENABLED=false), frozen, on again
         assert len(_servers_of_this_process()) == 1
         raise RuntimeError("the run broke")
     assert _gone(), "the CLI's temporary Prefect server outlived the failed run"
