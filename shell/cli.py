@@ -6,29 +6,16 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import gc
 import json
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
+from shell.run_setup import crm_configured, crm_overrides, demo_org, prefect_env, preflight, prepared
+
 __all__ = ["main"]
-
-
-def _prefect_env(state_dir: Path | None = None) -> None:
-    """Quiet, offline-friendly Prefect defaults; the demo keeps Prefect's database in its state dir."""
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-    # The ephemeral server's 20 s default is too short on a busy 2-core machine (seen here).
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
-    if state_dir is not None:
-        os.environ.setdefault("PREFECT_HOME", str((state_dir / "prefect").resolve()))
-    home = os.environ.get("PREFECT_HOME")
-    if home:  # Prefect makes only the last folder: a missing parent cost a 120 s wait for a server that cannot start
-        Path(home).expanduser().mkdir(parents=True, exist_ok=True)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -36,7 +23,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     default = ".demo-dirty" if args.dirty else ".demo-migrated" if args.migrated_history else ".demo"
     state_dir = Path(args.state_dir or default)
     state_dir.mkdir(parents=True, exist_ok=True)
-    _prefect_env(state_dir)
+    prefect_env(state_dir)
     if args.live:
         from shell.demo import run_live
 
@@ -52,148 +39,6 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         dirty=args.dirty,
         migrated_history_days=args.migrated_history,
     )
-
-
-def _preflight(objects: list[str] | None, login: bool = True) -> Any:
-    """Check the settings and `--objects` before Prefect or DuckDB is touched: a bad one fails in a second, with
-    one line and nothing created. Misspelt CRM_RISK_ variables are warned about (they would be ignored).
-    Returns the settings; `login=False` leaves the login to `_login`."""
-    # light imports only: Prefect's temporary server is started after this (pipeline.extract costs 0.6 s)
-    from connectors.salesforce.registry import select
-    from crm_risk.config import load_settings, unknown_variables
-
-    for line in unknown_variables():
-        print(f"crm-risk: warning: {line}", file=sys.stderr)
-    settings = load_settings()
-    select(objects or settings.extract_objects)
-    if _crm_configured(settings):
-        if login:
-            _login(settings)
-    elif not _demo_org().exists():
-        from crm_risk.errors import ConfigError
-
-        raise ConfigError(
-            "no CRM configured: set CRM_RISK_SF_LOGIN_URL and the login of your auth mode (see .env.example), "
-            "or run `make demo` first to use its simulated org from this folder"
-        )
-    return settings
-
-
-def _login(settings: Any) -> None:
-    """Log in once and close: a refused login is one line before the run, not after a warehouse is created."""
-    if _crm_configured(settings):
-        from connectors.salesforce.client import connect
-
-        connect(settings).close()
-
-
-@contextlib.contextmanager
-def _prepared(objects: list[str] | None) -> Iterator[Callable[[], None]]:
-    """The preflight of a run command, with Prefect's temporary server starting meanwhile; yields `ready()`, to
-    call before the first flow: it waits for the server (none when one is configured) and points Prefect at it.
-
-    The server is begun once the settings and objects are valid (a bad one: one line, nothing started), so its
-    start overlaps the login and the run's imports; it is stopped at once if the command fails (a refused login,
-    an error in the run), else at exit. While it still starts, `ready()` begins building the Great Expectations
-    context the load's gate needs, in a thread (seconds of imports the run would otherwise spend in its load).
-    """
-    settings = _preflight(objects, login=False)
-    if not _crm_configured(settings):
-        _prefect_env(_demo_org().parents[1])  # the demo org's Prefect home, as _crm() sets it
-    _prefect_env()
-    # No cyclic collection while the run's modules are imported: each full collection walks every object imported
-    # so far, again (6 in this phase of a sync, 0.57 s, measured), and imports leave next to no cyclic garbage.
-    # Once imported, they live as long as the process: frozen (out of the collector's way), then it is on again.
-    gc.disable()
-    from shell.prefect_server import begin_tied_prefect_server
-
-    server = begin_tied_prefect_server()
-
-    def ready() -> None:
-        warming = None
-        if server is not None and not server.ready() and getattr(settings, "dq_enabled", True):
-            import threading
-
-            from expectations.gate import warm_up
-
-            def warm() -> None:
-                try:
-                    warm_up()
-                finally:
-                    _imported()
-
-            # the load's validation waits for it (a lock), the flow's first steps do not
-            warming = threading.Thread(target=warm, name="gx-warm-up", daemon=True)
-            warming.start()
-        if server is not None:
-            if not server.ready():
-                _import_flow_engine()
-                server.prepare()
-            server.url()
-        if warming is None:
-            _imported()
-        else:
-            gc.freeze()  # the collector stays off until the warm-up's imports are done too
-
-    try:
-        _login(settings)
-        yield ready
-    except BaseException:
-        gc.enable()
-        if server is not None:
-            server.stop()
-        raise
-
-
-def _imported() -> None:
-    """The run's imports are done: what they made is frozen, the cyclic collector is on again."""
-    gc.freeze()
-    gc.enable()
-
-
-def _import_flow_engine() -> None:
-    """What Prefect imports on a flow's first call (its run engines, its task-graph tracker; FastAPI's encoder, for
-    the run's parameters: 0.3-0.8 s measured), imported while the server still starts instead of after it answers."""
-    import fastapi.encoders  # noqa: F401
-    import prefect.flow_engine
-    import prefect.task_engine
-    import prefect.utilities.visualization  # noqa: F401
-
-
-def _crm_configured(settings: Any) -> bool:
-    """Whether the settings name a CRM to talk to (a connection file, an instance or a login)."""
-    return any(
-        getattr(settings, name) is not None
-        for name in (
-            "sf_connection_file",
-            "sf_instance_url",
-            "sf_client_id",
-            "sf_username",
-            "sf_refresh_token",
-            "sf_session_id",
-            "sf_private_key_file",
-        )
-    )
-
-
-def _demo_org() -> Path:
-    return Path(".demo") / "org" / "connection.json"
-
-
-@contextlib.contextmanager
-def _crm() -> Iterator[dict[str, Any]]:
-    """Settings overrides for a command that talks to the CRM: none when one is configured; after `make demo`, with
-    none configured, the demo org (served for this command) and its warehouse."""
-    from crm_risk.config import load_settings
-
-    if _crm_configured(load_settings()):
-        yield {}
-        return
-    from shell.demo import DEMO_DIR, demo_crm
-
-    _prefect_env(DEMO_DIR)
-    with demo_crm(DEMO_DIR) as overrides:
-        yield overrides
 
 
 def _progress() -> contextlib.AbstractContextManager[None]:
@@ -245,7 +90,7 @@ def _print_held(result: dict[str, Any]) -> None:
 
 def _cmd_sync(args: argparse.Namespace) -> int:
     started = time.monotonic()
-    with _prepared(args.objects or None) as ready, _crm() as overrides, _progress():
+    with prepared(args.objects or None) as ready, crm_overrides() as overrides, _progress():
         from flows.nightly import nightly_sync
 
         ready()  # the server, before any flow: a kill -9 of this command stops it too
@@ -262,7 +107,7 @@ def _cmd_backfill(args: argparse.Namespace) -> int:
 
     since, until = backfill_window(args.since, args.until)  # a bad window fails here, before Prefect starts
     started = time.monotonic()
-    with _prepared(args.objects or None) as ready, _crm() as overrides, _progress():
+    with prepared(args.objects or None) as ready, crm_overrides() as overrides, _progress():
         from flows.backfill import backfill
 
         ready()  # the server, before any flow: a kill -9 of this command stops it too
@@ -287,7 +132,7 @@ def _cmd_refresh(args: argparse.Namespace) -> int:
 
     ids = [normalize_id(a, "--account") for a in args.account]  # a bad id fails here, before Prefect starts
     started = time.monotonic()
-    with _prepared(None) as ready, _crm() as overrides, _progress():
+    with prepared(None) as ready, crm_overrides() as overrides, _progress():
         from flows.refresh import account_refresh
 
         ready()  # the server, before any flow: a kill -9 of this command stops it too
@@ -296,8 +141,8 @@ def _cmd_refresh(args: argparse.Namespace) -> int:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    _preflight(None)
-    _prefect_env()
+    preflight(None)
+    prefect_env()
     from shell.serve import run_serve
 
     run_serve(args.deployments or None)
@@ -357,7 +202,7 @@ def _cmd_sql(args: argparse.Namespace) -> int:
 
 
 def _cmd_listen(args: argparse.Namespace) -> int:
-    _prefect_env()
+    prefect_env()
     import logging
 
     from crm_risk.config import load_settings
@@ -377,10 +222,10 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
 
     for line in unknown_variables():
         print(f"crm-risk: warning: {line}", file=sys.stderr)
-    configured = _crm_configured(load_settings())
-    serve_demo = not configured and _demo_org().exists()
+    configured = crm_configured(load_settings())
+    serve_demo = not configured and demo_org().exists()
     crm: contextlib.AbstractContextManager[dict[str, Any]] = (
-        _crm() if serve_demo else contextlib.nullcontext({})
+        crm_overrides() if serve_demo else contextlib.nullcontext({})
     )
     with crm as overrides:
         from shell.doctor import as_json, as_text, run_doctor

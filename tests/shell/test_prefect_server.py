@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 
-from shell.cli import _prepared, main
+from shell.cli import main
 from shell.prefect_server import TiedServer, begin_tied_prefect_server
+from shell.run_setup import prepared
 
 
 def _servers_of_this_process() -> list[int]:
@@ -160,7 +161,7 @@ def test_a_refused_login_stops_the_server_begun_meanwhile(crm_env: Path, capsys)
 
 
 def test_an_error_in_the_run_stops_the_server(crm_env: Path) -> None:
-    with pytest.raises(RuntimeError, match="the run broke"), _prepared(None) as ready:
+    with pytest.raises(RuntimeError, match="the run broke"), prepared(None) as ready:
         assert not gc.isenabled()  # while the run's modules are imported
         ready()
         assert gc.isenabled()  # imported (no GX warm-up here: CRM_RISK_DQ_ENABLED=false), frozen, on again
@@ -177,11 +178,11 @@ def test_a_prefect_home_under_missing_folders_is_made_and_the_server_starts(
     open its database and the command waited out the whole startup timeout (120 s) before failing."""
     from prefect.context import refresh_global_settings_context
 
-    from shell.cli import _prefect_env
+    from shell.run_setup import prefect_env
 
     home = temporary_server_env / "not" / "made" / "yet" / "prefect"
     monkeypatch.setenv("PREFECT_HOME", str(home))
-    _prefect_env()
+    prefect_env()
     refresh_global_settings_context()
     assert home.is_dir()
     server = begin_tied_prefect_server()
