@@ -9,6 +9,7 @@ publishes no change event (the request's change-log transaction is discarded).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
@@ -16,7 +17,7 @@ from urllib.parse import unquote_plus
 from simulator.api.http import Request, Response, error, json_response
 from simulator.api.rest import sobject_name, visible_record, write_fault
 from simulator.org.errors import ApiError
-from simulator.org.ids import KEY_PREFIXES, to18
+from simulator.org.ids import KEY_PREFIXES
 from simulator.org.schema import sobject as schema_sobject
 from simulator.org.session import Write
 
@@ -70,12 +71,6 @@ def _type_of(record: Any, fallback: str | None = None) -> str:
 
 def _fields(record: dict[str, Any], drop: tuple[str, ...]) -> dict[str, Any]:
     return {k: v for k, v in record.items() if k != "attributes" and k.lower() not in drop}
-
-
-def _guard(ctx: ApiContext, name: str, record_id: str | None) -> None:
-    fault = write_fault(ctx, name, record_id)
-    if fault:
-        raise ItemError(fault[0], f"{fault[1]}" + (f": {record_id}" if record_id else ""))
 
 
 def _run(
@@ -149,8 +144,42 @@ def _run_batched(
     return json_response(200, results)
 
 
+def _one_by_one(
+    ctx: ApiContext,
+    req: Request,
+    prepare: Callable[[Any], Write],
+    *,
+    keep_created: bool = False,
+    restore: bool = False,
+) -> Callable[[Any], tuple[dict[str, Any], Callable[[], None] | None]]:
+    """allOrNone=true: each record written at its turn (the same checks as `_run_batched`), with what undoes it: a
+    create is hard-deleted; an update by Id (`restore`) gets its fields' values back."""
+
+    def op(record: Any) -> tuple[dict[str, Any], Callable[[], None] | None]:
+        w = prepare(record)
+        before = None
+        if restore and w.op == "update" and w.data:
+            with contextlib.suppress(ApiError):  # a record that cannot be read fails its write the same way
+                before = ctx.org.get(w.sobject, str(w.record_id), list(w.data))
+        [outcome] = ctx.org.write_many([w], user_id=req.user_id)
+        if isinstance(outcome, ApiError):
+            raise outcome
+        rid, created = outcome
+        result: dict[str, Any] = {"id": rid, "success": True, "errors": []}
+        if keep_created:
+            result["created"] = created
+        if created:
+            return result, lambda: ctx.org.hard_delete(w.sobject, rid)
+        if before is not None:
+            old = {k: before.get(k) for k in w.data if k in before}
+            return result, lambda: ctx.org.update(w.sobject, rid, old, user_id=req.user_id)
+        return result, None
+
+    return op
+
+
 def _guard_write(ctx: ApiContext, name: str, record_id: str | None) -> None:
-    """`_guard` as a write's own check (an ApiError, which the batch reports as that record's error)."""
+    """A fault on this record (`lock`, `reject`) as the write's own check: an ApiError, that record's error."""
     fault = write_fault(ctx, name, record_id)
     if fault:
         raise ApiError(400, fault[0], f"{fault[1]}" + (f": {record_id}" if record_id else ""))
@@ -160,14 +189,6 @@ def create(ctx: ApiContext, req: Request) -> Response:
     """POST composite/sobjects: create up to 200 records of any types."""
     records, all_or_none = _records(req)
 
-    def op(record: Any) -> tuple[dict[str, Any], Callable[[], None] | None]:
-        name = _type_of(record)
-        if any(k.lower() == "id" for k in record):
-            raise ItemError("INVALID_FIELD", "cannot specify Id in an insert call", ["Id"])
-        _guard(ctx, name, None)
-        new_id = ctx.org.create(name, _fields(record, ()), user_id=req.user_id)
-        return {"id": new_id, "success": True, "errors": []}, lambda: ctx.org.hard_delete(name, new_id)
-
     def prepare(record: Any) -> Write:
         name = _type_of(record)
         if any(k.lower() == "id" for k in record):
@@ -176,27 +197,12 @@ def create(ctx: ApiContext, req: Request) -> Response:
 
     if not all_or_none:
         return _run_batched(ctx, req, records, prepare, keep_created=False)
-    return _run(ctx, records, all_or_none, op, keep_id=False)
+    return _run(ctx, records, all_or_none, _one_by_one(ctx, req, prepare), keep_id=False)
 
 
 def update(ctx: ApiContext, req: Request) -> Response:
     """PATCH composite/sobjects: update up to 200 records by id."""
     records, all_or_none = _records(req)
-
-    def op(record: Any) -> tuple[dict[str, Any], Callable[[], None] | None]:
-        name = _type_of(record)
-        rid = record.get("id") or record.get("Id")
-        if not rid:
-            raise ItemError("MISSING_ARGUMENT", "Id not specified in an update call", ["Id"])
-        data = _fields(record, ("id",))
-        _guard(ctx, name, rid)
-        before = ctx.org.get(name, rid, list(data)) if all_or_none and data else None
-        ctx.org.update(name, rid, data, user_id=req.user_id)
-        undo = None
-        if before is not None:
-            old = {k: before.get(k) for k in data if k in before}
-            undo = lambda: ctx.org.update(name, rid, old, user_id=req.user_id)  # noqa: E731
-        return {"id": to18(rid), "success": True, "errors": []}, undo  # the API answers 18-character ids
 
     def prepare(record: Any) -> Write:
         name = _type_of(record)
@@ -213,7 +219,7 @@ def update(ctx: ApiContext, req: Request) -> Response:
 
     if not all_or_none:
         return _run_batched(ctx, req, records, prepare, keep_created=False)
-    return _run(ctx, records, all_or_none, op, keep_id=True)
+    return _run(ctx, records, all_or_none, _one_by_one(ctx, req, prepare, restore=True), keep_id=True)
 
 
 def upsert(ctx: ApiContext, req: Request) -> Response:
@@ -228,31 +234,6 @@ def upsert(ctx: ApiContext, req: Request) -> Response:
             f"Provided external ID field does not exist or is not accessible: {req.groups['field']}",
         )
     records, all_or_none = _records(req)
-
-    def op(record: Any) -> tuple[dict[str, Any], Callable[[], None] | None]:
-        _type_of(record, name)
-        value = next((v for k, v in record.items() if k.lower() == field.name.lower()), None)
-        if value is None or value == "":
-            raise ItemError(
-                "REQUIRED_FIELD_MISSING", f"Required fields are missing: [{field.name}]", [field.name]
-            )
-        data = _fields(record, (field.name.lower(),) if field.name == "Id" else ())
-        if field.name == "Id":
-            _guard(ctx, name, str(value))
-            ctx.org.update(name, str(value), data, user_id=req.user_id)
-            return {"id": to18(str(value)), "success": True, "errors": [], "created": False}, None
-        existing = ctx.org.find_by(name, field.name, value)
-        _guard(ctx, name, existing[0] if existing else None)
-        if len(existing) > 1:
-            raise ItemError(
-                "DUPLICATE_EXTERNAL_ID",
-                f"{field.name}: more than one record found for external id field: {existing}",
-                [field.name],
-            )
-        data = {k: v for k, v in data.items() if k.lower() != field.name.lower()}
-        rid, created = ctx.org.upsert(name, field.name, str(value), data, user_id=req.user_id)
-        undo = (lambda: ctx.org.hard_delete(name, rid)) if created else None
-        return {"id": rid, "success": True, "errors": [], "created": created}, undo
 
     def prepare(record: Any) -> Write:
         _type_of(record, name)
@@ -286,7 +267,7 @@ def upsert(ctx: ApiContext, req: Request) -> Response:
 
     if not all_or_none:
         return _run_batched(ctx, req, records, prepare, keep_created=True)
-    return _run(ctx, records, all_or_none, op, keep_id=True)
+    return _run(ctx, records, all_or_none, _one_by_one(ctx, req, prepare, keep_created=True), keep_id=True)
 
 
 def _ids(req: Request) -> list[str]:

@@ -26,7 +26,8 @@ from simulator.org.errors import NOT_FOUND_MESSAGE, ApiError
 from simulator.org.result import DEFAULT_API_VERSION, QueryResult
 from simulator.org.rules import object_of, parse_id, to_utc_naive
 from simulator.org.schema import SCHEMA, FieldAccess, SObject, sobject
-from simulator.org.sql import STRING_TYPES, quote, translate
+from simulator.org.session import Direct
+from simulator.org.sql import quote, translate
 from simulator.org.tables import create_tables, scalar, to_arrow
 from simulator.org.write import WriteMixin
 from simulator.soql import Query, parse
@@ -201,18 +202,8 @@ class Org(WriteMixin, DeleteMixin):
             raise ApiError(
                 400, "INVALID_FIELD", f"No such column '{field}' on sobject of type {obj.name}", [field]
             )
-        if f.type in ("id", "reference") and isinstance(value, str):
-            try:
-                value = parse_id(value, obj.name)
-            except ApiError:
-                return []
-        deleted = ' AND NOT "IsDeleted"' if obj.field("IsDeleted") else ""
-        column = quote(f.name)
-        if f.type in STRING_TYPES and isinstance(value, str):  # external ids match case-insensitively
-            column, value = f"lower({column})", value.lower()
-        sql = f'SELECT "Id" FROM {quote(obj.name)} WHERE {column} = ?{deleted} ORDER BY "Id"'
         with self._cursor() as cur:
-            return [r[0] for r in cur.execute(sql, [value]).fetchall()]
+            return Direct(cur).find(obj, f, value)
 
     def listen(self, callback: Listener) -> None:
         """Call `callback(sobject, record_id, "created"|"updated"|"deleted"|"undeleted")` after each committed
