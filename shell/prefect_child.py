@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import gc
+import logging
 import os
 import signal
 import sys
@@ -51,6 +52,22 @@ def create_app() -> Any:
     return app
 
 
+def _seed() -> None:
+    """A new Prefect home gets the migrated empty database instead of migrating its own (shell/prefect_db.py); on
+    any failure Prefect's start creates it, as it would have."""
+    try:
+        import prefect
+        from prefect.settings import get_current_settings
+
+        from shell.prefect_db import seed_database
+
+        url = get_current_settings().server.database.connection_url
+        if url is not None:
+            seed_database(url.get_secret_value(), prefect.__version__)
+    except Exception:  # an optimisation only: the server's own start still migrates
+        logging.getLogger(__name__).warning("Prefect's database template was not used", exc_info=True)
+
+
 def main(argv: list[str]) -> None:
     """Serve Prefect's API on 127.0.0.1:PORT until PARENT_PID is gone (or SIGTERM)."""
     parent, port = int(argv[0]), int(argv[1])
@@ -58,6 +75,7 @@ def main(argv: list[str]) -> None:
     # The server's start is what a CLI run waits for first: no cyclic collection while it imports Prefect's
     # server (each full collection walks every object imported so far again: 0.6-0.8 s of its start, measured).
     gc.disable()
+    _seed()
     import uvicorn
 
     uvicorn.run(
