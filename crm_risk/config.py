@@ -140,6 +140,13 @@ class Settings(BaseSettings):
         le=16,
         description="Bulk 2.0 result pages of one job downloaded at once (1: one after another)",
     )
+    extract_object_concurrency: int = Field(
+        3,
+        ge=1,
+        le=16,
+        description="objects extracted at the same time, each its own COUNT(), query (a Bulk 2.0 job or REST pages) "
+        "and getDeleted (1: one after another)",
+    )
     api_call_budget: int | None = Field(None, description="stop the run cleanly after this many API calls")
 
     # --- backfill (docs/backfill.md) ----------------------------------------------------------------

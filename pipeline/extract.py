@@ -1,15 +1,20 @@
 """Extract step: every registry object changed since its watermark (or in a backfill's window) to landing files.
 
-Objects are extracted one after another, each on its own: one whose extract still fails once the retry policy and
+Objects are extracted up to `extract_object_concurrency` at a time (3: their Bulk jobs run in the org at once, while
+this process downloads and parses the pages of another), each on its own: one whose extract still fails once the retry policy and
 the connector's recoveries are spent (a persistent 5xx, a query that times out however narrow, a field it lost)
 lands nothing and keeps its watermark, and the others go on; the run is then "partial" and names it
 (`ExtractOutcome.failed`). Only when every object fails does the step raise. The API quota stops the extract
-cleanly instead (`quota_stopped`): the rest is left for the next run.
+cleanly instead (`quota_stopped`): the objects under way end, none is begun after it, and the rest is left for the
+next run. Manifests are listed in the registry's order whatever order the objects ended in.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -89,32 +94,37 @@ def extract_all(
     ).root  # a folder, or object storage (checked once: reachable)
     out = ExtractOutcome(as_of=org_now)  # a backfill of an old window still scores the accounts as of now
     calls_before = client.api_calls
-    for entry in wanted:
+
+    def start_of(entry: registry.RegistryEntry) -> datetime:
         mark = marks[entry.name]
         if since is not None:
-            start = since
-        elif mark is None:
-            start = EPOCH
-        else:
-            start = mark - timedelta(seconds=settings.extract_lookback_seconds)
-        try:
-            manifest = extract_object(client, entry, start, window_end, landing, ctx.run_id, settings)
-        except QuotaExceeded as exc:
-            # Stop cleanly: what was extracted loads, the rest keeps its watermark for the next run.
-            out.quota_stopped = f"{entry.name}: {exc}"
-            log.warning("API quota reached while extracting %s; stopping the extract cleanly", entry.name)
-            break
-        except ConnectorError as exc:
-            # Past the retries: this object lands nothing (no manifest) and keeps its watermark; the others go on.
-            out.failed[entry.name] = " ".join(str(exc).split())
-            log.error("%s not extracted, the run goes on without it: %s", entry.name, out.failed[entry.name])
-            continue
+            return since
+        if mark is None:
+            return EPOCH
+        return mark - timedelta(seconds=settings.extract_lookback_seconds)
+
+    def one(entry: registry.RegistryEntry) -> Path | str:
+        manifest = extract_object(client, entry, start_of(entry), window_end, landing, ctx.run_id, settings)
         assert manifest.path is not None  # extract_object always sets where it landed
         save_rules(manifest.path, client.describe(entry.name))  # cached: no API call
-        out.manifests.append(manifest.path)
         out.rows[entry.name] = manifest.rows
         if manifest.rows >= 10_000:
             memory.release()  # Arrow keeps the pages' buffers for reuse: give them back between big objects
+        return manifest.path
+
+    for entry, result in _concurrently(one, wanted, settings.extract_object_concurrency):
+        if isinstance(result, QuotaExceeded):
+            # Stop cleanly: what was extracted loads, the rest keeps its watermark for the next run.
+            if out.quota_stopped is None:
+                out.quota_stopped = f"{entry.name}: {result}"
+                log.warning("API quota reached while extracting %s; stopping the extract cleanly", entry.name)
+        elif isinstance(result, ConnectorError):
+            # Past the retries: this object lands nothing (no manifest) and keeps its watermark; the others go on.
+            out.failed[entry.name] = " ".join(str(result).split())
+            log.error("%s not extracted, the run goes on without it: %s", entry.name, out.failed[entry.name])
+        elif result is not None:
+            out.manifests.append(result)
+    out.rows = {e.name: out.rows[e.name] for e in wanted if e.name in out.rows}  # registry order
     out.api_calls = client.api_calls - calls_before
     if out.failed and not out.manifests and not out.quota_stopped:
         (first, cause), others = next(iter(out.failed.items())), len(out.failed) - 1
@@ -131,6 +141,38 @@ def extract_all(
         out.api_calls,
     )
     return out
+
+
+def _concurrently(
+    one: Callable[[registry.RegistryEntry], Path | str], wanted: list[registry.RegistryEntry], workers: int
+) -> Iterator[tuple[registry.RegistryEntry, Path | str | QuotaExceeded | ConnectorError | None]]:
+    """`one(entry)` for every entry, up to `workers` at once; (entry, its manifest, or the quota's or the
+    connector's error, or None when the quota stopped the extract before it began) in the registry's order.
+    Any other error is raised once the objects under way have ended (none is started after it)."""
+    stop = threading.Event()
+
+    def guarded(entry: registry.RegistryEntry) -> Path | str | QuotaExceeded | ConnectorError | None:
+        if stop.is_set():
+            return None  # not begun: keeps its watermark
+        try:
+            return one(entry)
+        except QuotaExceeded as exc:
+            stop.set()
+            return exc
+        except ConnectorError as exc:
+            return exc
+        except BaseException:
+            stop.set()
+            raise
+
+    if workers <= 1 or len(wanted) <= 1:
+        for entry in wanted:
+            yield entry, guarded(entry)
+        return
+    with ThreadPoolExecutor(min(workers, len(wanted)), thread_name_prefix="extract") as pool:
+        futures = [(entry, pool.submit(guarded, entry)) for entry in wanted]
+        for entry, future in futures:
+            yield entry, future.result()
 
 
 def _utc(value: datetime | str, name: str) -> datetime:

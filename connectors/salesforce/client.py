@@ -87,7 +87,8 @@ class CrmClient:
             None  # (server Date, local monotonic) of the last answer
         )
         self.relogins = 0
-        self._retry_after: float | None = None  # the last answer's Retry-After, in seconds
+        # the last answer's Retry-After, in seconds, per thread (objects and result pages are fetched from several)
+        self._answers = threading.local()
         self._describes: dict[str, dict[str, Any]] = {}
         self._token: Token = self._login()
         self.sf = self._build(self._token)
@@ -157,7 +158,7 @@ class CrmClient:
                 answered = email.utils.parsedate_to_datetime(stamp).astimezone(UTC)
                 self._server_clock = (answered, time.monotonic())
         # An HTTP-date Retry-After is read against the server's own clock: a skewed local clock must not stretch it.
-        self._retry_after = retry_after_seconds(resp.headers.get("Retry-After"), answered)
+        self._answers.retry_after = retry_after_seconds(resp.headers.get("Retry-After"), answered)
         match = _USAGE.search(resp.headers.get("Sforce-Limit-Info", ""))
         if match:
             used, limit = int(match.group(1)), int(match.group(2))
@@ -198,7 +199,9 @@ class CrmClient:
 
         def before() -> None:
             self._before_call()
-            self._retry_after = None  # a network error has no answer: never reuse an older Retry-After
+            self._answers.retry_after = (
+                None  # a network error has no answer: never reuse an older Retry-After
+            )
 
         def recover(err: ConnectorError) -> bool:
             nonlocal relogged
@@ -216,7 +219,7 @@ class CrmClient:
             budget=budget,
             before=before,
             recover=recover,
-            retry_after=lambda: self._retry_after,
+            retry_after=lambda: getattr(self._answers, "retry_after", None),
         )
 
     def fetch(

@@ -261,3 +261,45 @@ def test_unknown_object_and_held_warehouse_fail_in_one_line(
             holder.wait()
         assert "\n" not in str(busy.value) and "CRM_RISK_WAREHOUSE_LOCK_WAIT_SECONDS" in str(busy.value)
         assert _last_run(settings)[0] == "failed"  # the held run never started; the earlier one is as it was
+
+
+def test_objects_extracted_one_after_another_land_what_concurrent_ones_do(
+    serve: Callable[[str], Any],
+    pipeline_settings: Callable[[Any, Path], dict[str, Any]],
+    baseline: Snapshot,
+    tmp_path: Path,
+) -> None:
+    """The baseline extracts 3 objects at a time (the default); one at a time, the warehouse, the flags and the
+    owner Tasks are the same, and the manifests are listed in the registry's order either way."""
+    with serve("sequential") as sim:
+        settings = {**pipeline_settings(sim, tmp_path), "extract_object_concurrency": 1}
+        result = nightly_sync(settings=settings)
+        assert result["status"] == "success"
+        assert _snapshot(sim, settings) == baseline
+    from connectors.salesforce.registry import REGISTRY
+
+    assert list(result["extracted"]) == [e.name for e in REGISTRY]
+
+
+def test_the_quota_stops_concurrent_extracts_cleanly_and_a_rerun_converges(
+    serve: Callable[[str], Any],
+    pipeline_settings: Callable[[Any, Path], dict[str, Any]],
+    baseline: Snapshot,
+    tmp_path: Path,
+) -> None:
+    """The run's API budget spent while 4 objects are under way: those end (landed, or stopped by the quota),
+    none begins after, nothing is pushed; every object either loaded with its watermark or kept none; a rerun
+    without the budget ends where the fault-free run did."""
+    with serve("quota") as sim:
+        base = pipeline_settings(sim, tmp_path)
+        settings = {**base, "extract_object_concurrency": 4, "api_call_budget": 12}
+        first = nightly_sync(settings=settings)
+        assert first["status"] == "stopped_quota", first["message"]
+        assert first["push"] is None  # a half-extracted picture pushes nothing
+        marks = _watermarks(settings)
+        assert 0 < len(marks) < 10 and set(marks) == set(first["extracted"])
+        assert all(first["loaded"][obj]["loaded"] == n for obj, n in first["extracted"].items())
+        assert _snapshot(sim, settings)["crm"] == [(i, None, None) for i, _, _ in baseline["crm"]]
+        rerun = nightly_sync(settings=base)
+        assert rerun["status"] == "success"
+        assert _snapshot(sim, settings) == baseline
