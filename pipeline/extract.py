@@ -169,10 +169,14 @@ def _concurrently(
         for entry in wanted:
             yield entry, guarded(entry)
         return
-    with ThreadPoolExecutor(min(workers, len(wanted)), thread_name_prefix="extract") as pool:
+    pool = ThreadPoolExecutor(min(workers, len(wanted)), thread_name_prefix="extract")
+    try:
         futures = [(entry, pool.submit(guarded, entry)) for entry in wanted]
         for entry, future in futures:
             yield entry, future.result()
+    finally:  # an error, an interrupt or a cancelled run: no object begins after it; those under way end
+        stop.set()
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _utc(value: datetime | str, name: str) -> datetime:

@@ -18,6 +18,7 @@ Prefect to create its database itself, as before.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sqlite3
@@ -49,11 +50,24 @@ def sqlite_file(connection_url: str) -> Path | None:
     return Path(url.database)
 
 
-def _migrated(path: Path) -> bool:
-    """Whether `path` is a database Alembic has migrated (one revision recorded)."""
+def _read_only(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+
+
+def _migrated(path: Path, empty: bool = False) -> bool:
+    """Whether `path` is a database Alembic has migrated (one revision recorded); `empty`: and nothing else in it
+    (a server started on it meanwhile would have written its rows)."""
     try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as con:
-            return len(con.execute("select version_num from alembic_version").fetchall()) == 1
+        with contextlib.closing(_read_only(path)) as con:
+            if len(con.execute("select version_num from alembic_version").fetchall()) != 1:
+                return False
+            if not empty:
+                return True
+            tables = con.execute(
+                "select name from sqlite_master where type = 'table' and name not like 'sqlite_%' "
+                "and name != 'alembic_version'"
+            ).fetchall()
+            return not any(con.execute(f'select 1 from "{t}" limit 1').fetchall() for (t,) in tables)
     except sqlite3.Error:
         return False
 
@@ -63,13 +77,16 @@ def _snapshot(source: Path, target: Path) -> None:
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     os.close(fd)
     try:
-        src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+        # the mode a file Prefect created would have (mkstemp's is 0600): the umask's say
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        src = _read_only(source)
         dst = sqlite3.connect(tmp)
         try:
             src.backup(dst)
-            dst.execute(
-                "pragma journal_mode=delete"
-            )  # one file, no -wal beside it (Prefect sets WAL when it connects)
+            # one file, no -wal beside it (Prefect sets WAL when it connects)
+            dst.execute("pragma journal_mode=delete")
         finally:
             dst.close()
             src.close()
@@ -79,7 +96,7 @@ def _snapshot(source: Path, target: Path) -> None:
 
 
 def _usable(template: Path) -> bool:
-    return template.exists() and _migrated(template)
+    return template.exists() and _migrated(template, empty=True)
 
 
 def _save_template(migrated: Path, version: str) -> Path | None:
@@ -107,11 +124,13 @@ def seed_database(connection_url: str, version: str) -> bool:
     template = template_file(version)
     if not _usable(template):
         _migrate()
-        if _migrated(target):
+        if _migrated(target, empty=True):
             _save_template(target, version)
         return False
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
+        for stale in ("-wal", "-shm", "-journal"):  # left by a deleted database: SQLite would replay them
+            Path(f"{target}{stale}").unlink(missing_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
         os.close(fd)
         try:
@@ -155,7 +174,7 @@ def main() -> int:
         template = template_file(prefect.__version__)
         if not _usable(template):
             _migrate()
-            if not _migrated(db) or _save_template(db, prefect.__version__) is None:
+            if not _migrated(db, empty=True) or _save_template(db, prefect.__version__) is None:
                 return 1
     print(template)
     return 0

@@ -13,6 +13,7 @@ back to the pusher.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import csv
 import io
 import logging
@@ -126,7 +127,8 @@ class _Pages:
         if self.stopped.is_set():
             self.slots.release()
             return False
-        self.order.put(self.pool.submit(self._fetch, locator))
+        # the page's call counts for the object's extract (client.tally): run in a copy of this context
+        self.order.put(self.pool.submit(contextvars.copy_context().run, self._fetch, locator))
         return True
 
     def _fetch(self, locator: str | None) -> _Page:
@@ -139,7 +141,7 @@ class _Pages:
             spool = _spool(resp)
             if following and not started:  # this page is whole: its successor downloads while it is read
                 started = True
-                self.pool.submit(self._submit, following)
+                self.pool.submit(contextvars.copy_context().run, self._submit, following)
             return spool, following
 
         params: dict[str, Any] = {"maxRecords": self.page_rows}

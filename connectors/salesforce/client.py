@@ -13,6 +13,7 @@ drops caller headers). Logins are POSTs: retried only when nothing was sent.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import email.utils
 import logging
 import re
@@ -48,8 +49,8 @@ _USAGE = re.compile(r"(?<![\w-])api-usage=(\d+)/(\d+)")  # not per-app-api-usage
 class _TimeoutAdapter(HTTPAdapter):
     """An HTTPAdapter that puts a default timeout on every request and never retries by itself (retry.py does)."""
 
-    def __init__(self, timeout: float) -> None:
-        super().__init__(max_retries=transport_retry(), pool_connections=4, pool_maxsize=8)
+    def __init__(self, timeout: float, connections: int = 8) -> None:
+        super().__init__(max_retries=transport_retry(), pool_connections=4, pool_maxsize=connections)
         self._timeout = timeout
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
@@ -64,11 +65,18 @@ def build_session(settings: Settings) -> requests.Session:
     session = requests.Session()
     session.trust_env = False
     session.verify = str(settings.sf_ca_bundle) if settings.sf_ca_bundle else True
-    adapter = _TimeoutAdapter(settings.sf_timeout_seconds)
+    # a connection kept per thread that may call at once: objects extracted together, each with its result pages
+    # fetched ahead (and one more for the page being read); fewer would open and drop TLS connections
+    connections = max(8, settings.extract_object_concurrency * (settings.extract_bulk_concurrency + 1))
+    adapter = _TimeoutAdapter(settings.sf_timeout_seconds, connections)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     session.headers["User-Agent"] = "crm-risk/0.1"
     return session
+
+
+# the calls made in one context (an object's extract, its result-page threads started with a copy of it): see tally()
+_TALLY: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("crm_risk_call_tally", default=None)
 
 
 class CrmClient:
@@ -90,6 +98,9 @@ class CrmClient:
         # the last answer's Retry-After, in seconds, per thread (objects and result pages are fetched from several)
         self._answers = threading.local()
         self._describes: dict[str, dict[str, Any]] = {}
+        self._login_lock = (
+            threading.Lock()
+        )  # one new session at a time, whichever thread finds the old one stale
         self._token: Token = self._login()
         self.sf = self._build(self._token)
 
@@ -110,17 +121,32 @@ class CrmClient:
             idempotent=False,
         )
 
-    def relogin(self) -> None:
-        """Get a new session (and instance URL) and rebuild the simple-salesforce client on it."""
+    def relogin(self, stale: Token | None = None) -> None:
+        """Get a new session (and instance URL) and rebuild the simple-salesforce client on it. `stale`: the
+        session the caller found expired; when another thread has replaced it meanwhile, that one is used."""
         if not can_relogin(self.settings):
             raise TerminalError(
                 "the given session expired and CRM_RISK_SF_AUTH=session cannot renew it; "
                 "set a fresh CRM_RISK_SF_SESSION_ID or use an OAuth mode",
                 code="INVALID_SESSION_ID",
             )
-        self._token = self._login()
-        self.sf = self._build(self._token)
-        self.relogins += 1
+        with self._login_lock:
+            if stale is not None and self._token is not stale:
+                return
+            self._token = self._login()
+            self.sf = self._build(self._token)
+            self.relogins += 1
+
+    @contextlib.contextmanager
+    def tally(self) -> Iterator[list[int]]:
+        """Count the calls made in this context, and in threads run with a copy of it (`contextvars.copy_context`):
+        `[n]`, for one object's extract while others run beside it on the same client."""
+        counter = [0]
+        token = _TALLY.set(counter)
+        try:
+            yield counter
+        finally:
+            _TALLY.reset(token)
 
     def server_now(self) -> datetime:
         """The org's current time as its last answer's `Date` header tells (whole seconds); local UTC before any call.
@@ -140,15 +166,19 @@ class CrmClient:
                 "CRM_RISK_API_CALL_BUDGET): stopping cleanly",
                 code="RUN_BUDGET",
             )
-        age = time.monotonic() - self._token.issued_at
+        token = self._token
+        age = time.monotonic() - token.issued_at
         if can_relogin(self.settings) and age > self.settings.sf_session_refresh_seconds:
             log.info("session is %.0f s old: refreshing proactively", age)
-            self.relogin()
+            self.relogin(stale=token)
 
     def _on_response(self, resp: requests.Response, *args: Any, **kwargs: Any) -> None:
         """Response hook: count the call, note the server's clock, its Retry-After and the org's API usage."""
-        with self._count_lock:  # Bulk result pages are fetched from several threads
+        with self._count_lock:  # objects and Bulk result pages are fetched from several threads
             self.api_calls += 1
+            tally = _TALLY.get()
+            if tally is not None:
+                tally[0] += 1
         stamp = resp.headers.get("Date")
         answered: datetime | None = None
         if stamp:
@@ -196,9 +226,12 @@ class CrmClient:
         `budget` lets a caller share one retry budget across several calls (a Collections chunk and its re-sends).
         """
         relogged = False
+        used: Token | None = None  # the session the last attempt was sent with
 
         def before() -> None:
+            nonlocal used
             self._before_call()
+            used = self._token
             self._answers.retry_after = (
                 None  # a network error has no answer: never reuse an older Retry-After
             )
@@ -208,7 +241,7 @@ class CrmClient:
             if not isinstance(err, SessionExpired) or relogged:
                 return False
             log.info("%s: session expired; logging in again once", what)
-            self.relogin()
+            self.relogin(stale=used)  # another thread may have renewed it already
             relogged = True
             return True
 

@@ -317,7 +317,23 @@ def extract_object(
     settings: Settings,
 ) -> ExtractManifest:
     """Land the object's records with cursor in [window_start, window_end) plus its hard deletes; see module doc."""
-    started, calls0 = time.monotonic(), client.api_calls
+    with (
+        client.tally() as calls
+    ):  # this object's calls (others may be extracted beside it on the same client)
+        return _extract_object(client, entry, window_start, window_end, landing, run_id, settings, calls)
+
+
+def _extract_object(
+    client: CrmClient,
+    entry: ObjectEntry,
+    window_start: datetime,
+    window_end: datetime,
+    landing: Path | str,
+    run_id: str,
+    settings: Settings,
+    calls: list[int],
+) -> ExtractManifest:
+    started = time.monotonic()
     start = _utc(window_start, "window_start").replace(microsecond=0)
     end = _utc(window_end, "window_end").replace(microsecond=0)
     if end <= start:
@@ -386,7 +402,7 @@ def extract_object(
         window_end=end.isoformat(),
         cursor_field=entry.cursor_field,
         api=api,
-        api_calls=client.api_calls - calls0,
+        api_calls=calls[0],
         missing_fields=missing,
         **deletes,
         count_estimate=estimate,

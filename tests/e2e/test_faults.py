@@ -270,15 +270,12 @@ def test_objects_extracted_one_after_another_land_what_concurrent_ones_do(
     tmp_path: Path,
 ) -> None:
     """The baseline extracts 3 objects at a time (the default); one at a time, the warehouse, the flags and the
-    owner Tasks are the same, and the manifests are listed in the registry's order either way."""
+    owner Tasks are the same."""
     with serve("sequential") as sim:
         settings = {**pipeline_settings(sim, tmp_path), "extract_object_concurrency": 1}
         result = nightly_sync(settings=settings)
         assert result["status"] == "success"
         assert _snapshot(sim, settings) == baseline
-    from connectors.salesforce.registry import REGISTRY
-
-    assert list(result["extracted"]) == [e.name for e in REGISTRY]
 
 
 def test_the_quota_stops_concurrent_extracts_cleanly_and_a_rerun_converges(
@@ -292,14 +289,18 @@ def test_the_quota_stops_concurrent_extracts_cleanly_and_a_rerun_converges(
     without the budget ends where the fault-free run did."""
     with serve("quota") as sim:
         base = pipeline_settings(sim, tmp_path)
-        settings = {**base, "extract_object_concurrency": 4, "api_call_budget": 12}
+        # 10 objects of 3 calls or more each: the 7 that must end before the last one begins need 21
+        settings = {**base, "extract_object_concurrency": 4, "api_call_budget": 16}
         first = nightly_sync(settings=settings)
         assert first["status"] == "stopped_quota", first["message"]
         assert first["push"] is None  # a half-extracted picture pushes nothing
         marks = _watermarks(settings)
-        assert 0 < len(marks) < 10 and set(marks) == set(first["extracted"])
+        assert len(marks) < 10 and set(marks) == set(first["extracted"])
         assert all(first["loaded"][obj]["loaded"] == n for obj, n in first["extracted"].items())
         assert _snapshot(sim, settings)["crm"] == [(i, None, None) for i, _, _ in baseline["crm"]]
+        # none began after the stop: at most the 4 under way then have a landing folder and no watermark
+        begun = {p.name for p in (Path(settings["landing_dir"]) / first["run_id"]).iterdir() if p.is_dir()}
+        assert set(marks) <= begun and len(begun - set(marks)) <= 4 and len(begun) < 10
         rerun = nightly_sync(settings=base)
         assert rerun["status"] == "success"
         assert _snapshot(sim, settings) == baseline

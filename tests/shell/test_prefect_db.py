@@ -17,23 +17,29 @@ from shell.prefect_db import seed_database, sqlite_file, template_file
 from shell.prefect_server import _start, _stop
 
 ROOT = Path(__file__).resolve().parents[2]
-MARK = "crm-risk-test-template"
+MARK = 20261206  # SQLite's user_version header field, which Prefect and Alembic leave alone
 
 
 def _revision(db: Path) -> list[tuple[str]]:
-    with sqlite3.connect(db) as con:
+    con = sqlite3.connect(db)
+    try:
         return con.execute("select version_num from alembic_version").fetchall()
+    finally:
+        con.close()
 
 
 def _marked(db: Path) -> bool:
-    with sqlite3.connect(db) as con:
-        return bool(con.execute("select 1 from configuration where key = ?", [MARK]).fetchall())
+    con = sqlite3.connect(db)
+    try:
+        return bool(con.execute("pragma user_version").fetchone() == (MARK,))
+    finally:
+        con.close()
 
 
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A cache holding this Prefect version's template, built by `python -m shell.prefect_db` (what `make setup`
-    runs), then marked with a row of our own: a database that holds it was copied, not migrated."""
+    runs), then marked in its header: a database that carries the mark was copied, not migrated."""
     root = tmp_path_factory.mktemp("xdg-cache")
     env = {k: v for k, v in os.environ.items() if not k.endswith("DATABASE_CONNECTION_URL")}
     env.update(XDG_CACHE_HOME=str(root), PREFECT_SERVER_ANALYTICS_ENABLED="false")
@@ -50,9 +56,17 @@ def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert template == root / "crm-risk" / f"prefect-{prefect.__version__}.db"
     assert len(_revision(template)) == 1  # Alembic's head, recorded by Prefect's own migrations
     assert not Path(f"{template}-wal").exists()  # one self-contained file
-    with sqlite3.connect(template) as con:
-        con.execute("insert into configuration (id, key, value) values (?, ?, '{}')", [MARK, MARK])
+    assert oct(template.stat().st_mode & 0o777) == oct(0o666 & ~_umask())  # as Prefect's own file would be
+    con = sqlite3.connect(template)
+    con.execute(f"pragma user_version = {MARK}")
+    con.close()
     return root
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def test_a_new_home_gets_a_copy_and_an_existing_database_is_never_touched(
@@ -64,6 +78,14 @@ def test_a_new_home_gets_a_copy_and_an_existing_database_is_never_touched(
     assert seed_database(f"sqlite+aiosqlite:///{db}", prefect.__version__)
     assert _marked(db) and _revision(db) == _revision(template)
     assert [p.name for p in db.parent.iterdir()] == ["prefect.db"]  # no temporary file left beside it
+    assert db.stat().st_mode & 0o777 == 0o666 & ~_umask()
+
+    # a deleted database's leftovers: SQLite would replay a stale WAL into the copy
+    stale = tmp_path / "stale" / "prefect.db"
+    stale.parent.mkdir()
+    Path(f"{stale}-wal").write_bytes(b"\0" * 4096)
+    assert seed_database(f"sqlite+aiosqlite:///{stale}", prefect.__version__)
+    assert _marked(stale) and _revision(stale) == _revision(template)
 
     other = tmp_path / "other" / "prefect.db"
     other.parent.mkdir()
@@ -101,8 +123,11 @@ def test_the_temporary_server_of_a_new_home_starts_from_the_template(
     db = tmp_path / "prefect" / "prefect.db"
     assert _marked(db)  # copied from the template, then migrated to head by the server's start (a no-op)
     assert _revision(db) == _revision(template_file(prefect.__version__))
-    with sqlite3.connect(db) as con:
+    con = sqlite3.connect(db)
+    try:
         assert con.execute("select count(*) from flow where name = 'seeded-home'").fetchone() == (1,)
+    finally:
+        con.close()
 
 
 def test_with_no_template_a_new_home_migrates_and_keeps_one(
