@@ -1,14 +1,15 @@
 """Gate + load: validate each extract against what the warehouse holds, then merge it into raw.* (no Prefect here).
 
 A batch with a critical failure loads nothing and keeps its watermark: the next run extracts it again. The
-warehouse is opened in short windows only (reading what it holds, then one transaction per object's load), never
-while Great Expectations runs.
+warehouse is opened in short windows only (reading what it holds, then one transaction per object's load); Great
+Expectations validates the next extract in a thread while one loads, so the windows are no longer than the loads.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ from expectations.gate import (
     manifest_object,
     validate_extract,
 )
-from expectations.model import CriticalFailure
+from expectations.model import CriticalFailure, GateSettings
 from expectations.suites import OBJECT_RULES, ObjectRules
 from pipeline.context import RunContext
 
@@ -80,6 +81,11 @@ def _known_records(
             )""",
         {"files": files},
     ).fetch_df()
+
+
+def _rows(manifest_dir: Path | str) -> int:
+    """Rows the extract landed (its manifest's count)."""
+    return int(json.loads(storage.read_text(storage.join(manifest_dir, "_manifest.json"))).get("rows") or 0)
 
 
 def read_prior(con: duckdb.DuckDBPyConnection, manifest_dir: Path | str) -> Prior:
@@ -141,46 +147,68 @@ def load_gated(
         with warehouse.open_for(settings) as con:
             priors = [read_prior(con, m) for m in manifests]
     loaded: set[str] = set()
-    for manifest_dir, prior in zip(manifests, priors, strict=True):
-        check = None
-        if prior is not None:
-            if (
-                manifest_object(manifest_dir) in loaded
-            ):  # a second extract of an object reads what the first loaded
-                with warehouse.open_for(settings) as con:
-                    prior = read_prior(con, manifest_dir)
-            with progress.track(manifest_object(manifest_dir), "validate"):
-                check = validate_extract(manifest_dir, run_id, settings, prior)
-            if check.rows >= BIG_BATCH:
-                memory.release()  # the validated frames' memory, before DuckDB takes its own budget
-        if check is not None:
-            results += check.results
-            if not check.ok:
-                critical += check.critical
-                counts[check.object] = {
-                    "extracted": check.rows,
-                    "loaded": 0,
-                    "quarantined": 0,
-                    "tombstones": 0,
-                    "critical": len(check.critical),
-                }
-                continue
-        with progress.track(manifest_object(manifest_dir), "load"), warehouse.open_for(settings) as con:
-            result = warehouse.load_manifest(
-                con,
-                manifest_dir,
-                run_id,
-                quarantine=check.quarantine if check else None,
-                in_transaction=in_transaction,
-            )
-        loaded.add(result.object)
-        counts[result.object] = {
-            "extracted": result.rows_in_files,
-            "loaded": result.inserted + result.updated + result.unchanged,
-            "quarantined": result.quarantined,
-            "tombstones": result.tombstoned,
-            "validation_ms": int(check.seconds * 1000) if check else 0,
-        }
+    small = GateSettings.from_settings(settings).sql_min_rows
+
+    def gated(manifest_dir: Path | str, prior: Prior) -> ManifestCheck:
+        with progress.track(manifest_object(manifest_dir), "validate"):
+            check = validate_extract(manifest_dir, run_id, settings, prior)
+        if check.rows >= BIG_BATCH:
+            memory.release()  # the validated frames' memory, before DuckDB takes its own budget
+        return check
+
+    def ahead(k: int) -> bool:
+        """Whether manifest k may be validated while manifest k-1 loads: an object's first extract (a later one
+        reads what the earlier loaded) that GX validates (a batch for the SQL gate would run a second DuckDB
+        beside the load's, each with its memory budget)."""
+        obj = manifest_object(manifests[k])
+        return all(manifest_object(m) != obj for m in manifests[:k]) and _rows(manifests[k]) < small
+
+    # Great Expectations (Python, holding the GIL) validates the next extract while DuckDB (which releases it)
+    # merges this one: one thread ahead, never more (one batch's frames at a time).
+    with ThreadPoolExecutor(1, thread_name_prefix="gate") as pool:
+        upcoming: Future[ManifestCheck] | None = None
+        for k, (manifest_dir, prior) in enumerate(zip(manifests, priors, strict=True)):
+            check = None
+            if upcoming is not None:
+                check, upcoming = upcoming.result(), None
+            elif prior is not None:
+                if (
+                    manifest_object(manifest_dir) in loaded
+                ):  # a second extract of an object reads what the first loaded
+                    with warehouse.open_for(settings) as con:
+                        prior = read_prior(con, manifest_dir)
+                check = gated(manifest_dir, prior)
+            following = priors[k + 1] if k + 1 < len(priors) else None
+            if following is not None and ahead(k + 1):
+                upcoming = pool.submit(gated, manifests[k + 1], following)
+            if check is not None:
+                results += check.results
+                if not check.ok:
+                    critical += check.critical
+                    counts[check.object] = {
+                        "extracted": check.rows,
+                        "loaded": 0,
+                        "quarantined": 0,
+                        "tombstones": 0,
+                        "critical": len(check.critical),
+                    }
+                    continue
+            with progress.track(manifest_object(manifest_dir), "load"), warehouse.open_for(settings) as con:
+                result = warehouse.load_manifest(
+                    con,
+                    manifest_dir,
+                    run_id,
+                    quarantine=check.quarantine if check else None,
+                    in_transaction=in_transaction,
+                )
+            loaded.add(result.object)
+            counts[result.object] = {
+                "extracted": result.rows_in_files,
+                "loaded": result.inserted + result.updated + result.unchanged,
+                "quarantined": result.quarantined,
+                "tombstones": result.tombstoned,
+                "validation_ms": int(check.seconds * 1000) if check else 0,
+            }
     if docs_into is not None:
         docs_into += results
     elif docs or critical or any(c.get("quarantined") for c in counts.values()):
