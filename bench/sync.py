@@ -255,8 +255,11 @@ def _served(env: dict[str, str], home: Path, *extra: str) -> dict[str, Any]:
     from shell.prefect_server import _start, _stop
 
     home.mkdir()
-    saved = {k: os.environ.get(k) for k in ("PREFECT_HOME", "PREFECT_API_URL")}
+    saved = {
+        k: os.environ.get(k) for k in ("PREFECT_HOME", "PREFECT_API_URL", "PREFECT_SERVER_ANALYTICS_ENABLED")
+    }
     os.environ["PREFECT_HOME"] = str(home / "prefect")
+    os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"  # as for the runs: no telemetry call out
     os.environ.pop("PREFECT_API_URL", None)
     try:
         proc, url = _start(120)
