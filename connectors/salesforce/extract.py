@@ -317,109 +317,97 @@ def extract_object(
     settings: Settings,
 ) -> ExtractManifest:
     """Land the object's records with cursor in [window_start, window_end) plus its hard deletes; see module doc."""
-    with (
-        client.tally() as calls
-    ):  # this object's calls (others may be extracted beside it on the same client)
-        return _extract_object(client, entry, window_start, window_end, landing, run_id, settings, calls)
+    # this object's calls: others may be extracted beside it on the same client
+    with client.tally() as calls:
+        started = time.monotonic()
+        start = _utc(window_start, "window_start").replace(microsecond=0)
+        end = _utc(window_end, "window_end").replace(microsecond=0)
+        if end <= start:
+            raise ConfigError(f"{entry.name}: empty extract window [{start.isoformat()}, {end.isoformat()})")
+        out = landing_dir(landing, run_id, entry.name)
+        clear_landing(out)
 
+        described = client.describe(entry.name)
+        fields, missing = resolve_fields(entry, described)
+        if missing:
+            log.warning("%s: fields not in the org (reported, not fatal): %s", entry.name, ", ".join(missing))
+        names = list(fields)
+        soql = build_soql(entry, names, start, end)
+        notes: list[str] = []
+        estimate = _count(client, entry, start, end, notes)
+        with progress.track(entry.name, "extract", total=estimate) as advance:
+            writer = ChunkWriter(
+                out,
+                fields,
+                chunk_rows=settings.extract_chunk_rows,
+                group_rows=min(settings.extract_chunk_rows, max(settings.extract_page_size, 10_000)),
+                on_rows=advance,
+            )
+            api = "rest"
+            if estimate > settings.extract_bulk_threshold or (estimate > 0 and len(soql) > REST_SOQL_MAX):
+                api = "bulk2"
+                try:
+                    _bulk(
+                        client,
+                        soql,
+                        fields,
+                        writer,
+                        min(settings.extract_chunk_rows, BULK_MAX_PAGE),
+                        settings.extract_bulk_concurrency,
+                    )
+                except bulk.BulkUnsupported as exc:
+                    writer.discard()
+                    log.info("%s: Bulk 2.0 refused the object (%s); using REST", entry.name, exc.code)
+                    api = "rest"
+                    notes.append(f"bulk2 unsupported: {exc}")
+                except TransientError as exc:  # the job ended Failed, or a request failed past the retries
+                    writer.discard()
+                    log.warning(
+                        "%s: Bulk 2.0 query failed (%s); reading the object through REST", entry.name, exc
+                    )
+                    api = "rest"
+                    notes.append(f"bulk2 failed, read through REST: {exc}")
+            if (
+                api == "rest" and estimate > 0
+            ):  # nothing counted: skip the query (a no-change run stays cheap)
+                _rest_window(client, entry, names, (start, end), writer, settings.extract_page_size, notes)
+            files = writer.close()
 
-def _extract_object(
-    client: CrmClient,
-    entry: ObjectEntry,
-    window_start: datetime,
-    window_end: datetime,
-    landing: Path | str,
-    run_id: str,
-    settings: Settings,
-    calls: list[int],
-) -> ExtractManifest:
-    started = time.monotonic()
-    start = _utc(window_start, "window_start").replace(microsecond=0)
-    end = _utc(window_end, "window_end").replace(microsecond=0)
-    if end <= start:
-        raise ConfigError(f"{entry.name}: empty extract window [{start.isoformat()}, {end.isoformat()})")
-    out = landing_dir(landing, run_id, entry.name)
-    clear_landing(out)
+        deletes: dict[str, Any] = {"deleted_file": None}
+        if entry.tracks_hard_deletes and described.get("replicateable", True):  # getDeleted needs replication
+            if end > client.server_now() - DELETED_MAX_AGE + timedelta(minutes=5):
+                deletes = _hard_deletes(client, entry, start, end, out)
+            else:  # Salesforce keeps hard deletes 15 days: an older window (a backfill) has none to ask for
+                notes.append("getDeleted skipped: the window ends more than 15 days ago")
 
-    described = client.describe(entry.name)
-    fields, missing = resolve_fields(entry, described)
-    if missing:
-        log.warning("%s: fields not in the org (reported, not fatal): %s", entry.name, ", ".join(missing))
-    names = list(fields)
-    soql = build_soql(entry, names, start, end)
-    notes: list[str] = []
-    estimate = _count(client, entry, start, end, notes)
-    with progress.track(entry.name, "extract", total=estimate) as advance:
-        writer = ChunkWriter(
-            out,
-            fields,
-            chunk_rows=settings.extract_chunk_rows,
-            group_rows=min(settings.extract_chunk_rows, max(settings.extract_page_size, 10_000)),
-            on_rows=advance,
+        manifest = ExtractManifest(
+            object=entry.name,
+            run_id=run_id,
+            fields=fields,
+            rows=writer.rows,
+            files=files,
+            window_start=start.isoformat(),
+            window_end=end.isoformat(),
+            cursor_field=entry.cursor_field,
+            api=api,
+            api_calls=calls[0],
+            missing_fields=missing,
+            **deletes,
+            count_estimate=estimate,
+            seconds=round(time.monotonic() - started, 3),
+            extracted_at=datetime.now(UTC).isoformat(),
+            notes=notes,
+            path=out,
         )
-        api = "rest"
-        if estimate > settings.extract_bulk_threshold or (estimate > 0 and len(soql) > REST_SOQL_MAX):
-            api = "bulk2"
-            try:
-                _bulk(
-                    client,
-                    soql,
-                    fields,
-                    writer,
-                    min(settings.extract_chunk_rows, BULK_MAX_PAGE),
-                    settings.extract_bulk_concurrency,
-                )
-            except bulk.BulkUnsupported as exc:
-                writer.discard()
-                log.info("%s: Bulk 2.0 refused the object (%s); using REST", entry.name, exc.code)
-                api = "rest"
-                notes.append(f"bulk2 unsupported: {exc}")
-            except TransientError as exc:  # the job ended Failed, or a request failed past the retries
-                writer.discard()
-                log.warning(
-                    "%s: Bulk 2.0 query failed (%s); reading the object through REST", entry.name, exc
-                )
-                api = "rest"
-                notes.append(f"bulk2 failed, read through REST: {exc}")
-        if api == "rest" and estimate > 0:  # nothing counted: skip the query (a no-change run stays cheap)
-            _rest_window(client, entry, names, (start, end), writer, settings.extract_page_size, notes)
-        files = writer.close()
-
-    deletes: dict[str, Any] = {"deleted_file": None}
-    if entry.tracks_hard_deletes and described.get("replicateable", True):  # getDeleted needs replication
-        if end > client.server_now() - DELETED_MAX_AGE + timedelta(minutes=5):
-            deletes = _hard_deletes(client, entry, start, end, out)
-        else:  # Salesforce keeps hard deletes 15 days: an older window (a backfill) has none to ask for
-            notes.append("getDeleted skipped: the window ends more than 15 days ago")
-
-    manifest = ExtractManifest(
-        object=entry.name,
-        run_id=run_id,
-        fields=fields,
-        rows=writer.rows,
-        files=files,
-        window_start=start.isoformat(),
-        window_end=end.isoformat(),
-        cursor_field=entry.cursor_field,
-        api=api,
-        api_calls=calls[0],
-        missing_fields=missing,
-        **deletes,
-        count_estimate=estimate,
-        seconds=round(time.monotonic() - started, 3),
-        extracted_at=datetime.now(UTC).isoformat(),
-        notes=notes,
-        path=out,
-    )
-    write_json_atomic(storage.join(out, "_manifest.json"), manifest.to_dict())
-    log.info(
-        "%s: %d rows (%s, %d files), %d hard deletes, %d API calls, %.1f s",
-        entry.name,
-        manifest.rows,
-        api,
-        len(files),
-        manifest.deleted_rows,
-        manifest.api_calls,
-        manifest.seconds,
-    )
-    return manifest
+        write_json_atomic(storage.join(out, "_manifest.json"), manifest.to_dict())
+        log.info(
+            "%s: %d rows (%s, %d files), %d hard deletes, %d API calls, %.1f s",
+            entry.name,
+            manifest.rows,
+            api,
+            len(files),
+            manifest.deleted_rows,
+            manifest.api_calls,
+            manifest.seconds,
+        )
+        return manifest
