@@ -123,7 +123,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 def _settings_without_heartbeats(url: str) -> Any:
     """Prefect's global settings context as `refresh_global_settings_context()` would build it with
-    PREFECT_API_URL=`url`, flow-run heartbeats off.
+    PREFECT_API_URL=`url`, flow-run heartbeats and the client's server-version check off.
 
     Heartbeats let a server mark a run crashed when its process stops reporting; this server stops with the
     process, so nobody would ever read them. Their thread also held each flow call's end until its next
@@ -143,8 +143,11 @@ def _settings_without_heartbeats(url: str) -> Any:
             os.environ["PREFECT_API_URL"] = previous
     settings = current.settings  # copied, not validated again (copy_with_update would rebuild every source)
     flows = settings.flows.model_copy(update={"heartbeat_frequency": None})
+    # and no API version check: the server was started from this very install (the check is the flow run's first
+    # request, 0.1-0.25 s while a fresh server warms up)
+    client = settings.client.model_copy(update={"server_version_check_enabled": False})
     return prefect.context.SettingsContext(
-        profile=current.profile, settings=settings.model_copy(update={"flows": flows})
+        profile=current.profile, settings=settings.model_copy(update={"flows": flows, "client": client})
     )
 
 

@@ -84,6 +84,8 @@ def test_a_server_begun_in_the_background_answers_then_stops(
 
         assert GLOBAL_SETTINGS_CONTEXT.settings.api.url == url
         assert GLOBAL_SETTINGS_CONTEXT.settings.flows.heartbeat_frequency is None
+        # nor a check of the server's API version: it runs this very install of Prefect
+        assert not GLOBAL_SETTINGS_CONTEXT.settings.client.server_version_check_enabled
         port = int(url.split(":")[2].split("/")[0])
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         conn.request("GET", "/api/health")
