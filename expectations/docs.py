@@ -43,6 +43,9 @@ def build_data_docs(
         ValidationResultIdentifier,
     )
 
+    from expectations.gx_tuning import cached_templates
+
+    cached_templates()
     target = Path(target_dir)
     target.mkdir(parents=True, exist_ok=True)
     context = gx.get_context(mode="file", project_root_dir=str(target))

@@ -9,6 +9,12 @@ Within one validation the expectation objects do not change (GX builds them afre
 configurations), so `memoized_configurations()` lets each object compute its configuration once while the block
 runs. Outside the block (and in other threads) the property behaves exactly as GX's.
 
+`cached_templates()`: the Data Docs' Jinja templates compiled once per machine, not once per run. GX's views
+(`DefaultJinjaView`) each build a Jinja environment of their own and compile every template they render again, in
+every run. With Jinja's own bytecode cache on those environments (in the tool's cache folder, crm_risk/cache.py), a
+template whose source did not change is loaded compiled; the pages are the same. A 2,000-account `sync --no-push`:
+0.1-0.2 s less (3 alternated pairs: 9.34/9.15, 8.90/8.81, 8.66/8.50 s).
+
 `defer_unused_imports()`: importing GX imports scipy.stats and altair (~0.8 s of the process's CPU, measured) for
 one expectation only, expect_column_kl_divergence_to_be_less_than (and two KS-test metrics), which no suite of
 this project uses. Called before GX is imported, it puts a stand-in for each in `sys.modules`: GX binds the names,
@@ -23,9 +29,10 @@ import threading
 import types
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
-__all__ = ["DEFERRED", "defer_unused_imports", "memoized_configurations"]
+__all__ = ["DEFERRED", "cached_templates", "defer_unused_imports", "memoized_configurations"]
 
 DEFERRED = ("scipy.stats", "altair")  # what GX imports for its KL-divergence expectation only
 
@@ -118,3 +125,43 @@ def defer_unused_imports(names: tuple[str, ...] = DEFERRED) -> None:
             parent, _, child = name.rpartition(".")
             if parent:
                 setattr(sys.modules[parent], child, stand_in)  # `from scipy import stats` finds it there
+
+
+_templates_cached = False
+
+
+def cached_templates() -> None:
+    """GX's Jinja environments keep compiled templates in `<cache>/jinja` (once per process; a cache that cannot
+    be written only means templates compile again)."""
+    global _templates_cached
+    with _lock:
+        if _templates_cached:
+            return
+        from great_expectations.render.view.view import DefaultJinjaView
+        from jinja2 import FileSystemBytecodeCache
+
+        from crm_risk.cache import cache_dir
+
+        class QuietCache(FileSystemBytecodeCache):
+            def load_bytecode(self, bucket: Any) -> None:
+                try:
+                    super().load_bytecode(bucket)
+                except (OSError, ValueError, EOFError):  # unreadable or torn: compile it instead
+                    bucket.reset()
+
+            def dump_bytecode(self, bucket: Any) -> None:
+                try:
+                    Path(self.directory).mkdir(parents=True, exist_ok=True)
+                    super().dump_bytecode(bucket)
+                except OSError:  # not kept: compiled again next time
+                    pass
+
+        cache = QuietCache(str(cache_dir() / "jinja"))
+        original = DefaultJinjaView.__init__
+
+        def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+            original(self, *args, **kwargs)
+            self.env.bytecode_cache = cache
+
+        DefaultJinjaView.__init__ = __init__  # type: ignore[method-assign]
+        _templates_cached = True

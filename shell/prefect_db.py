@@ -26,6 +26,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from crm_risk.cache import cache_dir
+
 __all__ = ["seed_database", "sqlite_file", "template_file"]
 
 log = logging.getLogger(__name__)
@@ -34,8 +36,7 @@ _URL_VARIABLES = ("PREFECT_API_DATABASE_CONNECTION_URL", "PREFECT_SERVER_DATABAS
 
 
 def template_file(version: str) -> Path:
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "crm-risk"
-    return cache / f"prefect-{version}.db"
+    return cache_dir() / f"prefect-{version}.db"
 
 
 def sqlite_file(connection_url: str) -> Path | None:
