@@ -12,7 +12,8 @@ runs. Outside the block (and in other threads) the property behaves exactly as G
 `cached_templates()`: the Data Docs' Jinja templates compiled once per machine, not once per run. GX's views
 (`DefaultJinjaView`) each build a Jinja environment of their own and compile every template they render again, in
 every run. With Jinja's own bytecode cache on those environments (in the tool's cache folder, crm_risk/cache.py), a
-template whose source did not change is loaded compiled; the pages are the same. A 2,000-account `sync --no-push`:
+template whose source did not change is loaded compiled; the pages are the same. The folder is named by the Jinja
+and GX versions, and used only when it is this user's and no one else can write it (compiled templates are code). A 2,000-account `sync --no-push`:
 0.1-0.2 s less (3 alternated pairs: 9.34/9.15, 8.90/8.81, 8.66/8.50 s).
 
 `defer_unused_imports()`: importing GX imports scipy.stats and altair (~0.8 s of the process's CPU, measured) for
@@ -23,7 +24,10 @@ and a module is really imported the first time one of its attributes is read, by
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import os
+import stat
 import sys
 import threading
 import types
@@ -130,33 +134,51 @@ def defer_unused_imports(names: tuple[str, ...] = DEFERRED) -> None:
 _templates_cached = False
 
 
+def _private_folder(path: Path) -> bool:
+    """Whether `path` is a folder of this user's that no one else may write (made so when missing): compiled
+    templates are code this process runs."""
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        st = path.stat()
+    except OSError:
+        return False
+    owner = getattr(os, "getuid", lambda: st.st_uid)()
+    return stat.S_ISDIR(st.st_mode) and st.st_uid == owner and not st.st_mode & 0o022
+
+
 def cached_templates() -> None:
-    """GX's Jinja environments keep compiled templates in `<cache>/jinja` (once per process; a cache that cannot
-    be written only means templates compile again)."""
+    """GX's Jinja environments keep compiled templates in `<cache>/jinja-<jinja>-<gx>` (once per process). A
+    cache that cannot be used (another user's or a shared writable folder, unwritable, torn files) only means
+    templates compile again."""
     global _templates_cached
+    if _templates_cached:
+        return
+    import great_expectations
+    import jinja2
+    from great_expectations.render.view.view import DefaultJinjaView
+    from jinja2 import FileSystemBytecodeCache
+
+    from crm_risk.cache import cache_dir
+
+    class QuietCache(FileSystemBytecodeCache):
+        def load_bytecode(self, bucket: Any) -> None:
+            try:
+                super().load_bytecode(bucket)
+            except Exception:  # unreadable or torn (a cut pickle, bad marshal data): compile it instead
+                bucket.reset()
+
+        def dump_bytecode(self, bucket: Any) -> None:
+            with contextlib.suppress(OSError):  # not kept: compiled again next time
+                super().dump_bytecode(bucket)
+
+    folder = cache_dir() / f"jinja-{jinja2.__version__}-gx-{great_expectations.__version__}"
     with _lock:
         if _templates_cached:
             return
-        from great_expectations.render.view.view import DefaultJinjaView
-        from jinja2 import FileSystemBytecodeCache
-
-        from crm_risk.cache import cache_dir
-
-        class QuietCache(FileSystemBytecodeCache):
-            def load_bytecode(self, bucket: Any) -> None:
-                try:
-                    super().load_bytecode(bucket)
-                except (OSError, ValueError, EOFError):  # unreadable or torn: compile it instead
-                    bucket.reset()
-
-            def dump_bytecode(self, bucket: Any) -> None:
-                try:
-                    Path(self.directory).mkdir(parents=True, exist_ok=True)
-                    super().dump_bytecode(bucket)
-                except OSError:  # not kept: compiled again next time
-                    pass
-
-        cache = QuietCache(str(cache_dir() / "jinja"))
+        _templates_cached = True
+        if not _private_folder(folder):
+            return
+        cache = QuietCache(str(folder))
         original = DefaultJinjaView.__init__
 
         def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
@@ -164,4 +186,3 @@ def cached_templates() -> None:
             self.env.bytecode_cache = cache
 
         DefaultJinjaView.__init__ = __init__  # type: ignore[method-assign]
-        _templates_cached = True

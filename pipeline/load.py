@@ -83,9 +83,10 @@ def _known_records(
     ).fetch_df()
 
 
-def _rows(manifest_dir: Path | str) -> int:
-    """Rows the extract landed (its manifest's count)."""
-    return int(json.loads(storage.read_text(storage.join(manifest_dir, "_manifest.json"))).get("rows") or 0)
+def _rows(manifest_dir: Path | str) -> int | None:
+    """Rows the extract landed (its manifest's count; None when it names none)."""
+    rows = json.loads(storage.read_text(storage.join(manifest_dir, "_manifest.json"))).get("rows")
+    return int(rows) if rows is not None else None
 
 
 def read_prior(con: duckdb.DuckDBPyConnection, manifest_dir: Path | str) -> Prior:
@@ -147,24 +148,29 @@ def load_gated(
         with warehouse.open_for(settings) as con:
             priors = [read_prior(con, m) for m in manifests]
     loaded: set[str] = set()
-    small = GateSettings.from_settings(settings).sql_min_rows
+    gs = GateSettings.from_settings(settings)
+    objects = [manifest_object(m) for m in manifests]
+    sizes = [_rows(m) for m in manifests]
 
     def gated(manifest_dir: Path | str, prior: Prior) -> ManifestCheck:
         with progress.track(manifest_object(manifest_dir), "validate"):
-            check = validate_extract(manifest_dir, run_id, settings, prior)
-        if check.rows >= BIG_BATCH:
-            memory.release()  # the validated frames' memory, before DuckDB takes its own budget
-        return check
+            return validate_extract(manifest_dir, run_id, settings, prior)
 
     def ahead(k: int) -> bool:
         """Whether manifest k may be validated while manifest k-1 loads: an object's first extract (a later one
-        reads what the earlier loaded) that GX validates (a batch for the SQL gate would run a second DuckDB
-        beside the load's, each with its memory budget)."""
-        obj = manifest_object(manifests[k])
-        return all(manifest_object(m) != obj for m in manifests[:k]) and _rows(manifests[k]) < small
+        reads what the earlier loaded) that GX validates in one frame (a batch for the SQL gate, or one of several
+        chunks, would run a second DuckDB beside the load's, each with its memory budget)."""
+        rows = sizes[k]
+        return (
+            objects[k] not in objects[:k]
+            and rows is not None
+            and rows < gs.sql_min_rows
+            and rows <= gs.chunk_rows
+        )
 
     # Great Expectations (Python, holding the GIL) validates the next extract while DuckDB (which releases it)
-    # merges this one: one thread ahead, never more (one batch's frames at a time).
+    # merges this one: one thread ahead, never more (one batch's frames at a time). A failed load waits for that
+    # validation to end (GX is not left running beside whatever the run does next).
     with ThreadPoolExecutor(1, thread_name_prefix="gate") as pool:
         upcoming: Future[ManifestCheck] | None = None
         for k, (manifest_dir, prior) in enumerate(zip(manifests, priors, strict=True)):
@@ -172,12 +178,12 @@ def load_gated(
             if upcoming is not None:
                 check, upcoming = upcoming.result(), None
             elif prior is not None:
-                if (
-                    manifest_object(manifest_dir) in loaded
-                ):  # a second extract of an object reads what the first loaded
+                if objects[k] in loaded:  # a second extract of an object reads what the first loaded
                     with warehouse.open_for(settings) as con:
                         prior = read_prior(con, manifest_dir)
                 check = gated(manifest_dir, prior)
+            if check is not None and check.rows >= BIG_BATCH:
+                memory.release()  # the validated frames' memory, before DuckDB takes its own budget
             following = priors[k + 1] if k + 1 < len(priors) else None
             if following is not None and ahead(k + 1):
                 upcoming = pool.submit(gated, manifests[k + 1], following)

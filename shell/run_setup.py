@@ -105,7 +105,8 @@ def prepared(objects: list[str] | None) -> Iterator[Callable[[], None]]:
                 try:
                     warm_up()
                 finally:
-                    _imported()
+                    # on again, nothing frozen here: the flow may have begun, and what it holds must stay collectable
+                    gc.enable()
 
             # the load's validation waits for it (a lock), the flow's first steps do not
             warming = threading.Thread(target=warm, name="gx-warm-up", daemon=True)
@@ -118,7 +119,7 @@ def prepared(objects: list[str] | None) -> Iterator[Callable[[], None]]:
         if warming is None:
             _imported()
         else:
-            gc.freeze()  # the collector stays off until the warm-up's imports are done too
+            gc.freeze()  # what was imported so far; the collector stays off until the warm-up's imports are done too
 
     try:
         check_login(settings)

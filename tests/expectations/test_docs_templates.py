@@ -55,16 +55,31 @@ def _build(site: Path, cache: Path) -> str:
 def test_compiled_templates_are_kept_and_reused_with_the_same_pages(tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     first = _build(tmp_path / "a", cache)
-    compiled = sorted((cache / "crm-risk" / "jinja").glob("__jinja2_*.cache"))
+    (folder,) = (cache / "crm-risk").glob("jinja-*-gx-*")
+    assert folder.stat().st_mode & 0o777 == 0o700  # compiled templates are code: this user's only
+    compiled = sorted(folder.glob("__jinja2_*.cache"))
     assert len(compiled) >= 5  # page, sections, components...
     stamps = {p: p.stat().st_mtime_ns for p in compiled}
     second = _build(tmp_path / "b", cache)
     assert second == first and "Crimson" in second
     assert {p: p.stat().st_mtime_ns for p in compiled} == stamps  # loaded, not compiled and written again
 
-    for p in compiled:  # torn files: compiled again, the same pages
-        p.write_bytes(b"j2\0torn")
+    from jinja2.bccache import bc_magic
+
+    for p in compiled:  # torn files past a valid header (a cut pickle): compiled again, the same pages
+        p.write_bytes(p.read_bytes()[: len(bc_magic) + 2])
     assert _build(tmp_path / "c", cache) == first
+
+
+def test_a_folder_others_may_write_is_not_used(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    _build(tmp_path / "a", cache)
+    (folder,) = (cache / "crm-risk").glob("jinja-*-gx-*")
+    for p in folder.iterdir():
+        p.unlink()
+    folder.chmod(0o777)
+    assert "Crimson" in _build(tmp_path / "b", cache)
+    assert not list(folder.iterdir())  # nothing read from it, nothing written to it
 
 
 def test_a_cache_that_cannot_be_written_only_compiles_again(tmp_path: Path) -> None:
