@@ -1,9 +1,9 @@
 """Extract step: every registry object changed since its watermark (or in a backfill's window) to landing files.
 
-Objects are extracted up to `extract_object_concurrency` at a time (3: their Bulk jobs run in the org at once, while
-this process downloads and parses the pages of another), each on its own: one whose extract still fails once the retry policy and
-the connector's recoveries are spent (a persistent 5xx, a query that times out however narrow, a field it lost)
-lands nothing and keeps its watermark, and the others go on; the run is then "partial" and names it
+Objects are extracted up to `extract_object_concurrency` at a time (3: their Bulk jobs run in the org at once,
+while this process downloads and parses the pages of another), each on its own: one whose extract still fails once
+the retry policy and the connector's recoveries are spent (a persistent 5xx, a query that times out however narrow,
+a field it lost) lands nothing and keeps its watermark, and the others go on; the run is then "partial" and names it
 (`ExtractOutcome.failed`). Only when every object fails does the step raise. The API quota stops the extract
 cleanly instead (`quota_stopped`): the objects under way end, none is begun after it, and the rest is left for the
 next run. Manifests are listed in the registry's order whatever order the objects ended in.

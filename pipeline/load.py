@@ -83,10 +83,11 @@ def _known_records(
     ).fetch_df()
 
 
-def _rows(manifest_dir: Path | str) -> int | None:
-    """Rows the extract landed (its manifest's count; None when it names none)."""
-    rows = json.loads(storage.read_text(storage.join(manifest_dir, "_manifest.json"))).get("rows")
-    return int(rows) if rows is not None else None
+def _head(manifest_dir: Path | str) -> tuple[str, int | None]:
+    """The extract's object and the rows it landed (None when its manifest names none), in one read."""
+    manifest = json.loads(storage.read_text(storage.join(manifest_dir, "_manifest.json")))
+    rows = manifest.get("rows")
+    return str(manifest["object"]), int(rows) if rows is not None else None
 
 
 def read_prior(con: duckdb.DuckDBPyConnection, manifest_dir: Path | str) -> Prior:
@@ -149,12 +150,12 @@ def load_gated(
             priors = [read_prior(con, m) for m in manifests]
     loaded: set[str] = set()
     gs = GateSettings.from_settings(settings)
-    objects = [manifest_object(m) for m in manifests]
-    sizes = [_rows(m) for m in manifests]
+    heads = [_head(m) for m in manifests]
+    objects, sizes = [obj for obj, _ in heads], [rows for _, rows in heads]
 
-    def gated(manifest_dir: Path | str, prior: Prior) -> ManifestCheck:
-        with progress.track(manifest_object(manifest_dir), "validate"):
-            return validate_extract(manifest_dir, run_id, settings, prior)
+    def gated(k: int, prior: Prior) -> ManifestCheck:
+        with progress.track(objects[k], "validate"):
+            return validate_extract(manifests[k], run_id, settings, prior)
 
     def ahead(k: int) -> bool:
         """Whether manifest k may be validated while manifest k-1 loads: an object's first extract (a later one
@@ -181,12 +182,12 @@ def load_gated(
                 if objects[k] in loaded:  # a second extract of an object reads what the first loaded
                     with warehouse.open_for(settings) as con:
                         prior = read_prior(con, manifest_dir)
-                check = gated(manifest_dir, prior)
+                check = gated(k, prior)
             if check is not None and check.rows >= BIG_BATCH:
                 memory.release()  # the validated frames' memory, before DuckDB takes its own budget
             following = priors[k + 1] if k + 1 < len(priors) else None
             if following is not None and ahead(k + 1):
-                upcoming = pool.submit(gated, manifests[k + 1], following)
+                upcoming = pool.submit(gated, k + 1, following)
             if check is not None:
                 results += check.results
                 if not check.ok:
@@ -199,7 +200,7 @@ def load_gated(
                         "critical": len(check.critical),
                     }
                     continue
-            with progress.track(manifest_object(manifest_dir), "load"), warehouse.open_for(settings) as con:
+            with progress.track(objects[k], "load"), warehouse.open_for(settings) as con:
                 result = warehouse.load_manifest(
                     con,
                     manifest_dir,
