@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,6 +16,24 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 # the test server stores events every quarter second (Prefect: 5 s): tests that read events back wait less
 os.environ.setdefault("PREFECT_SERVER_SERVICES_EVENT_PERSISTER_FLUSH_INTERVAL", "0.25")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A failed test that ran the event loop's processes shows the end of their logs (the server's, `crm-risk
+    serve`'s, `crm-risk listen`'s): a CI run keeps nothing else of them."""
+    report = yield
+    if report.failed and call.when == "call":
+        for name in getattr(item, "fixturenames", ()):
+            logs = getattr(getattr(item, "funcargs", {}).get(name), "log_files", None)
+            for path in logs() if callable(logs) else ():
+                with contextlib.suppress(OSError):
+                    report.sections.append((f"{path.name} (last 80 lines)", _tail(path, 80)))
+    return report
+
+
+def _tail(path: Path, lines: int) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
 def _pipeline_settings(sim: Any, work_dir: Path) -> dict[str, Any]:

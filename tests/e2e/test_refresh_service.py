@@ -54,6 +54,10 @@ class Stack:
         assert done.returncode == 0, done.stderr[-3000:]
         return done.stdout
 
+    def log_files(self) -> list[Path]:
+        """The processes' logs, shown when a test fails (tests/e2e/conftest.py)."""
+        return [self.work / "prefect" / "server.log", self.work / "serve.log", self.work / "listen.log"]
+
     def refresh_runs(self) -> list[dict[str, Any]]:
         """The account-refresh deployment's flow runs."""
         body = {"deployments": {"name": {"any_": ["account-refresh"]}}, "limit": 200}
@@ -94,6 +98,7 @@ def test_an_escalated_case_moves_its_flag_and_no_other(stack: Stack) -> None:
         lambda: stack.refresh_runs() and all(r["state_type"] == "COMPLETED" for r in stack.refresh_runs()),
         120,
         "the refresh run to finish",
+        every=1.0,
     )
     after = account_flags(stack.sim.org)
     assert {a for a in after if after[a] != before[a]} == {account}, "another account was touched"
@@ -155,7 +160,8 @@ def test_a_burst_of_200_changes_over_20_accounts_is_a_few_runs_and_every_flag_ri
                 "select account_id from marts.account_risk order by hash(account_id) limit 20"
             ).fetchall()
         ]
-    runs_before = {r["id"] for r in stack.refresh_runs()}
+    [before] = _wait(lambda: (stack.refresh_runs(),), 120, "the server's flow runs")  # one element: truthy
+    runs_before = {r["id"] for r in before}
     assert _burst(stack.sim.org, accounts, 10, random.Random(7)) == 200
 
     def settled() -> list[dict[str, Any]]:
@@ -165,7 +171,7 @@ def test_a_burst_of_200_changes_over_20_accounts_is_a_few_runs_and_every_flag_ri
         )
 
     time.sleep(5)  # the last changes reach the listener and the server
-    runs = _wait(settled, 240, "the refresh runs to finish")
+    runs = _wait(settled, 240, "the refresh runs to finish", every=1.0)
     assert all(r["state_type"] == "COMPLETED" for r in runs), [r["state_name"] for r in runs]
     assert 1 <= len(runs) <= 10, len(runs)
     # every flag right: (a) every change reached the warehouse (each Case and Contact of the accounts as the CRM
