@@ -50,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--warehouse", default=str(ROOT / ".demo" / "warehouse.duckdb"))
     p.add_argument("--top", type=int, default=15)
+    p.add_argument(
+        "--memory-limit", default=None, help="DuckDB's cap for the run (default: the warehouse's own, 512MB)"
+    )
     p.add_argument("--out", default=str(ROOT / "bench" / "results" / "transform_models.json"))
     args = p.parse_args(argv)
     source = Path(args.warehouse)
@@ -62,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         copy = Path(tmp) / "warehouse.duckdb"
         shutil.copy(source, copy)
-        con = connect(copy)  # the warehouse's own memory cap, as a run opens it
+        # the warehouse's own memory cap, as a run opens it, unless another is named
+        con = connect(copy, **({"memory_limit": args.memory_limit} if args.memory_limit else {}))
         timed = _Timed(con, names)
         started = time.perf_counter()
         run_transforms(timed, as_of=datetime.now(UTC))  # type: ignore[arg-type]

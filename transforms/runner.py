@@ -40,6 +40,7 @@ ORDER_FILE = ROOT / "order.txt"
 HISTORY_APPEND = "account_risk_history.sql"
 SIGNALS_DIR = "signals"  # marts/signals/<id>.sql creates marts.sig_<id>
 _PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
+_VIEW = re.compile(r"create\s+or\s+replace\s+view\s+([a-z_]+)\.([a-z_]+)", re.IGNORECASE)
 _RULE_REF = re.compile(r"meta\.rule_(?:num|days|text|list|for)\(\s*'(\w+)'\s*,\s*'(\w+)'\s*[,)]")
 
 
@@ -142,6 +143,22 @@ def _strip_comments(sql: str) -> str:
     return "\n".join(line.split("--", 1)[0] for line in sql.splitlines())
 
 
+def _drop_table_becoming_view(con: duckdb.DuckDBPyConnection, sql: str) -> None:
+    """A model that was a table in an older version and is a view now (`create or replace view` cannot replace a
+    table): the table is dropped first, in the transform's transaction."""
+    made = _VIEW.search(_strip_comments(sql))
+    if made is None:
+        return
+    schema, name = made.group(1).lower(), made.group(2).lower()
+    found = con.execute(
+        "select 1 from duckdb_tables() where database_name = current_database() and schema_name = ? "
+        "and table_name = ?",
+        [schema, name],
+    ).fetchall()
+    if found:
+        con.execute(f"drop table {schema}.{name}")
+
+
 def write_signal_inputs(
     con: duckdb.DuckDBPyConnection, reads: dict[str, set[str]], loaded_objects: Collection[str] | None
 ) -> None:
@@ -213,6 +230,7 @@ def run_transforms(
             if unknown:
                 raise ValueError(f"{path.name} uses unknown parameters: {', '.join(sorted(unknown))}")
             try:
+                _drop_table_becoming_view(con, sql)
                 con.execute(sql, {k: params[k] for k in used} if used else None)
             except duckdb.Error as exc:
                 raise type(exc)(f"{_rel(path)}: {exc}") from exc

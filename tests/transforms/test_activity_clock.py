@@ -70,3 +70,26 @@ def test_a_business_review_entered_after_the_as_of_date_is_not_seen_then(con, cr
     assert fired(con, "no_business_review")["B"][0] == "No business review on record."
     run(con)
     assert "B" not in fired(con, "no_business_review")
+
+
+def test_a_warehouse_of_an_older_version_gets_its_tables_replaced_by_the_views(con, crm):
+    """int_account_touches and account_timeline were tables before they were views: a warehouse that holds them as
+    tables (any warehouse synced by an older version) runs the transforms and reads the same rows after."""
+    crm.account("A")
+    touch = _logged(crm, "A", 12, ago(12))
+    run(con)
+    for name in ("int_account_touches", "account_timeline"):
+        con.execute(f"create table marts.old_{name} as select * from marts.{name}")
+        con.execute(f"drop view marts.{name}")
+        con.execute(f"alter table marts.old_{name} rename to {name}")  # the older version's table
+    run(con)
+    kinds = dict(
+        con.execute(
+            "select table_name, table_type from information_schema.tables where table_schema = 'marts' "
+            "and table_name in ('int_account_touches', 'account_timeline')"
+        ).fetchall()
+    )
+    assert kinds == {"int_account_touches": "VIEW", "account_timeline": "VIEW"}
+    assert touch in _touched(con)
+    timeline = con.execute("select record_id from marts.account_timeline where account_id = ?", ["A"])
+    assert touch in {r for (r,) in timeline.fetchall()}

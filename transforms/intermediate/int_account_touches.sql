@@ -1,6 +1,6 @@
 -- int_account_touches: completed tasks and held events of the account team up to $as_of, each at the time it
 -- happened (int_activities: the activity clock), never at the time it was logged. grain: activity; key: activity_id
-create or replace table marts.int_account_touches as
+create or replace view marts.int_account_touches as
 
 with activities as (
     select * from marts.int_activities
@@ -25,10 +25,7 @@ final as (
         users.user_name as owner_name
     from activities
     left join users on activities.owner_id = users.user_id
-    where activities.is_done
-        and activities.occurred_at <= $as_of
-        -- the pipeline's own owner Tasks are not contact with the customer (it completes them itself when a signal clears)
-        and not activities.is_pipeline_task
+    where activities.is_touch
 )
 
 select * from final

@@ -49,7 +49,12 @@ unioned as (
 ),
 
 final as (
-    select * from unioned
+    select
+        *,
+        -- contact with the customer by then (marts.int_account_touches): done, happened by $as_of, and not one of
+        -- the pipeline's own owner Tasks (it completes them itself when a signal clears)
+        is_done and occurred_at <= $as_of and not is_pipeline_task as is_touch
+    from unioned
 )
 
 select * from final
