@@ -114,16 +114,19 @@ def _save_template(migrated: Path, version: str) -> Path | None:
     return template
 
 
-def seed_database(connection_url: str, version: str) -> bool:
+def seed_database(connection_url: str, version: str, migrate: bool = True) -> bool:
     """Give a new Prefect home its database, for the URL the current Prefect settings name. When its SQLite file
     does not exist yet: the template copied there (True), or, with no template yet, the migrations run here (as the
     server's start would) and the result kept as the template for the next new home (False). An existing database
-    is never touched."""
+    is never touched. `migrate=False`: copy only (a process whose own Prefect settings name another database, such
+    as the one that starts `prefect server start` for a home: the server migrates a missing database itself)."""
     target = sqlite_file(connection_url)
     if target is None or target.exists():
         return False
     template = template_file(version)
     if not _usable(template):
+        if not migrate:
+            return False
         _migrate()
         if _migrated(target, empty=True):
             _save_template(target, version)

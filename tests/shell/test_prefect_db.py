@@ -12,6 +12,7 @@ from pathlib import Path
 
 import prefect
 import pytest
+import requests
 
 from shell.prefect_db import seed_database, sqlite_file, template_file
 from shell.prefect_server import _start, _stop
@@ -150,3 +151,35 @@ def test_with_no_template_a_new_home_migrates_and_keeps_one(
         template
     ) as con:  # nothing of the server's start in it (its telemetry row came later)
         assert con.execute("select count(*) from flow").fetchone() == (0,)
+
+
+def test_prefect_server_start_of_a_new_home_starts_from_the_template(
+    cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`running_prefect_server` (demo --live, the event loop's tests, the event benchmarks) runs Prefect's own
+    `prefect server start`: its new home gets the copy before it starts, and the server runs on it."""
+    from shell.service import running_prefect_server
+
+    for name in ("PREFECT_API_DATABASE_CONNECTION_URL", "PREFECT_SERVER_DATABASE_CONNECTION_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    home = tmp_path / "served"
+    with running_prefect_server(home) as url:
+        created = requests.post(f"{url}/flows/", json={"name": "served-home"}, timeout=30)
+        assert created.status_code in (200, 201), created.text
+    db = home / "prefect.db"
+    assert _marked(db)
+    con = sqlite3.connect(db)
+    try:
+        assert con.execute("select count(*) from flow where name = 'served-home'").fetchone() == (1,)
+    finally:
+        con.close()
+
+
+def test_copy_only_never_migrates_without_a_template(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A parent process seeding another process's home (migrate=False) leaves a home alone when there is no
+    template: its own Prefect settings name another database, and the server migrates a missing one itself."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "empty-cache"))
+    db = tmp_path / "home" / "prefect.db"
+    assert seed_database(f"sqlite+aiosqlite:///{db}", prefect.__version__, migrate=False) is False
+    assert not db.exists() and not template_file(prefect.__version__).exists()
