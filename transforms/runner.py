@@ -40,7 +40,7 @@ ORDER_FILE = ROOT / "order.txt"
 HISTORY_APPEND = "account_risk_history.sql"
 SIGNALS_DIR = "signals"  # marts/signals/<id>.sql creates marts.sig_<id>
 _PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
-_VIEW = re.compile(r"create\s+or\s+replace\s+view\s+([a-z_]+)\.([a-z_]+)", re.IGNORECASE)
+_VIEW = re.compile(r"create\s+or\s+replace\s+view\s+([a-z_][a-z0-9_]*)\.([a-z_][a-z0-9_]*)\b", re.IGNORECASE)
 _RULE_REF = re.compile(r"meta\.rule_(?:num|days|text|list|for)\(\s*'(\w+)'\s*,\s*'(\w+)'\s*[,)]")
 
 

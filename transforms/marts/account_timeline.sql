@@ -1,7 +1,7 @@
 -- account_timeline: everything that happened with an account up to $as_of, in one stream: cases opened and
 -- closed, completed tasks and events, opportunities opened and closed, opportunity changes, owner changes.
 -- grain: account x happening; key: (account_id, event_kind, record_id, occurred_at)
--- A view: nothing in the run reads it, and its 3.3 million rows at 50,000 accounts took 3-4 s of every run to write
+-- A view: nothing in the run reads it, and its 5.4 million rows at 50,000 accounts took 3-4 s of every run to write
 -- (bench/transform_models.py); its inputs are the run's as-of tables, so reading it later shows the same rows.
 create or replace view marts.account_timeline as
 
