@@ -40,7 +40,7 @@ ORDER_FILE = ROOT / "order.txt"
 HISTORY_APPEND = "account_risk_history.sql"
 SIGNALS_DIR = "signals"  # marts/signals/<id>.sql creates marts.sig_<id>
 _PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
-_VIEW = re.compile(r"create\s+or\s+replace\s+view\s+([a-z_][a-z0-9_]*)\.([a-z_][a-z0-9_]*)\b", re.IGNORECASE)
+_VIEW = re.compile(r"create\s+or\s+replace\s+view\s+([a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*)\b", re.IGNORECASE)
 _RULE_REF = re.compile(r"meta\.rule_(?:num|days|text|list|for)\(\s*'(\w+)'\s*,\s*'(\w+)'\s*[,)]")
 
 
@@ -143,20 +143,16 @@ def _strip_comments(sql: str) -> str:
     return "\n".join(line.split("--", 1)[0] for line in sql.splitlines())
 
 
-def _drop_table_becoming_view(con: duckdb.DuckDBPyConnection, sql: str) -> None:
-    """A model that was a table in an older version and is a view now (`create or replace view` cannot replace a
-    table): the table is dropped first, in the transform's transaction."""
-    made = _VIEW.search(_strip_comments(sql))
-    if made is None:
-        return
-    schema, name = made.group(1).lower(), made.group(2).lower()
-    found = con.execute(
-        "select 1 from duckdb_tables() where database_name = current_database() and schema_name = ? "
-        "and table_name = ?",
-        [schema, name],
+def _drop_tables_becoming_views(con: duckdb.DuckDBPyConnection, sqls: list[str]) -> None:
+    """Models that were tables in an older version and are views now (`create or replace view` cannot replace a
+    table): those tables are dropped first, in the transform's transaction (one catalogue read per run)."""
+    views = {m.group(1).lower() for sql in sqls if (m := _VIEW.search(_strip_comments(sql)))}
+    tables = con.execute(
+        "select schema_name || '.' || table_name from duckdb_tables() where database_name = current_database()"
     ).fetchall()
-    if found:
-        con.execute(f"drop table {schema}.{name}")
+    for (name,) in tables:
+        if name in views:  # names from our own SQL files, matched against the catalogue
+            con.execute(f"drop table {name}")
 
 
 def write_signal_inputs(
@@ -223,14 +219,14 @@ def run_transforms(
         result.added_inputs = ensure_raw_inputs(con)
         write_rules(con, loaded)
         write_signal_inputs(con, reads, loaded_objects)
-        for path in files:
-            sql = path.read_text()
+        sqls = [path.read_text() for path in files]
+        _drop_tables_becoming_views(con, sqls)
+        for path, sql in zip(files, sqls, strict=True):
             used = set(_PARAM.findall(_strip_comments(sql)))
             unknown = used - params.keys()
             if unknown:
                 raise ValueError(f"{path.name} uses unknown parameters: {', '.join(sorted(unknown))}")
             try:
-                _drop_table_becoming_view(con, sql)
                 con.execute(sql, {k: params[k] for k in used} if used else None)
             except duckdb.Error as exc:
                 raise type(exc)(f"{_rel(path)}: {exc}") from exc
