@@ -28,7 +28,8 @@ from typing import Any
 from connectors import warehouse
 from connectors.salesforce import registry
 from connectors.salesforce.client import CrmClient, connect
-from connectors.salesforce.extract import count_window, extract_object
+from connectors.salesforce.extract import extract_object
+from connectors.salesforce.windows import count_window
 from crm_risk.config import Settings
 from crm_risk.errors import ConfigError, DataQualityError
 from expectations.gate import save_rules

@@ -6,6 +6,7 @@ client.py     `connect(settings) -> CrmClient`: hardened session, call accountin
 retry.py      the one retry policy: what is retried, backoff / Retry-After, the bounds on requests per call
 errors.py     every vendor / transport exception translated into crm_risk.errors, secrets masked
 extract.py    `extract_object(...) -> ExtractManifest`: REST or Bulk 2.0 queryAll into Parquet chunks
+windows.py    one window's SOQL, its COUNT() probe, the REST and Bulk 2.0 reads, QUERY_TIMEOUT recovery
 bulk.py       Bulk API 2.0 query and ingest jobs on the client's session
 landing.py    describe types -> Arrow types, chunked Parquet writing
 push.py       `push_updates` (update-only by Id) and `create_tasks` (idempotent on Risk_Task_Key__c)

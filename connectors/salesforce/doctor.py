@@ -13,8 +13,9 @@ from typing import Any
 
 from connectors.salesforce.client import CrmClient, connect
 from connectors.salesforce.events.connect import pubsub_client
-from connectors.salesforce.extract import BULK_MAX_PAGE, count_changes
+from connectors.salesforce.extract import BULK_MAX_PAGE
 from connectors.salesforce.registry import ObjectEntry, resolve_fields
+from connectors.salesforce.windows import count_changes
 from crm_risk.checks import Check, failed, passed, skipped
 from crm_risk.config import Settings
 from crm_risk.errors import ConfigError, ConnectorError, QuotaExceeded, TerminalError, TransientError

@@ -4,23 +4,15 @@
     landing/<run_id>/<Object>/deleted.parquet      hard deletes (Id, deletedDate) from sobjects/X/deleted
     landing/<run_id>/<Object>/_manifest.json       written last: its presence marks a complete extract
 
-The window is closed-open on the cursor (`cursor >= start AND cursor < end ORDER BY cursor, Id`), read with queryAll
-so soft deletes arrive as tombstones. REST or Bulk 2.0 is chosen from a `SELECT COUNT()`. Rows stream page by page;
-memory holds one row group at most.
+The window is read by windows.py (its SOQL, the `COUNT()` probe, REST or Bulk 2.0, QUERY_TIMEOUT recovery): REST or
+Bulk 2.0 is chosen from the count. Rows stream page by page; memory holds one row group at most.
 
-Recovery (transient faults of one request are retried by retry.py; what is left is handled here, each case noted in
-the manifest):
-
-- QUERY_TIMEOUT on the `COUNT()` probe: the window is counted in halves (down to QUERY_TIMEOUT_MIN_WINDOW);
-- QUERY_TIMEOUT on a REST query's first page: that window is queried in halves, recursively; on a later page
-  (rows already landed): the rows are dropped and the whole window is queried again in halves, once;
-- Bulk 2.0 refusing the object (INVALIDENTITY), or a Bulk job that ends Failed or fails past the retries: the rows
-  it landed are dropped and the object is read through REST instead.
+Recovery here (each case noted in the manifest): Bulk 2.0 refusing the object (INVALIDENTITY), or a Bulk job that
+ends Failed or fails past the retries: the rows it landed are dropped and the object is read through REST instead.
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
 import time
 from dataclasses import asdict, dataclass, field
@@ -33,39 +25,21 @@ import pyarrow.parquet as pq
 
 from connectors.salesforce import bulk
 from connectors.salesforce.client import CrmClient
-from connectors.salesforce.landing import (
-    TIMESTAMP,
-    ChunkWriter,
-    column_array,
-    read_csv_page,
-    write_json_atomic,
-)
+from connectors.salesforce.landing import TIMESTAMP, ChunkWriter, column_array, write_json_atomic
 from connectors.salesforce.registry import ObjectEntry, resolve_fields
+from connectors.salesforce.windows import build_soql, count, read_bulk, read_rest, utc
 from crm_risk import landing as storage
 from crm_risk import progress
 from crm_risk.config import Settings
 from crm_risk.errors import ConfigError, TransientError
 
-__all__ = [
-    "ExtractManifest",
-    "build_soql",
-    "clear_landing",
-    "count_changes",
-    "count_window",
-    "deleted_window",
-    "extract_object",
-    "landing_dir",
-    "soql_datetime",
-]
+__all__ = ["ExtractManifest", "clear_landing", "deleted_window", "extract_object", "landing_dir"]
 
 log = logging.getLogger(__name__)
 
 DELETED_MAX_AGE = timedelta(days=15)
 DELETED_MIN_SPAN = timedelta(minutes=2)  # getDeleted needs start to precede end by more than a minute
 BULK_MAX_PAGE = 50_000
-QUERY_TIMEOUT_MIN_WINDOW = timedelta(
-    minutes=1
-)  # a window this narrow that still times out is not split again
 REST_SOQL_MAX = (
     12_000  # a longer query would pass the REST URL limit (414 at ~16 KB encoded): use Bulk (POST body)
 )
@@ -105,159 +79,18 @@ class ExtractManifest:
         return data
 
 
-def _utc(value: datetime, name: str) -> datetime:
-    """A tz-aware UTC datetime (a naive one is refused: its meaning is ambiguous)."""
-    if value.tzinfo is None:
-        raise ConfigError(f"{name} must be timezone-aware (UTC), got naive {value.isoformat()}")
-    return value.astimezone(UTC)
-
-
-def soql_datetime(value: datetime) -> str:
-    """A SOQL datetime literal, unquoted, in UTC at whole seconds: 2024-01-01T00:00:00Z."""
-    return _utc(value, "datetime").strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def build_soql(obj: ObjectEntry, fields: list[str] | dict[str, str], start: datetime, end: datetime) -> str:
-    """SELECT fields FROM obj WHERE cursor >= start AND cursor < end ORDER BY cursor, Id."""
-    cursor = obj.cursor_field
-    return (
-        f"SELECT {', '.join(fields)} FROM {obj.name} "
-        f"WHERE {cursor} >= {soql_datetime(start)} AND {cursor} < {soql_datetime(end)} "
-        f"ORDER BY {cursor}, Id"
-    )
-
-
 def deleted_window(
     start: datetime, end: datetime, now: datetime | None = None
 ) -> tuple[datetime, datetime, bool]:
     """(start, end, clipped) for sobjects/X/deleted: at most 15 days back, at least two minutes wide."""
-    start, end = _utc(start, "window_start"), _utc(end, "window_end")
-    now = _utc(now, "now") if now else max(end, datetime.now(UTC))
+    start, end = utc(start, "window_start"), utc(end, "window_end")
+    now = utc(now, "now") if now else max(end, datetime.now(UTC))
     floor = now - DELETED_MAX_AGE + timedelta(minutes=5)
     clipped = start < floor
     start = max(start, floor)
     if end - start < DELETED_MIN_SPAN:
         start = end - DELETED_MIN_SPAN
     return start, end, clipped
-
-
-def _halves(start: datetime, end: datetime) -> tuple[tuple[datetime, datetime], tuple[datetime, datetime]]:
-    mid = (start + (end - start) / 2).replace(microsecond=0)
-    return (start, mid), (mid, end)
-
-
-def _timed_out(exc: TransientError, start: datetime, end: datetime) -> bool:
-    """Whether a failure is a QUERY_TIMEOUT on a window still wide enough to split."""
-    return exc.code == "QUERY_TIMEOUT" and end - start > QUERY_TIMEOUT_MIN_WINDOW
-
-
-def _count(
-    client: CrmClient, obj: ObjectEntry, start: datetime, end: datetime | None, notes: list[str] | None = None
-) -> int:
-    """SELECT COUNT() of the window; a QUERY_TIMEOUT counts each half instead (an open end is the org's now)."""
-    where = f"{obj.cursor_field} >= {soql_datetime(start)}"
-    if end is not None:
-        where += f" AND {obj.cursor_field} < {soql_datetime(end)}"
-    try:
-        page = next(client.query_pages(f"SELECT COUNT() FROM {obj.name} WHERE {where}", include_deleted=True))
-    except TransientError as exc:
-        # no record is stamped after the org's now: an open window ends there
-        stop = end if end is not None else client.server_now().replace(microsecond=0) + timedelta(seconds=1)
-        if not _timed_out(exc, start, stop):
-            raise
-        first, second = _halves(start, stop)
-        log.info("%s: QUERY_TIMEOUT on COUNT() of [%s, %s); counting each half", obj.name, start, stop)
-        if notes is not None:
-            notes.append(
-                f"QUERY_TIMEOUT on COUNT() [{start.isoformat()}, {stop.isoformat()}): counted in halves"
-            )
-        return _count(client, obj, *first, notes) + _count(client, obj, *second, notes)
-    return int(page.get("totalSize", 0))
-
-
-def count_changes(client: CrmClient, entry: ObjectEntry, since: datetime) -> int:
-    """How many records of the object changed (or were soft-deleted) since `since`: one COUNT() call (more when
-    it times out)."""
-    return _count(client, entry, since, None)
-
-
-def count_window(client: CrmClient, entry: ObjectEntry, start: datetime, end: datetime) -> int:
-    """How many records of the object have a cursor in [start, end): one COUNT() call (more when it times out)."""
-    return _count(
-        client, entry, _utc(start, "start").replace(microsecond=0), _utc(end, "end").replace(microsecond=0)
-    )
-
-
-def _rest(
-    client: CrmClient,
-    entry: ObjectEntry,
-    names: list[str],
-    window: tuple[datetime, datetime],
-    writer: ChunkWriter,
-    page_size: int,
-    notes: list[str],
-) -> None:
-    """Stream a REST queryAll of the window into the writer, page by page, oldest cursor first.
-
-    Salesforce answers QUERY_TIMEOUT when a query scans too much before its first page; the window is then split in
-    halves, each queried on its own, down to QUERY_TIMEOUT_MIN_WINDOW (each split is noted in the manifest).
-    """
-    start, end = window
-    pages = client.query_pages(
-        build_soql(entry, names, start, end), include_deleted=True, batch_size=page_size
-    )
-    try:
-        first = next(pages)
-    except TransientError as exc:
-        if not _timed_out(exc, start, end):
-            raise
-        first_half, second_half = _halves(start, end)
-        log.info("%s: QUERY_TIMEOUT on [%s, %s); querying each half", entry.name, start, end)
-        notes.append(
-            f"QUERY_TIMEOUT on [{start.isoformat()}, {end.isoformat()}): split at {first_half[1].isoformat()}"
-        )
-        _rest(client, entry, names, first_half, writer, page_size, notes)
-        _rest(client, entry, names, second_half, writer, page_size, notes)
-        return
-    for page in itertools.chain([first], pages):
-        records = page.get("records") or []
-        if records:
-            writer.add([[rec.get(n) for rec in records] for n in names])
-
-
-def _rest_window(
-    client: CrmClient,
-    entry: ObjectEntry,
-    names: list[str],
-    window: tuple[datetime, datetime],
-    writer: ChunkWriter,
-    page_size: int,
-    notes: list[str],
-) -> None:
-    """`_rest` over the whole window; a QUERY_TIMEOUT past a first page (rows landed) drops the rows and reads the
-    window again in halves, once (a query's pages cannot be resumed half-way without duplicating rows)."""
-    try:
-        _rest(client, entry, names, window, writer, page_size, notes)
-    except TransientError as exc:
-        if not _timed_out(exc, *window) or not writer.rows:
-            raise
-        log.info(
-            "%s: QUERY_TIMEOUT after %d rows; reading the window again in halves", entry.name, writer.rows
-        )
-        notes.append(f"QUERY_TIMEOUT after {writer.rows} rows: dropped them, read the window again in halves")
-        writer.discard()
-        for half in _halves(*window):
-            _rest(client, entry, names, half, writer, page_size, notes)
-
-
-def _bulk(
-    client: CrmClient, soql: str, fields: dict[str, str], writer: ChunkWriter, page_rows: int, ahead: int
-) -> None:
-    """Stream a Bulk 2.0 queryAll into the writer, `ahead` result pages fetched concurrently; each page is parsed
-    and typed by Arrow (no Python object per record), columns matched to fields by name, case-insensitively."""
-    names = list(fields)
-    for page in bulk.query_pages(client, soql, page_rows=page_rows, ahead=ahead):
-        writer.add_table(read_csv_page(page, names, fields))
 
 
 def _hard_deletes(
@@ -320,8 +153,8 @@ def extract_object(
     # this object's calls: others may be extracted beside it on the same client
     with client.tally() as calls:
         started = time.monotonic()
-        start = _utc(window_start, "window_start").replace(microsecond=0)
-        end = _utc(window_end, "window_end").replace(microsecond=0)
+        start = utc(window_start, "window_start").replace(microsecond=0)
+        end = utc(window_end, "window_end").replace(microsecond=0)
         if end <= start:
             raise ConfigError(f"{entry.name}: empty extract window [{start.isoformat()}, {end.isoformat()})")
         out = landing_dir(landing, run_id, entry.name)
@@ -334,7 +167,7 @@ def extract_object(
         names = list(fields)
         soql = build_soql(entry, names, start, end)
         notes: list[str] = []
-        estimate = _count(client, entry, start, end, notes)
+        estimate = count(client, entry, start, end, notes)
         with progress.track(entry.name, "extract", total=estimate) as advance:
             writer = ChunkWriter(
                 out,
@@ -347,7 +180,7 @@ def extract_object(
             if estimate > settings.extract_bulk_threshold or (estimate > 0 and len(soql) > REST_SOQL_MAX):
                 api = "bulk2"
                 try:
-                    _bulk(
+                    read_bulk(
                         client,
                         soql,
                         fields,
@@ -370,7 +203,7 @@ def extract_object(
             if (
                 api == "rest" and estimate > 0
             ):  # nothing counted: skip the query (a no-change run stays cheap)
-                _rest_window(client, entry, names, (start, end), writer, settings.extract_page_size, notes)
+                read_rest(client, entry, names, (start, end), writer, settings.extract_page_size, notes)
             files = writer.close()
 
         deletes: dict[str, Any] = {"deleted_file": None}

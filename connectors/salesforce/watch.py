@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from connectors.salesforce.client import CrmClient
-from connectors.salesforce.extract import soql_datetime
 from connectors.salesforce.registry import ACCOUNT_FIELD
+from connectors.salesforce.windows import soql_datetime
 
 __all__ = ["ChangedRecord", "changed_since"]
 

@@ -18,8 +18,9 @@ import pytest
 
 from connectors.salesforce import registry
 from connectors.salesforce.client import CrmClient, connect
-from connectors.salesforce.extract import count_changes, extract_object
+from connectors.salesforce.extract import extract_object
 from connectors.salesforce.push import PushInterrupted, create_tasks, push_updates
+from connectors.salesforce.windows import count_changes
 from crm_risk.config import Settings, load_settings
 from crm_risk.errors import QuotaExceeded, TerminalError, TransientError
 from simulator.org.clock import Clock

@@ -20,9 +20,10 @@ from simple_salesforce.exceptions import (
 from connectors import warehouse
 from connectors.salesforce import registry
 from connectors.salesforce.errors import SessionExpired, classify_item, translate
-from connectors.salesforce.extract import build_soql, deleted_window, soql_datetime
+from connectors.salesforce.extract import deleted_window
 from connectors.salesforce.landing import ChunkWriter, column_array
 from connectors.salesforce.values import to_csv
+from connectors.salesforce.windows import build_soql, soql_datetime
 from crm_risk.errors import ConfigError, QuotaExceeded, RecordError, TerminalError, TransientError
 from crm_risk.secrets import mask, register_secret
 
