@@ -260,7 +260,7 @@ def _bulk_update(
         for idx, row in part:
             by_id.setdefault(str(row["Id"])[:15], []).append(idx)
         try:
-            outcome = bulk.ingest(client, sobject, to_csv([row for _, row in part]))
+            outcome = bulk.ingest(client, sobject, to_csv([row for _, row in part]), rows=len(part))
         except TransientError as exc:  # already retried call by call: the rows wait for the next run
             log.warning(
                 "bulk update %s: the job could not run (%s); %d rows to retry", sobject, exc, len(part)

@@ -227,3 +227,22 @@ def test_jwt_audience_follows_the_login_host() -> None:
     assert jwt_audience("https://acme--uat.sandbox.my.salesforce.com/") == "https://test.salesforce.com"
     assert jwt_audience("https://test.salesforce.com") == "https://test.salesforce.com"
     assert jwt_audience("https://127.0.0.1:8443/") == "https://127.0.0.1:8443"
+
+
+def test_a_bulk_job_of_known_size_is_asked_again_when_its_rate_says_it_ends() -> None:
+    from connectors.salesforce.bulk import POLL_FIRST_SECONDS, _until_done
+
+    # 2,000 of 8,000 rows in 2 s: the rest takes 6 s at that rate
+    assert _until_done({"numberRecordsProcessed": 2000}, 8000, 2.0) == pytest.approx(6.0)
+    # all but a few: never sooner than the first poll's delay
+    assert _until_done({"numberRecordsProcessed": "7999"}, 8000, 2.0) == POLL_FIRST_SECONDS
+    # nothing to go by: the backoff decides (a query job's size is unknown; no row processed yet; a bad count;
+    # all processed but the job not yet final)
+    for info, rows in [
+        ({"numberRecordsProcessed": 2000}, None),
+        ({"numberRecordsProcessed": 0}, 8000),
+        ({}, 8000),
+        ({"numberRecordsProcessed": "n/a"}, 8000),
+        ({"numberRecordsProcessed": 8000}, 8000),
+    ]:
+        assert _until_done(info, rows, 2.0) == float("inf")
