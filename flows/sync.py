@@ -70,9 +70,6 @@ def sync_once(
         elif push and run.extracted.pushable:
             with run.timed("push"):
                 run.push = push_task(ctx, client)
-            # the payload's results were the run's last: rendered while the owner Tasks wait on the CRM (beside
-            # the scoring instead, both on the CPU, it saved nothing: measured)
-            report.docs_in_background(ctx)
             with run.timed("owner_tasks"):
                 run.tasks = None if run.push.quota_stopped else tasks_task(ctx, client)
         run.settle()

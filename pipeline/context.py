@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,8 +33,6 @@ class RunContext:
     # a list: the steps' Great Expectations results, whose Data Docs the run builds once, when it closes
     # (pipeline/report.py); None: each step builds its own
     docs_results: list[Any] | None = None
-    # the thread building the Data Docs of the results collected so far (report.docs_in_background)
-    docs_thread: threading.Thread | None = None
 
 
 def begin_run(settings: Settings, flow: str, run_id: str | None = None) -> RunContext:

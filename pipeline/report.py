@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import resource
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,7 +19,7 @@ from pipeline.extract import ExtractOutcome
 from pipeline.load import run_quality
 from pipeline.preview import preview_markdown
 
-__all__ = ["RunRecord", "artifact_key", "close_run", "docs_in_background", "summary_markdown"]
+__all__ = ["RunRecord", "artifact_key", "close_run", "summary_markdown"]
 
 log = logging.getLogger(__name__)
 
@@ -98,9 +97,6 @@ def artifact_key(flow_label: str) -> str:
 def close_run(ctx: RunContext, run: RunRecord, api_calls: int) -> str:
     """Build the run's Data Docs (when its steps collected their results), close the run's row in meta.runs and
     return its summary markdown (counts survive a failed load)."""
-    if ctx.docs_thread is not None:
-        ctx.docs_thread.join()
-        ctx.docs_thread = None
     if ctx.docs_results:
         _build_docs(ctx)
     dq = run_quality(ctx.settings, ctx.run_id)
@@ -134,29 +130,12 @@ def close_run(ctx: RunContext, run: RunRecord, api_calls: int) -> str:
     return markdown
 
 
-def docs_in_background(ctx: RunContext) -> None:
-    """Start building the run's Data Docs from the results its steps collected so far, in a thread: GX renders
-    in Python (0.5 s of a 2,000-account run, measured) while the run's next step waits on DuckDB (the transform)
-    or on the CRM (the owner Tasks). Call it once the last results are in; close_run waits for the thread (and
-    builds, after it, whatever was collected since)."""
-    if not ctx.docs_results or ctx.docs_thread is not None:
-        return
-    results, ctx.docs_results = ctx.docs_results, []
-    ctx.docs_thread = threading.Thread(
-        target=_build_docs_of, args=(ctx, results), name="data-docs", daemon=False
-    )
-    ctx.docs_thread.start()
-
-
 def _build_docs(ctx: RunContext) -> None:
-    """The run's Data Docs from every step's results at once (one GX site build per run, not one per step)."""
-    results, ctx.docs_results = ctx.docs_results or [], []
-    _build_docs_of(ctx, results)
+    """The run's Data Docs from every step's results at once (one GX site build per run, not one per step).
 
-
-def _build_docs_of(ctx: RunContext, results: list[Any]) -> None:
-    """A site that cannot be written is logged, not raised: the run's data is loaded (or its own error is being
+    A site that cannot be written is logged, not raised: the run's data is loaded (or its own error is being
     raised), and its row in meta.runs must still be closed."""
+    results, ctx.docs_results = ctx.docs_results or [], []
     try:
         build_docs(ctx.settings, results, ctx.run_id)
     except Exception as exc:

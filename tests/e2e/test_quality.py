@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -97,8 +96,6 @@ def test_dirty_rows_are_quarantined_with_their_reason_and_clean_rows_load(
     stamps = {t.name for p in runs for t in p.iterdir()}
     assert any(s.startswith("Case") for s in suites) and any("payload" in s.lower() for s in suites), suites
     assert len(stamps) == 1, stamps
-    # built beside the owner Tasks (pipeline/report.docs_in_background), done before the run returned
-    assert not [t for t in threading.enumerate() if t.name == "data-docs"]
     summary = _artifact(result["run_id"])
     assert f"(file://{docs})" in summary
     n, q = result["extracted"]["Case"], sum(1 for o, _ in dirty if o == "Case")
