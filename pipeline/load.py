@@ -1,15 +1,13 @@
 """Gate + load: validate each extract against what the warehouse holds, then merge it into raw.* (no Prefect here).
 
 A batch with a critical failure loads nothing and keeps its watermark: the next run extracts it again. The
-warehouse is opened in short windows only (reading what it holds, then one transaction per object's load; one
-connection serves consecutive small loads for up to HOLD_SECONDS, then lets another writer in); Great Expectations
-validates the next extract in a thread while one loads, so the windows are no longer than the loads.
+warehouse is opened in short windows only (reading what it holds, then one transaction per object's load); Great
+Expectations validates the next extract in a thread while one loads, so the windows are no longer than the loads.
 """
 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -39,10 +37,6 @@ from expectations.suites import OBJECT_RULES, ObjectRules
 from pipeline.context import RunContext
 
 BIG_BATCH = 10_000  # rows validated past which freed memory is handed back (cheap, but not free per window)
-# How long one warehouse connection may serve consecutive loads before it is closed (and the file's lock let go)
-# between two of them: opening and closing (a checkpoint) once per object cost 0.45 s of a 2,000-account load's
-# 1.4 s, measured; a refresh waiting for the lock waits at most this plus one object's load.
-HOLD_SECONDS = 1.0
 
 __all__ = ["load_all", "load_gated", "read_prior", "run_quality", "validate_manifest"]
 
@@ -150,6 +144,10 @@ def load_gated(
     results: list[Any] = []
     gate = bool(getattr(settings, "dq_enabled", True))
     priors: list[Prior | None] = [None] * len(manifests)
+    # What the warehouse holds, read in one connection (opening one costs ~50 ms); GX runs without it open.
+    if gate:
+        with warehouse.open_for(settings) as con:
+            priors = [read_prior(con, m) for m in manifests]
     loaded: set[str] = set()
     gs = GateSettings.from_settings(settings)
     heads = [_head(m) for m in manifests]
@@ -174,9 +172,7 @@ def load_gated(
     # Great Expectations (Python, holding the GIL) validates the next extract while DuckDB (which releases it)
     # merges this one: one thread ahead, never more (one batch's frames at a time). A failed load waits for that
     # validation to end (GX is not left running beside whatever the run does next).
-    with _Held(settings) as held, ThreadPoolExecutor(1, thread_name_prefix="gate") as pool:
-        if gate:  # what the warehouse holds, read in the connection the loads then use
-            priors = [read_prior(held.connection(), m) for m in manifests]
+    with ThreadPoolExecutor(1, thread_name_prefix="gate") as pool:
         upcoming: Future[ManifestCheck] | None = None
         for k, (manifest_dir, prior) in enumerate(zip(manifests, priors, strict=True)):
             check = None
@@ -184,10 +180,8 @@ def load_gated(
                 check, upcoming = upcoming.result(), None
             elif prior is not None:
                 if objects[k] in loaded:  # a second extract of an object reads what the first loaded
-                    prior = read_prior(held.connection(), manifest_dir)
-                rows = sizes[k]
-                if rows is None or rows >= BIG_BATCH:
-                    held.close()  # validated here, a big batch: without DuckDB's pages held beside it
+                    with warehouse.open_for(settings) as con:
+                        prior = read_prior(con, manifest_dir)
                 check = gated(k, prior)
             if check is not None and check.rows >= BIG_BATCH:
                 memory.release()  # the validated frames' memory, before DuckDB takes its own budget
@@ -206,15 +200,14 @@ def load_gated(
                         "critical": len(check.critical),
                     }
                     continue
-            with progress.track(objects[k], "load"):
+            with progress.track(objects[k], "load"), warehouse.open_for(settings) as con:
                 result = warehouse.load_manifest(
-                    held.connection(),
+                    con,
                     manifest_dir,
                     run_id,
                     quarantine=check.quarantine if check else None,
                     in_transaction=in_transaction,
                 )
-            held.close(unless_fresh=True)
             loaded.add(result.object)
             counts[result.object] = {
                 "extracted": result.rows_in_files,
@@ -231,10 +224,10 @@ def load_gated(
     if sum(c.get("extracted", 0) for c in counts.values()) >= BIG_BATCH:
         memory.release()  # the gate's results and frames: the transforms start from the process's floor
     if critical:
-        refused = sorted({c.object for c in critical})
+        held = sorted({c.object for c in critical})
         raise DataQualityError(
             "; ".join(c.message for c in critical)
-            + f". Nothing of {', '.join(refused)} was loaded (watermarks unchanged) and nothing was pushed; "
+            + f". Nothing of {', '.join(held)} was loaded (watermarks unchanged) and nothing was pushed; "
             f"see the Data Docs in {docs_dir(settings)}"
         )
     return counts
@@ -256,32 +249,6 @@ def run_quality(settings: Any, run_id: str) -> dict[str, Any]:
         loaded[obj] = {"extracted": extracted, "loaded": n, "quarantined": q, "tombstones": t}
     index = docs_index(settings)
     return {"loaded": loaded, "data_docs": str(index) if index else None}
-
-
-class _Held:
-    """The warehouse connection of a run's load step, opened when first needed and kept for consecutive loads
-    until it has been open HOLD_SECONDS (or a big batch is validated meanwhile: DuckDB's pages are let go)."""
-
-    def __init__(self, settings: Any) -> None:
-        self.settings, self.opened = settings, 0.0
-        self.con: duckdb.DuckDBPyConnection | None = None
-
-    def connection(self) -> duckdb.DuckDBPyConnection:
-        if self.con is None:
-            self.con, self.opened = warehouse.open_for(self.settings), time.monotonic()
-        return self.con
-
-    def __enter__(self) -> _Held:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self, unless_fresh: bool = False) -> None:
-        if self.con is None or (unless_fresh and time.monotonic() - self.opened < HOLD_SECONDS):
-            return
-        con, self.con = self.con, None
-        con.close()
 
 
 def load_all(ctx: RunContext, manifests: list[Path | str]) -> dict[str, dict[str, int]]:

@@ -206,38 +206,3 @@ def test_an_empty_extract_loads_without_great_expectations_and_builds_no_data_do
     assert out["recon"] == [["Contact", 0, 0, 0]]  # reconciled all the same
     assert out["docs"] == "None"  # nothing validated: no Data Docs built
     assert out["gx_imported"] is False  # nothing to validate row-wise: Great Expectations not even imported
-
-
-@pytest.mark.parametrize(
-    ("hold", "big", "connections"),
-    [(60.0, 10_000, 1), (0.0, 10_000, 3), (60.0, 1, 3)],
-    ids=["fresh-connection-kept", "held-too-long", "big-batch-validated-between"],
-)
-def test_consecutive_small_loads_share_one_warehouse_connection_while_it_is_fresh(
-    tmp_path: Path,
-    gx_warm: None,
-    monkeypatch: pytest.MonkeyPatch,
-    hold: float,
-    big: int,
-    connections: int,
-) -> None:
-    # three extracts of one object, each loaded in its own transaction: one connection serves them while it has
-    # been open less than HOLD_SECONDS and no big batch is validated between two loads (its pages let go then)
-    monkeypatch.setattr(load, "HOLD_SECONDS", hold)
-    monkeypatch.setattr(load, "BIG_BATCH", big)
-    dirs = []
-    for n, name in enumerate("abc"):
-        out = _extract(tmp_path / name, [_contacts(range(10 * n + 1, 10 * n + 6))])
-        manifest = json.loads((out / "_manifest.json").read_text())
-        if n:
-            manifest["window_start"] = f"2026-11-2{n}T00:00:00+00:00"
-        (out / "_manifest.json").write_text(json.dumps(manifest))
-        dirs.append(out)
-    settings = load_settings(warehouse_path=str(tmp_path / "wh.duckdb"), landing_dir=str(tmp_path))
-    used: list[object] = []  # each load's connection (kept alive: ids are not reused)
-    load.load_gated(settings, "run1", dirs, in_transaction=lambda con, _: used.append(con))
-    assert len(used) == 3
-    assert len({id(c) for c in used}) == connections
-    # every row loaded, and nothing holds the file after
-    with warehouse.connect(settings.warehouse_path, read_only=True) as con:
-        assert con.execute("select count(*) from raw.contact").fetchall()[0][0] == 15
