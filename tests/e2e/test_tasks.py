@@ -197,6 +197,26 @@ def test_crash_after_intent_before_create_sends_it_once(sim: Any, overrides: dic
     assert {t["Risk_Task_Key__c"] for t in _no_duplicates(sim)} == {r["Risk_Task_Key__c"] for r in rows}
 
 
+def test_an_intent_whose_signal_no_longer_fires_is_dropped_and_never_sent(
+    sim: Any, overrides: dict[str, Any]
+) -> None:
+    ctx, client = _run_until_transform(overrides)
+    with duckdb.connect(overrides["warehouse_path"]) as con:
+        rows = owner_tasks.store_intents(con, ctx.run_id)
+        # one intent stands for a signal that has cleared since (its key names a signal that does not fire)
+        account, _, *episode = rows[0]["Risk_Task_Key__c"].split(":")
+        gone = ":".join([account, "cleared_meanwhile", *episode])
+        con.execute(
+            "update sync.owner_tasks set task_key = ? where task_key = ?", [gone, rows[0]["Risk_Task_Key__c"]]
+        )
+    context.finish_run(ctx, "failed", {}, client.api_calls, "crashed before the create")
+    rerun = nightly_sync(settings=overrides)
+    assert rerun["tasks"]["resent"] == len(rows) - 1  # the others are sent once; the signal still firing
+    assert rerun["tasks"]["created"] == len(rows)  # ... gets an intent (and a Task) of its own again
+    assert _ledger(overrides)[gone] == ("dropped", None)
+    assert gone not in {t["Risk_Task_Key__c"] for t in _no_duplicates(sim)}
+
+
 def test_summary_artifact_counts_tasks() -> None:
     from pipeline.report import summary_markdown
 
