@@ -77,8 +77,8 @@ class Settings(BaseSettings):
         description="DuckDB's memory cap for the warehouse file (e.g. 1GB, 512MB); past it DuckDB spills to disk. "
         "Unset: what is left of CRM_RISK_MEMORY_BUDGET when the warehouse opens",
     )
-    # 800MB: DuckDB given more (the 1GB this was) ran the 50,000-account load and transform no faster and only
-    # raised the peak (942 -> 757 MB, the 10,000-account run's size; docs/scale-out.md)
+    # 800MB (was 1GB): the 50,000-account run peaks at 758 MB, as the 10,000-account one does, not 934 MB; its
+    # transform takes ~1 s longer with DuckDB at 256MB instead of ~420MB (docs/scale-out.md). 1GB: the faster one
     memory_budget: str = Field(
         "800MB",
         pattern=SIZE_PATTERN,
